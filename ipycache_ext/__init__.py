@@ -1,0 +1,39 @@
+"""ipycache_ext: Streamlit's legacy ``@st.cache`` model for Jupyter/IPython.
+
+``from ipycache_ext import memo`` works in plain Python; ``%load_ext ipycache_ext``
+adds the magics and puts ``memo`` into the notebook's namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import MemoError, UnhashableTypeError, UserHashError
+from .memo import CacheInfo, MemoizedFunction, memo
+
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload
+
+    unload(ipython)
+
+
+__all__ = [
+    "CacheInfo",
+    "MemoError",
+    "MemoizedFunction",
+    "UnhashableTypeError",
+    "UserHashError",
+    "memo",
+    "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]

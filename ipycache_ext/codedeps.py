@@ -1,0 +1,380 @@
+"""What code depends on: its own code, the globals and closure values it reads, and,
+transitively, the user functions, methods and classes it references.
+
+User code is code defined in ``__main__`` (a notebook or script) or in a file under the
+current working directory that is not inside an environment (the stdlib, site-packages,
+a venv).  Library functions, classes and modules are keyed by their qualified name and
+never traversed.
+
+The static part of a code object (its digest and the names it reads) is computed once
+and cached; the values it reads are looked up again on every call, which is what keeps
+results from going stale.
+"""
+
+from __future__ import annotations
+
+import dis
+import os
+import site
+import sys
+import sysconfig
+import threading
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+from .hashing import DEFAULT, Hasher
+
+_MISSING = object()
+_ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+_OWN_PACKAGE = __name__.rsplit(".", 1)[0]
+
+
+# ----- user code or library? ---------------------------------------------------------
+
+
+def _environment_roots() -> tuple[str, ...]:
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            paths.add(sysconfig.get_path(name))
+        except KeyError:
+            pass
+    try:
+        paths.update(site.getsitepackages())
+    except AttributeError:
+        pass
+    paths.add(site.getusersitepackages() or "")
+    return tuple(os.path.realpath(p) + os.sep for p in paths if p)
+
+
+_ENV_ROOTS = _environment_roots()
+_user_module_cache: dict[tuple[str, str], bool] = {}
+
+
+def is_user_file(filename: str | None) -> bool:
+    """True for a file under the working directory and outside every environment."""
+    if not filename or filename.startswith("<"):
+        return False
+    path = os.path.realpath(filename)
+    if any(path.startswith(root) for root in _ENV_ROOTS):
+        return False
+    if "site-packages" in path or "dist-packages" in path:
+        return False
+    return path.startswith(os.path.realpath(os.getcwd()) + os.sep)
+
+
+def is_user_module(name: str | None) -> bool:
+    """True for ``__main__`` and for modules whose file is user code (cached)."""
+    if not name:
+        return False
+    if name == "__main__":
+        return True
+    if name == _OWN_PACKAGE or name.startswith(_OWN_PACKAGE + "."):
+        return False
+    key = (name, os.getcwd())
+    cached = _user_module_cache.get(key)
+    if cached is None:
+        module = sys.modules.get(name)
+        cached = is_user_file(getattr(module, "__file__", None))
+        _user_module_cache[key] = cached
+    return cached
+
+
+def is_user_function(fn: types.FunctionType) -> bool:
+    module = fn.__module__
+    if module is None:
+        return is_user_file(fn.__code__.co_filename)
+    return is_user_module(module)
+
+
+def is_user_class(cls: type) -> bool:
+    return is_user_module(getattr(cls, "__module__", None))
+
+
+def qualified_name(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or "?"
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?")
+    return f"{module}.{name}"
+
+
+# ----- static analysis of a code object ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeFacts:
+    """What a code object says about itself, independent of any values."""
+
+    digest: bytes
+    bare: tuple[str, ...]
+    chains: tuple[tuple[str, ...], ...]
+
+
+_facts_cache: dict[int, tuple[types.CodeType, CodeFacts]] = {}
+_facts_lock = threading.Lock()
+
+
+def _scan_reads(code: types.CodeType, bare: dict[str, None], chains: dict[tuple, None]) -> None:
+    chain: list[str] = []
+
+    def close() -> None:
+        if not chain:
+            return
+        if len(chain) == 1:
+            bare[chain[0]] = None
+        else:
+            chains[tuple(chain)] = None
+        chain.clear()
+
+    for ins in dis.get_instructions(code):
+        if ins.opname in _GLOBAL_OPS:
+            close()
+            chain.append(ins.argval)
+        elif ins.opname in _ATTR_OPS and chain:
+            chain.append(ins.argval)
+        else:
+            close()
+    close()
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _scan_reads(const, bare, chains)
+
+
+def _code_digest(code: types.CodeType) -> bytes:
+    """Bytecode, constants, names and signature shape; not lines, comments or file."""
+    h = xxhash.xxh3_128()
+    h.update(code.co_code)
+    h.update(getattr(code, "co_exceptiontable", b""))
+    h.update(
+        repr(
+            (
+                code.co_name,
+                code.co_argcount,
+                code.co_posonlyargcount,
+                code.co_kwonlyargcount,
+                code.co_flags,
+                code.co_names,
+                code.co_varnames,
+                code.co_freevars,
+                code.co_cellvars,
+            )
+        ).encode()
+    )
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            h.update(_code_digest(const))
+        else:
+            h.update(DEFAULT.digest(const))
+    return h.digest()
+
+
+def facts_of(code: types.CodeType) -> CodeFacts:
+    """The cached :class:`CodeFacts` of ``code``."""
+    hit = _facts_cache.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    bare: dict[str, None] = {}
+    chains: dict[tuple, None] = {}
+    _scan_reads(code, bare, chains)
+    facts = CodeFacts(
+        _code_digest(code),
+        tuple(bare),
+        tuple(c for c in chains if c[0] not in bare),
+    )
+    with _facts_lock:
+        _facts_cache[id(code)] = (code, facts)
+    return facts
+
+
+# ----- dependency parts of a call ------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """One component of a key: a label a user can read, its bytes, and the value."""
+
+    label: str
+    kind: str
+    data: bytes
+    value: Any = None
+
+
+@dataclass
+class Deps:
+    """The parts collected for one key, with a guard against cycles."""
+
+    hasher: Hasher
+    parts: list[Part] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+
+
+def unwrap(obj: Any) -> Any:
+    """The plain function behind a memoized one."""
+    return getattr(obj, "__memo_wrapped__", obj)
+
+
+def _is_user_callable(obj: Any) -> bool:
+    obj = unwrap(obj)
+    if isinstance(obj, types.FunctionType):
+        return is_user_function(obj)
+    if isinstance(obj, type):
+        return is_user_class(obj)
+    return False
+
+
+def _resolve_chain(root: Any, chain: tuple[str, ...]) -> Any:
+    value = root
+    for attr in chain:
+        try:
+            value = getattr(value, attr)
+        except Exception:
+            return _MISSING
+    return value
+
+
+def _is_library_ref(value: Any) -> bool:
+    if isinstance(value, types.ModuleType):
+        return not is_user_module(value.__name__)
+    if isinstance(value, (types.FunctionType, type, types.BuiltinFunctionType)):
+        return not _is_user_callable(value)
+    return False
+
+
+def _labels(via: tuple[str, ...], what: str) -> tuple[str, str]:
+    """(label for a miss reason, place for an error) of something read along ``via``."""
+    if len(via) <= 1:
+        return what, what
+    return f"{what} (read by {via[-1]})", " -> ".join(via) + f" -> {what}"
+
+
+def _add_value(deps: Deps, via: tuple[str, ...], what: str, value: Any) -> None:
+    """A value read by code: traverse user code, name libraries, hash the rest."""
+    if _is_user_callable(value):
+        target = unwrap(value)
+        collect(deps, target, via + (short_name(target),))
+        return
+    label, where = _labels(via, what)
+    if value is _MISSING:
+        deps.parts.append(Part(label, "global", b"?missing", None))
+        return
+    if isinstance(value, types.ModuleType):
+        deps.parts.append(Part(label, "global", b"mod:" + value.__name__.encode(), value))
+        return
+    deps.parts.append(Part(label, "global", deps.hasher.part(value, where), value))
+
+
+def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tuple) -> None:
+    namespace = fn.__globals__
+    builtins = namespace.get("__builtins__")
+    if isinstance(builtins, types.ModuleType):
+        builtins = builtins.__dict__
+    for name in facts.bare:
+        value = namespace.get(name, _MISSING)
+        if value is _MISSING and builtins is not None and name in builtins:
+            continue
+        _add_value(deps, via, f"global {name}", value)
+    for chain in facts.chains:
+        root = namespace.get(chain[0], _MISSING)
+        if root is _MISSING and builtins is not None and chain[0] in builtins:
+            continue
+        dotted = ".".join(chain)
+        if _is_library_ref(root):
+            label, _ = _labels(via, f"global {dotted}")
+            data = b"lib:" + qualified_name(root).encode() + b":" + dotted.encode()
+            deps.parts.append(Part(label, "global", data, None))
+            continue
+        _add_value(deps, via, f"global {dotted}", _resolve_chain(root, chain[1:]))
+
+
+def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) -> None:
+    facts = facts_of(fn.__code__)
+    data = facts.digest
+    if fn.__defaults__ or fn.__kwdefaults__:
+        where = " -> ".join(via) + " defaults"
+        data += deps.hasher.digest((fn.__defaults__, fn.__kwdefaults__), where)
+    deps.parts.append(Part(f"code of {via[-1]}", "code", data, fn))
+    _read_globals(deps, fn, facts, via)
+    if fn.__closure__:
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                value = _MISSING
+            _add_value(deps, via, f"closure variable {name}", value)
+
+
+def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
+    h = xxhash.xxh3_128(qualified_name(cls).encode())
+    for base in cls.__bases__:
+        if is_user_class(base):
+            collect(deps, base, via + (base.__qualname__,))
+        else:
+            h.update(b"base:" + qualified_name(base).encode())
+    deps.parts.append(Part(f"code of {via[-1]}", "code", h.digest(), cls))
+    for name, attr in list(vars(cls).items()):
+        if isinstance(attr, (staticmethod, classmethod)):
+            attr = attr.__func__
+        if isinstance(attr, property):
+            for accessor in (attr.fget, attr.fset, attr.fdel):
+                if isinstance(accessor, types.FunctionType):
+                    collect(deps, accessor, via + (accessor.__qualname__,))
+            continue
+        if isinstance(attr, types.FunctionType) or hasattr(attr, "__memo_wrapped__"):
+            target = unwrap(attr)
+            collect(deps, target, via + (short_name(target),))
+        elif not name.startswith("_"):
+            _add_value(deps, via, f"class attribute {cls.__qualname__}.{name}", attr)
+
+
+def collect(deps: Deps, obj: Any, via: tuple[str, ...]) -> None:
+    """Add the parts of a user function or class (once per key, cycles allowed).
+
+    ``via`` is the chain of names that led here, the memoized function first.
+    """
+    if id(obj) in deps.seen:
+        return
+    deps.seen.add(id(obj))
+    if isinstance(obj, type):
+        _class_parts(deps, obj, via)
+    else:
+        _function_parts(deps, obj, via)
+
+
+def short_name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
+
+
+# ----- functions, classes and modules as values ----------------------------------------
+
+_in_progress = threading.local()
+
+
+def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes:
+    """Digest of a function, class or module found inside a value (an argument, a global).
+
+    User code is hashed by its code and what it reads, transitively; library code by
+    its qualified name.
+    """
+    obj = unwrap(obj)
+    if isinstance(obj, types.ModuleType):
+        return xxhash.xxh3_128_digest(b"module:" + obj.__name__.encode())
+    if not _is_user_callable(obj):
+        return xxhash.xxh3_128_digest(b"lib:" + qualified_name(obj).encode())
+    active: set[int] = getattr(_in_progress, "ids", None) or set()
+    _in_progress.ids = active
+    if id(obj) in active:
+        return xxhash.xxh3_128_digest(b"ref:" + qualified_name(obj).encode())
+    active.add(id(obj))
+    try:
+        deps = Deps(hasher)
+        collect(deps, obj, (short_name(obj),))
+        h = xxhash.xxh3_128(b"code:" + qualified_name(obj).encode())
+        for part in deps.parts:
+            h.update(part.label.encode() + b"\0" + part.data)
+        return h.digest()
+    finally:
+        active.discard(id(obj))
+

@@ -1,0 +1,138 @@
+"""The key of a call: what it depends on, as labelled parts, and one digest of them.
+
+The parts (``argument b``, ``global cfg.threshold``, ``code of inner_func``) are kept
+with the entry, so a later miss can say which of them changed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import struct
+from typing import Any, Callable
+
+import xxhash
+
+from . import messages
+from .codedeps import Deps, Part, collect, short_name
+from .hashing import Hasher
+
+_pack_len = struct.Struct("<I").pack
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+class CallShape:
+    """How to bind a function's arguments quickly, and which ones to leave out.
+
+    The common case (positional-or-keyword parameters only) is bound by hand, which
+    costs a fraction of ``Signature.bind``; anything else goes through ``bind``.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.signature = inspect.signature(fn)
+        params = list(self.signature.parameters.values())
+        self.simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        self.names = [p.name for p in params]
+        self.defaults = {p.name: p.default for p in params if p.default is not _NO_DEFAULT}
+        self.kept = [not n.startswith("_") for n in self.names]
+
+    def bind(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+        """``(name, value)`` for every parameter that counts, defaults applied."""
+        if self.simple and len(args) <= len(self.names):
+            out = []
+            from_kwargs = 0
+            for i, name in enumerate(self.names):
+                if i < len(args):
+                    value = args[i]
+                elif name in kwargs:
+                    value = kwargs[name]
+                    from_kwargs += 1
+                elif name in self.defaults:
+                    value = self.defaults[name]
+                else:
+                    break
+                if self.kept[i]:
+                    out.append((name, value))
+            else:
+                if from_kwargs == len(kwargs):
+                    return out
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return [(n, v) for n, v in bound.arguments.items() if not n.startswith("_")]
+
+
+class CallKey:
+    """A call's digest and the parts it was made of."""
+
+    __slots__ = ("digest", "parts")
+
+    def __init__(self, digest: bytes, parts: list[Part]) -> None:
+        self.digest = digest
+        self.parts = parts
+
+
+def digest_parts(identity: bytes, parts: list[Part]) -> bytes:
+    chunks = [identity]
+    for part in parts:
+        chunks.append(part.label.encode())
+        chunks.append(_pack_len(len(part.data)))
+        chunks.append(part.data)
+    return xxhash.xxh3_128_digest(b"\0".join(chunks))
+
+
+def key_of_call(
+    fn: Callable[..., Any],
+    identity: bytes,
+    shape: CallShape,
+    hasher: Hasher,
+    args: tuple,
+    kwargs: dict,
+) -> CallKey:
+    """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its arguments."""
+    deps = Deps(hasher)
+    for name, value in shape.bind(args, kwargs):
+        label = f"argument {name}"
+        deps.parts.append(Part(label, "arg", hasher.part(value, label, name), value))
+    collect(deps, fn, (short_name(fn),))
+    return CallKey(digest_parts(identity, deps.parts), deps.parts)
+
+
+def describe_call(name: str, args: tuple, kwargs: dict) -> str:
+    """``f(2, b=21)`` with short reprs, for notes."""
+    shown = [messages.short_repr(a) for a in args]
+    shown += [f"{k}={messages.short_repr(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(shown)})"
+
+
+def snapshot(parts: list[Part]) -> dict[str, tuple[str, bytes, str]]:
+    """What an entry keeps of its parts: kind, bytes and a short repr, by label."""
+    return {
+        p.label: (p.kind, p.data, "" if p.kind == "code" else messages.short_repr(p.value))
+        for p in parts
+    }
+
+
+def why_missed(
+    before: dict[str, tuple[str, bytes, str]] | None,
+    now: dict[str, tuple[str, bytes, str]],
+) -> list[str]:
+    """Readable reasons a key differs from the last one seen for the same function."""
+    if before is None:
+        return [messages.reason_first_call()]
+    reasons = []
+    for label, (kind, data, shown) in now.items():
+        old = before.get(label)
+        if old is not None and old[1] == data:
+            continue
+        if kind == "code":
+            if old is not None:
+                reasons.append(messages.reason_dep_code(label.removeprefix("code of ")))
+            continue
+        old_shown = None if old is None else old[2]
+        if kind == "arg":
+            reasons.append(messages.reason_argument(label.removeprefix("argument "), old_shown, shown))
+        else:
+            reasons.append(messages.reason_global(label, old_shown, shown))
+    for label, (kind, _, _) in before.items():
+        if label not in now and kind != "code":
+            reasons.append(messages.reason_dep_removed(label))
+    return reasons or [messages.reason_no_entry()]

@@ -1,0 +1,238 @@
+"""The ``@memo`` decorator: key -> lookup -> compute once -> remember -> check on hit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import functools
+import inspect
+import time
+import types
+from typing import Any, Callable, Iterator, NamedTuple
+
+from . import messages, notify
+from .codedeps import short_name
+from .errors import MemoError
+from .hashing import Hasher
+from .keys import CallKey, CallShape, describe_call, key_of_call, snapshot, why_missed
+from .store import STORE, Entry
+
+
+class CacheInfo(NamedTuple):
+    """Same fields as ``functools.lru_cache``'s."""
+
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int
+
+
+def _check_options(max_entries: Any, ttl: Any, hash_funcs: Any) -> float | None:
+    """Validate options early (at decoration) and return ttl in seconds."""
+    if max_entries is not None and (
+        not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1
+    ):
+        raise ValueError(messages.bad_option_error("max_entries", max_entries, "None or an int >= 1"))
+    if hash_funcs is not None and not isinstance(hash_funcs, dict):
+        raise TypeError(messages.bad_option_error("hash_funcs", hash_funcs, "a dict"))
+    if ttl is None:
+        return None
+    if isinstance(ttl, _dt.timedelta):
+        ttl = ttl.total_seconds()
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+        raise ValueError(messages.bad_option_error("ttl", ttl, "seconds > 0 or a timedelta"))
+    return float(ttl)
+
+
+class MemoizedFunction:
+    """A function whose results are reused while everything they depend on is unchanged."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        allow_output_mutation: bool = False,
+        suppress_warning: bool = False,
+        hash_funcs: dict | None = None,
+        max_entries: int | None = None,
+        ttl: float | _dt.timedelta | None = None,
+        show_spinner: bool = True,
+    ) -> None:
+        fn = getattr(fn, "__memo_wrapped__", fn)
+        if not isinstance(fn, types.FunctionType):
+            raise TypeError(messages.bad_option_error("function", fn, "a Python function"))
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(messages.generator_function_error(fn.__qualname__))
+        self._ttl = _check_options(max_entries, ttl, hash_funcs)
+        functools.update_wrapper(self, fn)
+        self.__memo_wrapped__ = fn
+        self._name = short_name(fn)
+        self._owner = f"{fn.__module__}.{fn.__qualname__}"
+        self._identity = self._owner.encode()
+        self._shape = CallShape(fn)
+        self._hasher = Hasher(hash_funcs, owner=self._name)
+        self._allow_mutation = allow_output_mutation
+        self._suppress_warning = suppress_warning
+        self._max_entries = max_entries
+        self._show_spinner = show_spinner
+        self._is_async = inspect.iscoroutinefunction(fn)
+        self._warned_unhashable = False
+        self._ainflight: dict[bytes, asyncio.Future] = {}
+        STORE.stats(self._owner, self._name).max_entries = max_entries
+
+    def __repr__(self) -> str:
+        return f"<memoized function {self._owner}>"
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return types.MethodType(self, instance)
+
+    # ----- public API ------------------------------------------------------------------
+
+    def cache_info(self) -> CacheInfo:
+        stats = STORE.stats(self._owner, self._name)
+        return CacheInfo(stats.hits, stats.misses, self._max_entries, STORE.count(self._owner))
+
+    def cache_clear(self) -> None:
+        STORE.clear(self._owner)
+
+    # ----- the call --------------------------------------------------------------------
+
+    def _key(self, args: tuple, kwargs: dict) -> CallKey:
+        return key_of_call(
+            self.__memo_wrapped__, self._identity, self._shape, self._hasher, args, kwargs
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._is_async:
+            return self._acall(args, kwargs)
+        key = self._key(args, kwargs)
+        while True:
+            entry = STORE.get(self._owner, key.digest)
+            if entry is not None:
+                return self._hit(entry)
+            pending = STORE.claim(self._owner, key.digest)
+            if pending is None:
+                break
+            pending.wait()
+        try:
+            what = describe_call(self._name, args, kwargs)
+            started = time.perf_counter()
+            with self._running(what) as wrote:
+                value = self.__memo_wrapped__(*args, **kwargs)
+            self._remember(key, value, time.perf_counter() - started, what, wrote[0])
+            return value
+        finally:
+            STORE.release(self._owner, key.digest)
+
+    async def _acall(self, args: tuple, kwargs: dict) -> Any:
+        key = self._key(args, kwargs)
+        while True:
+            entry = STORE.get(self._owner, key.digest)
+            if entry is not None:
+                return self._hit(entry)
+            pending = self._ainflight.get(key.digest)
+            if pending is None:
+                break
+            await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self._ainflight[key.digest] = future
+        try:
+            what = describe_call(self._name, args, kwargs)
+            started = time.perf_counter()
+            with self._running(what) as wrote:
+                value = await self.__memo_wrapped__(*args, **kwargs)
+            self._remember(key, value, time.perf_counter() - started, what, wrote[0])
+            return value
+        finally:
+            del self._ainflight[key.digest]
+            future.set_result(None)
+
+    @contextlib.contextmanager
+    def _running(self, what: str) -> Iterator[list[bool]]:
+        """Context for a miss: the spinner (if wanted) and the output watch."""
+        with contextlib.ExitStack() as stack:
+            if self._show_spinner:
+                stack.enter_context(notify.spinner(messages.running_note(what)))
+            yield stack.enter_context(notify.watch_output())
+
+    # ----- after the call --------------------------------------------------------------
+
+    def _digest_of_result(self, value: Any) -> bytes | None:
+        if self._allow_mutation:
+            return None
+        try:
+            return self._hasher.digest(value, "the result")
+        except MemoError:
+            if not self._warned_unhashable:
+                self._warned_unhashable = True
+                notify.emit(messages.unhashable_result_warning(self._name, type(value).__name__))
+            return None
+
+    def _remember(self, key: CallKey, value: Any, seconds: float, what: str, wrote: bool) -> None:
+        parts = snapshot(key.parts)
+        entry = Entry(value, self._digest_of_result(value), parts, seconds)
+        if self._ttl is not None:
+            entry.expires = time.monotonic() + self._ttl
+        stats = STORE.stats(self._owner, self._name)
+        reasons = why_missed(stats.last_parts, parts)
+        STORE.put(self._owner, key.digest, entry, self._max_entries)
+        with STORE.lock:
+            stats.misses += 1
+            stats.last_parts = parts
+            stats.last_reason = "; ".join(reasons)
+        notify.emit(messages.miss_note(what, seconds, reasons))
+        if wrote and not self._suppress_warning:
+            notify.emit(messages.output_warning(self._name))
+
+    def _hit(self, entry: Entry) -> Any:
+        stats = STORE.stats(self._owner, self._name)
+        with STORE.lock:
+            stats.hits += 1
+            stats.last_parts = entry.parts
+        if entry.value_digest is not None:
+            try:
+                now = self._hasher.digest(entry.value, "the result")
+            except MemoError:
+                now = entry.value_digest
+            if now != entry.value_digest:
+                notify.emit(messages.mutation_warning(f"{self._name}(...)", self._name))
+        return entry.value
+
+
+def memo(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    allow_output_mutation: bool = False,
+    suppress_warning: bool = False,
+    hash_funcs: dict | None = None,
+    max_entries: int | None = None,
+    ttl: float | _dt.timedelta | None = None,
+    show_spinner: bool = True,
+) -> Any:
+    """Memoize ``fn`` on its arguments, the globals it reads and its code, transitively.
+
+    Use as ``@memo`` or ``@memo(option=...)``.  ``memo.clear()`` empties the cache.
+    """
+    options = dict(
+        allow_output_mutation=allow_output_mutation,
+        suppress_warning=suppress_warning,
+        hash_funcs=hash_funcs,
+        max_entries=max_entries,
+        ttl=ttl,
+        show_spinner=show_spinner,
+    )
+    if fn is None:
+        return lambda f: MemoizedFunction(f, **options)
+    return MemoizedFunction(fn, **options)
+
+
+def clear_all() -> None:
+    """Empty the kernel-wide cache (every function and cell)."""
+    STORE.clear()
+
+
+memo.clear = clear_all  # type: ignore[attr-defined]

@@ -1,0 +1,207 @@
+"""Every user-visible note, warning and error text, so the wording stays consistent.
+
+A :class:`Note` carries a text/plain form (always) and a compact HTML form (for
+Jupyter).  How notes reach the user is :mod:`ipycache_ext.notify`'s business.
+"""
+
+from __future__ import annotations
+
+import html
+import reprlib
+from dataclasses import dataclass
+
+PREFIX = "ipycache"
+
+
+@dataclass(frozen=True)
+class Note:
+    """One message for the user: ``kind`` is "miss", "hit" or "warning"."""
+
+    kind: str
+    text: str
+    html: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+_short.maxlist = 4
+_short.maxdict = 4
+_short.maxtuple = 4
+_short.maxset = 4
+
+
+def short_repr(value: object) -> str:
+    """A repr short enough for a one-line note; never raises."""
+    try:
+        return _short.repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def _style(color: str) -> str:
+    return (
+        f"font-family:monospace;font-size:90%;color:{color};"
+        "border-left:3px solid currentColor;padding-left:6px;margin:2px 0"
+    )
+
+
+def _note(kind: str, text: str, body_html: str, color: str) -> Note:
+    return Note(kind, text, f'<div style="{_style(color)}">{body_html}</div>')
+
+
+# ----- why a call missed ---------------------------------------------------------
+
+
+def reason_first_call() -> str:
+    return "first call"
+
+
+def reason_no_entry() -> str:
+    return "no stored entry for these inputs (expired, evicted or cleared)"
+
+
+def reason_argument(name: str, old: str | None, new: str) -> str:
+    if old is None:
+        return f"argument {name} is new"
+    return f"argument {name} changed ({old} -> {new})"
+
+
+def reason_global(label: str, old: str | None, new: str) -> str:
+    if old is None:
+        return f"now reads {label}"
+    return f"{label} changed ({old} -> {new})"
+
+
+def reason_code(func: str) -> str:
+    return f"the code of {func} changed"
+
+
+def reason_dep_code(label: str) -> str:
+    return f"the code of {label} changed"
+
+
+def reason_dep_removed(label: str) -> str:
+    return f"no longer reads {label}"
+
+
+def reason_cell_code() -> str:
+    return "the cell's code changed"
+
+
+def reason_option(name: str) -> str:
+    return f"option {name} changed"
+
+
+# ----- notes -----------------------------------------------------------------------
+
+
+def miss_note(what: str, seconds: float, reasons: list[str]) -> Note:
+    """One line: which call ran, how long it took, and why it missed."""
+    why = "; ".join(reasons) if reasons else reason_first_call()
+    text = f"[{PREFIX}] cache miss: ran {what} in {duration(seconds)} ({why})"
+    body = (
+        f"<b>cache miss</b>: ran <code>{html.escape(what)}</code> in "
+        f"{duration(seconds)} <i>({html.escape(why)})</i>"
+    )
+    return _note("miss", text, body, "#8a6d00")
+
+
+def hit_note(what: str, restored: list[str]) -> Note:
+    names = ", ".join(restored) if restored else "no names"
+    text = f"[{PREFIX}] cache hit: restored {what} ({names})"
+    body = f"<b>cache hit</b>: restored {html.escape(what)} <i>({html.escape(names)})</i>"
+    return _note("hit", text, body, "#2e7d32")
+
+
+def running_note(what: str) -> Note:
+    text = f"[{PREFIX}] running {what} ..."
+    return _note("spinner", text, f"⏳ running <code>{html.escape(what)}</code> …", "#555")
+
+
+def _warning(text: str) -> Note:
+    body = html.escape(text).replace("\n", "<br>")
+    return _note("warning", f"[{PREFIX}] warning: {text}", f"<b>warning</b>: {body}", "#c62828")
+
+
+def output_warning(func: str) -> Note:
+    return _warning(
+        f"{func} writes output (print/display) while it runs. That output appears only on a "
+        "cache miss, never when the result comes from the cache. If that is what you want, "
+        "pass suppress_warning=True to @memo."
+    )
+
+
+def mutation_warning(what: str, func: str) -> Note:
+    return _warning(
+        f"the cached result of {what} was mutated after it was returned, so this call and "
+        "later calls see the mutated value, not what the function computed.\n"
+        "Fix: don't mutate the result; or work on a copy "
+        f"(res = copy.deepcopy({func}(...))); or, if the mutation is intended, "
+        "pass allow_output_mutation=True to @memo."
+    )
+
+
+def unhashable_result_warning(func: str, type_name: str) -> Note:
+    return _warning(
+        f"the result of {func} (a {type_name}) cannot be hashed, so a later mutation of it "
+        "cannot be detected. Pass allow_output_mutation=True to @memo to say that is fine, "
+        f"or hash_funcs={{{type_name}: ...}} to say how to hash it."
+    )
+
+
+def mutated_variable_warning(name: str) -> Note:
+    return _warning(
+        f"variable {name} restored from the cache was mutated after the cell cached it, so "
+        "it now holds the mutated value, not what the cell computed.\n"
+        "Fix: don't mutate it in later cells; or work on a copy (copy.deepcopy); or, if the "
+        "mutation is intended, use %%memo --allow-mutation."
+    )
+
+
+# ----- errors ----------------------------------------------------------------------
+
+
+def unhashable_error(type_name: str, where: str, func: str, param: str | None) -> str:
+    fix_param = (
+        f" or rename the parameter to _{param} so it is left out of the key"
+        if param
+        else ""
+    )
+    return (
+        f"cannot hash a {type_name} found in {where} of {func}. "
+        f"Fix: pass hash_funcs={{{type_name}: lambda obj: <something hashable>}} to @memo"
+        f"{fix_param}."
+    )
+
+
+def user_hash_error(entry: str, type_name: str, where: str, func: str, exc: BaseException) -> str:
+    return (
+        f"hash_funcs entry {entry} raised {type(exc).__name__}: {exc} while hashing a "
+        f"{type_name} found in {where} of {func}. Fix that function, or remove the entry."
+    )
+
+
+def generator_function_error(func: str) -> str:
+    return (
+        f"@memo cannot cache the generator function {func}: its result is consumed as it "
+        "is read. Return a list (or another container) instead."
+    )
+
+
+def bad_option_error(name: str, value: object, expected: str) -> str:
+    return f"@memo option {name}={value!r} is not valid: expected {expected}."

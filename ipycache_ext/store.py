@@ -1,0 +1,133 @@
+"""The kernel-wide memory store: entries by reference, LRU per function, ttl.
+
+One store serves every memoized function and cell.  Entries are grouped by the
+owner's identity (``module.qualname``, or a cell's label), so a function redefined in
+a later notebook cell finds the entries of its earlier definitions: changing a body
+and changing it back hits again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+Snapshot = dict[str, tuple[str, bytes, str]]
+
+
+@dataclass
+class Entry:
+    """A stored result, the digest it had when stored, and what its key was made of."""
+
+    value: Any
+    value_digest: bytes | None
+    parts: Snapshot
+    seconds: float
+    expires: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and now >= self.expires
+
+
+@dataclass
+class OwnerStats:
+    """Per function/cell counters, for ``cache_info`` and ``%memo_info``."""
+
+    label: str
+    hits: int = 0
+    misses: int = 0
+    max_entries: int | None = None
+    last_reason: str = ""
+    last_parts: Snapshot | None = None
+
+
+class MemoryStore:
+    """Thread-safe in-memory store keyed by (owner, key digest)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._entries: dict[str, OrderedDict[bytes, Entry]] = {}
+        self._stats: dict[str, OwnerStats] = {}
+        self._inflight: dict[tuple[str, bytes], threading.Event] = {}
+
+    # ----- entries ---------------------------------------------------------------------
+
+    def get(self, owner: str, key: bytes) -> Entry | None:
+        """The live entry for ``key`` (most recently used from now on), or None."""
+        with self.lock:
+            entries = self._entries.get(owner)
+            if not entries:
+                return None
+            entry = entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires is not None and entry.expired(time.monotonic()):
+                del entries[key]
+                return None
+            entries.move_to_end(key)
+            return entry
+
+    def put(self, owner: str, key: bytes, entry: Entry, max_entries: int | None) -> None:
+        with self.lock:
+            entries = self._entries.setdefault(owner, OrderedDict())
+            entries[key] = entry
+            entries.move_to_end(key)
+            if max_entries is not None:
+                while len(entries) > max_entries:
+                    entries.popitem(last=False)
+
+    def count(self, owner: str) -> int:
+        with self.lock:
+            now = time.monotonic()
+            entries = self._entries.get(owner, {})
+            return sum(1 for e in entries.values() if not e.expired(now))
+
+    def entries(self, owner: str) -> list[Entry]:
+        with self.lock:
+            return list(self._entries.get(owner, {}).values())
+
+    def clear(self, owner: str | None = None) -> None:
+        """Forget entries and counters of one owner, or of all."""
+        with self.lock:
+            if owner is None:
+                self._entries.clear()
+                self._stats.clear()
+            else:
+                self._entries.pop(owner, None)
+                self._stats.pop(owner, None)
+
+    # ----- counters --------------------------------------------------------------------
+
+    def stats(self, owner: str, label: str) -> OwnerStats:
+        with self.lock:
+            found = self._stats.get(owner)
+            if found is None:
+                found = self._stats[owner] = OwnerStats(label)
+            return found
+
+    def owners(self) -> Iterator[tuple[str, OwnerStats]]:
+        with self.lock:
+            return iter(list(self._stats.items()))
+
+    # ----- compute once ------------------------------------------------------------------
+
+    def claim(self, owner: str, key: bytes) -> threading.Event | None:
+        """None if this caller should compute ``key``; else an event to wait on."""
+        with self.lock:
+            pending = self._inflight.get((owner, key))
+            if pending is not None:
+                return pending
+            self._inflight[(owner, key)] = threading.Event()
+            return None
+
+    def release(self, owner: str, key: bytes) -> None:
+        with self.lock:
+            event = self._inflight.pop((owner, key), None)
+        if event is not None:
+            event.set()
+
+
+STORE = MemoryStore()
