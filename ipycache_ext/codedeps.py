@@ -377,4 +377,3 @@ def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes:
         return h.digest()
     finally:
         active.discard(id(obj))
-

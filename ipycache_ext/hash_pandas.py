@@ -46,7 +46,9 @@ def _index_digest(index: pd.Index, hasher: Hasher) -> bytes:
     elif isinstance(index, pd.MultiIndex):
         h.update(hasher._digest(index.to_flat_index().tolist()))
     else:
-        _feed_values(h, index.array if not isinstance(index.dtype, np.dtype) else index.to_numpy(), hasher)
+        _feed_values(
+            h, index.array if not isinstance(index.dtype, np.dtype) else index.to_numpy(), hasher
+        )
     return h.digest()
 
 

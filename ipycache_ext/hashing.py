@@ -22,7 +22,8 @@ import math
 import pickle
 import struct
 import types
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import xxhash
 
@@ -326,4 +327,3 @@ def hexdigest(value: Any, hash_funcs: HashFuncs | None = None) -> str:
 
 
 DEFAULT = Hasher()
-

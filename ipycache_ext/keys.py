@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import xxhash
 
@@ -129,7 +130,9 @@ def why_missed(
             continue
         old_shown = None if old is None else old[2]
         if kind == "arg":
-            reasons.append(messages.reason_argument(label.removeprefix("argument "), old_shown, shown))
+            reasons.append(
+                messages.reason_argument(label.removeprefix("argument "), old_shown, shown)
+            )
         else:
             reasons.append(messages.reason_global(label, old_shown, shown))
     for label, (kind, _, _) in before.items():

@@ -9,7 +9,8 @@ import functools
 import inspect
 import time
 import types
-from typing import Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from . import messages, notify
 from .codedeps import short_name
@@ -33,7 +34,9 @@ def _check_options(max_entries: Any, ttl: Any, hash_funcs: Any) -> float | None:
     if max_entries is not None and (
         not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1
     ):
-        raise ValueError(messages.bad_option_error("max_entries", max_entries, "None or an int >= 1"))
+        raise ValueError(
+            messages.bad_option_error("max_entries", max_entries, "None or an int >= 1")
+        )
     if hash_funcs is not None and not isinstance(hash_funcs, dict):
         raise TypeError(messages.bad_option_error("hash_funcs", hash_funcs, "a dict"))
     if ttl is None:

@@ -178,9 +178,7 @@ def mutated_variable_warning(name: str) -> Note:
 
 def unhashable_error(type_name: str, where: str, func: str, param: str | None) -> str:
     fix_param = (
-        f" or rename the parameter to _{param} so it is left out of the key"
-        if param
-        else ""
+        f" or rename the parameter to _{param} so it is left out of the key" if param else ""
     )
     return (
         f"cannot hash a {type_name} found in {where} of {func}. "
