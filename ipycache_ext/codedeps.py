@@ -27,7 +27,7 @@ import xxhash
 
 from .hashing import DEFAULT, Hasher
 
-_MISSING = object()
+MISSING = object()
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _OWN_PACKAGE = __name__.rsplit(".", 1)[0]
@@ -216,7 +216,7 @@ def unwrap(obj: Any) -> Any:
     return getattr(obj, "__memo_wrapped__", obj)
 
 
-def _is_user_callable(obj: Any) -> bool:
+def is_user_callable(obj: Any) -> bool:
     obj = unwrap(obj)
     if isinstance(obj, types.FunctionType):
         return is_user_function(obj)
@@ -231,7 +231,7 @@ def _resolve_chain(root: Any, chain: tuple[str, ...]) -> Any:
         try:
             value = getattr(value, attr)
         except Exception:
-            return _MISSING
+            return MISSING
     return value
 
 
@@ -239,7 +239,7 @@ def _is_library_ref(value: Any) -> bool:
     if isinstance(value, types.ModuleType):
         return not is_user_module(value.__name__)
     if isinstance(value, (types.FunctionType, type, types.BuiltinFunctionType)):
-        return not _is_user_callable(value)
+        return not is_user_callable(value)
     return False
 
 
@@ -250,20 +250,25 @@ def _labels(via: tuple[str, ...], what: str) -> tuple[str, str]:
     return f"{what} (read by {via[-1]})", " -> ".join(via) + f" -> {what}"
 
 
-def _add_value(deps: Deps, via: tuple[str, ...], what: str, value: Any) -> None:
-    """A value read by code: traverse user code, name libraries, hash the rest."""
-    if _is_user_callable(value):
+def add_value(
+    deps: Deps, via: tuple[str, ...], what: str, value: Any, param: str | None = None
+) -> None:
+    """A value read by code: traverse user code, name libraries, hash the rest.
+
+    ``param`` is the name a user could prefix with ``_`` to leave the value out.
+    """
+    if is_user_callable(value):
         target = unwrap(value)
         collect(deps, target, via + (short_name(target),))
         return
     label, where = _labels(via, what)
-    if value is _MISSING:
+    if value is MISSING:
         deps.parts.append(Part(label, "global", b"?missing", None))
         return
     if isinstance(value, types.ModuleType):
         deps.parts.append(Part(label, "global", b"mod:" + value.__name__.encode(), value))
         return
-    deps.parts.append(Part(label, "global", deps.hasher.part(value, where), value))
+    deps.parts.append(Part(label, "global", deps.hasher.part(value, where, param), value))
 
 
 def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tuple) -> None:
@@ -272,13 +277,13 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
     if isinstance(builtins, types.ModuleType):
         builtins = builtins.__dict__
     for name in facts.bare:
-        value = namespace.get(name, _MISSING)
-        if value is _MISSING and builtins is not None and name in builtins:
+        value = namespace.get(name, MISSING)
+        if value is MISSING and builtins is not None and name in builtins:
             continue
-        _add_value(deps, via, f"global {name}", value)
+        add_value(deps, via, f"global {name}", value)
     for chain in facts.chains:
-        root = namespace.get(chain[0], _MISSING)
-        if root is _MISSING and builtins is not None and chain[0] in builtins:
+        root = namespace.get(chain[0], MISSING)
+        if root is MISSING and builtins is not None and chain[0] in builtins:
             continue
         dotted = ".".join(chain)
         if _is_library_ref(root):
@@ -286,7 +291,7 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
             data = b"lib:" + qualified_name(root).encode() + b":" + dotted.encode()
             deps.parts.append(Part(label, "global", data, None))
             continue
-        _add_value(deps, via, f"global {dotted}", _resolve_chain(root, chain[1:]))
+        add_value(deps, via, f"global {dotted}", _resolve_chain(root, chain[1:]))
 
 
 def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) -> None:
@@ -302,8 +307,8 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
             try:
                 value = cell.cell_contents
             except ValueError:
-                value = _MISSING
-            _add_value(deps, via, f"closure variable {name}", value)
+                value = MISSING
+            add_value(deps, via, f"closure variable {name}", value)
 
 
 def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
@@ -326,7 +331,7 @@ def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
             target = unwrap(attr)
             collect(deps, target, via + (short_name(target),))
         elif not name.startswith("_"):
-            _add_value(deps, via, f"class attribute {cls.__qualname__}.{name}", attr)
+            add_value(deps, via, f"class attribute {cls.__qualname__}.{name}", attr)
 
 
 def collect(deps: Deps, obj: Any, via: tuple[str, ...]) -> None:
@@ -361,7 +366,7 @@ def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes:
     obj = unwrap(obj)
     if isinstance(obj, types.ModuleType):
         return xxhash.xxh3_128_digest(b"module:" + obj.__name__.encode())
-    if not _is_user_callable(obj):
+    if not is_user_callable(obj):
         return xxhash.xxh3_128_digest(b"lib:" + qualified_name(obj).encode())
     active: set[int] = getattr(_in_progress, "ids", None) or set()
     _in_progress.ids = active

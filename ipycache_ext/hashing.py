@@ -88,8 +88,11 @@ def _ref_tag(depth: int) -> bytes:
 class Hasher:
     """Hashes values for one memoized function: its ``hash_funcs`` and its error labels."""
 
-    def __init__(self, hash_funcs: HashFuncs | None = None, owner: str = "") -> None:
+    def __init__(
+        self, hash_funcs: HashFuncs | None = None, owner: str = "", for_cell: bool = False
+    ) -> None:
         self.owner = owner
+        self.for_cell = for_cell
         self._by_type: dict[type, tuple[str, Callable[[Any], Any]]] = {}
         self._by_name: dict[str, tuple[str, Callable[[Any], Any]]] = {}
         for key, fn in (hash_funcs or {}).items():
@@ -129,7 +132,10 @@ class Hasher:
 
     def _located(self, err: UnhashableTypeError, where: str, param: str | None) -> Exception:
         place = where + err.where
-        text = messages.unhashable_error(err.type_name, place, self.owner or "the call", param)
+        if self.for_cell:
+            text = messages.unhashable_in_cell_error(err.type_name, place, param)
+        else:
+            text = messages.unhashable_error(err.type_name, place, self.owner or "the call", param)
         return UnhashableTypeError(text, err.type_name, place)
 
     def _located_user(self, err: UserHashError, where: str) -> Exception:

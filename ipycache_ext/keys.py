@@ -124,6 +124,12 @@ def why_missed(
         old = before.get(label)
         if old is not None and old[1] == data:
             continue
+        if kind == "cell":
+            reasons.append(messages.reason_cell_code())
+            continue
+        if kind == "option":
+            reasons.append(messages.reason_option(shown))
+            continue
         if kind == "code":
             if old is not None:
                 reasons.append(messages.reason_dep_code(label.removeprefix("code of ")))

@@ -103,8 +103,8 @@ def reason_cell_code() -> str:
     return "the cell's code changed"
 
 
-def reason_option(name: str) -> str:
-    return f"option {name} changed"
+def reason_option(options: str) -> str:
+    return f"the options changed (now {options or 'none'})"
 
 
 # ----- notes -----------------------------------------------------------------------
@@ -173,17 +173,66 @@ def mutated_variable_warning(name: str) -> Note:
     )
 
 
+def cleared_note(what: str, entries: int) -> Note:
+    text = f"[{PREFIX}] cleared {entries} entr{'y' if entries == 1 else 'ies'} of {what}"
+    return _note("info", text, html.escape(text), "#555")
+
+
+def size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+INFO_COLUMNS = ("name", "kind", "entries", "hits", "misses", "memory", "last miss reason")
+
+
+class InfoTable:
+    """``%memo_info``'s table: plain text in a terminal, an HTML table in Jupyter."""
+
+    def __init__(self, rows: list[tuple[str, ...]]) -> None:
+        self.rows = rows
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return f"[{PREFIX}] nothing is memoized yet"
+        table = [INFO_COLUMNS, *self.rows]
+        widths = [max(len(str(r[i])) for r in table) for i in range(len(INFO_COLUMNS))]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self.rows:
+            return f"<i>{html.escape(repr(self))}</i>"
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+            for row in self.rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 # ----- errors ----------------------------------------------------------------------
 
 
 def unhashable_error(type_name: str, where: str, func: str, param: str | None) -> str:
-    fix_param = (
-        f" or rename the parameter to _{param} so it is left out of the key" if param else ""
-    )
+    fix_param = f" or rename {param} to _{param} so it is left out of the key" if param else ""
     return (
         f"cannot hash a {type_name} found in {where} of {func}. "
         f"Fix: pass hash_funcs={{{type_name}: lambda obj: <something hashable>}} to @memo"
         f"{fix_param}."
+    )
+
+
+def unhashable_in_cell_error(type_name: str, where: str, param: str | None) -> str:
+    name = param or "it"
+    return (
+        f"%%memo cannot hash a {type_name} found in {where}, which the cell reads. "
+        f"Fix: rename {name} to _{name} so it is left out of the cell's key, or move its "
+        "use into a @memo function that takes it as a _-prefixed parameter."
     )
 
 
@@ -199,6 +248,15 @@ def generator_function_error(func: str) -> str:
         f"@memo cannot cache the generator function {func}: its result is consumed as it "
         "is read. Return a list (or another container) instead."
     )
+
+
+def unknown_cache_name(name: str, known: list[str]) -> str:
+    listing = ", ".join(known) if known else "nothing is memoized yet"
+    return f"%memo_clear: no memoized function or cell named {name!r} (known: {listing})."
+
+
+def empty_statement_error() -> str:
+    return "%memo needs a statement, e.g. %memo df = load(path); for a whole cell use %%memo."
 
 
 def bad_option_error(name: str, value: object, expected: str) -> str:

@@ -38,6 +38,7 @@ class OwnerStats:
     """Per function/cell counters, for ``cache_info`` and ``%memo_info``."""
 
     label: str
+    kind: str = "function"
     hits: int = 0
     misses: int = 0
     max_entries: int | None = None
@@ -132,3 +133,44 @@ class MemoryStore:
 
 
 STORE = MemoryStore()
+
+
+def approx_size(obj: Any, limit: int = 20_000) -> int:
+    """Rough bytes held by ``obj``: buffers of arrays and frames, containers walked.
+
+    Bounded (``limit`` objects) so ``%memo_info`` stays fast on huge structures.
+    """
+    import sys
+
+    seen: set[int] = set()
+    stack = [obj]
+    total = 0
+    while stack and len(seen) < limit:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        memory_usage = getattr(item, "memory_usage", None)
+        nbytes = getattr(item, "nbytes", None)
+        if callable(memory_usage) and type(item).__module__.startswith("pandas"):
+            try:
+                usage = memory_usage(deep=True)
+                total += int(usage.sum() if hasattr(usage, "sum") else usage)
+                continue
+            except Exception:
+                pass
+        if isinstance(nbytes, int):
+            total += nbytes
+            continue
+        try:
+            total += sys.getsizeof(item)
+        except TypeError:
+            continue
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            stack.append(vars(item))
+    return total

@@ -1,0 +1,342 @@
+"""``%%memo`` without IPython: what a cell reads and binds, and the key of a cell.
+
+A cell is keyed on its code normalized at the AST level (comments, blank lines and
+formatting don't count), the values of the names it reads from the namespace before
+binding them, transitively the user code those names lead to, and the magic's
+options.  Names starting with ``_`` are left out (IPython's ``_``, ``_i3``... and,
+as for ``@memo`` parameters, handles a user wants ignored).
+
+The reads are found conservatively: a name bound only inside an ``if``/``for``/``try``
+body still counts as read afterwards, because the branch may not run.  A name read
+inside a function or lambda the cell defines counts unless the cell bound it before
+the definition.  Reading too much can cost a miss; reading too little would return
+stale results.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+from . import messages
+from .codedeps import MISSING, Deps, Part, add_value, is_user_callable
+from .hashing import Hasher
+from .keys import CallKey, digest_parts
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(frozen=True)
+class CellFacts:
+    """What a cell's source says, independent of any values."""
+
+    code_digest: bytes
+    reads: tuple[str, ...]
+    binds: tuple[str, ...]
+
+
+class _Scope:
+    """Names bound so far: definitely (``sure``) and anywhere in the cell (``all``)."""
+
+    def __init__(self) -> None:
+        self.sure: list[set[str]] = [set()]
+        self.all: dict[str, None] = {}
+
+    def bound(self, name: str) -> bool:
+        return any(name in level for level in self.sure)
+
+    def bind(self, name: str) -> None:
+        self.sure[-1].add(name)
+        self.all[name] = None
+
+
+class _ReadsFinder(ast.NodeVisitor):
+    """Walks the top level of a cell in execution order, collecting reads and binds."""
+
+    def __init__(self) -> None:
+        self.scope = _Scope()
+        self.reads: dict[str, None] = {}
+
+    # ----- helpers -------------------------------------------------------------------
+
+    def _read(self, name: str) -> None:
+        if not self.scope.bound(name):
+            self.reads[name] = None
+
+    def _block(self, body: list[ast.stmt]) -> None:
+        """A body that may not run: what it binds is not sure afterwards."""
+        self.scope.sure.append(set())
+        for stmt in body:
+            self.visit(stmt)
+        self.scope.sure.pop()
+
+    def _targets(self, node: ast.AST) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                self.scope.bind(sub.id)
+            elif isinstance(sub, ast.Name):
+                self._read(sub.id)
+            elif isinstance(sub, (ast.Attribute, ast.Subscript)):
+                for inner in ast.iter_child_nodes(sub):
+                    if not isinstance(inner, ast.expr_context):
+                        self.visit(inner)
+
+    def _deferred(self, node: ast.AST, params: set[str]) -> None:
+        """Reads inside a function/lambda/class body: its free names."""
+        local = set(params)
+        declared_global: set[str] = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Global):
+                declared_global.update(sub.names)
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                local.add(sub.id)
+            elif isinstance(sub, ast.arg):
+                local.add(sub.arg)
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local.add(sub.name)
+            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                for alias in sub.names:
+                    local.add((alias.asname or alias.name).split(".")[0])
+        local -= declared_global
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in local:
+                self._read(sub.id)
+        for name in declared_global:
+            self.scope.all[name] = None
+
+    # ----- statements ----------------------------------------------------------------
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self._read(node.id)
+        else:
+            self.scope.bind(node.id)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._targets(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        self._targets(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self._read(node.target.id)
+        self._targets(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.scope.bind(node.target.id)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.scope.bind((alias.asname or alias.name).split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name != "*":
+                self.scope.bind(alias.asname or alias.name)
+
+    def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for deco in node.decorator_list:
+            self.visit(deco)
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
+            self.visit(default)
+        params = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        for stmt in node.body:
+            self._deferred(stmt, params)
+        self.scope.bind(node.name)
+
+    visit_FunctionDef = _visit_def
+    visit_AsyncFunctionDef = _visit_def
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
+            self.visit(default)
+        params = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        self._deferred(node.body, params)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in node.decorator_list + node.bases + [k.value for k in node.keywords]:
+            self.visit(expr)
+        for stmt in node.body:
+            self._deferred(stmt, set())
+        self.scope.bind(node.name)
+
+    def _visit_comprehension(self, node: ast.AST) -> None:
+        self._deferred(node, set())
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr):
+                self.scope.bind(sub.target.id)
+
+    visit_ListComp = _visit_comprehension
+    visit_SetComp = _visit_comprehension
+    visit_DictComp = _visit_comprehension
+    visit_GeneratorExp = _visit_comprehension
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.scope.sure.append(set())
+        self._targets(node.target)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.scope.sure.pop()
+        self._block(node.orelse)
+
+    visit_AsyncFor = visit_For
+
+    def visit_While(self, node: ast.While) -> None:
+        self.visit(node.test)
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._targets(item.optional_vars)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    visit_AsyncWith = visit_With
+
+    def visit_Try(self, node: ast.Try) -> None:
+        self._block(node.body)
+        for handler in node.handlers:
+            if handler.type is not None:
+                self.visit(handler.type)
+            self.scope.sure.append(set())
+            if handler.name:
+                self.scope.bind(handler.name)
+            for stmt in handler.body:
+                self.visit(stmt)
+            self.scope.sure.pop()
+        self._block(node.orelse)
+        for stmt in node.finalbody:
+            self.visit(stmt)
+
+    visit_TryStar = visit_Try
+
+    def visit_Match(self, node: ast.Match) -> None:
+        self.visit(node.subject)
+        for case in node.cases:
+            self.scope.sure.append(set())
+            for sub in ast.walk(case.pattern):
+                for attr in ("name", "rest"):
+                    name = getattr(sub, attr, None)
+                    if isinstance(name, str):
+                        self.scope.bind(name)
+                if isinstance(sub, ast.MatchValue):
+                    self.visit(sub.value)
+            if case.guard is not None:
+                self.visit(case.guard)
+            for stmt in case.body:
+                self.visit(stmt)
+            self.scope.sure.pop()
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self._targets(target)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        return None
+
+
+def analyze(source: str) -> CellFacts:
+    """Parse a (transformed, plain Python) cell and say what it reads and binds."""
+    tree = ast.parse(source)
+    finder = _ReadsFinder()
+    for stmt in tree.body:
+        finder.visit(stmt)
+    normalized = ast.dump(tree, annotate_fields=False, include_attributes=False)
+    return CellFacts(
+        xxhash.xxh3_128_digest(normalized.encode()),
+        tuple(finder.reads),
+        tuple(finder.scope.all),
+    )
+
+
+def key_of_cell(
+    facts: CellFacts,
+    namespace: dict[str, Any],
+    options: str,
+    hasher: Hasher,
+) -> CallKey:
+    """Key of a cell: its normalized code, options, and what it reads (transitively)."""
+    deps = Deps(hasher)
+    deps.parts.append(Part("code of the cell", "cell", facts.code_digest, None))
+    deps.parts.append(Part("options", "option", options.encode(), options))
+    for name in facts.reads:
+        if name.startswith("_"):
+            continue
+        value = namespace.get(name, MISSING)
+        if value is MISSING and name in _BUILTINS:
+            continue
+        add_value(deps, (), f"variable {name}", value, name)
+    return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
+
+
+def cell_label(name: str | None, binds: tuple[str, ...], source: str) -> str:
+    """A name for a cell in notes and ``%memo_info``: ``--name``, or what it binds."""
+    if name:
+        return name
+    shown = [b for b in binds if not b.startswith("_")]
+    if shown:
+        more = ", ..." if len(shown) > 3 else ""
+        return f"cell [{', '.join(shown[:3])}{more}]"
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return f"cell [{messages.short_repr(first)[1:-1]}]"
+
+
+@dataclass
+class CellRecord:
+    """What a cell did on its miss, to be done again on a hit."""
+
+    bindings: dict[str, Any]
+    deleted: list[str]
+    outputs: list[tuple[str, Any]]
+    result: Any
+    digests: dict[str, bytes | None] = field(default_factory=dict)
+
+
+def binding_digests(hasher: Hasher, bindings: dict[str, Any]) -> dict[str, bytes | None]:
+    """Digest of each bound value for the mutation check; None where it can't be hashed."""
+    digests: dict[str, bytes | None] = {}
+    for name, value in bindings.items():
+        if isinstance(value, types.ModuleType) or is_user_callable(value):
+            digests[name] = None
+            continue
+        try:
+            digests[name] = hasher.digest(value, f"variable {name}")
+        except Exception:
+            digests[name] = None
+    return digests
+
+
+def mutated_names(hasher: Hasher, record: CellRecord) -> list[str]:
+    """Names whose restored object changed since the cell cached it."""
+    changed = []
+    for name, before in record.digests.items():
+        if before is None:
+            continue
+        try:
+            now = hasher.digest(record.bindings[name], f"variable {name}")
+        except Exception:
+            continue
+        if now != before:
+            changed.append(name)
+    return changed
