@@ -217,13 +217,13 @@ class Hasher:
 
     # ----- walk path -------------------------------------------------------------------
 
-    def _walk(self, value: Any, stack: list[int], done: dict[int, bytes]) -> bytes:
+    def _walk(self, value: Any, stack: list[int], done: dict[int, tuple[Any, bytes]]) -> bytes:
         atom = atom_bytes(value)
         if atom is not None and not self.has_hash_funcs:
             return _xxh_digest(atom)
         key = id(value)
         if key in done:
-            return done[key]
+            return done[key][1]
         if key in stack:
             return _xxh_digest(_ref_tag(len(stack) - stack.index(key)))
         special = self._special(value)
@@ -234,10 +234,12 @@ class Hasher:
             result = self._walk_container(value, stack, done)
         finally:
             stack.pop()
-        done[key] = result
+        done[key] = (value, result)  # keeps temporaries alive so their id is not reused
         return result
 
-    def _walk_container(self, value: Any, stack: list[int], done: dict[int, bytes]) -> bytes:
+    def _walk_container(
+        self, value: Any, stack: list[int], done: dict[int, tuple[Any, bytes]]
+    ) -> bytes:
         tp = type(value)
         h = _xxh()
 
