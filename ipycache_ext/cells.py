@@ -27,6 +27,7 @@ from . import messages
 from .codedeps import MISSING, Deps, Part, add_value, is_user_callable
 from .hashing import Hasher
 from .keys import CallKey, digest_parts
+from .mutation import fingerprint, was_mutated
 
 _BUILTINS = frozenset(dir(builtins))
 
@@ -38,6 +39,7 @@ class CellFacts:
     code_digest: bytes
     reads: tuple[str, ...]
     binds: tuple[str, ...]
+    imports: frozenset[str] = frozenset()
 
 
 class _Scope:
@@ -61,6 +63,7 @@ class _ReadsFinder(ast.NodeVisitor):
     def __init__(self) -> None:
         self.scope = _Scope()
         self.reads: dict[str, None] = {}
+        self.imports: set[str] = set()
 
     # ----- helpers -------------------------------------------------------------------
 
@@ -137,14 +140,18 @@ class _ReadsFinder(ast.NodeVisitor):
         self.visit(node.value)
         self.scope.bind(node.target.id)
 
+    def _import(self, name: str) -> None:
+        self.scope.bind(name)
+        self.imports.add(name)
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self.scope.bind((alias.asname or alias.name).split(".")[0])
+            self._import((alias.asname or alias.name).split(".")[0])
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
             if alias.name != "*":
-                self.scope.bind(alias.asname or alias.name)
+                self._import(alias.asname or alias.name)
 
     def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for deco in node.decorator_list:
@@ -267,6 +274,7 @@ def analyze(source: str) -> CellFacts:
         xxhash.xxh3_128_digest(normalized.encode()),
         tuple(finder.reads),
         tuple(finder.scope.all),
+        frozenset(finder.imports),
     )
 
 
@@ -290,11 +298,12 @@ def key_of_cell(
     return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
 
 
-def cell_label(name: str | None, binds: tuple[str, ...], source: str) -> str:
+def cell_label(name: str | None, facts: CellFacts, source: str) -> str:
     """A name for a cell in notes and ``%memo_info``: ``--name``, or what it binds."""
     if name:
         return name
-    shown = [b for b in binds if not b.startswith("_")]
+    shown = [b for b in facts.binds if not b.startswith("_") and b not in facts.imports]
+    shown = shown or [b for b in facts.binds if not b.startswith("_")]
     if shown:
         more = ", ..." if len(shown) > 3 else ""
         return f"cell [{', '.join(shown[:3])}{more}]"
@@ -314,29 +323,19 @@ class CellRecord:
 
 
 def binding_digests(hasher: Hasher, bindings: dict[str, Any]) -> dict[str, bytes | None]:
-    """Digest of each bound value for the mutation check; None where it can't be hashed."""
-    digests: dict[str, bytes | None] = {}
-    for name, value in bindings.items():
-        if isinstance(value, types.ModuleType) or is_user_callable(value):
-            digests[name] = None
-            continue
-        try:
-            digests[name] = hasher.digest(value, f"variable {name}")
-        except Exception:
-            digests[name] = None
-    return digests
+    """Fingerprint of each bound value for the mutation check (code and modules skipped)."""
+    return {
+        name: None
+        if isinstance(value, types.ModuleType) or is_user_callable(value)
+        else fingerprint(hasher, value, f"variable {name}")
+        for name, value in bindings.items()
+    }
 
 
 def mutated_names(hasher: Hasher, record: CellRecord) -> list[str]:
     """Names whose restored object changed since the cell cached it."""
-    changed = []
-    for name, before in record.digests.items():
-        if before is None:
-            continue
-        try:
-            now = hasher.digest(record.bindings[name], f"variable {name}")
-        except Exception:
-            continue
-        if now != before:
-            changed.append(name)
-    return changed
+    return [
+        name
+        for name, before in record.digests.items()
+        if was_mutated(hasher, record.bindings[name], before, f"variable {name}")
+    ]

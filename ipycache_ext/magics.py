@@ -257,7 +257,7 @@ def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
     facts = analyze(source)
     hasher = Hasher(owner="the cell", for_cell=True)
     key = key_of_cell(facts, shell.user_ns, _options_key(opts), hasher)
-    label = cell_label(opts.name, facts.binds, source)
+    label = cell_label(opts.name, facts, source)
     owner = "cell:" + (opts.name or _cell_id(shell) or label)
     stats = STORE.stats(owner, label)
     stats.kind = "cell"

@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 
 from . import messages, notify
 from .codedeps import short_name
-from .errors import MemoError
 from .hashing import Hasher
 from .keys import CallKey, CallShape, describe_call, key_of_call, snapshot, why_missed
+from .mutation import fingerprint, was_mutated
 from .store import STORE, Entry
 
 
@@ -115,7 +115,7 @@ class MemoizedFunction:
         while True:
             entry = STORE.get(self._owner, key.digest)
             if entry is not None:
-                return self._hit(entry)
+                return self._hit(entry, lambda: describe_call(self._name, args, kwargs))
             pending = STORE.claim(self._owner, key.digest)
             if pending is None:
                 break
@@ -135,7 +135,7 @@ class MemoizedFunction:
         while True:
             entry = STORE.get(self._owner, key.digest)
             if entry is not None:
-                return self._hit(entry)
+                return self._hit(entry, lambda: describe_call(self._name, args, kwargs))
             pending = self._ainflight.get(key.digest)
             if pending is None:
                 break
@@ -166,13 +166,11 @@ class MemoizedFunction:
     def _digest_of_result(self, value: Any) -> bytes | None:
         if self._allow_mutation:
             return None
-        try:
-            return self._hasher.digest(value, "the result")
-        except MemoError:
-            if not self._warned_unhashable:
-                self._warned_unhashable = True
-                notify.emit(messages.unhashable_result_warning(self._name, type(value).__name__))
-            return None
+        found = fingerprint(self._hasher, value, "the result")
+        if found is None and not self._warned_unhashable:
+            self._warned_unhashable = True
+            notify.emit(messages.unhashable_result_warning(self._name, type(value).__name__))
+        return found
 
     def _remember(self, key: CallKey, value: Any, seconds: float, what: str, wrote: bool) -> None:
         parts = snapshot(key.parts)
@@ -190,18 +188,13 @@ class MemoizedFunction:
         if wrote and not self._suppress_warning:
             notify.emit(messages.output_warning(self._name))
 
-    def _hit(self, entry: Entry) -> Any:
+    def _hit(self, entry: Entry, what: Callable[[], str]) -> Any:
         stats = STORE.stats(self._owner, self._name)
         with STORE.lock:
             stats.hits += 1
             stats.last_parts = entry.parts
-        if entry.value_digest is not None:
-            try:
-                now = self._hasher.digest(entry.value, "the result")
-            except MemoError:
-                now = entry.value_digest
-            if now != entry.value_digest:
-                notify.emit(messages.mutation_warning(f"{self._name}(...)", self._name))
+        if was_mutated(self._hasher, entry.value, entry.value_digest, "the result"):
+            notify.emit(messages.mutation_warning(what(), self._name))
         return entry.value
 
 

@@ -158,8 +158,9 @@ def mutation_warning(what: str, func: str) -> Note:
 
 def unhashable_result_warning(func: str, type_name: str) -> Note:
     return _warning(
-        f"the result of {func} (a {type_name}) cannot be hashed, so a later mutation of it "
-        "cannot be detected. Pass allow_output_mutation=True to @memo to say that is fine, "
+        f"the result of {func} (a {type_name}) cannot be hashed reliably, so a later "
+        "mutation of it cannot be detected. Pass allow_output_mutation=True to @memo to "
+        "say that is fine, "
         f"or hash_funcs={{{type_name}: ...}} to say how to hash it."
     )
 
