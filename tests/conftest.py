@@ -1,0 +1,159 @@
+"""Shared fixtures: a clean cache per test, notes collected in plain Python, and one
+IPython shell for the whole session with the extension loaded and unloaded per test."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from ipycache_ext import memo, notify
+from ipycache_ext.messages import Note
+
+REPO = Path(__file__).resolve().parent.parent
+
+settings.register_profile(
+    "ipycache",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ipycache"))
+
+
+@pytest.fixture(autouse=True)
+def clean_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with an empty store, default settings and the repo as cwd.
+
+    The cwd matters: user code is code in files under it.
+    """
+    monkeypatch.chdir(REPO)
+    notes_on, delay = notify.Settings.notes, notify.Settings.spinner_delay
+    memo.clear()
+    yield
+    memo.clear()
+    notify.Settings.notes, notify.Settings.spinner_delay = notes_on, delay
+
+
+class Tally:
+    """Records each run of a memoized body: ``tally(x)`` appends ``x`` to ``tally.runs``.
+
+    Its pickle state is empty, so it hashes the same whatever it has recorded: a body
+    that reads it (as a global or closure variable) keeps its key.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[Any] = []
+
+    def __call__(self, *what: Any) -> int:
+        self.runs.append(what[0] if len(what) == 1 else what)
+        return len(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Tally, ())
+
+
+@pytest.fixture
+def tally() -> Tally:
+    return Tally()
+
+
+class Notes(list):
+    """The notes the engine emitted, in order."""
+
+    def of(self, kind: str) -> list[Note]:
+        return [n for n in self if n.kind == kind]
+
+    def texts(self, kind: str) -> list[str]:
+        return [n.text for n in self.of(kind)]
+
+
+@pytest.fixture
+def notes() -> Iterator[Notes]:
+    collected = Notes()
+    notify.set_sink(collected.append)
+    yield collected
+    notify.set_sink(None)
+
+
+def define(namespace: dict[str, Any], source: str) -> dict[str, Any]:
+    """Run ``source`` in ``namespace`` the way a notebook cell would, and return it."""
+    exec(compile(textwrap.dedent(source), "<cell>", "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture
+def ns() -> dict[str, Any]:
+    """A fresh notebook-like namespace (module ``__main__``) with ``memo`` in it."""
+    return {"__name__": "__main__", "memo": memo}
+
+
+# ----- the IPython shell ---------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """What running one cell produced."""
+
+    result: Any
+    stdout: str
+    stderr: str
+    outputs: list[Any]
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.result.error_before_exec or self.result.error_in_exec
+
+    def texts(self) -> list[str]:
+        """text/plain of every display_data the cell published, in order."""
+        return [o.data.get("text/plain", "") for o in self.outputs]
+
+    def notes(self, marker: str) -> list[str]:
+        return [t for t in self.texts() if marker in t]
+
+
+@pytest.fixture(scope="session")
+def session_shell() -> Iterator[Any]:
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def run_cell(shell: Any, code: str) -> Cell:
+    """Run ``code`` as a cell, capturing stdout, stderr and displayed outputs."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output(display=True) as captured:
+        result = shell.run_cell(textwrap.dedent(code), store_history=True)
+    return Cell(result, captured.stdout, captured.stderr, captured.outputs)
+
+
+@pytest.fixture
+def bare_shell(session_shell: Any) -> Iterator[Any]:
+    """The session shell without the extension; reset afterwards."""
+    yield session_shell
+    if "ipycache_ext" in session_shell.extension_manager.loaded:
+        session_shell.run_line_magic("unload_ext", "ipycache_ext")
+    session_shell.config.pop("MemoMagics", None)
+    session_shell.reset(new_session=False)
+
+
+@pytest.fixture
+def ip(bare_shell: Any) -> Iterator[Any]:
+    """The session shell with ``%load_ext ipycache_ext`` done."""
+    bare_shell.run_line_magic("load_ext", "ipycache_ext")
+    yield bare_shell
