@@ -294,7 +294,7 @@ def key_of_cell(
         value = namespace.get(name, MISSING)
         if value is MISSING and name in _BUILTINS:
             continue
-        add_value(deps, (), f"variable {name}", value, name)
+        add_value(deps, ("the cell",), f"variable {name}", value, name)
     return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
 
 

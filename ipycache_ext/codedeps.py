@@ -235,7 +235,18 @@ def _resolve_chain(root: Any, chain: tuple[str, ...]) -> Any:
     return value
 
 
+_ENVIRONMENT_MODULES = ("IPython.", "ipykernel.", _OWN_PACKAGE + ".")
+
+
+def _is_environment(value: Any) -> bool:
+    """The shell and its helpers (``get_ipython``): part of the session, not of a result."""
+    owner = value.__self__ if isinstance(value, types.MethodType) else value
+    return type(owner).__module__.startswith(_ENVIRONMENT_MODULES)
+
+
 def _is_library_ref(value: Any) -> bool:
+    if _is_environment(value):
+        return True
     if isinstance(value, types.ModuleType):
         return not is_user_module(value.__name__)
     if isinstance(value, (types.FunctionType, type, types.BuiltinFunctionType)):
@@ -267,6 +278,9 @@ def add_value(
         return
     if isinstance(value, types.ModuleType):
         deps.parts.append(Part(label, "global", b"mod:" + value.__name__.encode(), value))
+        return
+    if _is_environment(value):
+        deps.parts.append(Part(label, "global", b"env:" + what.encode(), None))
         return
     deps.parts.append(Part(label, "global", deps.hasher.part(value, where, param), value))
 
