@@ -32,6 +32,7 @@ import pytest
 from conftest import Tally, define
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from strategies import same, scalars, values
 
 from ipycache_ext import UnhashableTypeError, UserHashError, memo
 from ipycache_ext.hashing import hexdigest
@@ -719,56 +720,6 @@ def test_raising_hash_funcs_entry_runs_nothing_and_caches_nothing(tally: Tally) 
 
 
 # ----- property-based: equal values hash equal, different values hash different -------------
-
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=2**64, max_value=2**300)
-    | st.floats(allow_nan=False)
-    | st.complex_numbers(allow_nan=False)
-    | st.text(max_size=10)
-    | st.binary(max_size=10)
-    | st.decimals(allow_nan=False, allow_infinity=False)
-    | st.fractions()
-    | st.datetimes()
-    | st.dates()
-    | st.timedeltas()
-    | st.uuids()
-)
-set_items = st.integers() | st.text(max_size=6)
-values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.lists(children, max_size=4).map(tuple)
-        | st.dictionaries(st.text(max_size=4) | st.integers(), children, max_size=4)
-        | st.sets(set_items, max_size=6)
-        | st.frozensets(set_items, max_size=6)
-    ),
-    max_leaves=12,
-)
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal in value *and* type, all the way down (``1 == 1.0`` is not the same)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return struct.pack("<d", a) == struct.pack("<d", b)
-    if isinstance(a, complex):
-        return same(a.real, b.real) and same(a.imag, b.imag)
-    if isinstance(a, Decimal):
-        return a.as_tuple() == b.as_tuple()
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return len(a) == len(b) and all(
-            same(ka, kb) and same(va, vb) for (ka, va), (kb, vb) in zip(a.items(), b.items())
-        )
-    if isinstance(a, (set, frozenset)):
-        return len(a) == len(b) and all(any(same(x, y) for y in b) for x in a)
-    return a == b
 
 
 @given(values)
