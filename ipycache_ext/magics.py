@@ -2,17 +2,15 @@
 
 ``%config MemoMagics.notes = False`` turns the miss/hit notes off for the kernel
 (warnings stay); ``%config MemoMagics.spinner_delay = 2.0`` sets when a long miss
-starts showing what is running.
+starts showing what is running; ``MemoMagics.persist``, ``.store``, ``.max_disk_bytes``
+and ``.secret_key`` configure the persistent store.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import contextvars
-import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,22 +18,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
-from traitlets import Bool, Float, observe
+from traitlets import Bool, Float, Int, Unicode, observe
 
-from . import capture, messages, notify
-from .cells import (
-    CellRecord,
-    analyze,
-    binding_digests,
-    cell_label,
-    key_of_cell,
-    mutated_names,
-)
-from .hashing import Hasher
-from .keys import CallKey, snapshot, why_missed
+from . import messages, notify, persist
+from .cellrun import run_memo_cell, split_statement
 from .memo import memo
 from .messages import Note
-from .store import STORE, Entry, approx_size
+from .store import STORE, approx_size
 
 
 def _show(note: Note) -> None:
@@ -79,10 +68,36 @@ class MemoMagics(Magics):
         1.0, help="Seconds a cache miss runs before the cell shows what is running."
     ).tag(config=True)
 
+    persist = Bool(
+        False, help="Write every @memo/%%memo entry to the persistent store by default."
+    ).tag(config=True)
+    store = Unicode(
+        "",
+        help="Persistent store: a directory, or redis://host:port/db. Empty: $IPYCACHE_DIR "
+        "or the user cache directory.",
+    ).tag(config=True)
+    max_disk_bytes = Int(4 << 30, help="Size bound of a directory store (LRU out).").tag(
+        config=True
+    )
+    secret_key = Unicode(
+        "", help="Shared key that signs persisted entries (a team store). Empty: per-user key."
+    ).tag(config=True)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         notify.Settings.notes = self.notes
         notify.Settings.spinner_delay = self.spinner_delay
+        self._mirror_persist_settings()
+
+    @observe("persist", "store", "max_disk_bytes", "secret_key")
+    def _persist_changed(self, change: dict) -> None:
+        self._mirror_persist_settings()
+
+    def _mirror_persist_settings(self) -> None:
+        persist.Settings.default = bool(self.persist)
+        persist.Settings.location = self.store or None
+        persist.Settings.max_disk_bytes = int(self.max_disk_bytes)
+        persist.Settings.secret = self.secret_key or None
 
     @magic_arguments()
     @argument(
@@ -93,6 +108,11 @@ class MemoMagics(Magics):
     @argument("--ttl", type=float, default=None, help="Seconds an entry stays valid.")
     @argument("--quiet", action="store_true", help="No miss/hit note for this cell.")
     @argument("--name", default=None, help="Label of the cell in notes and %%memo_info.")
+    @argument(
+        "--persist",
+        action="store_true",
+        help="Also keep the entry in the persistent store (survives restarts, shared).",
+    )
     @line_cell_magic
     def memo(self, line: str, cell: str | None = None) -> Any:
         """Run a cell (or, as %memo, one statement) only when what it reads changed.
@@ -103,11 +123,11 @@ class MemoMagics(Magics):
         values of the names it reads before binding them (names starting with _
         are left out), the code of the user functions it uses, and the options.
 
-            %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL]
+            %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
             %memo [options] <statement>
         """
         if cell is None:
-            options_text, cell = _split_statement(line)
+            options_text, cell = split_statement(line)
             if not cell.strip():
                 raise UsageError(messages.empty_statement_error())
         else:
@@ -193,153 +213,6 @@ def _display_probe(shell: Any) -> Callable[[Callable[[], None]], Any]:
                     del pub.publish
 
     return probe
-
-
-# ----- %%memo: run a cell, or replay it ------------------------------------------------
-
-_OPTION = re.compile(r"\s*(--(?:ttl|name)(?:=\S+|\s+\S+)|--[\w-]+)")
-
-
-def _split_statement(line: str) -> tuple[str, str]:
-    """``%memo --quiet df = load(p)`` -> ("--quiet", "df = load(p)")."""
-    options = []
-    rest = line
-    while True:
-        match = _OPTION.match(rest)
-        if match is None:
-            break
-        options.append(match.group(1))
-        rest = rest[match.end() :]
-    return " ".join(options), rest.strip()
-
-
-def _cell_id(shell: Any) -> str | None:
-    """Jupyter's id of the running cell, when the front end sends one."""
-    kernel = getattr(shell, "kernel", None)
-    try:
-        parent = kernel.get_parent() if kernel is not None else None
-    except Exception:
-        return None
-    if isinstance(parent, dict):
-        cell_id = parent.get("metadata", {}).get("cellId")
-        return str(cell_id) if cell_id else None
-    return None
-
-
-def _execute(shell: Any, source: str) -> Any:
-    """Run transformed cell source in the user namespace, like ``%%time``; last value out."""
-    tree = shell.compile.ast_parse(source)
-    tree = shell.transform_ast(tree)
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    filename = shell.compile.cache(source)
-    exec(shell.compile(tree, filename, "exec"), shell.user_global_ns, shell.user_ns)
-    if last is None:
-        return None
-    return eval(shell.compile(last, filename, "eval"), shell.user_global_ns, shell.user_ns)
-
-
-def _options_key(opts: Any) -> str:
-    parts = []
-    if opts.allow_mutation:
-        parts.append("--allow-mutation")
-    if opts.ttl is not None:
-        parts.append(f"--ttl {opts.ttl:g}")
-    if opts.name:
-        parts.append(f"--name {opts.name}")
-    return " ".join(parts)
-
-
-def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
-    """Replay the cell if its key is stored, else run it and store what it did."""
-    source = shell.transform_cell(raw_cell)
-    facts = analyze(source)
-    hasher = Hasher(owner="the cell", for_cell=True)
-    key = key_of_cell(facts, shell.user_ns, _options_key(opts), hasher)
-    label = cell_label(opts.name, facts, source)
-    owner = "cell:" + (opts.name or _cell_id(shell) or label)
-    stats = STORE.stats(owner, label)
-    stats.kind = "cell"
-    entry = STORE.get(owner, key.digest)
-    if entry is not None:
-        return _replay_cell(shell, entry, stats, label, opts, hasher)
-    return _run_and_store(shell, source, facts.binds, key, owner, label, opts, hasher)
-
-
-def _replay_cell(
-    shell: Any, entry: Entry, stats: Any, label: str, opts: Any, hasher: Hasher
-) -> Any:
-    record: CellRecord = entry.value
-    ns = shell.user_ns
-    ns.update(record.bindings)
-    for name in record.deleted:
-        ns.pop(name, None)
-    capture.replay(shell, record.outputs)
-    with STORE.lock:
-        stats.hits += 1
-        stats.last_parts = entry.parts
-    if not opts.quiet:
-        notify.emit(messages.hit_note(label, list(record.bindings)))
-    if not opts.allow_mutation:
-        for name in mutated_names(hasher, record):
-            notify.emit(messages.mutated_variable_warning(name))
-    return record.result
-
-
-def _mutated_reads(ns: dict, key: CallKey, hasher: Hasher) -> list[str]:
-    """Variables the cell read and changed in place: they are outputs of the cell too."""
-    mutated = []
-    for part in key.parts:
-        name = part.label.removeprefix("variable ")
-        if part.kind != "global" or name == part.label or ns.get(name) is not part.value:
-            continue
-        try:
-            if hasher.part(part.value) != part.data:
-                mutated.append(name)
-        except Exception:
-            mutated.append(name)
-    return mutated
-
-
-def _run_and_store(
-    shell: Any,
-    source: str,
-    static_binds: tuple[str, ...],
-    key: CallKey,
-    owner: str,
-    label: str,
-    opts: Any,
-    hasher: Hasher,
-) -> Any:
-    ns = shell.user_ns
-    before = {k: v for k, v in ns.items() if not k.startswith("_")}
-    started = time.perf_counter()
-    with capture.recording(shell) as events:
-        result = _execute(shell, source)
-    seconds = time.perf_counter() - started
-    changed = [k for k, v in ns.items() if not k.startswith("_") and before.get(k, ns) is not v]
-    names = dict.fromkeys([n for n in static_binds if n in ns] + changed)
-    names.update(dict.fromkeys(_mutated_reads(ns, key, hasher)))
-    bindings = {name: ns[name] for name in names}
-    deleted = [name for name in before if name not in ns]
-    record = CellRecord(bindings, deleted, events, result)
-    if not opts.allow_mutation:
-        record.digests = binding_digests(hasher, bindings)
-    parts = snapshot(key.parts)
-    entry = Entry(record, None, parts, seconds)
-    if opts.ttl is not None:
-        entry.expires = time.monotonic() + opts.ttl
-    stats = STORE.stats(owner, label)
-    reasons = why_missed(stats.last_parts, parts)
-    STORE.put(owner, key.digest, entry, None)
-    with STORE.lock:
-        stats.misses += 1
-        stats.last_parts = parts
-        stats.last_reason = "; ".join(reasons)
-    if not opts.quiet:
-        notify.emit(messages.miss_note(label, seconds, reasons))
-    return result
 
 
 _loaded: dict[int, dict[str, Any]] = {}

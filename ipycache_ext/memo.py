@@ -12,11 +12,12 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from . import messages, notify
+from . import messages, notify, persist
 from .codedeps import short_name
 from .hashing import Hasher
 from .keys import CallKey, CallShape, describe_call, key_of_call, snapshot, why_missed
 from .mutation import fingerprint, was_mutated
+from .persist import Tier
 from .store import STORE, Entry
 
 
@@ -61,6 +62,7 @@ class MemoizedFunction:
         max_entries: int | None = None,
         ttl: float | _dt.timedelta | None = None,
         show_spinner: bool = True,
+        persist: bool | None = None,
     ) -> None:
         fn = getattr(fn, "__memo_wrapped__", fn)
         if not isinstance(fn, types.FunctionType):
@@ -79,6 +81,7 @@ class MemoizedFunction:
         self._suppress_warning = suppress_warning
         self._max_entries = max_entries
         self._show_spinner = show_spinner
+        self._persist = persist
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self._ainflight: dict[bytes, asyncio.Future] = {}
@@ -121,14 +124,41 @@ class MemoizedFunction:
                 break
             pending.wait()
         try:
-            what = describe_call(self._name, args, kwargs)
-            started = time.perf_counter()
-            with self._running(what) as wrote:
-                value = self.__memo_wrapped__(*args, **kwargs)
-            self._remember(key, value, time.perf_counter() - started, what, wrote[0])
-            return value
+            tier = self._tier()
+            if tier is None:
+                return self._compute(key, args, kwargs, None)
+            with tier.computing(self._owner, key.digest, self._name) as stored:
+                if stored is not None:
+                    return self._adopt(key, stored, tier, args, kwargs)
+                return self._compute(key, args, kwargs, tier)
         finally:
             STORE.release(self._owner, key.digest)
+
+    def _compute(self, key: CallKey, args: tuple, kwargs: dict, tier: Tier | None) -> Any:
+        what = describe_call(self._name, args, kwargs)
+        started = time.perf_counter()
+        with self._running(what) as wrote:
+            value = self.__memo_wrapped__(*args, **kwargs)
+        self._remember(key, value, time.perf_counter() - started, what, wrote[0], tier)
+        return value
+
+    def _tier(self) -> Tier | None:
+        wanted = persist.Settings.default if self._persist is None else self._persist
+        return persist.tier() if wanted else None
+
+    def _adopt(self, key: CallKey, stored: Any, tier: Tier, args: tuple, kwargs: dict) -> Any:
+        """A value another kernel (or an earlier one) stored: it joins the memory tier."""
+        entry = Entry(stored["value"], stored["digest"], stored["parts"], stored["seconds"])
+        if self._ttl is not None:
+            entry.expires = time.monotonic() + self._ttl
+        STORE.put(self._owner, key.digest, entry, self._max_entries)
+        stats = STORE.stats(self._owner, self._name)
+        with STORE.lock:
+            stats.hits += 1
+            stats.last_parts = entry.parts
+        what = describe_call(self._name, args, kwargs)
+        notify.emit(messages.loaded_note(what, tier.backend.where))
+        return entry.value
 
     async def _acall(self, args: tuple, kwargs: dict) -> Any:
         key = self._key(args, kwargs)
@@ -143,11 +173,15 @@ class MemoizedFunction:
         future = asyncio.get_running_loop().create_future()
         self._ainflight[key.digest] = future
         try:
+            tier = self._tier()
+            stored = tier.load(self._owner, key.digest, self._name) if tier else None
+            if tier is not None and stored is not None:
+                return self._adopt(key, stored, tier, args, kwargs)
             what = describe_call(self._name, args, kwargs)
             started = time.perf_counter()
             with self._running(what) as wrote:
                 value = await self.__memo_wrapped__(*args, **kwargs)
-            self._remember(key, value, time.perf_counter() - started, what, wrote[0])
+            self._remember(key, value, time.perf_counter() - started, what, wrote[0], tier)
             return value
         finally:
             del self._ainflight[key.digest]
@@ -172,9 +206,21 @@ class MemoizedFunction:
             notify.emit(messages.unhashable_result_warning(self._name, type(value).__name__))
         return found
 
-    def _remember(self, key: CallKey, value: Any, seconds: float, what: str, wrote: bool) -> None:
+    def _remember(
+        self,
+        key: CallKey,
+        value: Any,
+        seconds: float,
+        what: str,
+        wrote: bool,
+        tier: Tier | None,
+    ) -> None:
         parts = snapshot(key.parts)
         entry = Entry(value, self._digest_of_result(value), parts, seconds)
+        if tier is not None:
+            payload = {"value": value, "digest": entry.value_digest, "parts": parts}
+            payload["seconds"] = seconds
+            tier.save(self._owner, key.digest, payload, self._ttl, self._name)
         if self._ttl is not None:
             entry.expires = time.monotonic() + self._ttl
         stats = STORE.stats(self._owner, self._name)
@@ -208,10 +254,13 @@ def memo(
     max_entries: int | None = None,
     ttl: float | _dt.timedelta | None = None,
     show_spinner: bool = True,
+    persist: bool | None = None,
 ) -> Any:
     """Memoize ``fn`` on its arguments, the globals it reads and its code, transitively.
 
-    Use as ``@memo`` or ``@memo(option=...)``.  ``memo.clear()`` empties the cache.
+    Use as ``@memo`` or ``@memo(option=...)``.  ``persist=True`` also writes entries to
+    the persistent store (None follows ``%config MemoMagics.persist``).
+    ``memo.clear()`` empties the in-memory cache.
     """
     options = dict(
         allow_output_mutation=allow_output_mutation,
@@ -220,6 +269,7 @@ def memo(
         max_entries=max_entries,
         ttl=ttl,
         show_spinner=show_spinner,
+        persist=persist,
     )
     if fn is None:
         return lambda f: MemoizedFunction(f, **options)

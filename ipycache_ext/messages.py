@@ -165,6 +165,55 @@ def unhashable_result_warning(func: str, type_name: str) -> Note:
     )
 
 
+def loaded_note(what: str, where: str) -> Note:
+    text = f"[{PREFIX}] cache hit: loaded {what} from {where}"
+    body = f"<b>cache hit</b>: loaded {html.escape(what)} from <code>{html.escape(where)}</code>"
+    return _note("hit", text, body, "#2e7d32")
+
+
+def store_fault_warning(where: str, exc: BaseException) -> Note:
+    return _warning(
+        f"the persistent cache at {where} failed ({type(exc).__name__}: {exc}). Results are "
+        "still returned and kept in memory for this kernel; nothing stored is lost. Fix the "
+        "store (disk space, permissions, the Redis server) or point %config "
+        "MemoMagics.store at another location."
+    )
+
+
+_REJECTED = {
+    "signature": "its signature does not verify under this kernel's secret key (tampered, "
+    "or written with another key), so it was not unpickled",
+    "corrupt": "it is truncated or corrupt",
+    "version": "it was written with other library versions",
+    "unloadable": "it could not be unpickled here",
+}
+
+
+def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Note:
+    reason = _REJECTED.get(kind, kind)
+    extra = f" ({detail})" if detail and detail != kind else ""
+    return _warning(
+        f"ignored the stored entry for {what} in {where}: {reason}{extra}. It was treated as "
+        "a cache miss and will be replaced. If your team shares this store, set the same "
+        "key on every kernel (%config MemoMagics.secret_key or $IPYCACHE_SECRET)."
+    )
+
+
+def unpicklable_warning(what: str, type_name: str, exc: BaseException) -> Note:
+    return _warning(
+        f"the result of {what} (a {type_name}) cannot be pickled ({exc}), so it is kept in "
+        "this kernel's memory only and not written to the persistent cache."
+    )
+
+
+def cell_not_persisted_warning(what: str, names: list[str]) -> Note:
+    return _warning(
+        f"{what} defines {', '.join(names)}, which a new kernel could not restore from the "
+        "persistent store, so this cell is cached in memory only. Move the definitions to "
+        "a cell (or module) of their own."
+    )
+
+
 def mutated_variable_warning(name: str) -> Note:
     return _warning(
         f"variable {name} restored from the cache was mutated after the cell cached it, so "

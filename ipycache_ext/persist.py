@@ -1,0 +1,317 @@
+"""The persistent tier: signed, versioned entries in a directory or in Redis.
+
+Lookup order is memory, then this tier (whose value then joins the memory tier).
+Every entry is ``MAGIC | HMAC-SHA256 | header | pickle``.  Pickles are code, so an
+entry whose signature does not verify under the secret key is never unpickled: it is
+reported once and treated as a miss.  The header lists the Python version and the
+versions of the libraries whose objects the pickle holds, so an upgrade turns into a
+miss instead of an incompatible object.
+
+Faults (no store, a full or read-only disk, Redis down, a corrupt entry, a result
+pickle refuses) never lose the computed value: the call returns it, the memory tier
+keeps it, and the user sees one warning per kind of fault and place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import importlib
+import importlib.metadata
+import io
+import json
+import os
+import pickle
+import secrets
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import xxhash
+
+from . import messages, notify
+from .backends import Backend, new_token, open_backend
+
+MAGIC = b"IPYCACHE1\n"
+_MAC_SIZE = 32
+FORMAT_TAG = f"py{sys.version_info.major}.{sys.version_info.minor}-{sys.implementation.name}"
+
+
+class Settings:
+    """Kernel-wide persistence settings; ``MemoMagics`` traitlets mirror them."""
+
+    default = False
+    location: str | None = None
+    max_disk_bytes = 4 << 30
+    secret: str | None = None
+    lease = 600.0
+
+
+# ----- where things live ---------------------------------------------------------------
+
+
+def default_location() -> str:
+    """``$IPYCACHE_STORE`` or ``$IPYCACHE_DIR``, else the platform's user cache dir."""
+    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR"):
+        if os.environ.get(name):
+            return os.environ[name]
+    import platformdirs
+
+    return platformdirs.user_cache_dir("ipycache_ext")
+
+
+def key_file() -> str:
+    import platformdirs
+
+    return os.environ.get("IPYCACHE_KEY_FILE") or os.path.join(
+        platformdirs.user_config_dir("ipycache_ext"), "secret.key"
+    )
+
+
+def secret_key() -> bytes:
+    """The team key if configured, else this user's key file (created 0600 on first use)."""
+    shared = Settings.secret or os.environ.get("IPYCACHE_SECRET")
+    if shared:
+        return shared.encode()
+    path = key_file()
+    with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
+        return fh.read().strip()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, "rb") as fh:
+            return fh.read().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode())
+    with open(path, "rb") as fh:
+        return fh.read().strip()
+
+
+# ----- entry format ----------------------------------------------------------------------
+
+
+class EntryRejected(Exception):
+    """A stored entry that must not be used; ``kind`` says why (for the warning)."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(detail or kind)
+        self.kind = kind
+
+
+_dist_of_module: dict[str, list[str]] | None = None
+
+
+def _library_versions(roots: set[str]) -> dict[str, str]:
+    global _dist_of_module
+    if _dist_of_module is None:
+        _dist_of_module = dict(importlib.metadata.packages_distributions())
+    versions = {}
+    for root in sorted(roots):
+        if root in sys.stdlib_module_names or root in ("builtins", "__main__"):
+            continue
+        for dist in _dist_of_module.get(root, []):
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                versions[dist] = importlib.metadata.version(dist)
+    return versions
+
+
+class _RecordingPickler(pickle.Pickler):
+    """Pickles modules by name and notes which libraries the pickle depends on."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, protocol=5)
+        self.roots: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.ModuleType):
+            self.roots.add(obj.__name__.split(".")[0])
+            return importlib.import_module, (obj.__name__,)
+        module = getattr(obj if isinstance(obj, type) else type(obj), "__module__", None)
+        if isinstance(module, str):
+            self.roots.add(module.split(".")[0])
+        return NotImplemented
+
+
+def dump_entry(payload: Any, key: bytes) -> bytes:
+    """Pickle, version and sign ``payload``; raises what pickle raises."""
+    buf = io.BytesIO()
+    pickler = _RecordingPickler(buf)
+    pickler.dump(payload)
+    header = json.dumps(
+        {"format": FORMAT_TAG, "libs": _library_versions(pickler.roots)}, sort_keys=True
+    ).encode()
+    body = len(header).to_bytes(4, "little") + header + buf.getbuffer()
+    mac = hmac.new(key, body, hashlib.sha256).digest()
+    return MAGIC + mac + body
+
+
+def load_entry(data: bytes, key: bytes) -> Any:
+    """Verify and unpickle an entry; :class:`EntryRejected` if it must not be used."""
+    view = memoryview(data)
+    if len(data) < len(MAGIC) + _MAC_SIZE + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
+        raise EntryRejected("corrupt")
+    mac = bytes(view[len(MAGIC) : len(MAGIC) + _MAC_SIZE])
+    body = view[len(MAGIC) + _MAC_SIZE :]
+    if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
+        raise EntryRejected("signature")
+    size = int.from_bytes(body[:4], "little")
+    try:
+        header = json.loads(bytes(body[4 : 4 + size]))
+    except ValueError:
+        raise EntryRejected("corrupt") from None
+    if header.get("format") != FORMAT_TAG:
+        raise EntryRejected("version", header.get("format", "?"))
+    for dist, version in header.get("libs", {}).items():
+        try:
+            current = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            current = None
+        if current != version:
+            raise EntryRejected("version", f"{dist} {version} (now {current})")
+    try:
+        return pickle.loads(body[4 + size :])
+    except Exception as exc:
+        raise EntryRejected("unloadable", f"{type(exc).__name__}: {exc}") from None
+
+
+# ----- the tier ----------------------------------------------------------------------------
+
+
+class Tier:
+    """One opened persistent store, with the fault policy around it."""
+
+    def __init__(self, backend: Backend, secret: bytes) -> None:
+        self.backend = backend
+        self._secret = secret
+        self._warned: set[tuple[str, str]] = set()
+        self._broken_since: float | None = None
+
+    def _warn_once(self, kind: str, where: str, note: messages.Note) -> None:
+        if (kind, where) not in self._warned:
+            self._warned.add((kind, where))
+            notify.emit(note)
+
+    def _fault(self, exc: BaseException) -> None:
+        note = messages.store_fault_warning(self.backend.where, exc)
+        self._warn_once("fault", type(exc).__name__, note)
+
+    @staticmethod
+    def entry_key(owner: str, key: bytes) -> str:
+        raw = f"{FORMAT_TAG}|{owner}|".encode() + key
+        return "v1-" + xxhash.xxh3_128_hexdigest(raw)
+
+    def load(self, owner: str, key: bytes, label: str) -> Any | None:
+        """The stored payload, or None (missing, rejected, or the store failing)."""
+        name = self.entry_key(owner, key)
+        try:
+            data = self.backend.get(name)
+        except Exception as exc:
+            self._fault(exc)
+            return None
+        if data is None:
+            return None
+        try:
+            return load_entry(data, self._secret)
+        except EntryRejected as rejected:
+            where = self.backend.where
+            note = messages.rejected_entry_warning(label, rejected.kind, str(rejected), where)
+            self._warn_once(rejected.kind, name, note)
+            with contextlib.suppress(Exception):
+                self.backend.delete(name)
+            return None
+
+    def save(self, owner: str, key: bytes, payload: Any, ttl: float | None, label: str) -> bool:
+        """Write ``payload``; on any failure warn once and keep going (memory has it)."""
+        try:
+            data = dump_entry(payload, self._secret)
+        except Exception as exc:
+            kind = type(_unpicklable_part(payload, exc)).__name__
+            self._warn_once("pickle", label, messages.unpicklable_warning(label, kind, exc))
+            return False
+        try:
+            self.backend.set(self.entry_key(owner, key), data, ttl)
+        except Exception as exc:
+            self._fault(exc)
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def computing(self, owner: str, key: bytes, label: str) -> Iterator[Any | None]:
+        """Hold the store's lease on ``key`` while it is computed here.
+
+        Yields a payload if another kernel stored it meanwhile (use it instead of
+        computing), else None.  A dead store means no lock, not a hang.
+        """
+        name = self.entry_key(owner, key)
+        token = new_token()
+        locked = False
+        pause = 0.02
+        while True:
+            try:
+                locked = self.backend.try_lock(name, token, Settings.lease)
+            except Exception as exc:
+                self._fault(exc)
+                break
+            if locked:
+                break
+            found = self.load(owner, key, label)
+            if found is not None:
+                yield found
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        try:
+            yield self.load(owner, key, label) if locked else None
+        finally:
+            if locked:
+                with contextlib.suppress(Exception):
+                    self.backend.unlock(name, token)
+
+
+def _unpicklable_part(payload: Any, exc: BaseException) -> Any:
+    """The value to name in the warning: the result itself for a function entry."""
+    if isinstance(payload, dict) and "value" in payload:
+        return payload["value"]
+    return payload
+
+
+_tier: Tier | None = None
+_tier_config: tuple | None = None
+_tier_lock = threading.Lock()
+_open_failures: set[str] = set()
+
+
+def tier() -> Tier | None:
+    """The tier for the current settings (opened on first use), or None if it can't open."""
+    global _tier, _tier_config
+    location = Settings.location or default_location()
+    config = (location, Settings.max_disk_bytes, Settings.secret)
+    with _tier_lock:
+        if _tier is not None and _tier_config == config:
+            return _tier
+        try:
+            backend = open_backend(location, Settings.max_disk_bytes)
+            _tier = Tier(backend, secret_key())
+            _tier_config = config
+        except Exception as exc:
+            if location not in _open_failures:
+                _open_failures.add(location)
+                notify.emit(messages.store_fault_warning(location, exc))
+            return None
+        return _tier
+
+
+def close() -> None:
+    """Forget the opened tier (settings changed, extension unloaded, tests)."""
+    global _tier, _tier_config
+    with _tier_lock:
+        if _tier is not None:
+            with contextlib.suppress(Exception):
+                _tier.backend.close()  # type: ignore[attr-defined]
+        _tier, _tier_config = None, None
+        _open_failures.clear()
