@@ -13,9 +13,10 @@ from strategies import same, values
 import ipycache_ext
 from ipycache_ext import memo, notify
 from ipycache_ext.magics import MemoMagics
+from ipycache_ext.messages import PREFIX
 
-MISS = "cache miss"
-WARNING = "warning"
+MISS = f"[{PREFIX}] cache miss"
+WARNING = f"[{PREFIX}] warning"
 
 
 def with_tally(shell: Any) -> Tally:

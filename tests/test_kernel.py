@@ -1,0 +1,188 @@
+"""End to end in a real ipykernel (jupyter_client): what a notebook front end receives
+on iopub for notes, the spinner, warnings and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from ipycache_ext.messages import PREFIX
+
+REPO = Path(__file__).resolve().parent.parent
+MISS = f"[{PREFIX}] cache miss"
+WARNING = f"[{PREFIX}] warning"
+
+# A counter whose pickled state is empty, so reading it does not change a key.
+TALLY = """
+class Tally:
+    def __init__(self):
+        self.runs = []
+    def __call__(self, x):
+        self.runs.append(x)
+        return len(self.runs)
+    def __reduce__(self):
+        return (Tally, ())
+tally = Tally()
+"""
+
+
+class Kernel:
+    """A running ipykernel; ``run`` executes a cell and returns its iopub messages."""
+
+    def __init__(self) -> None:
+        # "python3" resolves to the interpreter running the tests (the venv's).
+        self.manager, self.client = start_new_kernel(
+            kernel_name="python3",
+            cwd=str(REPO),
+            extra_arguments=["--HistoryManager.hist_file=:memory:"],
+        )
+
+    def run(self, code: str) -> list[dict[str, Any]]:
+        msg_id = self.client.execute(code)
+        messages = []
+        while True:
+            msg = self.client.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            messages.append(msg)
+        reply = self.client.get_shell_msg(timeout=60)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        return messages
+
+    def value(self, expression: str) -> Any:
+        """The text/plain repr of ``expression`` evaluated in the kernel."""
+        [result] = [m for m in self.run(expression) if m["msg_type"] == "execute_result"]
+        return result["content"]["data"]["text/plain"]
+
+    def stop(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=False)
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    k = Kernel()
+    yield k
+    k.stop()
+
+
+@pytest.fixture
+def k(kernel: Kernel) -> Iterator[Kernel]:
+    """The kernel with the extension loaded and a ``tally``; cleaned up afterwards."""
+    kernel.run("%load_ext ipycache_ext")
+    kernel.run(TALLY)
+    yield kernel
+    kernel.run("%unload_ext ipycache_ext")
+    kernel.run("get_ipython().config.pop('MemoMagics', None)\n%reset -f")
+    kernel.run("import ipycache_ext\nipycache_ext.memo.clear()\ndel ipycache_ext")
+
+
+def displays(messages: list[dict[str, Any]], kind: str = "display_data") -> list[dict]:
+    return [m["content"] for m in messages if m["msg_type"] == kind]
+
+
+def plain(content: dict[str, Any]) -> str:
+    return content["data"].get("text/plain", "")
+
+
+def test_kernel_miss_note_arrives_as_display_data(k: Kernel) -> None:
+    messages = k.run("@memo\ndef f(x):\n    return tally(x)\nf(1)")
+    notes = [c for c in displays(messages) if MISS in plain(c)]
+    assert len(notes) == 1
+    assert "f(1)" in plain(notes[0])
+    assert "text/html" in notes[0]["data"]
+
+
+def test_kernel_hit_runs_nothing_and_shows_no_note(k: Kernel) -> None:
+    k.run("@memo\ndef f(x):\n    return tally(x)\nf(1)")
+    messages = k.run("f(1)")
+    assert not [c for c in displays(messages) if MISS in plain(c)]
+    assert k.value("tally.runs") == "[1]"
+
+
+def test_kernel_notes_off_by_config_but_warnings_stay(k: Kernel) -> None:
+    k.run("%config MemoMagics.notes = False")
+    messages = k.run("@memo\ndef f(x):\n    print(x)\n    return x\nf(1)")
+    texts = [plain(c) for c in displays(messages)]
+    assert not [t for t in texts if MISS in t]
+    assert len([t for t in texts if WARNING in t]) == 1
+
+
+def test_kernel_spinner_shows_the_running_call_then_clears_it(k: Kernel) -> None:
+    k.run("%config MemoMagics.spinner_delay = 0.2")
+    messages = k.run("import time\n@memo\ndef slow(x):\n    time.sleep(0.8)\n    return x\nslow(7)")
+    shown = [c for c in displays(messages) if c.get("transient", {}).get("display_id") is not None]
+    assert len(shown) == 1
+    assert "slow(7)" in plain(shown[0])
+    display_id = shown[0]["transient"]["display_id"]
+    updates = [
+        c
+        for c in displays(messages, "update_display_data")
+        if c["transient"]["display_id"] == display_id
+    ]
+    assert updates, "the spinner was never cleared"
+    assert plain(updates[-1]) == ""
+
+
+def test_kernel_spinner_comes_before_the_miss_note(k: Kernel) -> None:
+    k.run("%config MemoMagics.spinner_delay = 0.2")
+    messages = k.run("import time\n@memo\ndef slow(x):\n    time.sleep(0.6)\n    return x\nslow(7)")
+    kinds = [
+        "spinner" if c.get("transient", {}).get("display_id") else "note"
+        for c in displays(messages)
+        if "slow(7)" in plain(c)
+    ]
+    assert kinds == ["spinner", "note"]
+
+
+def test_kernel_no_spinner_with_show_spinner_false(k: Kernel) -> None:
+    k.run("%config MemoMagics.spinner_delay = 0.2")
+    messages = k.run(
+        "import time\n@memo(show_spinner=False)\ndef slow(x):\n    time.sleep(0.6)\n"
+        "    return x\nslow(7)"
+    )
+    assert not [c for c in displays(messages) if c.get("transient", {}).get("display_id")]
+    assert not displays(messages, "update_display_data")
+
+
+def test_kernel_no_spinner_for_a_miss_shorter_than_the_delay(k: Kernel) -> None:
+    k.run("%config MemoMagics.spinner_delay = 30")
+    messages = k.run("@memo\ndef quick(x):\n    return x\nquick(7)")
+    assert not [c for c in displays(messages) if c.get("transient", {}).get("display_id")]
+
+
+def test_kernel_output_warning_when_function_displays(k: Kernel) -> None:
+    messages = k.run(
+        "from IPython.display import display\n"
+        "@memo\ndef f(x):\n    display('a table')\n    return x\nf(1)"
+    )
+    texts = [plain(c) for c in displays(messages)]
+    assert "'a table'" in texts
+    assert len([t for t in texts if WARNING in t and "suppress_warning" in t]) == 1
+
+
+def test_kernel_mutation_warning_on_hit(k: Kernel) -> None:
+    k.run("@memo\ndef f(n):\n    return list(range(n))\nrows = f(3)\nrows.append(9)")
+    messages = k.run("again = f(3)")
+    warnings = [plain(c) for c in displays(messages) if WARNING in plain(c)]
+    assert len(warnings) == 1
+    assert "copy.deepcopy" in warnings[0]
+
+
+def test_kernel_error_is_one_line_without_traceback(k: Kernel) -> None:
+    messages = k.run(
+        "import threading\n@memo\ndef query(conn):\n    return 1\nquery(threading.Lock())"
+    )
+    [error] = [m["content"] for m in messages if m["msg_type"] == "error"]
+    assert error["ename"] == "UnhashableTypeError"
+    assert len(error["traceback"]) == 1
+    line = error["traceback"][0]
+    assert "\n" not in line.strip()
+    assert line.startswith("UnhashableTypeError: ")
+    assert "argument conn" in line
