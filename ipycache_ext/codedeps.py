@@ -225,14 +225,22 @@ def is_user_callable(obj: Any) -> bool:
     return False
 
 
-def _resolve_chain(root: Any, chain: tuple[str, ...]) -> Any:
+_METHOD_TYPES = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
+
+
+def _resolve_chain(root: Any, chain: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
+    """Follow ``root.a.b``; stop before a bound method (``arr.mean``): its owner is
+    what the code reads.  Returns the value and the part of the chain used."""
     value = root
-    for attr in chain:
+    for i, attr in enumerate(chain):
         try:
-            value = getattr(value, attr)
+            found = getattr(value, attr)
         except Exception:
-            return MISSING
-    return value
+            return MISSING, chain[: i + 1]
+        if isinstance(found, _METHOD_TYPES) and getattr(found, "__self__", None) is value:
+            return value, chain[:i]
+        value = found
+    return value, chain
 
 
 _ENVIRONMENT_MODULES = ("IPython.", "ipykernel.", _OWN_PACKAGE + ".")
@@ -305,7 +313,8 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
             data = b"lib:" + qualified_name(root).encode() + b":" + dotted.encode()
             deps.parts.append(Part(label, "global", data, None))
             continue
-        add_value(deps, via, f"global {dotted}", _resolve_chain(root, chain[1:]))
+        value, used = _resolve_chain(root, chain[1:])
+        add_value(deps, via, "global " + ".".join(chain[:1] + used), value)
 
 
 def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) -> None:

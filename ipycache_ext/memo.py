@@ -217,6 +217,7 @@ class MemoizedFunction:
     ) -> None:
         parts = snapshot(key.parts)
         entry = Entry(value, self._digest_of_result(value), parts, seconds)
+        entry.extra["unhashable"] = entry.value_digest is None and not self._allow_mutation
         if tier is not None:
             payload = {"value": value, "digest": entry.value_digest, "parts": parts}
             payload["seconds"] = seconds
@@ -239,7 +240,11 @@ class MemoizedFunction:
         with STORE.lock:
             stats.hits += 1
             stats.last_parts = entry.parts
-        if was_mutated(self._hasher, entry.value, entry.value_digest, "the result"):
+        if self._allow_mutation:
+            return entry.value
+        if entry.value_digest is None and not entry.extra.get("unhashable"):
+            entry.value_digest = self._digest_of_result(entry.value)
+        elif was_mutated(self._hasher, entry.value, entry.value_digest, "the result"):
             notify.emit(messages.mutation_warning(what(), self._name))
         return entry.value
 

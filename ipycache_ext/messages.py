@@ -37,12 +37,25 @@ _short.maxtuple = 4
 _short.maxset = 4
 
 
+_ARRAYS = ("numpy", "pandas")
+
+
 def short_repr(value: object) -> str:
-    """A repr short enough for a one-line note; never raises."""
+    """A repr short enough for a one-line note; never raises.
+
+    Arrays and frames are shown by type and shape: their repr spans lines and two
+    different ones often print alike.
+    """
+    shape = getattr(value, "shape", None)
+    if shape and isinstance(shape, tuple) and type(value).__module__.startswith(_ARRAYS):
+        return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
     try:
-        return _short.repr(value)
+        text = _short.repr(value)
     except Exception:
         return f"<{type(value).__name__}>"
+    if "\n" in text or " at 0x" in text:
+        return f"<{type(value).__name__}>"
+    return text
 
 
 def duration(seconds: float) -> str:
@@ -75,16 +88,21 @@ def reason_no_entry() -> str:
     return "no stored entry for these inputs (expired, evicted or cleared)"
 
 
+def _change(old: str, new: str) -> str:
+    """`` (old -> new)``, or nothing when both print alike (a big frame, an object)."""
+    return "" if old == new else f" ({old} -> {new})"
+
+
 def reason_argument(name: str, old: str | None, new: str) -> str:
     if old is None:
         return f"argument {name} is new"
-    return f"argument {name} changed ({old} -> {new})"
+    return f"argument {name} changed{_change(old, new)}"
 
 
 def reason_global(label: str, old: str | None, new: str) -> str:
     if old is None:
         return f"now reads {label}"
-    return f"{label} changed ({old} -> {new})"
+    return f"{label} changed{_change(old, new)}"
 
 
 def reason_code(func: str) -> str:
