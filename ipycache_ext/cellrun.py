@@ -42,19 +42,6 @@ def split_statement(line: str) -> tuple[str, str]:
     return " ".join(options), rest.strip()
 
 
-def _cell_id(shell: Any) -> str | None:
-    """Jupyter's id of the running cell, when the front end sends one."""
-    kernel = getattr(shell, "kernel", None)
-    try:
-        parent = kernel.get_parent() if kernel is not None else None
-    except Exception:
-        return None
-    if isinstance(parent, dict):
-        cell_id = parent.get("metadata", {}).get("cellId")
-        return str(cell_id) if cell_id else None
-    return None
-
-
 def _execute(shell: Any, source: str) -> Any:
     """Run transformed cell source in the user namespace, like ``%%time``; last value out."""
     tree = shell.compile.ast_parse(source)
@@ -89,7 +76,7 @@ def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
     hasher = Hasher(owner="the cell", for_cell=True)
     key = key_of_cell(facts, shell.user_ns, _options_key(opts), hasher)
     label = cell_label(opts.name, facts, source)
-    owner = "cell:" + (opts.name or _cell_id(shell) or label)
+    owner = "cell:" + label
     stats = STORE.stats(owner, label)
     stats.kind = "cell"
     entry = STORE.get(owner, key.digest)
