@@ -199,8 +199,8 @@ def store_fault_warning(where: str, exc: BaseException) -> Note:
 
 
 _REJECTED = {
-    "signature": "its signature does not verify under this kernel's secret key (tampered, "
-    "or written with another key), so it was not unpickled",
+    "signature": "its signature does not verify (it was tampered with), so it was not unpickled",
+    "foreign": "it was signed with another secret key than this kernel's, so it was not unpickled",
     "corrupt": "it is truncated or corrupt",
     "version": "it was written with other library versions",
     "unloadable": "it could not be unpickled here",
@@ -212,8 +212,8 @@ def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Not
     extra = f" ({detail})" if detail and detail != kind else ""
     return _warning(
         f"ignored the stored entry for {what} in {where}: {reason}{extra}. It was treated as "
-        "a cache miss and will be replaced. If your team shares this store, set the same "
-        "key on every kernel (%config MemoMagics.secret_key or $IPYCACHE_SECRET)."
+        "a cache miss. If your team shares this store, set the same key on every kernel "
+        "(%config MemoMagics.secret_key or $IPYCACHE_SECRET)."
     )
 
 

@@ -3,8 +3,10 @@
 Lookup order is memory, then this tier (whose value then joins the memory tier).
 Every entry is ``MAGIC | HMAC-SHA256 | header | pickle``.  Pickles are code, so an
 entry whose signature does not verify under the secret key is never unpickled: it is
-reported once and treated as a miss.  The header lists the Python version and the
-versions of the libraries whose objects the pickle holds, so an upgrade turns into a
+reported once and treated as a miss.  An entry carries the id of the key that signed
+it: one signed with another key (a colleague's) is left in place, one that claims our
+key but does not verify (tampered) is replaced.  The header lists the Python version
+and the versions of the libraries whose objects the pickle holds, so an upgrade turns into a
 miss instead of an incompatible object.
 
 Faults (no store, a full or read-only disk, Redis down, a corrupt entry, a result
@@ -38,6 +40,7 @@ from .backends import Backend, new_token, open_backend
 
 MAGIC = b"IPYCACHE1\n"
 _MAC_SIZE = 32
+_KEY_ID_SIZE = 8
 FORMAT_TAG = f"py{sys.version_info.major}.{sys.version_info.minor}-{sys.implementation.name}"
 
 
@@ -147,18 +150,25 @@ def dump_entry(payload: Any, key: bytes) -> bytes:
     ).encode()
     body = len(header).to_bytes(4, "little") + header + buf.getbuffer()
     mac = hmac.new(key, body, hashlib.sha256).digest()
-    return MAGIC + mac + body
+    return MAGIC + key_id(key) + mac + body
+
+
+def key_id(key: bytes) -> bytes:
+    """A public id of a secret key, so an entry says which key signed it."""
+    return hmac.new(key, b"ipycache key id", hashlib.sha256).digest()[:_KEY_ID_SIZE]
 
 
 def load_entry(data: bytes, key: bytes) -> Any:
     """Verify and unpickle an entry; :class:`EntryRejected` if it must not be used."""
     view = memoryview(data)
-    if len(data) < len(MAGIC) + _MAC_SIZE + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
+    start = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE
+    if len(data) < start + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         raise EntryRejected("corrupt")
-    mac = bytes(view[len(MAGIC) : len(MAGIC) + _MAC_SIZE])
-    body = view[len(MAGIC) + _MAC_SIZE :]
+    signer = bytes(view[len(MAGIC) : len(MAGIC) + _KEY_ID_SIZE])
+    mac = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])
+    body = view[start:]
     if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
-        raise EntryRejected("signature")
+        raise EntryRejected("signature" if signer == key_id(key) else "foreign")
     size = int.from_bytes(body[:4], "little")
     try:
         header = json.loads(bytes(body[4 : 4 + size]))
@@ -189,6 +199,7 @@ class Tier:
         self.backend = backend
         self._secret = secret
         self._warned: set[tuple[str, str]] = set()
+        self._foreign: set[str] = set()
         self._broken_since: float | None = None
 
     def _warn_once(self, kind: str, where: str, note: messages.Note) -> None:
@@ -221,12 +232,19 @@ class Tier:
             where = self.backend.where
             note = messages.rejected_entry_warning(label, rejected.kind, str(rejected), where)
             self._warn_once(rejected.kind, name, note)
-            with contextlib.suppress(Exception):
-                self.backend.delete(name)
+            if rejected.kind == "foreign":
+                # Signed with another key (a colleague's): leave it, and don't overwrite
+                # it with an entry only this kernel could read.
+                self._foreign.add(name)
+            else:
+                with contextlib.suppress(Exception):
+                    self.backend.delete(name)
             return None
 
     def save(self, owner: str, key: bytes, payload: Any, ttl: float | None, label: str) -> bool:
         """Write ``payload``; on any failure warn once and keep going (memory has it)."""
+        if self.entry_key(owner, key) in self._foreign:
+            return False
         try:
             data = dump_entry(payload, self._secret)
         except Exception as exc:
