@@ -87,7 +87,7 @@ def notes() -> Iterator[Notes]:
 
 def define(namespace: dict[str, Any], source: str) -> dict[str, Any]:
     """Run ``source`` in ``namespace`` the way a notebook cell would, and return it."""
-    exec(compile(textwrap.dedent(source), "<cell>", "exec"), namespace)
+    exec(compile(textwrap.dedent(source), "<cell>", "exec", dont_inherit=True), namespace)
     return namespace
 
 

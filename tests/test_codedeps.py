@@ -349,6 +349,32 @@ def test_function_argument_is_keyed_by_its_code(nb: dict) -> None:
     assert nb["tally"].runs == [2, 10]
 
 
+def test_closure_value_of_a_function_argument_is_part_of_its_digest(nb: dict) -> None:
+    define(
+        nb,
+        """
+        def make_adder(k):
+            return lambda v: v + k
+
+        @memo
+        def apply(fn, x):
+            return tally(fn(x))
+        """,
+    )
+    nb["apply"](nb["make_adder"](1), 1)
+    nb["apply"](nb["make_adder"](1), 1)
+    nb["apply"](nb["make_adder"](5), 1)
+    assert nb["tally"].runs == [2, 6]
+
+
+def test_library_functions_as_arguments_are_keyed_by_name(nb: dict) -> None:
+    define(nb, "@memo\ndef apply(fn, xs):\n    return tally(fn(xs))\n")
+    nb["apply"](max, [1, 2])
+    nb["apply"](max, [1, 2])
+    nb["apply"](min, [1, 2])
+    assert nb["tally"].runs == [2, 1]
+
+
 CLASS_V1 = """
 class Model:
     scale = 2
@@ -372,6 +398,39 @@ def test_changed_class_attribute_misses(nb: dict) -> None:
     nb["Model"].scale = 3
     nb["f"](3)
     assert nb["tally"].runs == [6, 9]
+
+
+def test_changed_global_read_by_a_method_misses(nb: dict) -> None:
+    nb["bias"] = 1
+    define(
+        nb,
+        "class Model:\n    def predict(self, x):\n        return x + bias\n"
+        "@memo\ndef f(x):\n    return tally(Model().predict(x))\n",
+    )
+    nb["f"](1)
+    nb["bias"] = 2
+    nb["f"](1)
+    assert nb["tally"].runs == [2, 3]
+
+
+def test_class_that_refers_to_itself_is_tracked(nb: dict) -> None:
+    source = """
+    class Tree:
+        def __init__(self, depth):
+            self.children = [Tree(depth - 1) for _ in range(2)] if depth else []
+
+        def size(self):
+            return {base} + sum(c.size() for c in self.children)
+
+    @memo
+    def count(depth):
+        return tally(Tree(depth).size())
+    """
+    define(nb, source.format(base=1))["count"](2)
+    nb["count"](2)
+    define(nb, source.format(base=10))
+    nb["count"](2)
+    assert nb["tally"].runs == [7, 70]
 
 
 def test_changed_base_class_method_misses(nb: dict) -> None:

@@ -305,6 +305,28 @@ def test_self_referencing_object_hashes() -> None:
     assert hexdigest(obj) == hexdigest(copy.deepcopy(obj))
 
 
+class Link:
+    """A node of a doubly linked list: every neighbour pair is a cycle."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+        self.prev: Link | None = None
+        self.next: Link | None = None
+
+
+def linked_list(n: int) -> Link:
+    head = cur = Link(0)
+    for i in range(1, n):
+        nxt = Link(i)
+        nxt.prev, cur.next = cur, nxt
+        cur = nxt
+    return head
+
+
+def test_long_doubly_linked_list_hashes_without_recursion_error() -> None:
+    assert hexdigest(linked_list(1000)) == hexdigest(linked_list(1000))
+
+
 def test_changed_value_inside_a_cycle_changes_digest() -> None:
     a: list[Any] = [1]
     a.append(a)
@@ -337,6 +359,12 @@ def test_deeply_shared_structure_hashes() -> None:
 
 VALUES_SOURCE = """
 import datetime, decimal, pathlib, re, uuid
+
+
+def is_fruit(name, known=frozenset({"apple", "pear", "plum"})):
+    return name in {"apple", "banana", "cherry"} or name in known
+
+
 import numpy as np
 import pandas as pd
 VALUES = [
@@ -352,13 +380,16 @@ VALUES = [
     np.array([[1.5, 2.5], [3.5, 4.5]]).T,
     np.array([{"a", "b"}, "s"], dtype=object),
     pd.DataFrame({"name": ["a", "b"], "n": [1, 2]}, index=["r1", "r2"]),
+    is_fruit,
+    [is_fruit, {"callables": (is_fruit,)}],
 ]
 """
 
 
 def in_process_digests() -> list[str]:
-    namespace: dict[str, Any] = {}
-    exec(VALUES_SOURCE, namespace)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    # dont_inherit: this module's ``from __future__`` flags would change the code objects.
+    exec(compile(VALUES_SOURCE, "<string>", "exec", dont_inherit=True), namespace)
     return [hexdigest(v) for v in namespace["VALUES"]]
 
 
@@ -411,6 +442,11 @@ def test_numpy_transposed_view_equals_contiguous_copy() -> None:
 
 def test_numpy_column_view_equals_contiguous_copy() -> None:
     a = np.arange(12).reshape(4, 3)[:, 1]
+    assert hexdigest(a) == hexdigest(a.copy())
+
+
+def test_numpy_reversed_view_equals_contiguous_copy() -> None:
+    a = np.arange(20.0).reshape(4, 5)[::-1, ::-2]
     assert hexdigest(a) == hexdigest(a.copy())
 
 
@@ -474,6 +510,33 @@ def test_pandas_changed_value_changes_frame_digest(column: str, value: Any) -> N
     df = frame()
     df.loc["r3", column] = value
     assert hexdigest(df) != hexdigest(frame())
+
+
+@pytest.mark.parametrize(
+    "values, changed",
+    [
+        (pd.array([1, None, 3], dtype="Int64"), pd.array([1, None, 4], dtype="Int64")),
+        (pd.array([True, None], dtype="boolean"), pd.array([False, None], dtype="boolean")),
+        (pd.array(["a", None], dtype="string"), pd.array(["b", None], dtype="string")),
+        (
+            pd.to_datetime(["2024-01-01", "2024-01-02"]).tz_localize("UTC"),
+            pd.to_datetime(["2024-01-01", "2024-01-03"]).tz_localize("UTC"),
+        ),
+        (pd.to_timedelta([1, 2], unit="s"), pd.to_timedelta([1, 3], unit="s")),
+    ],
+    ids=["Int64", "boolean", "string", "datetime_tz", "timedelta"],
+)
+def test_pandas_changed_value_in_extension_column_changes_frame_digest(
+    values: Any, changed: Any
+) -> None:
+    same_again = pd.DataFrame({"c": values}).copy(deep=True)
+    assert hexdigest(pd.DataFrame({"c": values})) == hexdigest(same_again)
+    assert hexdigest(pd.DataFrame({"c": values})) != hexdigest(pd.DataFrame({"c": changed}))
+
+
+def test_pandas_sliced_frame_equals_its_copy() -> None:
+    df = frame().iloc[::2]
+    assert hexdigest(df) == hexdigest(df.copy(deep=True))
 
 
 def test_pandas_changed_categorical_value_changes_frame_digest() -> None:

@@ -37,7 +37,9 @@ def test_load_ext_registers_the_magics(ip: Any) -> None:
 
 
 def test_load_ext_makes_memo_settings_configurable(ip: Any) -> None:
-    assert ip.run_line_magic("config", "MemoMagics.notes") is True
+    ip.run_line_magic("config", "MemoMagics.spinner_delay = 0.25")
+    assert ip.magics_manager.registry["MemoMagics"].spinner_delay == 0.25
+    assert notify.Settings.spinner_delay == 0.25
 
 
 def test_load_ext_puts_memo_into_the_user_namespace(ip: Any) -> None:
