@@ -1,0 +1,198 @@
+"""Helpers for the persistent-tier tests: processes and kernels sharing one store, a
+writer that is killed mid-write, and crafted store entries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import start_new_kernel
+
+from ipycache_ext import persist
+
+REPO = Path(__file__).resolve().parent.parent
+LOADED = "[ipycache] cache hit: loaded"
+WARNING = "[ipycache] warning"
+
+# Appended to a script or a cell: from now on, the first chunk diskcache writes to a
+# value file is flushed and then the process sends itself SIGKILL.
+KILL_ON_FIRST_WRITE = textwrap.dedent(
+    """
+    import builtins as _builtins
+    import os as _os
+    import signal as _signal
+
+    import diskcache.core as _diskcache_core
+
+    class _KilledAfterFirstChunk:
+        def __init__(self, file):
+            self._file = file
+
+        def write(self, chunk):
+            written = self._file.write(chunk)
+            self._file.flush()
+            _os.kill(_os.getpid(), _signal.SIGKILL)
+            return written
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self._file.__exit__(*exc)
+
+        def __getattr__(self, name):
+            return getattr(self._file, name)
+
+    def _open_then_die(*args, **kwargs):
+        return _KilledAfterFirstChunk(_builtins.open(*args, **kwargs))
+
+    _diskcache_core.open = _open_then_die
+    """
+)
+
+
+def store_env(location: str | Path, key_file: Path) -> dict[str, str]:
+    """The environment of a process that uses ``location`` as its store."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPYCACHE_")}
+    env["IPYCACHE_STORE"] = str(location)
+    env["IPYCACHE_KEY_FILE"] = str(key_file)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def start_script(cwd: Path, source: str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """Start ``source`` as ``cwd/script.py`` in a new Python process."""
+    script = cwd / "script.py"
+    script.write_text(textwrap.dedent(source))
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str, str]:
+    """Wait for ``proc`` (killed after ``timeout`` seconds); returncode, stdout, stderr."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"process still running after {timeout} s; stderr:\n{err}") from None
+    return proc.returncode, out, err
+
+
+def run_script(
+    cwd: Path, source: str, env: dict[str, str], *args: str, timeout: float = 30
+) -> tuple[str, str]:
+    """Run ``source`` to completion; stdout and stderr (the notes)."""
+    code, out, err = finish(start_script(cwd, source, env, *args), timeout)
+    assert code == 0, err
+    return out, err
+
+
+def lines(path: Path) -> list[str]:
+    """The lines a body appended to ``path`` (one per run), or [] if it never ran."""
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _split(data: bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
+    """An entry as (MAGIC and signer id, MAC, header, pickle), found by its JSON header."""
+    start = data.index(b'{"format"') - 4
+    size = int.from_bytes(data[start : start + 4], "little")
+    header = json.loads(data[start + 4 : start + 4 + size])
+    mac_size = hashlib.sha256().digest_size
+    return (
+        data[: start - mac_size],
+        data[start - mac_size : start],
+        header,
+        data[start + 4 + size :],
+    )
+
+
+def _body(header: dict[str, Any], pickled: bytes) -> bytes:
+    encoded = json.dumps(header, sort_keys=True).encode()
+    return len(encoded).to_bytes(4, "little") + encoded + pickled
+
+
+def resign(data: bytes, key: bytes, edit_header: Callable[[dict[str, Any]], None]) -> bytes:
+    """The entry ``data`` with its header edited and a valid signature under ``key``."""
+    prefix, _, header, pickled = _split(data)
+    edit_header(header)
+    body = _body(header, pickled)
+    return prefix + hmac.new(key, body, hashlib.sha256).digest() + body
+
+
+def tampered(data: bytes, pickled: bytes) -> bytes:
+    """The entry ``data`` (still naming its signer) with another pickle and no valid MAC."""
+    prefix, mac, header, _ = _split(data)
+    assert prefix.startswith(persist.MAGIC)
+    return prefix + bytes(len(mac)) + _body(header, pickled)
+
+
+class Kernel:
+    """An ipykernel with its own environment and working directory."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.manager, self.client = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
+
+    def run(self, code: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """Outputs (stream/display_data/execute_result/error content) of one cell."""
+        msg_id = self.client.execute(textwrap.dedent(code))
+        outputs = []
+        while True:
+            msg = self.client.get_iopub_msg(timeout=timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            if kind == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            if kind in ("stream", "display_data", "execute_result", "error"):
+                outputs.append({"type": kind, **msg["content"]})
+        self.client.get_shell_msg(timeout=timeout)
+        return outputs
+
+    def run_until_dead(self, code: str, timeout: float = 60) -> None:
+        """Send a cell that ends the kernel process, and wait until it is gone."""
+        self.client.execute(textwrap.dedent(code))
+        deadline = time.monotonic() + timeout
+        while self.manager.is_alive():
+            assert time.monotonic() < deadline, "the kernel is still alive"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def texts(outputs: list[dict[str, Any]]) -> list[str]:
+    """text/plain of displayed notes and results, and the text of streams."""
+    found = []
+    for out in outputs:
+        if "data" in out:
+            found.append(out["data"]["text/plain"])
+        elif "text" in out:
+            found.append(out["text"])
+        elif out["type"] == "error":
+            found.append("\n".join(out["traceback"]))
+    return found
+
+
+def result(outputs: list[dict[str, Any]]) -> str | None:
+    """text/plain of the cell's execute_result."""
+    for out in outputs:
+        if out["type"] == "execute_result":
+            return out["data"]["text/plain"]
+    return None

@@ -1,0 +1,478 @@
+"""The persistent tier in plain Python and across processes: a later process hits what
+an earlier one computed; entries are signed, versioned and owner-only; every fault
+(tampering, a wrong key, corruption, a full or unusable disk, a kill mid-write, a result
+pickle refuses) costs at most a recomputation and one warning, never the value."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import Notes, Tally
+from persist_support import (
+    KILL_ON_FIRST_WRITE,
+    LOADED,
+    WARNING,
+    finish,
+    lines,
+    resign,
+    run_script,
+    start_script,
+    store_env,
+    tampered,
+)
+
+from ipycache_ext import memo, persist
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh directory store and per-user key file under ``tmp_path``; settings restored."""
+    saved = (
+        persist.Settings.default,
+        persist.Settings.location,
+        persist.Settings.max_disk_bytes,
+        persist.Settings.secret,
+    )
+    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
+    location = tmp_path / "store"
+    persist.close()
+    persist.Settings.location = str(location)
+    persist.Settings.secret = None
+    yield location
+    persist.close()
+    (
+        persist.Settings.default,
+        persist.Settings.location,
+        persist.Settings.max_disk_bytes,
+        persist.Settings.secret,
+    ) = saved
+
+
+def stored_names() -> list[str]:
+    tier = persist.tier()
+    assert tier is not None
+    return tier.backend.keys()
+
+
+def only_entry() -> str:
+    names = stored_names()
+    assert len(names) == 1, names
+    return names[0]
+
+
+def loaded(notes: Notes) -> list[str]:
+    return [t for t in notes.texts("hit") if t.startswith(LOADED)]
+
+
+def warnings(notes: Notes) -> list[str]:
+    return notes.texts("warning")
+
+
+class WritesMarker:
+    """Unpickling this creates ``path``: what a malicious entry would run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+# ----- across processes --------------------------------------------------------------------
+
+SQUARE = """
+import sys
+from ipycache_ext import memo
+
+@memo(persist=True)
+def square(x):
+    with open("runs.log", "a") as log:
+        log.write(f"{x}\\n")
+    return x * x
+
+print(square(int(sys.argv[1])))
+"""
+
+
+def test_second_process_hits_what_the_first_computed(tmp_path: Path) -> None:
+    env = store_env(tmp_path / "store", tmp_path / "secret.key")
+    first, _ = run_script(tmp_path, SQUARE, env, "7")
+    second, notes = run_script(tmp_path, SQUARE, env, "7")
+    assert first == second == "49\n"
+    assert lines(tmp_path / "runs.log") == ["7"]
+    assert f"{LOADED} square(7) from {tmp_path / 'store'}" in notes
+
+
+SLOW_SQUARE = """
+import os
+import sys
+import time
+from pathlib import Path
+from ipycache_ext import memo
+
+@memo(persist=True)
+def slow_square(x):
+    with open("runs.log", "a") as log:
+        log.write(f"{os.getpid()}\\n")
+    # Both processes are inside the call before the first one finishes.
+    while len(list(Path(".").glob("calling-*"))) < 2:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    return x * x
+
+Path(f"calling-{os.getpid()}").touch()
+print(slow_square(int(sys.argv[1])))
+"""
+
+
+def test_two_processes_started_together_compute_once(tmp_path: Path) -> None:
+    env = store_env(tmp_path / "store", tmp_path / "secret.key")
+    (tmp_path / "script.py").write_text(SLOW_SQUARE)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "script.py", "6"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [finish(p) for p in procs]
+    assert [(code, out) for code, out, _ in results] == [(0, "36\n"), (0, "36\n")]
+    assert len(lines(tmp_path / "runs.log")) == 1
+    assert sum(LOADED in err for _, _, err in results) == 1
+
+
+def test_key_file_is_created_0600_and_store_dir_0700(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    assert double(3) == 6
+    key_file = Path(os.environ["IPYCACHE_KEY_FILE"])
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.stat().st_mode) == 0o700
+
+
+# ----- entries that must not be used ----------------------------------------------------------
+
+
+def test_tampered_entry_is_never_unpickled_and_is_recomputed(
+    store: Path, tmp_path: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(2)
+    name = only_entry()
+    control, marker = tmp_path / "control", tmp_path / "marker"
+    pickle.loads(pickle.dumps(WritesMarker(control)))
+    assert control.exists()  # the planted pickle does run code when unpickled
+    backend = persist.tier().backend
+    backend.set(name, tampered(backend.get(name), pickle.dumps(WritesMarker(marker))), None)
+    memo.clear()
+
+    assert double(2) == 4
+    assert not marker.exists()
+    assert len(tally) == 2
+    assert len(warnings(notes)) == 1 and "not unpickled" in warnings(notes)[0]
+    memo.clear()
+    assert double(2) == 4 and len(tally) == 2  # the recomputed entry replaced it
+
+
+def test_entry_written_with_another_key_warns_and_misses(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    persist.Settings.secret = "the key of kernel one"
+    double(2)
+    persist.close()
+    persist.Settings.secret = "the key of kernel two"
+    memo.clear()
+
+    assert double(2) == 4
+    assert len(tally) == 2
+    assert len(warnings(notes)) == 1 and "not unpickled" in warnings(notes)[0]
+    assert not loaded(notes)
+
+
+def test_truncated_entry_warns_and_misses_and_other_entries_still_hit(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def block(x: int) -> bytes:
+        tally(x)
+        return bytes([x]) * 200_000
+
+    block(1)
+    block(2)
+    files = sorted(store.rglob("*.val"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(files) == 2
+    os.truncate(files[0], files[0].stat().st_size // 2)  # block(1)'s value file
+    memo.clear()
+
+    assert block(1) == bytes([1]) * 200_000
+    assert block(2) == bytes([2]) * 200_000
+    assert tally.runs == [1, 2, 1]
+    assert len(warnings(notes)) == 1 and "block" in warnings(notes)[0]
+    assert len(loaded(notes)) == 1 and loaded(notes)[0].endswith(f"block(2) from {store}")
+
+
+def test_corrupt_entry_warns_and_misses_and_other_entries_still_hit(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(1)
+    first = only_entry()
+    double(2)
+    persist.tier().backend.set(first, b"\x00\xff garbage where an entry was", None)
+    memo.clear()
+
+    assert (double(1), double(2)) == (2, 4)
+    assert tally.runs == [1, 2, 1]
+    assert len(warnings(notes)) == 1 and "truncated or corrupt" in warnings(notes)[0]
+    assert len(loaded(notes)) == 1 and loaded(notes)[0].endswith(f"double(2) from {store}")
+
+
+def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, tally: Tally) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n)
+
+    ramp(5)
+    name = only_entry()
+    backend = persist.tier().backend
+    data = backend.get(name)
+
+    def older_numpy(header: dict[str, Any]) -> None:
+        assert header["libs"]["numpy"] == np.__version__
+        header["libs"]["numpy"] = "0.0.1"
+
+    backend.set(name, resign(data, persist.secret_key(), older_numpy), None)
+    memo.clear()
+
+    assert ramp(5).tolist() == [0, 1, 2, 3, 4]
+    assert len(tally) == 2
+    assert not loaded(notes)
+    assert len(warnings(notes)) == 1 and "numpy 0.0.1" in warnings(notes)[0]
+
+
+def test_python_version_is_part_of_the_entry_key(
+    store: Path, notes: Notes, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(2)
+    before = only_entry()
+    monkeypatch.setattr(persist, "FORMAT_TAG", "py2.7-cpython")
+    memo.clear()
+
+    assert double(2) == 4
+    assert len(tally) == 2
+    assert not loaded(notes) and not warnings(notes)
+    assert len(stored_names()) == 2 and before in stored_names()
+
+
+# ----- store faults -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_megabyte_disk(store: Path, tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs mounted for this test; the store is a directory on it."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    persist.Settings.location = str(mount / "store")
+    yield mount / "store"
+    persist.close()
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_full_disk_warns_once_and_keeps_values_and_earlier_entries(
+    one_megabyte_disk: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def small(x: int) -> int:
+        tally(("small", x))
+        return x
+
+    @memo(persist=True)
+    def big(x: int) -> bytes:
+        tally(("big", x))
+        return bytes([x]) * (2 << 20)
+
+    small(1)
+    assert big(1) == bytes([1]) * (2 << 20)
+    assert len(warnings(notes)) == 1 and "failed" in warnings(notes)[0]
+    assert big(1) == bytes([1]) * (2 << 20)  # from memory
+    assert big(2) == bytes([2]) * (2 << 20)
+    assert tally.runs == [("small", 1), ("big", 1), ("big", 2)]
+    assert len(warnings(notes)) == 1
+
+    memo.clear()
+    assert small(1) == 1
+    assert len(tally) == 3
+    assert len(loaded(notes)) == 1
+    assert loaded(notes)[0].endswith(f"small(1) from {one_megabyte_disk}")
+
+
+def test_unusable_location_warns_once_and_memory_still_works(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    persist.Settings.location = "/proc/ipycache-store"
+
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    assert (double(1), double(1), double(2)) == (2, 2, 4)
+    assert tally.runs == [1, 2]
+    assert len(warnings(notes)) == 1 and "/proc/ipycache-store" in warnings(notes)[0]
+
+
+def test_unpicklable_result_warns_naming_its_type_and_stays_in_memory(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True, allow_output_mutation=True)
+    def guarded(x: int) -> dict[str, Any]:
+        tally(x)
+        return {"value": x, "lock": threading.Lock()}
+
+    first = guarded(1)
+    assert guarded(1) is first
+    assert len(tally) == 1
+    found = [w for w in warnings(notes) if "cannot be pickled" in w]
+    assert len(found) == 1 and "_thread.lock" in found[0]
+    assert stored_names() == []
+
+
+def test_max_disk_bytes_evicts_least_recently_used_entries(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    persist.Settings.max_disk_bytes = 700_000  # room for three 200 kB entries, not four
+
+    @memo(persist=True)
+    def block(x: int) -> bytes:
+        tally(x)
+        return bytes([x]) * 200_000
+
+    block(1)
+    block(2)
+    block(3)
+    memo.clear()
+    block(1)  # loaded from the store: now the most recently used
+    assert tally.runs == [1, 2, 3]
+    block(4)
+    memo.clear()
+    tally.runs.clear()
+
+    block(1)
+    block(4)
+    assert tally.runs == []
+    block(2)
+    assert tally.runs == [2]
+
+
+# ----- a writer killed mid-write ---------------------------------------------------------------
+
+KILLED_WRITER = """
+import sys
+from ipycache_ext import memo
+
+def log(what):
+    with open("runs.log", "a") as out:
+        out.write(what + "\\n")
+
+@memo(persist=True)
+def small(x):
+    log(f"small {x}")
+    return x
+
+@memo(persist=True)
+def big(x):
+    log(f"big {x}")
+    return b"line of a big result\\n" * 100_000
+
+small(1)
+if sys.argv[1] == "die":
+    exec(KILL)
+print(len(big(1)))
+"""
+
+
+def test_killed_mid_write_leaves_no_entry_and_earlier_entries_hit(tmp_path: Path) -> None:
+    env = store_env(tmp_path / "store", tmp_path / "secret.key")
+    script = KILLED_WRITER.replace("exec(KILL)", f"exec({KILL_ON_FIRST_WRITE!r})")
+    code, _, _ = finish(start_script(tmp_path, script, env, "die"))
+    assert code == -signal.SIGKILL
+    partial = list((tmp_path / "store").rglob("*.val"))
+    assert len(partial) == 1 and partial[0].stat().st_size < 2_100_000  # killed mid-write
+
+    out, notes = run_script(tmp_path, script, env, "check", timeout=15)
+    assert out == "2100000\n"
+    assert lines(tmp_path / "runs.log") == ["small 1", "big 1", "big 1"]
+    assert f"{LOADED} small(1)" in notes
+    assert WARNING not in notes
+
+
+# ----- %%memo --persist --------------------------------------------------------------------------
+
+SHELL = """
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+shell.run_line_magic("load_ext", "ipycache_ext")
+shell.run_cell("n = 5")
+shell.run_cell('''%%memo --persist
+with open("runs.log", "a") as log:
+    log.write("ran\\\\n")
+del log
+total = sum(range(n))
+print("total is", total)
+''')
+print("bound", shell.user_ns["total"])
+"""
+
+
+def test_memo_persist_cell_record_is_replayed_in_a_new_shell(tmp_path: Path) -> None:
+    env = store_env(tmp_path / "store", tmp_path / "secret.key")
+    first, _ = run_script(tmp_path, SHELL, env)
+    second, _ = run_script(tmp_path, SHELL, env)
+    assert lines(tmp_path / "runs.log") == ["ran"]
+    assert "total is 10" in first and "bound 10" in first
+    assert "total is 10" in second and "bound 10" in second
+    assert LOADED in second and "cache miss" not in second
