@@ -121,12 +121,19 @@ def _replay_cell(
     return record.result
 
 
+# Parts that name a module, the shell or a library object instead of hashing a value
+# (see codedeps.add_value): they cannot have been mutated by the cell.
+_KEYED_BY_NAME = (b"mod:", b"env:", b"lib:", b"?missing")
+
+
 def _mutated_reads(ns: dict, key: CallKey, hasher: Hasher) -> list[str]:
     """Variables the cell read and changed in place: they are outputs of the cell too."""
     mutated = []
     for part in key.parts:
         name = part.label.removeprefix("variable ")
         if part.kind != "global" or name == part.label or ns.get(name) is not part.value:
+            continue
+        if part.data.startswith(_KEYED_BY_NAME):
             continue
         try:
             if hasher.part(part.value) != part.data:
