@@ -365,6 +365,20 @@ def is_fruit(name, known=frozenset({"apple", "pear", "plum"})):
     return name in {"apple", "banana", "cherry"} or name in known
 
 
+import dataclasses, enum
+
+
+@dataclasses.dataclass
+class Rec:
+    tags: set
+    name: str
+
+
+class Mode(enum.Enum):
+    FAST = "fast"
+    SLOW = "slow"
+
+
 import numpy as np
 import pandas as pd
 VALUES = [
@@ -382,6 +396,8 @@ VALUES = [
     pd.DataFrame({"name": ["a", "b"], "n": [1, 2]}, index=["r1", "r2"]),
     is_fruit,
     [is_fruit, {"callables": (is_fruit,)}],
+    Rec({"x", "y", "z", "w"}, "r"),
+    [Mode.FAST, Mode.SLOW],
 ]
 """
 
@@ -769,6 +785,18 @@ def test_raising_hash_funcs_entry_raises_user_hash_error_naming_the_entry() -> N
     assert "Conn" in message
     assert "no url yet" in message
     assert "argument conn" in message
+
+
+def test_raising_hash_funcs_entry_named_by_string_is_named_in_the_error() -> None:
+    entry = f"{Conn.__module__}.{Conn.__qualname__}"
+
+    @memo(hash_funcs={entry: lambda c: 1 / 0})
+    def rows(conn: Conn) -> int:
+        return 1
+
+    with pytest.raises(UserHashError) as info:
+        rows(Conn("db://a"))
+    assert entry in str(info.value)
 
 
 def test_raising_hash_funcs_entry_runs_nothing_and_caches_nothing(tally: Tally) -> None:

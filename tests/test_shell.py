@@ -285,6 +285,35 @@ def test_changed_attribute_in_another_cell_misses_and_unrelated_one_hits(ip: Any
     assert tally.runs == [[0.9], [0.1, 0.9]]
 
 
+def test_async_memoized_function_awaited_in_cells_runs_once(ip: Any) -> None:
+    tally = with_tally(ip)
+    run_cell(
+        ip,
+        "import asyncio\n@memo\nasync def fetch(x):\n    await asyncio.sleep(0)\n"
+        "    return tally(x)",
+    )
+    first = run_cell(ip, "a = await fetch(1)")
+    second = run_cell(ip, "b = await fetch(1)")
+    assert first.error is None and second.error is None
+    assert ip.user_ns["a"] == ip.user_ns["b"] == 1
+    assert tally.runs == [1]
+
+
+def test_hash_funcs_by_main_qualified_name_in_cells(ip: Any) -> None:
+    tally = with_tally(ip)
+    run_cell(
+        ip,
+        "import threading\n"
+        "class Conn:\n    def __init__(self, url):\n"
+        "        self.url = url\n        self.lock = threading.Lock()\n"
+        "@memo(hash_funcs={'__main__.Conn': lambda c: c.url})\n"
+        "def rows(conn):\n    return tally(conn.url)",
+    )
+    cell = run_cell(ip, "rows(Conn('a'))\nrows(Conn('a'))\nrows(Conn('b'))")
+    assert cell.error is None
+    assert tally.runs == ["a", "b"]
+
+
 def test_positional_and_keyword_calls_share_one_entry_in_cells(ip: Any) -> None:
     tally = with_tally(ip)
     run_cell(ip, "@memo\ndef f(a, b):\n    return tally((a, b))")
