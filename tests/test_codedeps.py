@@ -32,7 +32,7 @@ def runs(ns: dict[str, Any]) -> int:
     return len(ns["tally"])
 
 
-# ----- identity and code -------------------------------------------------------------------
+# ----- identity and code ------------------------------------------------------------------
 
 
 def test_functions_with_same_code_but_other_names_have_their_own_entries(nb: dict) -> None:
@@ -177,7 +177,7 @@ def test_editing_comments_blank_lines_or_line_numbers_keeps_entries(nb: dict, ed
     assert runs(nb) == 1
 
 
-# ----- globals, closures and attribute chains ------------------------------------------------
+# ----- globals, closures and attribute chains ---------------------------------------------
 
 
 def test_changed_global_misses(nb: dict) -> None:
@@ -289,7 +289,7 @@ def test_rebound_global_used_through_a_chain_misses(nb: dict) -> None:
     assert nb["tally"].runs == [1, 2]
 
 
-# ----- user code used by the function, transitively -------------------------------------------
+# ----- user code used by the function, transitively ---------------------------------------
 
 HELPER_V1 = "def helper(x):\n    return x + 1\n"
 HELPER_V2 = "def helper(x):\n    return x + 100\n"
@@ -503,7 +503,7 @@ def test_recursive_helper_function_is_tracked(nb: dict) -> None:
     assert nb["tally"].runs == [0, 1]
 
 
-# ----- user code versus library code ---------------------------------------------------------
+# ----- user code versus library code ------------------------------------------------------
 
 
 def test_changed_global_of_user_module_function_misses(

@@ -37,7 +37,7 @@ from strategies import same, scalars, values
 from ipycache_ext import UnhashableTypeError, UserHashError, memo
 from ipycache_ext.hashing import hexdigest
 
-# ----- values used below ---------------------------------------------------------------
+# ----- values used below ------------------------------------------------------------------
 
 
 class Color(enum.Enum):
@@ -97,7 +97,7 @@ def fresh_lambda(body: str) -> Any:
     return eval(f"lambda x: {body}", {"__name__": __name__})
 
 
-# ----- every supported type: equal values equal, changed values different --------------
+# ----- every supported type: equal values equal, changed values different -----------------
 
 
 @dataclass
@@ -195,7 +195,7 @@ def test_digest_is_128_bits() -> None:
     assert len(bytes.fromhex(hexdigest([1, 2, 3]))) == 16
 
 
-# ----- type tags -------------------------------------------------------------------------
+# ----- type tags --------------------------------------------------------------------------
 
 
 def test_values_equal_in_python_but_of_different_types_differ() -> None:
@@ -224,7 +224,7 @@ def test_none_differs_from_empty_containers() -> None:
     assert len({hexdigest(v) for v in values}) == len(values)
 
 
-# ----- order -----------------------------------------------------------------------------
+# ----- order ------------------------------------------------------------------------------
 
 
 def test_dict_insertion_order_counts() -> None:
@@ -252,7 +252,7 @@ def test_frozenset_order_does_not_count() -> None:
     assert hexdigest(frozenset(range(100))) == hexdigest(frozenset(reversed(range(100))))
 
 
-# ----- NaN -------------------------------------------------------------------------------
+# ----- NaN --------------------------------------------------------------------------------
 
 NANS = {
     "float_nan": float("nan"),
@@ -282,7 +282,7 @@ def test_numpy_nan_equals_python_nan_in_an_object_array() -> None:
     assert hexdigest(a) == hexdigest(b)
 
 
-# ----- cycles and shared structure ---------------------------------------------------------
+# ----- cycles and shared structure --------------------------------------------------------
 
 
 def test_self_referencing_list_hashes() -> None:
@@ -355,7 +355,7 @@ def test_deeply_shared_structure_hashes() -> None:
     assert hexdigest(node) == hexdigest(copy.deepcopy(node))
 
 
-# ----- determinism across processes ----------------------------------------------------------
+# ----- determinism across processes -------------------------------------------------------
 
 VALUES_SOURCE = """
 import datetime, decimal, pathlib, re, uuid
@@ -422,7 +422,7 @@ def test_digest_is_the_same_in_a_process_with_another_hash_seed(seed: str) -> No
     assert out.split() == in_process_digests()
 
 
-# ----- numpy ---------------------------------------------------------------------------------
+# ----- numpy ------------------------------------------------------------------------------
 
 
 def test_numpy_equal_arrays_give_equal_digests() -> None:
@@ -499,7 +499,7 @@ def test_numpy_structured_array_field_change_changes_digest() -> None:
     assert hexdigest(a) != hexdigest(b)
 
 
-# ----- pandas --------------------------------------------------------------------------------
+# ----- pandas -----------------------------------------------------------------------------
 
 
 def frame() -> pd.DataFrame:
@@ -623,7 +623,7 @@ def test_pandas_changed_multiindex_level_changes_frame_digest() -> None:
     )
 
 
-# ----- hash_funcs -------------------------------------------------------------------------------
+# ----- hash_funcs -------------------------------------------------------------------------
 
 
 def test_hash_funcs_by_type_decides_the_key(tally: Tally) -> None:
@@ -672,7 +672,7 @@ def test_hash_funcs_applies_to_globals(ns: dict[str, Any], tally: Tally) -> None
     assert tally.runs == ["db://a", "db://b"]
 
 
-# ----- unhashable values and failing hash_funcs -------------------------------------------------
+# ----- unhashable values and failing hash_funcs -------------------------------------------
 
 
 def test_unhashable_argument_error_names_type_argument_and_both_fixes() -> None:
@@ -810,7 +810,7 @@ def test_raising_hash_funcs_entry_runs_nothing_and_caches_nothing(tally: Tally) 
     assert rows.cache_info().currsize == 0
 
 
-# ----- property-based: equal values hash equal, different values hash different -------------
+# ----- property-based: equal values hash equal, different values hash different -----------
 
 
 @given(values)

@@ -21,7 +21,7 @@ from conftest import Notes, Tally, define
 
 from ipycache_ext import CacheInfo, memo
 
-# ----- helpers ---------------------------------------------------------------------------------
+# ----- helpers ----------------------------------------------------------------------------
 
 
 class Gate:
@@ -58,7 +58,7 @@ def call_in_thread(fn: Callable[[], Any]) -> Any:
 DURATION = re.compile(r"\d+(\.\d+)? (µs|ms|s)\b")
 
 
-# ----- the decorator -------------------------------------------------------------------------
+# ----- the decorator ----------------------------------------------------------------------
 
 
 def test_from_ipycache_ext_import_memo_works_in_plain_python_without_ipython() -> None:
@@ -138,7 +138,7 @@ def test_decorating_an_async_generator_function_raises_type_error() -> None:
             yield n
 
 
-# ----- arguments in the key ----------------------------------------------------------------------
+# ----- arguments in the key ---------------------------------------------------------------
 
 
 def test_positional_and_keyword_calls_share_one_entry(tally: Tally) -> None:
@@ -230,7 +230,7 @@ def test_equal_but_distinct_argument_objects_share_an_entry(tally: Tally) -> Non
     assert tally.runs == [2]
 
 
-# ----- the cache -----------------------------------------------------------------------------
+# ----- the cache --------------------------------------------------------------------------
 
 
 def test_hit_returns_the_same_object() -> None:
@@ -559,7 +559,7 @@ def test_memo_clear_empties_every_function(tally: Tally) -> None:
     assert len(tally) == 4
 
 
-# ----- miss notes ----------------------------------------------------------------------------
+# ----- miss notes -------------------------------------------------------------------------
 
 
 def test_miss_note_is_one_line_naming_the_call_and_its_duration(ns: dict, notes: Notes) -> None:
@@ -627,7 +627,7 @@ def test_miss_note_names_the_called_function_whose_code_changed(ns: dict, notes:
     assert "code of f changed" not in last
 
 
-# ----- output warning --------------------------------------------------------------------------
+# ----- output warning ---------------------------------------------------------------------
 
 
 def test_output_warning_when_function_prints(ns: dict, notes: Notes) -> None:
@@ -657,7 +657,7 @@ def test_quiet_function_gets_no_output_warning(ns: dict, notes: Notes) -> None:
     assert notes.of("warning") == []
 
 
-# ----- mutation warning --------------------------------------------------------------------------
+# ----- mutation warning -------------------------------------------------------------------
 
 
 def test_mutation_warning_on_hit_after_the_cached_result_was_mutated(

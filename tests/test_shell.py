@@ -25,7 +25,7 @@ def with_tally(shell: Any) -> Tally:
     return tally
 
 
-# ----- loading and unloading ----------------------------------------------------------------
+# ----- loading and unloading --------------------------------------------------------------
 
 
 def test_load_ext_registers_the_magics(ip: Any) -> None:
@@ -127,7 +127,7 @@ def test_memo_import_works_in_a_cell_without_the_extension(bare_shell: Any) -> N
     assert tally.runs == [1]
 
 
-# ----- %config MemoMagics.notes -------------------------------------------------------------
+# ----- %config MemoMagics.notes -----------------------------------------------------------
 
 
 def test_notes_false_turns_miss_notes_off(ip: Any) -> None:
@@ -162,7 +162,7 @@ def test_notes_setting_reaches_the_engine(ip: Any) -> None:
     assert notify.Settings.notes is False
 
 
-# ----- notes and warnings in cells ----------------------------------------------------------
+# ----- notes and warnings in cells --------------------------------------------------------
 
 
 def test_miss_note_is_displayed_with_text_and_html(ip: Any) -> None:
@@ -235,7 +235,7 @@ def test_mutation_warning_in_a_later_cell(ip: Any) -> None:
     assert ip.user_ns["again"] is ip.user_ns["rows"]
 
 
-# ----- notebook edits across cells ----------------------------------------------------------
+# ----- notebook edits across cells --------------------------------------------------------
 
 
 def test_redefining_a_function_with_only_comments_changed_hits(ip: Any) -> None:
@@ -321,7 +321,7 @@ def test_positional_and_keyword_calls_share_one_entry_in_cells(ip: Any) -> None:
     assert tally.runs == [(2, 21)]
 
 
-# ----- errors -------------------------------------------------------------------------------
+# ----- errors -----------------------------------------------------------------------------
 
 
 def error_lines(text: str) -> list[str]:
@@ -376,7 +376,7 @@ def test_function_error_shows_a_normal_traceback(ip: Any) -> None:
     assert "Traceback" in cell.stdout or "ZeroDivisionError" in cell.stdout
 
 
-# ----- property-based, through the shell ----------------------------------------------------
+# ----- property-based, through the shell --------------------------------------------------
 
 
 @settings(max_examples=40)
