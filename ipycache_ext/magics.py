@@ -224,13 +224,15 @@ def load(shell: Any) -> None:
         return
     magics = MemoMagics(shell=shell)
     shell.register_magics(magics)
-    shell.configurables.append(magics)
     probe = _display_probe(shell)
     notify.set_sink(_show)
     notify.set_spinner(_spinner)
     notify.add_display_probe(probe)
-    added_memo = shell.user_ns.get("memo") is not memo
-    if added_memo:
+    existing = shell.user_ns.get("memo", memo)
+    added_memo = "memo" not in shell.user_ns
+    if existing is not memo:
+        notify.emit(messages.name_taken_note("memo"))
+    elif added_memo:
         shell.push({"memo": memo}, interactive=False)
     _loaded[id(shell)] = {"magics": magics, "probe": probe, "memo": added_memo}
 
@@ -246,8 +248,7 @@ def unload(shell: Any) -> None:
         for name in names:
             manager.magics[kind].pop(name, None)
     manager.registry.pop(type(magics).__name__, None)
-    if magics in shell.configurables:
-        shell.configurables.remove(magics)
+    shell.configurables[:] = [c for c in shell.configurables if c is not magics]
     notify.remove_display_probe(state["probe"])
     notify.set_sink(None)
     notify.set_spinner(None)

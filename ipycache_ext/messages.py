@@ -241,6 +241,14 @@ def mutated_variable_warning(name: str) -> Note:
     )
 
 
+def name_taken_note(name: str) -> Note:
+    text = (
+        f"[{PREFIX}] your variable {name} was left as it is; the decorator is available as "
+        f"`from ipycache_ext import memo` (e.g. `from ipycache_ext import memo as cache`)."
+    )
+    return _note("info", text, html.escape(text), "#555")
+
+
 def cleared_note(what: str, entries: int) -> Note:
     text = f"[{PREFIX}] cleared {entries} entr{'y' if entries == 1 else 'ies'} of {what}"
     return _note("info", text, html.escape(text), "#555")
