@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import queue
 import subprocess
 import sys
 import textwrap
@@ -152,8 +153,12 @@ class Kernel:
         """Outputs (stream/display_data/execute_result/error content) of one cell."""
         msg_id = self.client.execute(textwrap.dedent(code))
         outputs = []
+        deadline = time.monotonic() + timeout
         while True:
-            msg = self.client.get_iopub_msg(timeout=timeout)
+            try:
+                msg = self.client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"cell still running after {timeout} s:\n{code}") from None
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind = msg["msg_type"]
@@ -196,3 +201,41 @@ def result(outputs: list[dict[str, Any]]) -> str | None:
         if out["type"] == "execute_result":
             return out["data"]["text/plain"]
     return None
+
+
+class Kernels:
+    """Kernels started for one test (all sharing one environment), stopped together."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.cwd, self.env = cwd, env
+        self.started: list[Kernel] = []
+
+    def start(self) -> Kernel:
+        kernel = Kernel(self.cwd, self.env)
+        self.started.append(kernel)
+        kernel.run("%load_ext ipycache_ext")
+        return kernel
+
+    def stop_all(self) -> None:
+        for kernel in self.started:
+            kernel.stop()
+
+
+SQUARE_CELL = """
+@memo(persist=True)
+def square(x):
+    with open("runs.log", "a") as log:
+        log.write(f"square {x}\\n")
+    return x * x
+
+square(7)
+"""
+
+TOTAL_CELL = """%%memo --persist
+with open("runs.log", "a") as log:
+    log.write("cell\\n")
+del log
+total = sum(range(n))
+print("total is", total)
+total
+"""

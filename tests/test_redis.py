@@ -1,0 +1,221 @@
+"""The persistent tier on a real Redis server: two kernels share it, ``ttl`` becomes
+a key expiry, and a server that goes away (and comes back) costs one warning, never a
+value."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from conftest import Notes, Tally
+from persist_support import (
+    LOADED,
+    SQUARE_CELL,
+    TOTAL_CELL,
+    Kernels,
+    lines,
+    result,
+    store_env,
+    texts,
+)
+
+from ipycache_ext import memo, persist
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on 127.0.0.1 without snapshots or an append log."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "/usr/bin/redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            assert self.process.poll() is None, "redis-server exited"
+            try:
+                with self.client() as probe:
+                    if probe.ping():
+                        return
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server does not answer PING"
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def server() -> Iterator[RedisServer]:
+    running = RedisServer(free_port())
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def redis_store(server: RedisServer) -> Iterator[RedisServer]:
+    """This process persists to ``server`` with a team key; settings restored afterwards."""
+    saved = (persist.Settings.location, persist.Settings.secret)
+    persist.close()
+    persist.Settings.location = server.url
+    persist.Settings.secret = "team key"
+    yield server
+    persist.close()
+    persist.Settings.location, persist.Settings.secret = saved
+
+
+def entry_keys(server: RedisServer) -> list[bytes]:
+    with server.client() as client:
+        return [k for k in client.keys("ipycache:*") if b":lock:" not in k]
+
+
+def warnings(notes: Notes) -> list[str]:
+    return notes.texts("warning")
+
+
+# ----- two kernels --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kernels(server: RedisServer, tmp_path: Path) -> Iterator[Kernels]:
+    started = Kernels(tmp_path, store_env(server.url, tmp_path / "secret.key"))
+    yield started
+    started.stop_all()
+
+
+def test_second_kernel_loads_a_memo_function_result_from_redis(
+    kernels: Kernels, server: RedisServer, tmp_path: Path
+) -> None:
+    first, second = kernels.start(), kernels.start()
+    computed = first.run(SQUARE_CELL)
+    loaded = second.run(SQUARE_CELL)
+    assert result(computed) == result(loaded) == "49"
+    assert lines(tmp_path / "runs.log") == ["square 7"]
+    assert f"{LOADED} square(7) from {server.url}" in texts(loaded)
+
+
+def test_second_kernel_replays_a_memo_persist_cell_from_redis(
+    kernels: Kernels, server: RedisServer, tmp_path: Path
+) -> None:
+    first, second = kernels.start(), kernels.start()
+    first.run("n = 5")
+    first.run(TOTAL_CELL)
+    second.run("n = 5")
+    replayed = second.run(TOTAL_CELL)
+    assert lines(tmp_path / "runs.log") == ["cell"]
+    assert "total is 10\n" in texts(replayed) and result(replayed) == "10"
+    assert any(t.startswith(LOADED) and server.url in t for t in texts(replayed))
+
+
+# ----- keys on the server --------------------------------------------------------------------
+
+
+def test_ttl_becomes_the_expiry_of_the_redis_key(redis_store: RedisServer, tally: Tally) -> None:
+    @memo(persist=True, ttl=60)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(2)
+    [key] = entry_keys(redis_store)
+    with redis_store.client() as client:
+        assert 0 < client.pttl(key) <= 60_000
+
+
+def test_without_ttl_the_redis_key_does_not_expire(redis_store: RedisServer, tally: Tally) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(2)
+    [key] = entry_keys(redis_store)
+    with redis_store.client() as client:
+        assert client.pttl(key) == -1
+
+
+def test_compute_lease_is_released_after_the_call(redis_store: RedisServer, tally: Tally) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(2)
+    with redis_store.client() as client:
+        assert client.keys("ipycache:lock:*") == []
+
+
+# ----- the server goes away ------------------------------------------------------------------
+
+
+def test_redis_stopped_mid_session_warns_once_and_memory_keeps_hitting(
+    redis_store: RedisServer, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    assert double(1) == 2
+    redis_store.stop()
+    assert double(2) == 4
+    assert len(warnings(notes)) == 1 and redis_store.url in warnings(notes)[0]
+    assert (double(1), double(2), double(3)) == (2, 4, 6)
+    assert tally.runs == [1, 2, 3]
+    assert len(warnings(notes)) == 1
+
+
+def test_redis_started_again_on_the_same_port_persists_again(
+    redis_store: RedisServer, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(1)
+    redis_store.stop()
+    double(2)
+    redis_store.start()
+    double(3)
+    assert len(entry_keys(redis_store)) == 1
+    memo.clear()
+    assert double(3) == 6
+    assert tally.runs == [1, 2, 3]
+    loaded = [t for t in notes.texts("hit") if t.startswith(LOADED)]
+    assert len(loaded) == 1 and loaded[0].endswith(f"double(3) from {redis_store.url}")
