@@ -25,7 +25,7 @@ from typing import Any
 
 import xxhash
 
-from .hashing import DEFAULT, Hasher
+from .hashing import DEFAULT, Hasher, atom_bytes
 
 MISSING = object()
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
@@ -192,7 +192,7 @@ def facts_of(code: types.CodeType) -> CodeFacts:
 # ----- dependency parts of a call ------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Part:
     """One component of a key: a label a user can read, its bytes, and the value."""
 
@@ -269,6 +269,9 @@ def _labels(via: tuple[str, ...], what: str) -> tuple[str, str]:
     return f"{what} (read by {via[-1]})", " -> ".join(via) + f" -> {what}"
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None), bytes})
+
+
 def add_value(
     deps: Deps, via: tuple[str, ...], what: str, value: Any, param: str | None = None
 ) -> None:
@@ -276,6 +279,12 @@ def add_value(
 
     ``param`` is the name a user could prefix with ``_`` to leave the value out.
     """
+    if type(value) in _SCALARS and not deps.hasher.has_hash_funcs:
+        data = atom_bytes(value)
+        if len(data) <= 64:  # the hot path of a hit: a number or a short string
+            label = what if len(via) <= 1 else _labels(via, what)[0]
+            deps.parts.append(Part(label, "global", data, value))
+            return
     if is_user_callable(value):
         target = unwrap(value)
         collect(deps, target, via + (short_name(target),))

@@ -72,12 +72,13 @@ class CallKey:
 
 
 def digest_parts(identity: bytes, parts: list[Part]) -> bytes:
-    chunks = [identity]
+    """One digest of the labels and the length-prefixed data of every part."""
+    labels = "\0".join([p.label for p in parts]).encode()
+    chunks = [identity, labels]
     for part in parts:
-        chunks.append(part.label.encode())
         chunks.append(_pack_len(len(part.data)))
         chunks.append(part.data)
-    return xxhash.xxh3_128_digest(b"\0".join(chunks))
+    return xxhash.xxh3_128_digest(b"".join(chunks))
 
 
 def key_of_call(

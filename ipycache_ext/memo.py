@@ -20,6 +20,9 @@ from .mutation import fingerprint, was_mutated
 from .persist import Tier
 from .store import STORE, Entry
 
+# Results of these types cannot be mutated, so a hit need not re-hash them.
+_IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
+
 
 class CacheInfo(NamedTuple):
     """Same fields as ``functools.lru_cache``'s."""
@@ -198,7 +201,7 @@ class MemoizedFunction:
     # ----- after the call --------------------------------------------------------------
 
     def _digest_of_result(self, value: Any) -> bytes | None:
-        if self._allow_mutation:
+        if self._allow_mutation or type(value) in _IMMUTABLE:
             return None
         found = fingerprint(self._hasher, value, "the result")
         if found is None and not self._warned_unhashable:
@@ -217,7 +220,7 @@ class MemoizedFunction:
     ) -> None:
         parts = snapshot(key.parts)
         entry = Entry(value, self._digest_of_result(value), parts, seconds)
-        entry.extra["unhashable"] = entry.value_digest is None and not self._allow_mutation
+        entry.fingerprint_later = self._allow_mutation and type(value) not in _IMMUTABLE
         if tier is not None:
             payload = {"value": value, "digest": entry.value_digest, "parts": parts}
             payload["seconds"] = seconds
@@ -242,7 +245,8 @@ class MemoizedFunction:
             stats.last_parts = entry.parts
         if self._allow_mutation:
             return entry.value
-        if entry.value_digest is None and not entry.extra.get("unhashable"):
+        if entry.fingerprint_later:
+            entry.fingerprint_later = False
             entry.value_digest = self._digest_of_result(entry.value)
         elif was_mutated(self._hasher, entry.value, entry.value_digest, "the result"):
             notify.emit(messages.mutation_warning(what(), self._name))

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Snapshot = dict[str, tuple[str, bytes, str]]
@@ -27,7 +27,7 @@ class Entry:
     parts: Snapshot
     seconds: float
     expires: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    fingerprint_later: bool = False
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
