@@ -201,6 +201,30 @@ def test_tampered_entry_is_never_unpickled_and_is_recomputed(
     assert double(2) == 4 and len(tally) == 2  # the recomputed entry replaced it
 
 
+def test_planted_entry_naming_another_key_is_never_unpickled(
+    store: Path, tmp_path: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(2)
+    name = only_entry()
+    marker = tmp_path / "marker"
+    backend = persist.tier().backend
+    planted = tampered(backend.get(name), pickle.dumps(WritesMarker(marker)))
+    signer = slice(len(persist.MAGIC), len(persist.MAGIC) + len(persist.key_id(b"k")))
+    planted = planted[: signer.start] + bytes(signer.stop - signer.start) + planted[signer.stop :]
+    backend.set(name, planted, None)
+    memo.clear()
+
+    assert double(2) == 4
+    assert not marker.exists()
+    assert len(tally) == 2
+    assert len(warnings(notes)) == 1 and "not unpickled" in warnings(notes)[0]
+
+
 def test_entry_written_with_another_key_warns_and_misses(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
