@@ -1,8 +1,12 @@
 """numpy arrays and scalars: dtype, shape and every byte of the data, never a sample.
 
 A C-contiguous buffer goes to xxh3 as it is (zero copy); any other layout is copied
-in C order a slab at a time, so a view hashes equal to its contiguous copy without
-doubling memory.  Object arrays hash their elements.
+in C order through ``nditer``'s small buffer, so a view hashes equal to its contiguous
+copy without doubling memory.  Object arrays hash their elements.
+
+Array data is hashed by its bits: a float array holding a NaN with another sign or
+payload hashes differently (finding NaNs would cost a second pass over the data).
+NaN scalars are made canonical, as Python floats are.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import xxhash
 if TYPE_CHECKING:
     from .hashing import Hasher
 
-_SLAB_BYTES = 1 << 23
+# nditer copies a non-contiguous array through a buffer of about this many bytes.
+_BUFFER_BYTES = 1 << 18
 
 
 def _header(a: np.ndarray) -> bytes:
@@ -34,14 +39,15 @@ def feed_array(h: Any, a: np.ndarray, hasher: Hasher) -> None:
     elif a.flags.c_contiguous:
         h.update(a.reshape(-1).view(np.uint8))
     else:
-        rows = max(1, _SLAB_BYTES // max(1, a[0].nbytes if a.ndim > 1 else a.itemsize))
-        if a.ndim == 1:
-            for start in range(0, a.shape[0], rows):
-                h.update(np.ascontiguousarray(a[start : start + rows]).view(np.uint8))
-        else:
-            for start in range(0, a.shape[0], rows):
-                slab = np.ascontiguousarray(a[start : start + rows])
-                h.update(slab.reshape(-1).view(np.uint8))
+        chunks = np.nditer(
+            a,
+            flags=["external_loop", "buffered", "zerosize_ok"],
+            op_flags=[["readonly", "contig"]],
+            order="C",
+            buffersize=max(1, _BUFFER_BYTES // a.itemsize),
+        )
+        for chunk in chunks:
+            h.update(chunk.view(np.uint8))
 
 
 def digest_numpy(hasher: Hasher, value: Any) -> bytes | None:
@@ -51,7 +57,12 @@ def digest_numpy(hasher: Hasher, value: Any) -> bytes | None:
         feed_array(h, value, hasher)
         return h.digest()
     if isinstance(value, np.generic):
-        return xxhash.xxh3_128_digest(_header(np.asarray(value)) + np.asarray(value).tobytes())
+        scalar = np.asarray(value)
+        if isinstance(value, np.inexact) and value != value:
+            parts = (value.real, value.imag) if isinstance(value, np.complexfloating) else ()
+            canon = [np.nan if p != p else p for p in parts] or [np.nan]
+            scalar = np.asarray(complex(*canon) if parts else canon[0], dtype=scalar.dtype)
+        return xxhash.xxh3_128_digest(_header(scalar) + scalar.tobytes())
     if isinstance(value, np.dtype):
         return xxhash.xxh3_128_digest(b"dtype|" + repr(value).encode())
     return None

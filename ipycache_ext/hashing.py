@@ -6,23 +6,29 @@ Two paths give one digest per value:
   shared object and an equal copy encode alike) straight into xxh3.  Types pickle
   cannot encode deterministically are taken over in ``reducer_override``: arrays,
   frames, functions (by code), user classes (by code), modules (by name), and
-  ``hash_funcs`` types, each replaced in the stream by its own digest.
+  ``hash_funcs`` types, each replaced in the stream by its own digest.  A list of
+  plain ints skips pickle: its values are hashed as one int64 buffer.
 * the walk path is a Merkle walk in Python.  It is taken when the value holds a set
   (whose pickle order follows ``hash()`` of str, randomised per process), a cycle,
-  or something pickle refuses, and it is the one that can say *where* an unhashable
-  object sits (``argument cfg.pool[0]``).
+  a float that may be a NaN (pickle keeps a NaN's sign and payload bits, the walk
+  hashes every NaN alike), or something pickle refuses, and it is the one that can
+  say *where* an unhashable object sits (``argument cfg.pool[0]``).
 
-Which path a value takes depends only on its structure, so equal values always get
+Which path a value takes depends only on the value, so equal values always get
 equal digests.  numpy and pandas are imported only when such an object is hashed.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import pickle
+import re
 import struct
+import sys
 import types
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import xxhash
@@ -37,6 +43,25 @@ _xxh_digest = xxhash.xxh3_128_digest
 _pack_q = struct.Struct("<q").pack
 _pack_d = struct.Struct("<d").pack
 _pack_len = struct.Struct("<Q").pack
+
+# Protocol 3 on purpose: from protocol 4 on, exact sets are written by the pickler
+# itself in iteration order (which follows the per-process ``hash()`` of str) without
+# consulting ``reducer_override``; up to 3 they are reduced to ``set(list)``, and the
+# reference to ``set`` is what sends them to the walk path.
+_PICKLE_PROTOCOL = 3
+# Strings longer than this are encoded a chunk at a time (no full-size copy).
+_STR_CHUNK = 1 << 18
+# Long lists and tuples are pickled this many items at a time, so the pickler's
+# output stays in cache on its way to xxh3 (protocol 3 does not stream by itself).
+_PICKLE_SLICE = 8192
+# The walk tries the fast path first on containers at least this long.
+_FAST_CHILD_LEN = 64
+# A BINFLOAT opcode whose exponent bits are all set: a NaN (or an infinity).  It may
+# also match other bytes, which only costs a walk.
+_NAN_LIKE = re.compile(rb"G[\x7f\xff][\xf0-\xff]")
+_PLAIN_CONTAINERS = frozenset({list, tuple, dict})
+# Types pickle encodes without consulting reducer_override (object: matches them all).
+_ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 
 
 def type_name(tp: type) -> str:
@@ -67,6 +92,58 @@ def atom_bytes(value: Any) -> bytes | None:
     if t is complex:
         return b"c" + _canon_float(value.real) + _canon_float(value.imag)
     return None
+
+
+def feed_str(h: Any, text: str) -> None:
+    """Stream ``text`` as UTF-8 (lone surrogates allowed) into the xxh3 state ``h``.
+
+    Equal to ``h.update(text.encode("utf-8", "surrogatepass"))``: the encoder maps
+    each code point on its own, so chunks can be cut anywhere.
+    """
+    if len(text) <= _STR_CHUNK:
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return
+    for start in range(0, len(text), _STR_CHUNK):
+        h.update(text[start : start + _STR_CHUNK].encode("utf-8", "surrogatepass"))
+
+
+def atom_digest(value: Any) -> bytes | None:
+    """``xxh3_128(atom_bytes(value))`` without building a big atom; None for non-atoms."""
+    t = type(value)
+    if t is str and len(value) > _STR_CHUNK:
+        h = _xxh(b"s")
+        feed_str(h, value)
+        return h.digest()
+    if t is bytes and len(value) > _STR_CHUNK:
+        h = _xxh(b"b")
+        h.update(value)
+        return h.digest()
+    atom = atom_bytes(value)
+    return None if atom is None else _xxh_digest(atom)
+
+
+def _int_list_digest(value: list) -> bytes | None:
+    """Digest of a list of exact ints that all fit in int64, else None.
+
+    Their values are laid out as one little-endian int64 buffer by numpy (when it is
+    already imported) or ``array``; both give the same bytes.
+    """
+    n = len(value)
+    if operator.countOf(map(type, value), int) != n:
+        return None
+    np = sys.modules.get("numpy")
+    try:
+        if np is not None:
+            data: Any = np.fromiter(value, dtype="<i8", count=n)
+        else:
+            data = array("q", value)
+            if sys.byteorder == "big":
+                data.byteswap()
+    except OverflowError:
+        return None
+    h = _xxh(b"Q" + _pack_len(n))
+    h.update(data)
+    return h.digest()
 
 
 def _canon_float(x: float) -> bytes:
@@ -105,14 +182,21 @@ class Hasher:
                     messages.bad_option_error("hash_funcs", key, "a type or 'module.QualName'")
                 )
         self.has_hash_funcs = bool(self._by_type or self._by_name)
+        # Pickle writes atoms itself, out of reach of hash_funcs; when an entry could
+        # apply to one, every value takes the walk path so the entry always counts.
+        self._walk_only = any(t in self._by_type for t in _ATOM_TYPES) or any(
+            type_name(t) in self._by_name or f"builtins.{t.__qualname__}" in self._by_name
+            for t in _ATOM_TYPES
+        )
 
     # ----- public --------------------------------------------------------------------
 
     def digest(self, value: Any, where: str = "a value", param: str | None = None) -> bytes:
         """The 16-byte digest of ``value``; ``where``/``param`` label errors."""
-        atom = atom_bytes(value)
-        if atom is not None and not self.has_hash_funcs:
-            return _xxh_digest(atom)
+        if not self.has_hash_funcs:
+            found = atom_digest(value)
+            if found is not None:
+                return found
         try:
             return self._digest(value)
         except UnhashableTypeError as err:
@@ -122,7 +206,7 @@ class Hasher:
 
     def part(self, value: Any, where: str = "a value", param: str | None = None) -> bytes:
         """A compact encoding for a key component: short scalars as-is, else the digest."""
-        if not self.has_hash_funcs:
+        if not self.has_hash_funcs and (type(value) not in (str, bytes) or len(value) <= 64):
             atom = atom_bytes(value)
             if atom is not None and len(atom) <= 64:
                 return atom
@@ -154,12 +238,12 @@ class Hasher:
         special = self._special(value)
         if special is not None:
             return special
-        try:
-            return self._pickled(value)
-        except UserHashError:
-            raise
-        except (_Fallback, Exception):
-            return self._walk(value, [], {})
+        found = atom_digest(value)
+        if found is None:
+            found = self._fast(value)
+        if found is None:
+            found = self._walk(value)
+        return found
 
     def _user_hash(self, value: Any) -> bytes | None:
         tp = type(value)
@@ -186,6 +270,8 @@ class Hasher:
             if found is not None:
                 return found
         tp = type(value)
+        if tp in _PLAIN_CONTAINERS:
+            return None
         module = tp.__module__
         if module.startswith("numpy"):
             from . import hash_numpy
@@ -209,112 +295,204 @@ class Hasher:
 
     # ----- fast path -------------------------------------------------------------------
 
-    def _pickled(self, value: Any) -> bytes:
+    def _fast(self, value: Any) -> bytes | None:
+        """The fast-path digest of a non-atom, or None when it must be walked."""
+        if self._walk_only:
+            return None
+        if type(value) is list and value and type(value[0]) is int:
+            found = _int_list_digest(value)
+            if found is not None:
+                return found
         h = _xxh()
-        pickler = _StreamPickler(_Sink(h), self)
-        pickler.dump(value)
-        return h.digest()
+        sink = _Sink(h)
+        try:
+            pickler = _StreamPickler(sink, self)
+            if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
+                for start in range(0, len(value), _PICKLE_SLICE):
+                    pickler.dump(value[start : start + _PICKLE_SLICE])
+            else:
+                pickler.dump(value)
+        except UserHashError:
+            raise
+        except Exception:
+            return None  # _Fallback, a cycle, or something pickle refuses
+        return None if sink.nan_like else h.digest()
 
     # ----- walk path -------------------------------------------------------------------
 
-    def _walk(self, value: Any, stack: list[int], done: dict[int, tuple[Any, bytes]]) -> bytes:
-        atom = atom_bytes(value)
-        if atom is not None and not self.has_hash_funcs:
-            return _xxh_digest(atom)
+    def _walk(self, root: Any) -> bytes:
+        """Merkle digest of ``root``, driven by a loop rather than by recursion.
+
+        Each container being walked is a generator that yields ``(label, child)`` and
+        is sent the child's digest back, so a long linked structure needs no deep
+        Python stack.  ``path`` maps the ids of those containers to their depth: a child
+        found on it closes a cycle and is hashed as its distance up the path.
+        """
+        done: dict[int, tuple[Any, bytes]] = {}
+        path = {id(root): 0}
+        stack: list[tuple[Walker, Any, Label]] = [(self._walk_container(root), root, "")]
+        reply: Any = None
+        while True:
+            walker, container, _ = stack[-1]
+            try:
+                label, item = walker.send(reply)
+            except StopIteration as stop:
+                stack.pop()
+                del path[id(container)]
+                done[id(container)] = (container, stop.value)  # keeps temporaries alive
+                if not stack:
+                    return stop.value
+                reply = stop.value
+                continue
+            except _LOCATED as err:
+                _prefix(err, [entry[2] for entry in stack])
+                raise
+            try:
+                reply = self._walk_leaf(item, path, done)
+            except _LOCATED as err:
+                _prefix(err, [entry[2] for entry in stack] + [label])
+                raise
+            if reply is None:
+                path[id(item)] = len(stack)
+                stack.append((self._walk_container(item), item, label))
+
+    def _walk_leaf(
+        self, value: Any, path: dict[int, int], done: dict[int, tuple[Any, bytes]]
+    ) -> Any:
+        """The digest of ``value`` when it needs no walk of its own, else None."""
+        if not self.has_hash_funcs:
+            found = atom_digest(value)
+            if found is not None:
+                return found
         key = id(value)
         if key in done:
             return done[key][1]
-        if key in stack:
-            return _xxh_digest(_ref_tag(len(stack) - stack.index(key)))
-        special = self._special(value)
-        if special is not None:
-            return special
-        stack.append(key)
-        try:
-            result = self._walk_container(value, stack, done)
-        finally:
-            stack.pop()
-        done[key] = (value, result)  # keeps temporaries alive so their id is not reused
-        return result
+        depth = path.get(key)
+        if depth is not None:
+            return _xxh_digest(_ref_tag(len(path) - depth))
+        found = self._special(value)
+        if found is None and self.has_hash_funcs:
+            found = atom_digest(value)
+        if found is None and type(value) in _PLAIN_CONTAINERS and len(value) >= _FAST_CHILD_LEN:
+            found = self._fast(value)
+        if found is not None:
+            done[key] = (value, found)  # a class met once per instance is hashed once
+        return found
 
-    def _walk_container(
-        self, value: Any, stack: list[int], done: dict[int, tuple[Any, bytes]]
-    ) -> bytes:
+    def _walk_container(self, value: Any) -> Walker:
+        """Yield ``(label, child)`` for each part of ``value``; return its digest."""
         tp = type(value)
         h = _xxh()
-
-        def child(label: str, item: Any) -> bytes:
-            try:
-                return self._walk(item, stack, done)
-            except (UnhashableTypeError, UserHashError) as err:
-                err.where = label + getattr(err, "where", "")  # type: ignore[union-attr]
-                raise
-
-        if tp in (list, tuple):
-            h.update(b"L" if tp is list else b"U")
-            h.update(_pack_len(len(value)))
+        if tp is list or tp is tuple:
+            h.update((b"L" if tp is list else b"U") + _pack_len(len(value)))
             for i, item in enumerate(value):
-                h.update(child(f"[{i}]", item))
+                h.update((yield ("[]", i), item))
         elif tp is dict:
             h.update(b"D" + _pack_len(len(value)))
             for k, v in value.items():
-                h.update(child(f"[{messages.short_repr(k)}] (key)", k))
-                h.update(child(f"[{messages.short_repr(k)}]", v))
-        elif tp in (set, frozenset):
-            h.update(b"S" if tp is set else b"Z")
-            for d in sorted(child("{...}", item) for item in value):
+                h.update((yield ("key", k), k))
+                h.update((yield ("[k]", k), v))
+        elif isinstance(value, (set, frozenset)):
+            # By sorted digest: iteration order follows the per-process hash() of str.
+            exact = tp is set or tp is frozenset
+            if exact:
+                h.update(b"S" if tp is set else b"Z")
+            else:
+                h.update(b"R" + type_name(tp).encode() + b"\0S")
+            digests = []
+            for item in value:
+                digests.append((yield "{...}", item))
+            for d in sorted(digests):
                 h.update(d)
+            if not exact:
+                h.update((yield "", getattr(value, "__dict__", None)))
         else:
-            self._walk_reduced(value, h, child)
-        return h.digest()
-
-    def _walk_reduced(self, value: Any, h: Any, child: Callable[[str, Any], bytes]) -> None:
-        """Hash ``value`` by what ``__reduce_ex__`` says reconstructs it, as pickle would."""
-        tp = type(value)
-        try:
-            reduced = value.__reduce_ex__(4)
-        except Exception:
-            raise UnhashableTypeError("", type_name(tp), "") from None
-        h.update(b"R" + type_name(tp).encode() + b"\0")
-        if isinstance(reduced, str):
-            h.update(b"g" + reduced.encode())
-            return
-        parts = list(reduced) + [None] * (6 - len(reduced))
-        func, args, state, list_items, dict_items = parts[:5]
-        h.update(child("", func))
-        h.update(child("", args))
-        if state is not None:
+            # What __reduce_ex__ says reconstructs it, as pickle would.
+            try:
+                reduced = value.__reduce_ex__(4)
+            except Exception:
+                raise UnhashableTypeError("", type_name(tp), "") from None
+            h.update(b"R" + type_name(tp).encode() + b"\0")
+            if isinstance(reduced, str):
+                h.update(b"g" + reduced.encode())
+                return h.digest()
+            parts = list(reduced) + [None] * (6 - len(reduced))
+            func, args, state, list_items, dict_items = parts[:5]
+            h.update((yield "", func))
+            h.update((yield "", args))
             if isinstance(state, dict):
                 for k, v in state.items():
-                    h.update(child(f".{k}", k))
-                    h.update(child(f".{k}", v))
-            else:
-                h.update(child("", state))
-        if list_items is not None:
-            h.update(child("", list(list_items)))
-        if dict_items is not None:
-            h.update(child("", list(dict_items)))
+                    h.update((yield (".", k), k))
+                    h.update((yield (".", k), v))
+            elif state is not None:
+                h.update((yield "", state))
+            if list_items is not None:
+                h.update((yield "", list(list_items)))
+            if dict_items is not None:
+                h.update((yield "", list(dict_items)))
+        return h.digest()
+
+
+# Where a child sits in its container: "" / "{...}", or (kind, index/key/attribute),
+# turned into text only when an error has to say where it happened.
+Label = str | tuple[str, Any]
+Walker = Generator[tuple[Label, Any], bytes, bytes]
+_LOCATED = (UnhashableTypeError, UserHashError)
+
+
+def _label_text(label: Label) -> str:
+    if isinstance(label, str):
+        return label
+    kind, arg = label
+    if kind == "[]":
+        return f"[{arg}]"
+    if kind == ".":
+        return f".{arg}"
+    text = f"[{messages.short_repr(arg)}]"
+    return text + " (key)" if kind == "key" else text
+
+
+def _prefix(err: Exception, labels: list[Label]) -> None:
+    """Put the path of ``labels`` in front of where ``err`` happened."""
+    where = "".join(_label_text(label) for label in labels)
+    err.where = where + getattr(err, "where", "")  # type: ignore[attr-defined]
 
 
 class _Sink:
-    """A write-only file whose bytes go straight into an xxh3 state."""
+    """A write-only file: bytes go straight into an xxh3 state, watched for NaN floats."""
 
-    __slots__ = ("write",)
+    __slots__ = ("update", "tail", "nan_like")
 
     def __init__(self, h: Any) -> None:
-        self.write = h.update
+        self.update = h.update
+        self.tail = b""
+        self.nan_like = False
+
+    def write(self, data: bytes) -> None:
+        self.update(data)
+        if not self.nan_like:
+            seam = self.tail + bytes(data[:2])
+            self.nan_like = bool(_NAN_LIKE.search(data) or _NAN_LIKE.search(seam))
+            self.tail = bytes(data[-2:])
 
 
 class _StreamPickler(pickle.Pickler):
-    """Protocol-3 pickler in fast mode that hands special types to its :class:`Hasher`."""
+    """Pickler in fast mode (no memo) that hands special types to its :class:`Hasher`.
+
+    ``reducer_override`` is not consulted for None, bools and exact int, float, str,
+    bytes, list, tuple, dict, set and frozenset (pickle writes those itself), so it
+    runs once per other object, not once per element.
+    """
 
     def __init__(self, file: Any, hasher: Hasher) -> None:
-        super().__init__(file, protocol=3)
+        super().__init__(file, protocol=_PICKLE_PROTOCOL)
         self.fast = True
         self.hasher = hasher
 
     def reducer_override(self, obj: Any) -> Any:
-        if obj is set or obj is frozenset:
+        # Exact sets arrive here as a reference to ``set``/``frozenset``; subclasses
+        # as themselves, reduced (by default) to a list in iteration order.
+        if obj is set or obj is frozenset or isinstance(obj, (set, frozenset)):
             raise _Fallback
         if obj is _Digest:
             return NotImplemented
