@@ -22,7 +22,7 @@ demo: $(VENV)/.installed-test
 	$(PY) scripts/demo.py notebooks/01_tutorial.ipynb
 
 test: $(VENV)/.installed-test
-	$(PY) -m ruff check ipycache_ext tests bench scripts
+	$(PY) -m ruff check .
 	$(PY) -m pytest tests
 	$(PY) -m pytest $(NBVAL) notebooks/
 
