@@ -29,32 +29,56 @@ def _header(a: np.ndarray) -> bytes:
     return f"ndarray|{descr}|{a.shape}|".encode()
 
 
-def feed_array(h: Any, a: np.ndarray, hasher: Hasher) -> None:
-    """Stream the header and data of ``a`` into the xxh3 state ``h``."""
-    h.update(_header(a))
+class Strided:
+    """Part of a stream: an array whose bytes must be copied out in C order."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+
+def array_parts(a: np.ndarray, hasher: Hasher) -> list[Any]:
+    """The header and data of ``a`` as parts for :func:`feed` (no data is copied)."""
+    parts: list[Any] = [_header(a)]
     if a.dtype.hasobject:
-        h.update(hasher._digest(a.ravel().tolist()))
+        parts.append(hasher._digest(a.ravel().tolist()))
     elif a.size == 0:
-        return
+        pass
     elif a.flags.c_contiguous:
-        h.update(a.reshape(-1).view(np.uint8))
+        parts.append(a.reshape(-1).view(np.uint8))
     else:
-        chunks = np.nditer(
-            a,
-            flags=["external_loop", "buffered", "zerosize_ok"],
-            op_flags=[["readonly", "contig"]],
-            order="C",
-            buffersize=max(1, _BUFFER_BYTES // a.itemsize),
-        )
-        for chunk in chunks:
-            h.update(chunk.view(np.uint8))
+        parts.append(Strided(a))
+    return parts
+
+
+def feed(h: Any, parts: list[Any]) -> None:
+    """Stream ``parts`` (buffers and :class:`Strided` arrays) into the xxh3 state ``h``.
+
+    Callers gather every part first and stream them in one tight loop: Python work
+    done between big buffers runs on a cache the data has just flushed.
+    """
+    for part in parts:
+        if type(part) is Strided:
+            a = part.array
+            chunks = np.nditer(
+                a,
+                flags=["external_loop", "buffered", "zerosize_ok"],
+                op_flags=[["readonly", "contig"]],
+                order="C",
+                buffersize=max(1, _BUFFER_BYTES // a.itemsize),
+            )
+            for chunk in chunks:
+                h.update(chunk.view(np.uint8))
+        else:
+            h.update(part)
 
 
 def digest_numpy(hasher: Hasher, value: Any) -> bytes | None:
     """Digest of an ndarray or numpy scalar; None for other numpy objects."""
     if isinstance(value, np.ndarray) and type(value) is np.ndarray:
         h = xxhash.xxh3_128()
-        feed_array(h, value, hasher)
+        feed(h, array_parts(value, hasher))
         return h.digest()
     if isinstance(value, np.generic):
         scalar = np.asarray(value)

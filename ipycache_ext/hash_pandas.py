@@ -1,8 +1,10 @@
 """pandas DataFrame, Series and Index: values of every column, dtypes, names, index.
 
 Numeric columns are hashed from their own buffers (a column of a consolidated block is
-one contiguous row of it); object and string columns go through the value hasher.
-Nothing is sampled: a one-cell change changes the digest.
+one contiguous row of it), column by column, so the block layout does not count.
+String columns are joined into one text (much cheaper than pickling a million small
+strings); other object columns go through the value hasher.  Nothing is sampled: a
+one-cell change changes the digest.
 """
 
 from __future__ import annotations
@@ -13,28 +15,70 @@ import numpy as np
 import pandas as pd
 import xxhash
 
-from .hash_numpy import feed_array
+from .hash_numpy import array_parts, feed
 
 if TYPE_CHECKING:
     from .hashing import Hasher
 
+_MASKED = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
 
-def _feed_values(h: Any, values: Any, hasher: Hasher) -> None:
-    """Stream one column's (or index's) dtype and values into ``h``."""
-    h.update(f"|{values.dtype}|".encode())
+
+def _value_parts(values: Any, hasher: Hasher) -> list[Any]:
+    """One column's (or index's) dtype and values, as parts for :func:`feed`."""
+    parts: list[Any] = [f"|{values.dtype}|".encode()]
     if isinstance(values, np.ndarray):
-        feed_array(h, values, hasher)
-        return
-    if isinstance(values, pd.Categorical):
-        feed_array(h, np.asarray(values.codes), hasher)
-        h.update(_index_digest(values.categories, hasher))
-        return
-    asi8 = getattr(values, "asi8", None)
-    if isinstance(asi8, np.ndarray):
-        feed_array(h, asi8, hasher)
-        return
-    objects = np.asarray(values, dtype=object)
-    h.update(hasher._digest(objects.tolist()))
+        parts += array_parts(values, hasher)
+    elif isinstance(values, pd.Categorical):
+        parts.append(b"ordered|" if values.ordered else b"unordered|")
+        parts += array_parts(np.asarray(values.codes), hasher)
+        parts.append(_index_digest(values.categories, hasher))
+    elif isinstance(values.dtype, pd.StringDtype):
+        parts += _string_parts(values, hasher)
+    elif isinstance(values, _MASKED):
+        parts += array_parts(np.asarray(values.isna(), dtype=bool), hasher)
+        numpy_dtype = values.dtype.numpy_dtype
+        data = values.to_numpy(numpy_dtype, na_value=numpy_dtype.type(0))
+        parts += array_parts(data, hasher)
+    elif isinstance(getattr(values, "asi8", None), np.ndarray):
+        parts += array_parts(values.asi8, hasher)
+    else:
+        parts.append(hasher._digest(np.asarray(values, dtype=object).tolist()))
+    return parts
+
+
+def _string_parts(values: Any, hasher: Hasher) -> list[Any]:
+    """A string column: its strings joined by NUL, missing cells as a mask.
+
+    The joined text is unambiguous when it holds exactly one NUL fewer than there are
+    strings; a column where some string contains a NUL is pickled instead.
+    """
+    parts: list[Any] = []
+    objects = np.asarray(values, dtype=object)  # no copy for python-backed strings
+    items = objects.tolist()
+    joined = _joined(items)
+    if joined is None:
+        missing = np.asarray(values.isna(), dtype=bool)
+        if missing.any():
+            parts.append(b"M")
+            parts += array_parts(missing, hasher)
+            items = objects[~missing].tolist()
+            joined = _joined(items)
+    if joined is None:
+        parts.append(b"P" + hasher._digest(items))
+    else:
+        parts += [b"J%d|" % len(items), joined]
+    return parts
+
+
+def _joined(items: list[Any]) -> bytes | None:
+    """``items`` joined by NUL as UTF-8, or None if they are not all str or one has a NUL."""
+    try:
+        joined = "\0".join(items).encode("utf-8", "surrogatepass")
+    except TypeError:
+        return None
+    # UTF-8 has a zero byte only for U+0000; numpy counts them ~5x faster than bytes.count.
+    nuls = np.count_nonzero(np.frombuffer(joined, dtype=np.uint8) == 0)
+    return joined if nuls == max(len(items) - 1, 0) else None
 
 
 def _index_digest(index: pd.Index, hasher: Hasher) -> bytes:
@@ -46,10 +90,22 @@ def _index_digest(index: pd.Index, hasher: Hasher) -> bytes:
     elif isinstance(index, pd.MultiIndex):
         h.update(hasher._digest(index.to_flat_index().tolist()))
     else:
-        _feed_values(
-            h, index.array if not isinstance(index.dtype, np.dtype) else index.to_numpy(), hasher
-        )
+        values = index.to_numpy() if isinstance(index.dtype, np.dtype) else index.array
+        feed(h, _value_parts(values, hasher))
     return h.digest()
+
+
+def _columns(frame: pd.DataFrame) -> list[Any]:
+    """Each column's values: a numpy array for a numpy dtype, else the pandas array.
+
+    The block manager's ``iget_values`` (private, so only when present) gives them
+    without building a Series per column, a tenth of the cost of ``items()``.
+    """
+    iget = getattr(getattr(frame, "_mgr", None), "iget_values", None)
+    if iget is None:
+        return [_column_values(series) for _, series in frame.items()]
+    columns = [iget(i) for i in range(frame.shape[1])]
+    return [np.asarray(v) if isinstance(v.dtype, np.dtype) else v for v in columns]
 
 
 def _column_values(series: pd.Series) -> Any:
@@ -61,19 +117,23 @@ def _column_values(series: pd.Series) -> Any:
 def digest_pandas(hasher: Hasher, value: Any) -> bytes | None:
     """Digest of a DataFrame, Series or Index; None for other pandas objects."""
     if isinstance(value, pd.DataFrame):
-        h = xxhash.xxh3_128()
-        h.update(b"DataFrame|" + repr(value.shape).encode())
-        h.update(_index_digest(value.columns, hasher))
-        h.update(_index_digest(value.index, hasher))
-        for i in range(value.shape[1]):
-            _feed_values(h, _column_values(value.iloc[:, i]), hasher)
-        return h.digest()
-    if isinstance(value, pd.Series):
-        h = xxhash.xxh3_128()
-        h.update(b"Series|" + hasher._digest(value.name))
-        h.update(_index_digest(value.index, hasher))
-        _feed_values(h, _column_values(value), hasher)
-        return h.digest()
-    if isinstance(value, pd.Index):
+        parts: list[Any] = [
+            b"DataFrame|" + repr(value.shape).encode(),
+            _index_digest(value.columns, hasher),
+            _index_digest(value.index, hasher),
+        ]
+        for values in _columns(value):
+            parts += _value_parts(values, hasher)
+    elif isinstance(value, pd.Series):
+        parts = [
+            b"Series|" + hasher._digest(value.name),
+            _index_digest(value.index, hasher),
+            *_value_parts(_column_values(value), hasher),
+        ]
+    elif isinstance(value, pd.Index):
         return _index_digest(value, hasher)
-    return None
+    else:
+        return None
+    h = xxhash.xxh3_128()
+    feed(h, parts)
+    return h.digest()
