@@ -12,10 +12,15 @@ eviction.  A plain file-per-entry store would have to build all three by hand.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import socket
 import uuid
 from typing import Any, Protocol
 from urllib.parse import urlparse
+
+_DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 
 
 class Backend(Protocol):
@@ -30,6 +35,10 @@ class Backend(Protocol):
     def delete(self, key: str) -> None: ...
 
     def try_lock(self, key: str, token: str, lease: float) -> bool: ...
+
+    def renew(self, key: str, token: str, lease: float) -> None: ...
+
+    def holder(self, key: str) -> str | None: ...
 
     def unlock(self, key: str, token: str) -> None: ...
 
@@ -47,24 +56,54 @@ class DiskBackend:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)
         self.where = directory
+        self._max_bytes = max_bytes
+        # Eviction is done here, one least recently used entry at a time: diskcache's
+        # own culling drops ten entries whenever the store is over its bound.
         self._cache = diskcache.Cache(
             directory,
             size_limit=max_bytes,
             eviction_policy="least-recently-used",
-            cull_limit=10,
+            cull_limit=0,
         )
 
     def get(self, key: str) -> bytes | None:
         return self._cache.get(key, default=None, retry=True)
 
     def set(self, key: str, data: bytes, ttl: float | None) -> None:
+        free = shutil.disk_usage(self.where).free
+        if len(data) + _DISK_MARGIN > free:
+            # Refuse before writing: a half-written file would fill the disk for good.
+            raise OSError(errno.ENOSPC, f"{len(data)} bytes do not fit ({free} free)")
         self._cache.set(key, data, expire=ttl, retry=True)
+        self._evict()
+
+    def _evict(self) -> None:
+        """Drop least recently used entries (never locks) until under ``max_bytes``.
+
+        Reads diskcache's ``Cache`` table (its ``access_time`` column) directly: the
+        public API has no "oldest entry" query.
+        """
+        while self._cache.volume() > self._max_bytes:
+            row = self._cache._sql(
+                "SELECT key FROM Cache WHERE key NOT LIKE 'lock:%' ORDER BY access_time LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return
+            self._cache.delete(row[0], retry=True)
 
     def delete(self, key: str) -> None:
         self._cache.delete(key, retry=True)
 
     def try_lock(self, key: str, token: str, lease: float) -> bool:
         return bool(self._cache.add("lock:" + key, token, expire=lease, retry=True))
+
+    def renew(self, key: str, token: str, lease: float) -> None:
+        with self._cache.transact(retry=True):
+            if self._cache.get("lock:" + key) == token:
+                self._cache.set("lock:" + key, token, expire=lease)
+
+    def holder(self, key: str) -> str | None:
+        return self._cache.get("lock:" + key, retry=True)
 
     def unlock(self, key: str, token: str) -> None:
         with self._cache.transact(retry=True):
@@ -83,6 +122,10 @@ class DiskBackend:
 
 _UNLOCK_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_RENEW_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -111,6 +154,14 @@ class RedisBackend:
         px = max(1, int(lease * 1000))
         return bool(self._redis.set(self._prefix + "lock:" + key, token, nx=True, px=px))
 
+    def renew(self, key: str, token: str, lease: float) -> None:
+        px = max(1, int(lease * 1000))
+        self._redis.eval(_RENEW_SCRIPT, 1, self._prefix + "lock:" + key, token, px)
+
+    def holder(self, key: str) -> str | None:
+        found = self._redis.get(self._prefix + "lock:" + key)
+        return found.decode() if isinstance(found, bytes) else found
+
     def unlock(self, key: str, token: str) -> None:
         self._redis.eval(_UNLOCK_SCRIPT, 1, self._prefix + "lock:" + key, token)
 
@@ -135,4 +186,21 @@ def open_backend(location: str, max_disk_bytes: int) -> Any:
 
 
 def new_token() -> str:
-    return f"{os.getpid()}-{uuid.uuid4().hex}"
+    """A lock holder's id: host and pid, so a crashed local holder can be told apart."""
+    return f"{socket.gethostname()}|{os.getpid()}|{uuid.uuid4().hex}"
+
+
+def holder_is_dead(token: str | None) -> bool:
+    """True if ``token`` names a process on this host that no longer exists."""
+    if not token or token.count("|") != 2:
+        return False
+    host, pid, _ = token.split("|")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False

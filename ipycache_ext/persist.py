@@ -36,7 +36,7 @@ from typing import Any
 import xxhash
 
 from . import messages, notify
-from .backends import Backend, new_token, open_backend
+from .backends import Backend, holder_is_dead, new_token, open_backend
 
 MAGIC = b"IPYCACHE1\n"
 _MAC_SIZE = 32
@@ -51,7 +51,7 @@ class Settings:
     location: str | None = None
     max_disk_bytes = 4 << 30
     secret: str | None = None
-    lease = 600.0
+    lease = 30.0
 
 
 # ----- where things live ---------------------------------------------------------------
@@ -209,7 +209,7 @@ class Tier:
 
     def _fault(self, exc: BaseException) -> None:
         note = messages.store_fault_warning(self.backend.where, exc)
-        self._warn_once("fault", type(exc).__name__, note)
+        self._warn_once("fault", self.backend.where, note)
 
     @staticmethod
     def entry_key(owner: str, key: bytes) -> str:
@@ -281,14 +281,43 @@ class Tier:
             if found is not None:
                 yield found
                 return
+            self._break_dead_lock(name)
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
+        renewing = _Renewal(self.backend, name, token) if locked else None
         try:
             yield self.load(owner, key, label) if locked else None
         finally:
-            if locked:
+            if renewing is not None:
+                renewing.stop()
                 with contextlib.suppress(Exception):
                     self.backend.unlock(name, token)
+
+    def _break_dead_lock(self, name: str) -> None:
+        """A lock held by a process of this host that died (kill -9) is released now,
+        not when its lease runs out."""
+        with contextlib.suppress(Exception):
+            holder = self.backend.holder(name)
+            if holder_is_dead(holder):
+                self.backend.unlock(name, holder)
+
+
+class _Renewal:
+    """Keeps a lease alive while its holder computes (every third of the lease)."""
+
+    def __init__(self, backend: Backend, name: str, token: str) -> None:
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(backend, name, token), daemon=True)
+        self._thread.start()
+
+    def _run(self, backend: Backend, name: str, token: str) -> None:
+        while not self._stopped.wait(Settings.lease / 3):
+            with contextlib.suppress(Exception):
+                backend.renew(name, token, Settings.lease)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 def _unpicklable_part(payload: Any, exc: BaseException) -> Any:
