@@ -4,7 +4,8 @@ Numeric columns are hashed from their own buffers (a column of a consolidated bl
 one contiguous row of it), column by column, so the block layout does not count.
 String columns are joined into one text (much cheaper than pickling a million small
 strings); other object columns go through the value hasher.  Nothing is sampled: a
-one-cell change changes the digest.
+one-cell change changes the digest.  Float columns hash their bits, like numpy arrays
+(see :mod:`.hash_numpy`): a NaN with another sign or payload counts as a change.
 """
 
 from __future__ import annotations
