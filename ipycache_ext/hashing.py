@@ -20,7 +20,6 @@ equal digests.  numpy and pandas are imported only when such an object is hashed
 
 from __future__ import annotations
 
-import math
 import operator
 import pickle
 import re
@@ -60,6 +59,8 @@ _FAST_CHILD_LEN = 64
 # also match other bytes, which only costs a walk.
 _NAN_LIKE = re.compile(rb"G[\x7f\xff][\xf0-\xff]")
 _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
+# The one NaN every NaN in a float list becomes (quiet, positive, no payload).
+_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000000))[0]
 # Types pickle encodes without consulting reducer_override (object: matches them all).
 _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 
@@ -72,26 +73,32 @@ def type_name(tp: type) -> str:
     return f"{module}.{tp.__qualname__}"
 
 
+def _int_atom(value: int) -> bytes:
+    if -(1 << 63) <= value < (1 << 63):
+        return b"i" + _pack_q(value)
+    return b"I" + value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
+
+
+def _canon_float(x: float) -> bytes:
+    return b"nan" if x != x else _pack_d(x)
+
+
+# The tagged encoding of each atom type (exact types only: subclasses are not atoms).
+_ATOMS: dict[type, Callable[[Any], bytes]] = {
+    int: _int_atom,
+    str: lambda v: b"s" + v.encode("utf-8", "surrogatepass"),
+    float: lambda v: b"f" + _canon_float(v),
+    bool: lambda v: b"T" if v else b"F",
+    type(None): lambda v: b"N",
+    bytes: lambda v: b"b" + v,
+    complex: lambda v: b"c" + _canon_float(v.real) + _canon_float(v.imag),
+}
+
+
 def atom_bytes(value: Any) -> bytes | None:
     """A short tagged encoding of a scalar, or None when ``value`` is not one."""
-    t = type(value)
-    if t is int:
-        if -(1 << 63) <= value < (1 << 63):
-            return b"i" + _pack_q(value)
-        return b"I" + value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
-    if t is str:
-        return b"s" + value.encode("utf-8", "surrogatepass")
-    if t is float:
-        return b"fnan" if value != value else b"f" + _pack_d(value)
-    if t is bool:
-        return b"T" if value else b"F"
-    if value is None:
-        return b"N"
-    if t is bytes:
-        return b"b" + value
-    if t is complex:
-        return b"c" + _canon_float(value.real) + _canon_float(value.imag)
-    return None
+    encode = _ATOMS.get(type(value))
+    return None if encode is None else encode(value)
 
 
 def feed_str(h: Any, text: str) -> None:
@@ -110,16 +117,17 @@ def feed_str(h: Any, text: str) -> None:
 def atom_digest(value: Any) -> bytes | None:
     """``xxh3_128(atom_bytes(value))`` without building a big atom; None for non-atoms."""
     t = type(value)
-    if t is str and len(value) > _STR_CHUNK:
-        h = _xxh(b"s")
-        feed_str(h, value)
+    encode = _ATOMS.get(t)
+    if encode is None:
+        return None
+    if (t is str or t is bytes) and len(value) > _STR_CHUNK:
+        h = _xxh(b"s" if t is str else b"b")
+        if t is str:
+            feed_str(h, value)
+        else:
+            h.update(value)
         return h.digest()
-    if t is bytes and len(value) > _STR_CHUNK:
-        h = _xxh(b"b")
-        h.update(value)
-        return h.digest()
-    atom = atom_bytes(value)
-    return None if atom is None else _xxh_digest(atom)
+    return _xxh_digest(encode(value))
 
 
 def _int_list_digest(value: list) -> bytes | None:
@@ -146,8 +154,28 @@ def _int_list_digest(value: list) -> bytes | None:
     return h.digest()
 
 
-def _canon_float(x: float) -> bytes:
-    return b"nan" if math.isnan(x) else _pack_d(x)
+def _float_list_digest(value: list) -> bytes | None:
+    """Digest of a list of exact floats with every NaN made the same, else None.
+
+    For a list that may hold a NaN: walking a million floats one by one is slow.
+    numpy (when already imported) and ``array`` give the same bytes.
+    """
+    n = len(value)
+    if operator.countOf(map(type, value), float) != n:
+        return None
+    np = sys.modules.get("numpy")
+    if np is not None:
+        data: Any = np.fromiter(value, dtype="<f8", count=n)
+        data[np.isnan(data)] = _NAN
+    else:
+        data = array("d", value)
+        for i in [i for i, x in enumerate(value) if x != x]:
+            data[i] = _NAN
+        if sys.byteorder == "big":
+            data.byteswap()
+    h = _xxh(b"W" + _pack_len(n))
+    h.update(data)
+    return h.digest()
 
 
 class _Fallback(Exception):
@@ -316,7 +344,11 @@ class Hasher:
             raise
         except Exception:
             return None  # _Fallback, a cycle, or something pickle refuses
-        return None if sink.nan_like else h.digest()
+        if not sink.nan_like:
+            return h.digest()
+        if type(value) is list and value and type(value[0]) is float:
+            return _float_list_digest(value)
+        return None
 
     # ----- walk path -------------------------------------------------------------------
 
@@ -373,8 +405,11 @@ class Hasher:
         found = self._special(value)
         if found is None and self.has_hash_funcs:
             found = atom_digest(value)
-        if found is None and type(value) in _PLAIN_CONTAINERS and len(value) >= _FAST_CHILD_LEN:
-            found = self._fast(value)
+        if found is None and type(value) in _PLAIN_CONTAINERS:
+            if len(value) >= _FAST_CHILD_LEN:
+                found = self._fast(value)
+            elif not self.has_hash_funcs:
+                found = _flat_digest(value)
         if found is not None:
             done[key] = (value, found)  # a class met once per instance is hashed once
         return found
@@ -383,15 +418,18 @@ class Hasher:
         """Yield ``(label, child)`` for each part of ``value``; return its digest."""
         tp = type(value)
         h = _xxh()
+        # Atoms are hashed in place (no round trip through the driver) unless a
+        # hash_funcs entry may claim them.
+        atom = (lambda item: None) if self.has_hash_funcs else atom_digest
         if tp is list or tp is tuple:
             h.update((b"L" if tp is list else b"U") + _pack_len(len(value)))
             for i, item in enumerate(value):
-                h.update((yield ("[]", i), item))
+                h.update(atom(item) or (yield ("[]", i), item))
         elif tp is dict:
             h.update(b"D" + _pack_len(len(value)))
             for k, v in value.items():
-                h.update((yield ("key", k), k))
-                h.update((yield ("[k]", k), v))
+                h.update(atom(k) or (yield ("key", k), k))
+                h.update(atom(v) or (yield ("[k]", k), v))
         elif isinstance(value, (set, frozenset)):
             # By sorted digest: iteration order follows the per-process hash() of str.
             exact = tp is set or tp is frozenset
@@ -431,6 +469,28 @@ class Hasher:
             if dict_items is not None:
                 h.update((yield "", list(dict_items)))
         return h.digest()
+
+
+def _flat_digest(value: Any) -> bytes | None:
+    """What the walk gives a list, tuple or dict of atoms only (None for others),
+    without the cost of a walker for each small record."""
+    tp = type(value)
+    if tp is dict:
+        h = _xxh(b"D" + _pack_len(len(value)))
+        for k, v in value.items():
+            key, val = atom_digest(k), atom_digest(v)
+            if key is None or val is None:
+                return None
+            h.update(key)
+            h.update(val)
+    else:
+        h = _xxh((b"L" if tp is list else b"U") + _pack_len(len(value)))
+        for item in value:
+            found = atom_digest(item)
+            if found is None:
+                return None
+            h.update(found)
+    return h.digest()
 
 
 # Where a child sits in its container: "" / "{...}", or (kind, index/key/attribute),
