@@ -389,6 +389,30 @@ def test_full_disk_keeps_earlier_entries_loadable(
     assert loaded(notes)[0].endswith(f"small(1) from {one_megabyte_disk}")
 
 
+def fill(directory: Path) -> None:
+    """Write a file into ``directory`` until its file system has no space left."""
+    with open(directory / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(b"x" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+
+
+def test_disk_filled_by_other_files_still_serves_entries_stored_before(
+    one_megabyte_disk: Path, notes: Notes, tally: Tally
+) -> None:
+    small, _ = small_and_big(tally)
+    small(1)
+    fill(one_megabyte_disk.parent)
+    memo.clear()
+
+    assert small(1) == 1
+    assert tally.runs == [("small", 1)]
+    assert len(loaded(notes)) == 1
+
+
 def test_unusable_location_warns_once_and_memory_still_works(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
