@@ -12,6 +12,7 @@ eviction.  A plain file-per-entry store would have to build all three by hand.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -54,7 +55,8 @@ class DiskBackend:
         import diskcache
 
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        os.chmod(directory, 0o700)
+        with contextlib.suppress(OSError):  # a read-only mount can still be read
+            os.chmod(directory, 0o700)
         self.where = directory
         self._max_bytes = max_bytes
         # Eviction is done here, one least recently used entry at a time: diskcache's

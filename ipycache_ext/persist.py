@@ -286,7 +286,7 @@ class Tier:
             pause = min(pause * 2, 0.5)
         renewing = _Renewal(self.backend, name, token) if locked else None
         try:
-            yield self.load(owner, key, label) if locked else None
+            yield self.load(owner, key, label)
         finally:
             if renewing is not None:
                 renewing.stop()
