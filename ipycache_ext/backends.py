@@ -17,6 +17,8 @@ import errno
 import os
 import shutil
 import socket
+import sqlite3
+import time
 import uuid
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -69,7 +71,23 @@ class DiskBackend:
         )
 
     def get(self, key: str) -> bytes | None:
-        return self._cache.get(key, default=None, retry=True)
+        try:
+            return self._cache.get(key, default=None, retry=True)
+        except sqlite3.OperationalError:
+            # Least-recently-used bookkeeping makes every read a write; on a full disk
+            # read the entry without it rather than lose access to the store.
+            return self._get_without_bookkeeping(key)
+
+    def _get_without_bookkeeping(self, key: str) -> bytes | None:
+        row = self._cache._sql(
+            "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
+            "AND (expire_time IS NULL OR expire_time > ?)",
+            (key, time.time()),
+        ).fetchone()
+        if row is None:
+            return None
+        mode, filename, value = row
+        return self._cache.disk.fetch(mode, filename, value, False)
 
     def set(self, key: str, data: bytes, ttl: float | None) -> None:
         free = shutil.disk_usage(self.where).free
