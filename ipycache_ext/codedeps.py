@@ -270,6 +270,7 @@ def _labels(via: tuple[str, ...], what: str) -> tuple[str, str]:
 
 
 _SCALARS = frozenset({int, float, str, bool, type(None), bytes})
+_SIZED = (str, bytes)
 
 
 def add_value(
@@ -279,7 +280,8 @@ def add_value(
 
     ``param`` is the name a user could prefix with ``_`` to leave the value out.
     """
-    if type(value) in _SCALARS and not deps.hasher.has_hash_funcs:
+    tp = type(value)
+    if tp in _SCALARS and not deps.hasher.has_hash_funcs and (tp not in _SIZED or len(value) < 60):
         data = atom_bytes(value)
         if len(data) <= 64:  # the hot path of a hit: a number or a short string
             label = what if len(via) <= 1 else _labels(via, what)[0]
