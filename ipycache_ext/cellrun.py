@@ -44,6 +44,7 @@ def split_statement(line: str) -> tuple[str, str]:
 
 def _execute(shell: Any, source: str) -> Any:
     """Run transformed cell source in the user namespace, like ``%%time``; last value out."""
+    __tracebackhide__ = True  # IPython shows the user's frames only
     tree = shell.compile.ast_parse(source)
     tree = shell.transform_ast(tree)
     last = None
@@ -71,6 +72,7 @@ def _options_key(opts: Any) -> str:
 
 def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
     """Replay the cell if its key is stored, else run it and store what it did."""
+    __tracebackhide__ = True  # IPython shows the user's frames only
     source = shell.transform_cell(raw_cell)
     facts = analyze(source)
     hasher = Hasher(owner="the cell", for_cell=True)
@@ -154,6 +156,7 @@ def _run_and_store(
     hasher: Hasher,
     tier: persist.Tier | None,
 ) -> Any:
+    __tracebackhide__ = True  # IPython shows the user's frames only
     ns = shell.user_ns
     before = {k: v for k, v in ns.items() if not k.startswith("_")}
     started = time.perf_counter()

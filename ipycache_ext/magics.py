@@ -126,6 +126,7 @@ class MemoMagics(Magics):
             %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
             %memo [options] <statement>
         """
+        __tracebackhide__ = True  # IPython shows the user's frames only
         if cell is None:
             options_text, cell = split_statement(line)
             if not cell.strip():

@@ -115,6 +115,7 @@ class MemoizedFunction:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # IPython shows the user's frames only
         if self._is_async:
             return self._acall(args, kwargs)
         key = self._key(args, kwargs)
@@ -138,6 +139,7 @@ class MemoizedFunction:
             STORE.release(self._owner, key.digest)
 
     def _compute(self, key: CallKey, args: tuple, kwargs: dict, tier: Tier | None) -> Any:
+        __tracebackhide__ = True  # IPython shows the user's frames only
         what = describe_call(self._name, args, kwargs)
         started = time.perf_counter()
         with self._running(what) as wrote:
@@ -164,6 +166,7 @@ class MemoizedFunction:
         return entry.value
 
     async def _acall(self, args: tuple, kwargs: dict) -> Any:
+        __tracebackhide__ = True  # IPython shows the user's frames only
         key = self._key(args, kwargs)
         while True:
             entry = STORE.get(self._owner, key.digest)
