@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python bench/run.py``).  Prints one markdown
 report and writes it to ``bench/RESULTS.md``.
 
-Three questions:
+Five questions:
 
 1. What does a cache hit cost on ``f(2, 21)`` (a function reading two globals),
    compared with ``functools.lru_cache`` and ``joblib.Memory``?
@@ -12,22 +12,24 @@ Three questions:
    buffers (the ceiling)?
 3. What does the mutation check cost on a hit that returns an 80 MB array, and does
    it catch a one-element change?
+4. What does a ``%%memo`` hit add to running the same cell bare, in a real
+   ``InteractiveShell``, with small reads and with an 80 MB array read
+   (``cell_hit.py``)?
+5. What does a persistent hit on an 80 MB array cost, against recomputing it and
+   against ``joblib.Memory``'s disk hit (``disk_hit.py``)?
 
 Every number is a median of repeated timed runs after a warm-up, with the garbage
-collector off while timing.  The contenders of one row are timed in turns (round
-robin), so a burst of load from other processes on the machine hits all of them
-alike instead of skewing one.  ``--quick`` runs fewer rounds (for iterating, not for
-reporting; it does not write RESULTS.md).
+collector off while timing, the contenders of one row timed in turns (see
+``timing.py``).  ``--quick`` runs fewer rounds (for iterating, not for reporting; it
+does not write RESULTS.md).
 """
 
 from __future__ import annotations
 
 import functools
-import gc
 import os
 import pickle
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -40,74 +42,15 @@ import joblib
 import numpy as np
 import pandas as pd
 import xxhash
+from cell_hit import cell_hit_overhead, report_cell_hit
+from disk_hit import disk_hit, report_disk_hit
+from timing import QUICK, race, race_per_call
 
 import ipycache_ext
 from ipycache_ext import hashing, memo, notify
 
 HERE = Path(__file__).resolve().parent
 MB = 1_000_000
-QUICK = "--quick" in sys.argv
-
-# ----- timing -----------------------------------------------------------------------
-
-
-def race(
-    contenders: dict[str, Callable[[], Any]], budget: float = 6.0, max_rounds: int = 15
-) -> dict[str, float]:
-    """Median seconds per call of each contender, timed in turns.
-
-    After a warm-up call each, rounds are run until ``budget`` seconds would be spent
-    (at least 3, at most ``max_rounds``).  Within a round a fast contender is called
-    several times, each call timed on its own, so it gets more samples than a slow one.
-    """
-    if QUICK:
-        budget, max_rounds = budget / 4, 5
-    first = {}
-    for name, fn in contenders.items():
-        fn()
-        start = time.perf_counter()
-        fn()
-        first[name] = time.perf_counter() - start
-    rounds = max(3, min(max_rounds, int(budget / max(sum(first.values()), 1e-9))))
-    inner = {name: max(1, min(5, int(0.02 / max(t, 1e-9)))) for name, t in first.items()}
-    samples: dict[str, list[float]] = {name: [first[name]] for name in contenders}
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            for name, fn in contenders.items():
-                for _ in range(inner[name]):
-                    start = time.perf_counter()
-                    fn()
-                    samples[name].append(time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return {name: statistics.median(times) for name, times in samples.items()}
-
-
-def race_per_call(
-    contenders: dict[str, tuple[Callable[[], Any], int]], rounds: int = 25
-) -> dict[str, float]:
-    """Median over rounds of the time per call, each round a batch of calls per contender."""
-    if QUICK:
-        rounds = 7
-    for fn, calls in contenders.values():
-        for _ in range(calls // 10):
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            for name, (fn, calls) in contenders.items():
-                start = time.perf_counter()
-                for _ in range(calls):
-                    fn()
-                samples[name].append((time.perf_counter() - start) / calls)
-    finally:
-        gc.enable()
-    return {name: statistics.median(times) for name, times in samples.items()}
-
 
 # ----- peers ------------------------------------------------------------------------
 
@@ -283,7 +226,13 @@ def fmt_rate(size: int, seconds: float | None) -> str:
     return "—" if seconds is None else f"{size / MB / seconds:,.0f}"
 
 
-def report(hits: dict[str, float], rows: list[dict[str, Any]], big: dict[str, Any]) -> str:
+def report(
+    hits: dict[str, float],
+    rows: list[dict[str, Any]],
+    big: dict[str, Any],
+    cell: dict[str, Any],
+    disk: dict[str, Any],
+) -> str:
     out = [
         "# ipycache_ext benchmark",
         "",
@@ -347,6 +296,8 @@ def report(hits: dict[str, float], rows: list[dict[str, Any]], big: dict[str, An
         f"Note shown: _{' '.join(big['note'].split())}_",
         "",
     ]
+    out += report_cell_hit(cell)
+    out += report_disk_hit(disk)
     return "\n".join(out)
 
 
@@ -360,7 +311,11 @@ def main() -> None:
     rows = throughput(make_values())
     print("case 3: mutation check", file=sys.stderr)
     big = mutation_check()
-    text = report(hits, rows, big)
+    print("case 4: %%memo hit in a shell", file=sys.stderr)
+    cell = cell_hit_overhead()
+    print("case 5: persistent hit", file=sys.stderr)
+    disk = disk_hit()
+    text = report(hits, rows, big, cell, disk)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:
