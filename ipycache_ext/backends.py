@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import mmap
 import os
 import shutil
 import socket
@@ -24,6 +25,35 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
+_INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
+
+
+Chunks = Any  # bytes, or a list of bytes-like chunks that together make an entry
+
+
+def as_chunks(data: Chunks) -> list[Any]:
+    return [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
+
+
+class _ChunkReader:
+    """A ``read()``-able view of chunks, so diskcache streams them to the value file."""
+
+    def __init__(self, chunks: list[Any]) -> None:
+        self._views = [memoryview(c).cast("B") for c in chunks]
+        self._index = 0
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes | memoryview:
+        while self._index < len(self._views):
+            view = self._views[self._index]
+            if self._offset < len(view):
+                end = len(view) if size < 0 else self._offset + size
+                piece = view[self._offset : end]
+                self._offset += len(piece)
+                return piece
+            self._index += 1
+            self._offset = 0
+        return b""
 
 
 class Backend(Protocol):
@@ -33,7 +63,7 @@ class Backend(Protocol):
 
     def get(self, key: str) -> bytes | None: ...
 
-    def set(self, key: str, data: bytes, ttl: float | None) -> None: ...
+    def set(self, key: str, data: Chunks, ttl: float | None) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -70,13 +100,21 @@ class DiskBackend:
             cull_limit=0,
         )
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> bytes | memoryview | None:
         try:
-            return self._cache.get(key, default=None, retry=True)
+            found = self._cache.get(key, default=None, read=True, retry=True)
         except sqlite3.OperationalError:
             # Least-recently-used bookkeeping makes every read a write; on a full disk
             # read the entry without it rather than lose access to the store.
             return self._get_without_bookkeeping(key)
+        if found is None or isinstance(found, bytes):
+            return found
+        with found:  # a value file: read it into one private buffer, no further copies
+            size = os.fstat(found.fileno()).st_size
+            data = mmap.mmap(-1, max(size, 1))  # anonymous: not zero-filled up front
+            if found.readinto(memoryview(data)[:size]) != size:
+                raise OSError(errno.EIO, f"short read of a cache entry in {self.where}")
+        return memoryview(data)[:size]
 
     def _get_without_bookkeeping(self, key: str) -> bytes | None:
         row = self._cache._sql(
@@ -89,12 +127,17 @@ class DiskBackend:
         mode, filename, value = row
         return self._cache.disk.fetch(mode, filename, value, False)
 
-    def set(self, key: str, data: bytes, ttl: float | None) -> None:
+    def set(self, key: str, data: Chunks, ttl: float | None) -> None:
+        chunks = as_chunks(data)
+        size = sum(len(c) for c in chunks)
         free = shutil.disk_usage(self.where).free
-        if len(data) + _DISK_MARGIN > free:
+        if size + _DISK_MARGIN > free:
             # Refuse before writing: a half-written file would fill the disk for good.
-            raise OSError(errno.ENOSPC, f"{len(data)} bytes do not fit ({free} free)")
-        self._cache.set(key, data, expire=ttl, retry=True)
+            raise OSError(errno.ENOSPC, f"{size} bytes do not fit ({free} free)")
+        if size <= _INLINE_BYTES:
+            self._cache.set(key, b"".join(chunks), expire=ttl, retry=True)
+        else:
+            self._cache.set(key, _ChunkReader(chunks), expire=ttl, read=True, retry=True)
         self._evict()
 
     def _evict(self) -> None:
@@ -163,9 +206,9 @@ class RedisBackend:
     def get(self, key: str) -> bytes | None:
         return self._redis.get(self._prefix + key)
 
-    def set(self, key: str, data: bytes, ttl: float | None) -> None:
+    def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
-        self._redis.set(self._prefix + key, data, px=px)
+        self._redis.set(self._prefix + key, b"".join(as_chunks(data)), px=px)
 
     def delete(self, key: str) -> None:
         self._redis.delete(self._prefix + key)

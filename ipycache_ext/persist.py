@@ -1,8 +1,8 @@
 """The persistent tier: signed, versioned entries in a directory or in Redis.
 
 Lookup order is memory, then this tier (whose value then joins the memory tier).
-Every entry is ``MAGIC | HMAC-SHA256 | header | pickle``.  Pickles are code, so an
-entry whose signature does not verify under the secret key is never unpickled: it is
+Every entry is ``MAGIC | key id | HMAC-SHA256 | header | pickle | buffers``.  Pickles
+are code, so an entry whose signature does not verify under the secret key is never unpickled: it is
 reported once and treated as a miss.  An entry carries the id of the key that signed
 it: one signed with another key (a colleague's) is left in place, one that claims our
 key but does not verify (tampered) is replaced.  The header lists the Python version
@@ -106,28 +106,46 @@ class EntryRejected(Exception):
         self.kind = kind
 
 
-_dist_of_module: dict[str, list[str]] | None = None
+_versions: dict[str, str | None] = {}
+
+
+def module_version(root: str) -> str | None:
+    """The installed version of a top-level package (cached: it can't change in a process).
+
+    ``__version__`` where the package has one, else its distribution's metadata under
+    the same name; None for what has neither (it is then not checked).
+    """
+    if root not in _versions:
+        version = None
+        with contextlib.suppress(Exception):
+            module = sys.modules.get(root) or importlib.import_module(root)
+            version = getattr(module, "__version__", None)
+        if not isinstance(version, str):
+            try:
+                version = importlib.metadata.version(root)
+            except Exception:
+                version = None
+        _versions[root] = version
+    return _versions[root]
 
 
 def _library_versions(roots: set[str]) -> dict[str, str]:
-    global _dist_of_module
-    if _dist_of_module is None:
-        _dist_of_module = dict(importlib.metadata.packages_distributions())
+    """Versions of the libraries a pickle refers to (stdlib and user code left out)."""
     versions = {}
     for root in sorted(roots):
         if root in sys.stdlib_module_names or root in ("builtins", "__main__"):
             continue
-        for dist in _dist_of_module.get(root, []):
-            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-                versions[dist] = importlib.metadata.version(dist)
+        version = module_version(root)
+        if version is not None:
+            versions[root] = version
     return versions
 
 
 class _RecordingPickler(pickle.Pickler):
     """Pickles modules by name and notes which libraries the pickle depends on."""
 
-    def __init__(self, file: Any) -> None:
-        super().__init__(file, protocol=5)
+    def __init__(self, file: Any, buffer_callback: Any) -> None:
+        super().__init__(file, protocol=5, buffer_callback=buffer_callback)
         self.roots: set[str] = set()
 
     def reducer_override(self, obj: Any) -> Any:
@@ -140,17 +158,28 @@ class _RecordingPickler(pickle.Pickler):
         return NotImplemented
 
 
-def dump_entry(payload: Any, key: bytes) -> bytes:
-    """Pickle, version and sign ``payload``; raises what pickle raises."""
+def dump_entry(payload: Any, key: bytes) -> list[Any]:
+    """Pickle, version and sign ``payload`` into a list of byte chunks (never joined).
+
+    Array data travels as protocol-5 out-of-band buffers, so neither writing nor
+    reading an entry copies it more than the disk needs.  Raises what pickle raises.
+    """
     buf = io.BytesIO()
-    pickler = _RecordingPickler(buf)
+    buffers: list[pickle.PickleBuffer] = []
+    pickler = _RecordingPickler(buf, buffers.append)
     pickler.dump(payload)
+    views = [b.raw() for b in buffers]
     header = json.dumps(
         {"format": FORMAT_TAG, "libs": _library_versions(pickler.roots)}, sort_keys=True
     ).encode()
-    body = len(header).to_bytes(4, "little") + header + buf.getbuffer()
-    mac = hmac.new(key, body, hashlib.sha256).digest()
-    return MAGIC + key_id(key) + mac + body
+    pickled = buf.getbuffer()
+    body: list[Any] = [len(header).to_bytes(4, "little"), header]
+    for part in (pickled, *views):
+        body += [len(part).to_bytes(8, "little"), part]
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for chunk in body:
+        mac.update(chunk)
+    return [MAGIC + key_id(key) + mac.digest(), *body]
 
 
 def key_id(key: bytes) -> bytes:
@@ -158,11 +187,17 @@ def key_id(key: bytes) -> bytes:
     return hmac.new(key, b"ipycache key id", hashlib.sha256).digest()[:_KEY_ID_SIZE]
 
 
-def load_entry(data: bytes, key: bytes) -> Any:
-    """Verify and unpickle an entry; :class:`EntryRejected` if it must not be used."""
+def load_entry(data: Any, key: bytes) -> Any:
+    """Verify and unpickle an entry; :class:`EntryRejected` if it must not be used.
+
+    Arrays come back as views of ``data``, so read-only data is copied first: the
+    arrays must be writable, as the ones that were stored.
+    """
     view = memoryview(data)
+    if view.readonly:
+        view = memoryview(bytearray(view))
     start = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE
-    if len(data) < start + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
+    if len(view) < start + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         raise EntryRejected("corrupt")
     signer = bytes(view[len(MAGIC) : len(MAGIC) + _KEY_ID_SIZE])
     mac = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])
@@ -176,17 +211,28 @@ def load_entry(data: bytes, key: bytes) -> Any:
         raise EntryRejected("corrupt") from None
     if header.get("format") != FORMAT_TAG:
         raise EntryRejected("version", header.get("format", "?"))
-    for dist, version in header.get("libs", {}).items():
-        try:
-            current = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            current = None
+    for root, version in header.get("libs", {}).items():
+        current = module_version(root)
         if current != version:
-            raise EntryRejected("version", f"{dist} {version} (now {current})")
+            raise EntryRejected("version", f"{root} {version} (now {current})")
     try:
-        return pickle.loads(body[4 + size :])
+        parts = _length_prefixed(body[4 + size :])
+        return pickle.loads(parts[0], buffers=parts[1:])
     except Exception as exc:
         raise EntryRejected("unloadable", f"{type(exc).__name__}: {exc}") from None
+
+
+def _length_prefixed(view: memoryview) -> list[memoryview]:
+    """Split ``len(8 bytes) | data`` records (the pickle, then its buffers), no copies."""
+    parts = []
+    at = 0
+    while at < len(view):
+        size = int.from_bytes(view[at : at + 8], "little")
+        parts.append(view[at + 8 : at + 8 + size])
+        at += 8 + size
+    if at != len(view) or not parts:
+        raise ValueError("truncated entry")
+    return parts
 
 
 # ----- the tier ----------------------------------------------------------------------------
