@@ -125,7 +125,7 @@ def _replay_cell(
 
 # Parts that name a module, the shell or a library object instead of hashing a value
 # (see codedeps.add_value): they cannot have been mutated by the cell.
-_KEYED_BY_NAME = (b"mod:", b"env:", b"lib:", b"?missing")
+_KEYED_BY_NAME = (b"mod:", b"env:", b"lib:", b"?")
 
 
 def _mutated_reads(ns: dict, key: CallKey, hasher: Hasher) -> list[str]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+import symtable
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +26,16 @@ from typing import Any
 import xxhash
 
 from . import messages
-from .codedeps import MISSING, Deps, Part, add_value, is_user_callable
+from .codedeps import (
+    MISSING,
+    Deps,
+    Part,
+    add_value,
+    is_user_callable,
+    is_user_module,
+    resolve_chain,
+)
+from .errors import MemoError
 from .hashing import Hasher
 from .keys import CallKey, digest_parts
 from .mutation import fingerprint, was_mutated
@@ -40,6 +51,7 @@ class CellFacts:
     reads: tuple[str, ...]
     binds: tuple[str, ...]
     imports: frozenset[str] = frozenset()
+    chains: tuple[tuple[str, ...], ...] = ()
 
 
 class _Scope:
@@ -89,28 +101,28 @@ class _ReadsFinder(ast.NodeVisitor):
                     if not isinstance(inner, ast.expr_context):
                         self.visit(inner)
 
-    def _deferred(self, node: ast.AST, params: set[str]) -> None:
-        """Reads inside a function/lambda/class body: its free names."""
-        local = set(params)
-        declared_global: set[str] = set()
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Global):
-                declared_global.update(sub.names)
-            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
-                local.add(sub.id)
-            elif isinstance(sub, ast.arg):
-                local.add(sub.arg)
-            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                local.add(sub.name)
-            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-                for alias in sub.names:
-                    local.add((alias.asname or alias.name).split(".")[0])
-        local -= declared_global
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in local:
-                self._read(sub.id)
-        for name in declared_global:
-            self.scope.all[name] = None
+    def _scope_reads(self, node: ast.AST) -> None:
+        """Reads of a function, lambda, class or comprehension: the global names its
+        scopes (and the scopes nested in them) refer to, as the compiler resolves them,
+        so a lambda's parameter never hides a global read beside it."""
+        is_statement = isinstance(node, ast.stmt)
+        try:
+            top = symtable.symtable(ast.unparse(node), "<cell>", "exec" if is_statement else "eval")
+        except SyntaxError:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                    self._read(sub.id)
+            return
+        stack = list(top.get_children()) if is_statement else [top]
+        while stack:
+            table = stack.pop()
+            for sym in table.get_symbols():
+                name = sym.get_name()
+                if sym.is_referenced() and (table is top or sym.is_global()):
+                    self._read(name)
+                if sym.is_declared_global() and sym.is_assigned():
+                    self.scope.all[name] = None
+            stack.extend(table.get_children())
 
     # ----- statements ----------------------------------------------------------------
 
@@ -158,29 +170,23 @@ class _ReadsFinder(ast.NodeVisitor):
             self.visit(deco)
         for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
             self.visit(default)
-        params = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
-        for stmt in node.body:
-            self._deferred(stmt, params)
+        self._scope_reads(node)
         self.scope.bind(node.name)
 
     visit_FunctionDef = _visit_def
     visit_AsyncFunctionDef = _visit_def
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
-        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
-            self.visit(default)
-        params = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
-        self._deferred(node.body, params)
+        self._scope_reads(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in node.decorator_list + node.bases + [k.value for k in node.keywords]:
             self.visit(expr)
-        for stmt in node.body:
-            self._deferred(stmt, set())
+        self._scope_reads(node)
         self.scope.bind(node.name)
 
     def _visit_comprehension(self, node: ast.AST) -> None:
-        self._deferred(node, set())
+        self._scope_reads(node)
         for sub in ast.walk(node):
             if isinstance(sub, ast.NamedExpr):
                 self.scope.bind(sub.target.id)
@@ -275,7 +281,22 @@ def analyze(source: str) -> CellFacts:
         tuple(finder.reads),
         tuple(finder.scope.all),
         frozenset(finder.imports),
+        _attribute_chains(tree),
     )
+
+
+def _attribute_chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:
+    """Every ``name.attr.attr`` the cell reads: a user module is keyed on what the
+    cell reads of it (``mymod.helper``), as ``@memo`` keys ``cfg.threshold``."""
+    chains: dict[tuple[str, ...], None] = {}
+    for node in ast.walk(tree):
+        attrs = []
+        while isinstance(node, ast.Attribute):
+            attrs.append(node.attr)
+            node = node.value
+        if attrs and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            chains[(node.id, *reversed(attrs))] = None
+    return tuple(chains)
 
 
 def key_of_cell(
@@ -295,6 +316,12 @@ def key_of_cell(
         if value is MISSING and name in _BUILTINS:
             continue
         add_value(deps, ("the cell",), f"variable {name}", value, name)
+        if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
+            for chain in facts.chains:
+                if chain[0] == name:
+                    found, used = resolve_chain(value, chain[1:])
+                    dotted = ".".join((name, *used))
+                    add_value(deps, ("the cell",), f"variable {dotted}", found, name)
     return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
 
 
@@ -324,12 +351,13 @@ class CellRecord:
 
 def binding_digests(hasher: Hasher, bindings: dict[str, Any]) -> dict[str, bytes | None]:
     """Fingerprint of each bound value for the mutation check (code and modules skipped)."""
-    return {
-        name: None
-        if isinstance(value, types.ModuleType) or is_user_callable(value)
-        else fingerprint(hasher, value, f"variable {name}")
-        for name, value in bindings.items()
-    }
+    digests: dict[str, bytes | None] = {}
+    for name, value in bindings.items():
+        digests[name] = None
+        if not (isinstance(value, types.ModuleType) or is_user_callable(value)):
+            with contextlib.suppress(MemoError):
+                digests[name] = fingerprint(hasher, value, f"variable {name}")
+    return digests
 
 
 def mutated_names(hasher: Hasher, record: CellRecord) -> list[str]:

@@ -25,9 +25,11 @@ from typing import Any
 
 import xxhash
 
+from .errors import MemoError
 from .hashing import DEFAULT, Hasher, atom_bytes
 
 MISSING = object()
+MISSING_DATA = b"?missing"  # the key part of a name that is not defined
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _OWN_PACKAGE = __name__.rsplit(".", 1)[0]
@@ -212,8 +214,18 @@ class Deps:
 
 
 def unwrap(obj: Any) -> Any:
-    """The plain function behind a memoized one."""
-    return getattr(obj, "__memo_wrapped__", obj)
+    """The plain function behind a memoized one, or behind any wrapper that says what it
+    wraps (``functools.lru_cache``, ``functools.wraps`` decorators from libraries)."""
+    for _ in range(16):
+        if isinstance(obj, type) or not callable(obj):
+            return obj
+        if isinstance(obj, types.FunctionType) and is_user_function(obj):
+            return getattr(obj, "__memo_wrapped__", obj)
+        inner = getattr(obj, "__wrapped__", None)
+        if inner is None or inner is obj or not callable(inner):
+            return obj
+        obj = inner
+    return obj
 
 
 def is_user_callable(obj: Any) -> bool:
@@ -228,7 +240,7 @@ def is_user_callable(obj: Any) -> bool:
 _METHOD_TYPES = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
 
 
-def _resolve_chain(root: Any, chain: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
+def resolve_chain(root: Any, chain: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
     """Follow ``root.a.b``; stop before a bound method (``arr.mean``): its owner is
     what the code reads.  Returns the value and the part of the chain used."""
     value = root
@@ -293,7 +305,7 @@ def add_value(
         return
     label, where = _labels(via, what)
     if value is MISSING:
-        deps.parts.append(Part(label, "global", b"?missing", None))
+        deps.parts.append(Part(label, "global", MISSING_DATA, None))
         return
     if isinstance(value, types.ModuleType):
         deps.parts.append(Part(label, "global", b"mod:" + value.__name__.encode(), value))
@@ -324,7 +336,7 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
             data = b"lib:" + qualified_name(root).encode() + b":" + dotted.encode()
             deps.parts.append(Part(label, "global", data, None))
             continue
-        value, used = _resolve_chain(root, chain[1:])
+        value, used = resolve_chain(root, chain[1:])
         add_value(deps, via, "global " + ".".join(chain[:1] + used), value)
 
 
@@ -361,11 +373,18 @@ def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
                 if isinstance(accessor, types.FunctionType):
                     collect(deps, accessor, via + (accessor.__qualname__,))
             continue
-        if isinstance(attr, types.FunctionType) or hasattr(attr, "__memo_wrapped__"):
+        if isinstance(attr, types.FunctionType) or is_user_callable(attr):
             target = unwrap(attr)
             collect(deps, target, via + (short_name(target),))
-        elif not name.startswith("_"):
-            add_value(deps, via, f"class attribute {cls.__qualname__}.{name}", attr)
+        elif not (name.startswith("_") and name.endswith("_")):
+            what = f"class attribute {cls.__qualname__}.{name}"
+            try:
+                add_value(deps, via, what, attr)
+            except MemoError:
+                # Bookkeeping a class may carry (ABC caches, locks): keyed by type.
+                label, _ = _labels(via, what)
+                data = b"?unhashable:" + qualified_name(type(attr)).encode()
+                deps.parts.append(Part(label, "global", data, None))
 
 
 def collect(deps: Deps, obj: Any, via: tuple[str, ...]) -> None:

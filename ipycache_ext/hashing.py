@@ -309,8 +309,8 @@ class Hasher:
             from . import hash_pandas
 
             return hash_pandas.digest_pandas(self, value)
-        if isinstance(value, (types.FunctionType, types.ModuleType, type)) or hasattr(
-            value, "__memo_wrapped__"
+        if isinstance(value, (types.FunctionType, types.ModuleType, type)) or (
+            callable(value) and hasattr(value, "__wrapped__")
         ):
             from . import codedeps
 

@@ -14,7 +14,7 @@ from typing import Any
 import xxhash
 
 from . import messages
-from .codedeps import Deps, Part, collect, short_name
+from .codedeps import MISSING_DATA, Deps, Part, collect, short_name
 from .hashing import Hasher
 
 _pack_len = struct.Struct("<I").pack
@@ -107,10 +107,15 @@ def describe_call(name: str, args: tuple, kwargs: dict) -> str:
 
 def snapshot(parts: list[Part]) -> dict[str, tuple[str, bytes, str]]:
     """What an entry keeps of its parts: kind, bytes and a short repr, by label."""
-    return {
-        p.label: (p.kind, p.data, "" if p.kind == "code" else messages.short_repr(p.value))
-        for p in parts
-    }
+    return {p.label: (p.kind, p.data, _shown(p)) for p in parts}
+
+
+def _shown(part: Part) -> str:
+    if part.kind == "code":
+        return ""
+    if part.data == MISSING_DATA:
+        return messages.UNDEFINED
+    return messages.short_repr(part.value)
 
 
 def why_missed(

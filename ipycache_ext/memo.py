@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from . import messages, notify, persist
 from .codedeps import short_name
+from .errors import MemoError
 from .hashing import Hasher
 from .keys import CallKey, CallShape, describe_call, key_of_call, snapshot, why_missed
 from .mutation import fingerprint, was_mutated
@@ -74,7 +75,7 @@ class MemoizedFunction:
             raise TypeError(messages.generator_function_error(fn.__qualname__))
         self._ttl = _check_options(max_entries, ttl, hash_funcs)
         functools.update_wrapper(self, fn)
-        self.__memo_wrapped__ = fn
+        self.__memo_wrapped__ = fn  # functools.update_wrapper set __wrapped__ too
         self._name = short_name(fn)
         self._owner = f"{fn.__module__}.{fn.__qualname__}"
         self._identity = self._owner.encode()
@@ -206,10 +207,15 @@ class MemoizedFunction:
     def _digest_of_result(self, value: Any) -> bytes | None:
         if self._allow_mutation or type(value) in _IMMUTABLE:
             return None
-        found = fingerprint(self._hasher, value, "the result")
+        try:
+            found = fingerprint(self._hasher, value, "the result")
+            problem = messages.unstable_result_warning(self._name, type(value).__name__)
+        except MemoError as err:
+            found = None
+            problem = messages.unhashable_result_warning(self._name, err)
         if found is None and not self._warned_unhashable:
             self._warned_unhashable = True
-            notify.emit(messages.unhashable_result_warning(self._name, type(value).__name__))
+            notify.emit(problem)
         return found
 
     def _remember(

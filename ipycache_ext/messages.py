@@ -99,9 +99,16 @@ def reason_argument(name: str, old: str | None, new: str) -> str:
     return f"argument {name} changed{_change(old, new)}"
 
 
+UNDEFINED = "<undefined>"
+
+
 def reason_global(label: str, old: str | None, new: str) -> str:
     if old is None:
         return f"now reads {label}"
+    if old == UNDEFINED:
+        return f"{label} is now defined"
+    if new == UNDEFINED:
+        return f"{label} is no longer defined"
     return f"{label} changed{_change(old, new)}"
 
 
@@ -174,12 +181,22 @@ def mutation_warning(what: str, func: str) -> Note:
     )
 
 
-def unhashable_result_warning(func: str, type_name: str) -> Note:
+def unhashable_result_warning(func: str, err: Exception) -> Note:
+    type_name = getattr(err, "type_name", "") or "?"
+    where = getattr(err, "where", "") or "the result"
     return _warning(
-        f"the result of {func} (a {type_name}) cannot be hashed reliably, so a later "
-        "mutation of it cannot be detected. Pass allow_output_mutation=True to @memo to "
-        "say that is fine, "
-        f"or hash_funcs={{{type_name}: ...}} to say how to hash it."
+        f"the result of {func} holds a {type_name} (at {where}) that cannot be hashed, so "
+        "a later mutation of the result cannot be detected. Pass "
+        "allow_output_mutation=True to @memo to say that is fine, or "
+        f"hash_funcs={{{type_name}: ...}} to say how to hash it."
+    )
+
+
+def unstable_result_warning(func: str, type_name: str) -> Note:
+    return _warning(
+        f"the result of {func} (a {type_name}) hashes differently each time it is looked at, "
+        "so a later mutation of it cannot be detected. Pass allow_output_mutation=True to "
+        "@memo to say that is fine."
     )
 
 

@@ -18,14 +18,14 @@ _SINGLE_PASS_MODULES = ("numpy", "pandas")
 
 
 def fingerprint(hasher: Hasher, value: Any, where: str) -> bytes | None:
-    """Digest of ``value`` for later comparison; None if it cannot be hashed stably."""
-    try:
-        first = hasher.digest(value, where)
-        if atom_bytes(value) is not None or type(value).__module__.startswith(_SINGLE_PASS_MODULES):
-            return first
-        return first if hasher.digest(value, where) == first else None
-    except MemoError:
-        return None
+    """Digest of ``value`` for later comparison; None if its hash is not stable.
+
+    Raises :class:`MemoError` (naming what inside it) if it cannot be hashed at all.
+    """
+    first = hasher.digest(value, where)
+    if atom_bytes(value) is not None or type(value).__module__.startswith(_SINGLE_PASS_MODULES):
+        return first
+    return first if hasher.digest(value, where) == first else None
 
 
 def was_mutated(hasher: Hasher, value: Any, before: bytes | None, where: str) -> bool:
