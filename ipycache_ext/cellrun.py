@@ -176,7 +176,7 @@ def _run_and_store(
     if opts.ttl is not None:
         entry.expires = time.monotonic() + opts.ttl
     stats = STORE.stats(owner, label)
-    reasons = why_missed(stats.last_parts, parts)
+    reasons = why_missed(stats.last_parts, parts, STORE.how_gone(owner, key.digest))
     STORE.put(owner, key.digest, entry, None)
     if tier is not None:
         _save_cell(tier, owner, key, record, opts, label)

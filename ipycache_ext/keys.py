@@ -121,8 +121,16 @@ def _shown(part: Part) -> str:
 def why_missed(
     before: dict[str, tuple[str, bytes, str]] | None,
     now: dict[str, tuple[str, bytes, str]],
+    gone: str | None = None,
 ) -> list[str]:
-    """Readable reasons a key differs from the last one seen for the same function."""
+    """Readable reasons a key differs from the last one seen for the same function.
+
+    ``gone`` says how this very key's entry went (expired, evicted, cleared): an
+    expired or evicted entry explains the miss better than a comparison with the
+    previous call; a clear does when no call was made since.
+    """
+    if gone is not None and (gone != "cleared" or before is None):
+        return [messages.reason_gone(gone)]
     if before is None:
         return [messages.reason_first_call()]
     reasons = []

@@ -7,6 +7,7 @@ import contextlib
 import datetime as _dt
 import functools
 import inspect
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -23,6 +24,14 @@ from .store import STORE, Entry
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
+
+
+_nesting = threading.local()  # misses running on this thread, outermost first
+
+
+def _NO_STORE(owner: str, key: bytes, label: str) -> contextlib.nullcontext[None]:
+    """Stands in for ``Tier.computing`` when nothing is persisted."""
+    return contextlib.nullcontext(None)
 
 
 class CacheInfo(NamedTuple):
@@ -129,24 +138,21 @@ class MemoizedFunction:
                 break
             pending.wait()
         try:
+            # The miss runs in this frame (no helper in between): a recursive memoized
+            # function costs two stack frames a level, the function's and this one.
             tier = self._tier()
-            if tier is None:
-                return self._compute(key, args, kwargs, None)
-            with tier.computing(self._owner, key.digest, self._name) as stored:
+            computing = _NO_STORE if tier is None else tier.computing
+            with computing(self._owner, key.digest, self._name) as stored:
                 if stored is not None:
                     return self._adopt(key, stored, tier, args, kwargs)
-                return self._compute(key, args, kwargs, tier)
+                what = describe_call(self._name, args, kwargs)
+                started = time.perf_counter()
+                with self._running(what) as wrote:
+                    value = self.__memo_wrapped__(*args, **kwargs)
+                self._remember(key, value, time.perf_counter() - started, what, wrote[0], tier)
+                return value
         finally:
             STORE.release(self._owner, key.digest)
-
-    def _compute(self, key: CallKey, args: tuple, kwargs: dict, tier: Tier | None) -> Any:
-        __tracebackhide__ = True  # IPython shows the user's frames only
-        what = describe_call(self._name, args, kwargs)
-        started = time.perf_counter()
-        with self._running(what) as wrote:
-            value = self.__memo_wrapped__(*args, **kwargs)
-        self._remember(key, value, time.perf_counter() - started, what, wrote[0], tier)
-        return value
 
     def _tier(self) -> Tier | None:
         wanted = persist.Settings.default if self._persist is None else self._persist
@@ -196,11 +202,16 @@ class MemoizedFunction:
 
     @contextlib.contextmanager
     def _running(self, what: str) -> Iterator[list[bool]]:
-        """Context for a miss: the spinner (if wanted) and the output watch."""
-        with contextlib.ExitStack() as stack:
-            if self._show_spinner:
-                stack.enter_context(notify.spinner(messages.running_note(what)))
-            yield stack.enter_context(notify.watch_output())
+        """Context for a miss: the spinner (if wanted), the output watch, and the depth of
+        nested misses (only the outermost one gets a note)."""
+        _nesting.depth = getattr(_nesting, "depth", 0) + 1
+        try:
+            with contextlib.ExitStack() as stack:
+                if self._show_spinner and _nesting.depth == 1:
+                    stack.enter_context(notify.spinner(messages.running_note(what)))
+                yield stack.enter_context(notify.watch_output())
+        finally:
+            _nesting.depth -= 1
 
     # ----- after the call --------------------------------------------------------------
 
@@ -237,13 +248,16 @@ class MemoizedFunction:
         if self._ttl is not None:
             entry.expires = time.monotonic() + self._ttl
         stats = STORE.stats(self._owner, self._name)
-        reasons = why_missed(stats.last_parts, parts)
+        reasons = why_missed(stats.last_parts, parts, STORE.how_gone(self._owner, key.digest))
         STORE.put(self._owner, key.digest, entry, self._max_entries)
+        outermost = not getattr(_nesting, "depth", 0)
         with STORE.lock:
             stats.misses += 1
-            stats.last_parts = parts
-            stats.last_reason = "; ".join(reasons)
-        notify.emit(messages.miss_note(what, seconds, reasons))
+            if outermost:  # calls made inside a miss are not what the user compares with
+                stats.last_parts = parts
+                stats.last_reason = "; ".join(reasons)
+        if outermost:
+            notify.emit(messages.miss_note(what, seconds, reasons))
         if wrote and not self._suppress_warning:
             notify.emit(messages.output_warning(self._name))
 
@@ -251,7 +265,8 @@ class MemoizedFunction:
         stats = STORE.stats(self._owner, self._name)
         with STORE.lock:
             stats.hits += 1
-            stats.last_parts = entry.parts
+            if not getattr(_nesting, "depth", 0):
+                stats.last_parts = entry.parts
         if self._allow_mutation:
             return entry.value
         if entry.fingerprint_later:

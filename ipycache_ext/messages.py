@@ -84,6 +84,17 @@ def reason_first_call() -> str:
     return "first call"
 
 
+_GONE = {
+    "expired": "its entry had expired (ttl)",
+    "evicted": "its entry had been evicted (max_entries)",
+    "cleared": "the cache had been cleared",
+}
+
+
+def reason_gone(how: str) -> str:
+    return _GONE.get(how, how)
+
+
 def reason_no_entry() -> str:
     return "no stored entry for these inputs (expired, evicted or cleared)"
 

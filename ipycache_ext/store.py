@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Snapshot = dict[str, tuple[str, bytes, str]]
+_GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 
 
 @dataclass
@@ -54,6 +55,7 @@ class MemoryStore:
         self._entries: dict[str, OrderedDict[bytes, Entry]] = {}
         self._stats: dict[str, OwnerStats] = {}
         self._inflight: dict[tuple[str, bytes], threading.Event] = {}
+        self._gone: dict[str, OrderedDict[bytes, str]] = {}
 
     # ----- entries ---------------------------------------------------------------------
 
@@ -68,6 +70,7 @@ class MemoryStore:
                 return None
             if entry.expires is not None and entry.expired(time.monotonic()):
                 del entries[key]
+                self._forget(owner, key, "expired")
                 return None
             entries.move_to_end(key)
             return entry
@@ -77,9 +80,11 @@ class MemoryStore:
             entries = self._entries.setdefault(owner, OrderedDict())
             entries[key] = entry
             entries.move_to_end(key)
+            self._gone.get(owner, {}).pop(key, None)
             if max_entries is not None:
                 while len(entries) > max_entries:
-                    entries.popitem(last=False)
+                    evicted, _ = entries.popitem(last=False)
+                    self._forget(owner, evicted, "evicted")
 
     def count(self, owner: str) -> int:
         with self.lock:
@@ -94,12 +99,25 @@ class MemoryStore:
     def clear(self, owner: str | None = None) -> None:
         """Forget entries and counters of one owner, or of all."""
         with self.lock:
+            owners = list(self._entries) if owner is None else [owner]
+            for name in owners:
+                for key in self._entries.pop(name, {}):
+                    self._forget(name, key, "cleared")
+                self._stats.pop(name, None)
             if owner is None:
-                self._entries.clear()
                 self._stats.clear()
-            else:
-                self._entries.pop(owner, None)
-                self._stats.pop(owner, None)
+
+    def _forget(self, owner: str, key: bytes, how: str) -> None:
+        """Remember (boundedly) how an entry went, so its next miss can say so."""
+        gone = self._gone.setdefault(owner, OrderedDict())
+        gone[key] = how
+        while len(gone) > _GONE_KEPT:
+            gone.popitem(last=False)
+
+    def how_gone(self, owner: str, key: bytes) -> str | None:
+        """ "expired", "evicted" or "cleared" if ``key`` had an entry that went, else None."""
+        with self.lock:
+            return self._gone.get(owner, {}).pop(key, None)
 
     # ----- counters --------------------------------------------------------------------
 
