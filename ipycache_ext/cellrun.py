@@ -77,13 +77,11 @@ def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
     facts = analyze(source)
     hasher = Hasher(owner="the cell", for_cell=True)
     key = key_of_cell(facts, shell.user_ns, _options_key(opts), hasher)
-    label = cell_label(opts.name, facts, source)
+    label = cell_label(opts.name, facts, raw_cell)
     owner = "cell:" + label
-    stats = STORE.stats(owner, label)
-    stats.kind = "cell"
     entry = STORE.get(owner, key.digest)
     if entry is not None:
-        return _replay_cell(shell, entry, stats, label, opts, hasher)
+        return _replay_cell(shell, entry, owner, label, opts, hasher)
     tier = persist.tier() if (opts.persist or persist.Settings.default) else None
     if tier is None:
         return _run_and_store(shell, source, facts.binds, key, owner, label, opts, hasher, None)
@@ -91,14 +89,21 @@ def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
         if stored is not None:
             entry = Entry(stored, None, snapshot(key.parts), 0.0)
             STORE.put(owner, key.digest, entry, None)
-            return _replay_cell(shell, entry, stats, label, opts, hasher, tier.backend.where)
+            return _replay_cell(shell, entry, owner, label, opts, hasher, tier.backend.where)
         return _run_and_store(shell, source, facts.binds, key, owner, label, opts, hasher, tier)
+
+
+def _cell_stats(owner: str, label: str) -> Any:
+    """A cell's counters, made once it has run or replayed (a failing cell has none)."""
+    stats = STORE.stats(owner, label)
+    stats.kind = "cell"
+    return stats
 
 
 def _replay_cell(
     shell: Any,
     entry: Entry,
-    stats: Any,
+    owner: str,
     label: str,
     opts: Any,
     hasher: Hasher,
@@ -110,6 +115,7 @@ def _replay_cell(
     for name in record.deleted:
         ns.pop(name, None)
     capture.replay(shell, record.outputs)
+    stats = _cell_stats(owner, label)
     with STORE.lock:
         stats.hits += 1
         stats.last_parts = entry.parts
@@ -175,7 +181,7 @@ def _run_and_store(
     entry = Entry(record, None, parts, seconds)
     if opts.ttl is not None:
         entry.expires = time.monotonic() + opts.ttl
-    stats = STORE.stats(owner, label)
+    stats = _cell_stats(owner, label)
     reasons = why_missed(stats.last_parts, parts, STORE.how_gone(owner, key.digest))
     STORE.put(owner, key.digest, entry, None)
     if tier is not None:

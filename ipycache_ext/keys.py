@@ -58,7 +58,14 @@ class CallShape:
                     return out
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        return [(n, v) for n, v in bound.arguments.items() if not n.startswith("_")]
+        kept = []
+        for name, value in bound.arguments.items():
+            if name.startswith("_"):
+                continue
+            if self.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                value = dict(sorted(value.items()))  # f(x=1, y=2) is f(y=2, x=1)
+            kept.append((name, value))
+        return kept
 
 
 class CallKey:

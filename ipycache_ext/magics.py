@@ -135,8 +135,9 @@ class MemoMagics(Magics):
             options_text = line
         opts = parse_argstring(self.memo, options_text)
         if opts.ttl is not None and opts.ttl <= 0:
-            raise UsageError(messages.bad_option_error("--ttl", opts.ttl, "seconds > 0"))
-        return run_memo_cell(self.shell, cell, opts)
+            raise UsageError(messages.bad_cell_option_error("--ttl", opts.ttl, "seconds > 0"))
+        result = run_memo_cell(self.shell, cell, opts)
+        return None if cell.rstrip().endswith(";") else result  # `;` hides it, as usual
 
     @line_magic
     def memo_info(self, line: str = "") -> messages.InfoTable:

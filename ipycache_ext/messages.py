@@ -363,5 +363,9 @@ def empty_statement_error() -> str:
     return "%memo needs a statement, e.g. %memo df = load(path); for a whole cell use %%memo."
 
 
+def bad_cell_option_error(name: str, value: object, expected: str) -> str:
+    return f"%%memo option {name} {value!r} is not valid: expected {expected}."
+
+
 def bad_option_error(name: str, value: object, expected: str) -> str:
     return f"@memo option {name}={value!r} is not valid: expected {expected}."

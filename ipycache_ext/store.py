@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,6 +169,8 @@ def approx_size(obj: Any, limit: int = 20_000) -> int:
         if id(item) in seen:
             continue
         seen.add(id(item))
+        if isinstance(item, (types.ModuleType, type, types.FunctionType)):
+            continue  # shared with the rest of the program, not held by the cache
         memory_usage = getattr(item, "memory_usage", None)
         nbytes = getattr(item, "nbytes", None)
         if callable(memory_usage) and type(item).__module__.startswith("pandas"):
