@@ -122,7 +122,9 @@ def _replay_cell(
     if loaded_from is not None and not opts.quiet:
         notify.emit(messages.loaded_note(label, loaded_from))
     elif not opts.quiet:
-        notify.emit(messages.hit_note(label, list(record.bindings)))
+        names = [n for n in record.bindings if not n.startswith("_")]
+        said = label.removeprefix("cell [").removesuffix("]").split(", ")
+        notify.emit(messages.hit_note(label, [] if names == said else names))
     if not opts.allow_mutation:
         for name in mutated_names(hasher, record):
             notify.emit(messages.mutated_variable_warning(name))

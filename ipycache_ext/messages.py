@@ -158,9 +158,10 @@ def miss_note(what: str, seconds: float, reasons: list[str]) -> Note:
 
 
 def hit_note(what: str, restored: list[str]) -> Note:
-    names = ", ".join(restored) if restored else "no names"
-    text = f"[{PREFIX}] cache hit: restored {what} ({names})"
-    body = f"<b>cache hit</b>: restored {html.escape(what)} <i>({html.escape(names)})</i>"
+    """``restored`` lists the names bound again when ``what`` does not already say."""
+    names = f" ({', '.join(restored)})" if restored else ""
+    text = f"[{PREFIX}] cache hit: restored {what}{names}"
+    body = f"<b>cache hit</b>: restored {html.escape(what)} <i>{html.escape(names)}</i>"
     return _note("hit", text, body, "#2e7d32")
 
 
