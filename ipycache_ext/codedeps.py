@@ -26,7 +26,8 @@ from typing import Any
 import xxhash
 
 from .errors import MemoError
-from .hashing import DEFAULT, Hasher, atom_bytes
+from .hash_atoms import atom_bytes
+from .hashing import DEFAULT, Hasher
 
 MISSING = object()
 MISSING_DATA = b"?missing"  # the key part of a name that is not defined

@@ -20,13 +20,10 @@ equal digests.  numpy and pandas are imported only when such an object is hashed
 
 from __future__ import annotations
 
-import operator
 import pickle
 import re
 import struct
-import sys
 import types
-from array import array
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -34,6 +31,14 @@ import xxhash
 
 from . import messages
 from .errors import UnhashableTypeError, UserHashError
+from .hash_atoms import (
+    atom_bytes,
+    atom_digest,
+    flat_digest,
+    float_list_digest,
+    int_list_digest,
+    type_name,
+)
 
 HashFuncs = Mapping[Any, Callable[[Any], Any]]
 
@@ -48,8 +53,6 @@ _pack_len = struct.Struct("<Q").pack
 # consulting ``reducer_override``; up to 3 they are reduced to ``set(list)``, and the
 # reference to ``set`` is what sends them to the walk path.
 _PICKLE_PROTOCOL = 3
-# Strings longer than this are encoded a chunk at a time (no full-size copy).
-_STR_CHUNK = 1 << 18
 # Long lists and tuples are pickled this many items at a time, so the pickler's
 # output stays in cache on its way to xxh3 (protocol 3 does not stream by itself).
 _PICKLE_SLICE = 8192
@@ -59,123 +62,8 @@ _FAST_CHILD_LEN = 64
 # also match other bytes, which only costs a walk.
 _NAN_LIKE = re.compile(rb"G[\x7f\xff][\xf0-\xff]")
 _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
-# The one NaN every NaN in a float list becomes (quiet, positive, no payload).
-_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000000))[0]
 # Types pickle encodes without consulting reducer_override (object: matches them all).
 _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
-
-
-def type_name(tp: type) -> str:
-    """The name a user would write for ``tp`` (``module.QualName``, builtins bare)."""
-    module = getattr(tp, "__module__", None)
-    if module in (None, "builtins", "__main__"):
-        return tp.__qualname__
-    return f"{module}.{tp.__qualname__}"
-
-
-def _int_atom(value: int) -> bytes:
-    if -(1 << 63) <= value < (1 << 63):
-        return b"i" + _pack_q(value)
-    return b"I" + value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
-
-
-def _canon_float(x: float) -> bytes:
-    return b"nan" if x != x else _pack_d(x)
-
-
-# The tagged encoding of each atom type (exact types only: subclasses are not atoms).
-_ATOMS: dict[type, Callable[[Any], bytes]] = {
-    int: _int_atom,
-    str: lambda v: b"s" + v.encode("utf-8", "surrogatepass"),
-    float: lambda v: b"f" + _canon_float(v),
-    bool: lambda v: b"T" if v else b"F",
-    type(None): lambda v: b"N",
-    bytes: lambda v: b"b" + v,
-    complex: lambda v: b"c" + _canon_float(v.real) + _canon_float(v.imag),
-}
-
-
-def atom_bytes(value: Any) -> bytes | None:
-    """A short tagged encoding of a scalar, or None when ``value`` is not one."""
-    encode = _ATOMS.get(type(value))
-    return None if encode is None else encode(value)
-
-
-def feed_str(h: Any, text: str) -> None:
-    """Stream ``text`` as UTF-8 (lone surrogates allowed) into the xxh3 state ``h``.
-
-    Equal to ``h.update(text.encode("utf-8", "surrogatepass"))``: the encoder maps
-    each code point on its own, so chunks can be cut anywhere.
-    """
-    if len(text) <= _STR_CHUNK:
-        h.update(text.encode("utf-8", "surrogatepass"))
-        return
-    for start in range(0, len(text), _STR_CHUNK):
-        h.update(text[start : start + _STR_CHUNK].encode("utf-8", "surrogatepass"))
-
-
-def atom_digest(value: Any) -> bytes | None:
-    """``xxh3_128(atom_bytes(value))`` without building a big atom; None for non-atoms."""
-    t = type(value)
-    encode = _ATOMS.get(t)
-    if encode is None:
-        return None
-    if (t is str or t is bytes) and len(value) > _STR_CHUNK:
-        h = _xxh(b"s" if t is str else b"b")
-        if t is str:
-            feed_str(h, value)
-        else:
-            h.update(value)
-        return h.digest()
-    return _xxh_digest(encode(value))
-
-
-def _int_list_digest(value: list) -> bytes | None:
-    """Digest of a list of exact ints that all fit in int64, else None.
-
-    Their values are laid out as one little-endian int64 buffer by numpy (when it is
-    already imported) or ``array``; both give the same bytes.
-    """
-    n = len(value)
-    if operator.countOf(map(type, value), int) != n:
-        return None
-    np = sys.modules.get("numpy")
-    try:
-        if np is not None:
-            data: Any = np.fromiter(value, dtype="<i8", count=n)
-        else:
-            data = array("q", value)
-            if sys.byteorder == "big":
-                data.byteswap()
-    except OverflowError:
-        return None
-    h = _xxh(b"Q" + _pack_len(n))
-    h.update(data)
-    return h.digest()
-
-
-def _float_list_digest(value: list) -> bytes | None:
-    """Digest of a list of exact floats with every NaN made the same, else None.
-
-    For a list that may hold a NaN: walking a million floats one by one is slow.
-    numpy (when already imported) and ``array`` give the same bytes.
-    """
-    n = len(value)
-    if operator.countOf(map(type, value), float) != n:
-        return None
-    np = sys.modules.get("numpy")
-    if np is not None:
-        data: Any = np.fromiter(value, dtype="<f8", count=n)
-        data[np.isnan(data)] = _NAN
-    else:
-        data = array("d", value)
-        for i in [i for i, x in enumerate(value) if x != x]:
-            data[i] = _NAN
-        if sys.byteorder == "big":
-            data.byteswap()
-    h = _xxh(b"W" + _pack_len(n))
-    h.update(data)
-    return h.digest()
 
 
 class _Fallback(Exception):
@@ -328,7 +216,7 @@ class Hasher:
         if self._walk_only:
             return None
         if type(value) is list and value and type(value[0]) is int:
-            found = _int_list_digest(value)
+            found = int_list_digest(value)
             if found is not None:
                 return found
         h = _xxh()
@@ -347,7 +235,7 @@ class Hasher:
         if not sink.nan_like:
             return h.digest()
         if type(value) is list and value and type(value[0]) is float:
-            return _float_list_digest(value)
+            return float_list_digest(value)
         return None
 
     # ----- walk path -------------------------------------------------------------------
@@ -409,7 +297,7 @@ class Hasher:
             if len(value) >= _FAST_CHILD_LEN:
                 found = self._fast(value)
             elif not self.has_hash_funcs:
-                found = _flat_digest(value)
+                found = flat_digest(value)
         if found is not None:
             done[key] = (value, found)  # a class met once per instance is hashed once
         return found
@@ -469,28 +357,6 @@ class Hasher:
             if dict_items is not None:
                 h.update((yield "", list(dict_items)))
         return h.digest()
-
-
-def _flat_digest(value: Any) -> bytes | None:
-    """What the walk gives a list, tuple or dict of atoms only (None for others),
-    without the cost of a walker for each small record."""
-    tp = type(value)
-    if tp is dict:
-        h = _xxh(b"D" + _pack_len(len(value)))
-        for k, v in value.items():
-            key, val = atom_digest(k), atom_digest(v)
-            if key is None or val is None:
-                return None
-            h.update(key)
-            h.update(val)
-    else:
-        h = _xxh((b"L" if tp is list else b"U") + _pack_len(len(value)))
-        for item in value:
-            found = atom_digest(item)
-            if found is None:
-                return None
-            h.update(found)
-    return h.digest()
 
 
 # Where a child sits in its container: "" / "{...}", or (kind, index/key/attribute),

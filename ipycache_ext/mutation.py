@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import MemoError
-from .hashing import Hasher, atom_bytes
+from .hash_atoms import atom_bytes
+from .hashing import Hasher
 
 _SINGLE_PASS_MODULES = ("numpy", "pandas")
 
