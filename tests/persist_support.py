@@ -7,16 +7,14 @@ import hashlib
 import hmac
 import json
 import os
-import queue
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.manager import start_new_kernel
+from kernels import Kernel
 
 from ipycache_ext import persist
 
@@ -141,45 +139,6 @@ def tampered(data: bytes, pickled: bytes) -> bytes:
     prefix, mac, header, _ = _split(data)
     assert prefix.startswith(persist.MAGIC)
     return prefix + bytes(len(mac)) + _body(header, pickled)
-
-
-class Kernel:
-    """An ipykernel with its own environment and working directory."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.manager, self.client = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
-
-    def run(self, code: str, timeout: float = 60) -> list[dict[str, Any]]:
-        """Outputs (stream/display_data/execute_result/error content) of one cell."""
-        msg_id = self.client.execute(textwrap.dedent(code))
-        outputs = []
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                msg = self.client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"cell still running after {timeout} s:\n{code}") from None
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind = msg["msg_type"]
-            if kind == "status" and msg["content"]["execution_state"] == "idle":
-                break
-            if kind in ("stream", "display_data", "execute_result", "error"):
-                outputs.append({"type": kind, **msg["content"]})
-        self.client.get_shell_msg(timeout=timeout)
-        return outputs
-
-    def run_until_dead(self, code: str, timeout: float = 60) -> None:
-        """Send a cell that ends the kernel process, and wait until it is gone."""
-        self.client.execute(textwrap.dedent(code))
-        deadline = time.monotonic() + timeout
-        while self.manager.is_alive():
-            assert time.monotonic() < deadline, "the kernel is still alive"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
 
 
 def texts(outputs: list[dict[str, Any]]) -> list[str]:

@@ -3,40 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_client.manager import start_new_kernel
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-class Kernel:
-    """A running ipykernel and a way to run a cell and read back its messages."""
-
-    def __init__(self) -> None:
-        self.manager, self.client = start_new_kernel(kernel_name="python3", cwd=str(REPO))
-
-    def run(self, code: str) -> list[dict[str, Any]]:
-        """Outputs (stream/display_data/execute_result/error content) of one cell."""
-        msg_id = self.client.execute(code)
-        outputs = []
-        while True:
-            msg = self.client.get_iopub_msg(timeout=60)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind = msg["msg_type"]
-            if kind == "status" and msg["content"]["execution_state"] == "idle":
-                break
-            if kind in ("stream", "display_data", "execute_result", "error"):
-                outputs.append({"type": kind, **msg["content"]})
-        self.client.get_shell_msg(timeout=60)
-        return outputs
-
-    def stop(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
+from kernels import Kernel
 
 
 @pytest.fixture(scope="module")

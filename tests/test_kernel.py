@@ -4,15 +4,13 @@ on iopub for notes, the spinner, warnings and errors."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import kernels
 import pytest
-from jupyter_client.manager import start_new_kernel
 
 from ipycache_ext.messages import PREFIX
 
-REPO = Path(__file__).resolve().parent.parent
 MISS = f"[{PREFIX}] cache miss"
 WARNING = f"[{PREFIX}] warning"
 
@@ -30,39 +28,16 @@ tally = Tally()
 """
 
 
-class Kernel:
-    """A running ipykernel; ``run`` executes a cell and returns its iopub messages."""
+class Kernel(kernels.Kernel):
+    """The shared kernel, where ``run`` returns raw iopub messages."""
 
-    def __init__(self) -> None:
-        # "python3" resolves to the interpreter running the tests (the venv's).
-        self.manager, self.client = start_new_kernel(
-            kernel_name="python3",
-            cwd=str(REPO),
-            extra_arguments=["--HistoryManager.hist_file=:memory:"],
-        )
-
-    def run(self, code: str) -> list[dict[str, Any]]:
-        msg_id = self.client.execute(code)
-        messages = []
-        while True:
-            msg = self.client.get_iopub_msg(timeout=60)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-            messages.append(msg)
-        reply = self.client.get_shell_msg(timeout=60)
-        assert reply["parent_header"]["msg_id"] == msg_id
-        return messages
+    def run(self, code: str, timeout: float = 60) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self.messages(code, timeout)
 
     def value(self, expression: str) -> Any:
         """The text/plain repr of ``expression`` evaluated in the kernel."""
         [result] = [m for m in self.run(expression) if m["msg_type"] == "execute_result"]
         return result["content"]["data"]["text/plain"]
-
-    def stop(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=False)
 
 
 @pytest.fixture(scope="module")
