@@ -29,7 +29,7 @@ _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range
 _nesting = threading.local()  # misses running on this thread, outermost first
 
 
-def _NO_STORE(owner: str, key: bytes, label: str) -> contextlib.nullcontext[None]:
+def _no_store(owner: str, key: bytes, label: str) -> contextlib.nullcontext[None]:
     """Stands in for ``Tier.computing`` when nothing is persisted."""
     return contextlib.nullcontext(None)
 
@@ -141,7 +141,7 @@ class MemoizedFunction:
             # The miss runs in this frame (no helper in between): a recursive memoized
             # function costs two stack frames a level, the function's and this one.
             tier = self._tier()
-            computing = _NO_STORE if tier is None else tier.computing
+            computing = _no_store if tier is None else tier.computing
             with computing(self._owner, key.digest, self._name) as stored:
                 if stored is not None:
                     return self._adopt(key, stored, tier, args, kwargs)
