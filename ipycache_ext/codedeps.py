@@ -25,6 +25,7 @@ from typing import Any
 
 import xxhash
 
+from . import messages, notify
 from .errors import MemoError
 from .hash_atoms import atom_bytes
 from .hashing import DEFAULT, Hasher
@@ -58,16 +59,41 @@ _ENV_ROOTS = _environment_roots()
 _user_module_cache: dict[tuple[str, str], bool] = {}
 
 
+class Settings:
+    """Folders besides the working directory whose code counts as the user's: a
+    ``src/`` next to the notebooks (``%config MemoMagics.user_paths``,
+    ``$IPYCACHE_USER_PATHS``)."""
+
+    user_paths: tuple[str, ...] = tuple(
+        p for p in os.environ.get("IPYCACHE_USER_PATHS", "").split(os.pathsep) if p
+    )
+
+
+def set_user_paths(paths: list[str] | tuple[str, ...]) -> None:
+    Settings.user_paths = tuple(paths)
+    _user_module_cache.clear()
+
+
+def _in_environment(path: str) -> bool:
+    if any(path.startswith(root) for root in _ENV_ROOTS):
+        return True
+    return "site-packages" in path or "dist-packages" in path
+
+
+def _user_roots() -> list[str]:
+    roots = [os.getcwd(), *Settings.user_paths]
+    return [os.path.realpath(os.path.expanduser(r)) + os.sep for r in roots]
+
+
 def is_user_file(filename: str | None) -> bool:
-    """True for a file under the working directory and outside every environment."""
+    """True for a file under the working directory (or a configured user path) and
+    outside every environment."""
     if not filename or filename.startswith("<"):
         return False
     path = os.path.realpath(filename)
-    if any(path.startswith(root) for root in _ENV_ROOTS):
+    if _in_environment(path):
         return False
-    if "site-packages" in path or "dist-packages" in path:
-        return False
-    return path.startswith(os.path.realpath(os.getcwd()) + os.sep)
+    return any(path.startswith(root) for root in _user_roots())
 
 
 def is_user_module(name: str | None) -> bool:
@@ -81,9 +107,13 @@ def is_user_module(name: str | None) -> bool:
     key = (name, os.getcwd())
     cached = _user_module_cache.get(key)
     if cached is None:
-        module = sys.modules.get(name)
-        cached = is_user_file(getattr(module, "__file__", None))
+        filename = getattr(sys.modules.get(name), "__file__", None)
+        cached = is_user_file(filename)
         _user_module_cache[key] = cached
+        if not cached and filename and not _in_environment(os.path.realpath(filename)):
+            # Outside the project but not installed either: most likely the user's own
+            # code (a src/ folder put on sys.path). Say once how to have it tracked.
+            notify.emit(messages.outside_code_note(name, filename))
     return cached
 
 
@@ -222,6 +252,8 @@ def unwrap(obj: Any) -> Any:
             return obj
         if isinstance(obj, types.FunctionType) and is_user_function(obj):
             return getattr(obj, "__memo_wrapped__", obj)
+        if is_user_class(type(obj)):
+            return obj  # a callable object of the user's: its state and class count too
         inner = getattr(obj, "__wrapped__", None)
         if inner is None or inner is obj or not callable(inner):
             return obj
@@ -349,6 +381,12 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
         data += deps.hasher.digest((fn.__defaults__, fn.__kwdefaults__), where)
     deps.parts.append(Part(f"code of {via[-1]}", "code", data, fn))
     _read_globals(deps, fn, facts, via)
+    registry = getattr(fn, "registry", None)
+    if isinstance(registry, types.MappingProxyType):  # functools.singledispatch
+        for impl in registry.values():
+            if is_user_callable(impl):
+                target = unwrap(impl)
+                collect(deps, target, via + (short_name(target),))
     if fn.__closure__:
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
             try:
@@ -411,13 +449,16 @@ def short_name(obj: Any) -> str:
 _in_progress = threading.local()
 
 
-def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes:
+def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes | None:
     """Digest of a function, class or module found inside a value (an argument, a global).
 
     User code is hashed by its code and what it reads, transitively; library code by
-    its qualified name.
+    its qualified name.  None for a callable object of a user class (it is hashed by
+    its state, like any object).
     """
     obj = unwrap(obj)
+    if not isinstance(obj, (types.FunctionType, type)) and is_user_class(type(obj)):
+        return None
     if isinstance(obj, types.ModuleType):
         return xxhash.xxh3_128_digest(b"module:" + obj.__name__.encode())
     if not is_user_callable(obj):

@@ -135,6 +135,8 @@ def digest_pandas(hasher: Hasher, value: Any) -> bytes | None:
         return _index_digest(value, hasher)
     else:
         return None
+    if value.attrs:  # metadata a function may read (units, provenance)
+        parts.append(b"attrs|" + hasher._digest(dict(value.attrs)))
     h = xxhash.xxh3_128()
     feed(h, parts)
     return h.digest()

@@ -18,9 +18,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, List, Unicode, observe
 
-from . import messages, notify, persist
+from . import codedeps, messages, notify, persist
 from .cellrun import run_memo_cell, split_statement
 from .memo import memo
 from .messages import Note
@@ -79,6 +79,11 @@ class MemoMagics(Magics):
     max_disk_bytes = Int(4 << 30, help="Size bound of a directory store (LRU out).").tag(
         config=True
     )
+    user_paths = List(
+        Unicode(),
+        help="Folders besides the working directory whose code is yours (traversed, so "
+        "editing it makes results miss), e.g. a src/ next to the notebooks.",
+    ).tag(config=True)
     secret_key = Unicode(
         "", help="Shared key that signs persisted entries (a team store). Empty: per-user key."
     ).tag(config=True)
@@ -88,6 +93,12 @@ class MemoMagics(Magics):
         notify.Settings.notes = self.notes
         notify.Settings.spinner_delay = self.spinner_delay
         self._mirror_persist_settings()
+        if self.user_paths:
+            codedeps.set_user_paths(list(self.user_paths))
+
+    @observe("user_paths")
+    def _user_paths_changed(self, change: dict) -> None:
+        codedeps.set_user_paths(list(change["new"]))
 
     @observe("persist", "store", "max_disk_bytes", "secret_key")
     def _persist_changed(self, change: dict) -> None:

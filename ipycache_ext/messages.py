@@ -212,6 +212,16 @@ def unstable_result_warning(func: str, type_name: str) -> Note:
     )
 
 
+def outside_code_note(module: str, filename: str) -> Note:
+    folder = filename.rsplit("/", 1)[0]
+    return _warning(
+        f"module {module} ({filename}) is outside the working directory, so it is treated "
+        "as a library: editing it does not make memoized results miss. If it is your code, "
+        f"add its folder: %config MemoMagics.user_paths = [{folder!r}] (or set "
+        "$IPYCACHE_USER_PATHS)."
+    )
+
+
 def loaded_note(what: str, where: str) -> Note:
     text = f"[{PREFIX}] cache hit: loaded {what} from {where}"
     body = f"<b>cache hit</b>: loaded {html.escape(what)} from <code>{html.escape(where)}</code>"
