@@ -136,14 +136,19 @@ def _replay_cell(
 _KEYED_BY_NAME = (b"mod:", b"env:", b"lib:", b"?")
 
 
+_READ_NAME = re.compile(r"^(?:variable|global) (\w+)(?: \(read by [^)]*\))?$")
+
+
 def _mutated_reads(ns: dict, key: CallKey, hasher: Hasher) -> list[str]:
-    """Variables the cell read and changed in place: they are outputs of the cell too."""
+    """Notebook variables the cell changed in place, itself or through a function it
+    called (``LOG.append`` in a helper): they are outputs of the cell too."""
     mutated = []
     for part in key.parts:
-        name = part.label.removeprefix("variable ")
-        if part.kind != "global" or name == part.label or ns.get(name) is not part.value:
+        match = _READ_NAME.match(part.label)
+        if part.kind != "global" or match is None or part.data.startswith(_KEYED_BY_NAME):
             continue
-        if part.data.startswith(_KEYED_BY_NAME):
+        name = match.group(1)
+        if ns.get(name) is not part.value or name in mutated:
             continue
         try:
             if hasher.part(part.value) != part.data:

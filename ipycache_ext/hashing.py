@@ -337,7 +337,7 @@ class Hasher:
             try:
                 reduced = value.__reduce_ex__(4)
             except Exception:
-                raise UnhashableTypeError("", type_name(tp), "") from None
+                raise UnhashableTypeError("", f"{tp.__module__}.{tp.__qualname__}", "") from None
             h.update(b"R" + type_name(tp).encode() + b"\0")
             if isinstance(reduced, str):
                 h.update(b"g" + reduced.encode())

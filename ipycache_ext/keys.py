@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import inspect
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import xxhash
 
 from . import messages
 from .codedeps import MISSING_DATA, Deps, Part, collect, short_name
+from .errors import UnhashableTypeError
 from .hashing import Hasher
 
 _pack_len = struct.Struct("<I").pack
+_SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
 _NO_DEFAULT = inspect.Parameter.empty
 
 
@@ -100,6 +102,10 @@ def key_of_call(
     deps = Deps(hasher)
     for name, value in shape.bind(args, kwargs):
         label = f"argument {name}"
+        if type(value) not in _SCALARS and isinstance(value, Iterator):
+            type_name = f"{type(value).__module__}.{type(value).__qualname__}"
+            text = messages.iterator_argument_error(name, type_name, short_name(fn))
+            raise UnhashableTypeError(text, type_name, label)
         deps.parts.append(Part(label, "arg", hasher.part(value, label, name), value))
     collect(deps, fn, (short_name(fn),))
     return CallKey(digest_parts(identity, deps.parts), deps.parts)

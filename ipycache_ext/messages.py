@@ -197,10 +197,11 @@ def unhashable_result_warning(func: str, err: Exception) -> Note:
     type_name = getattr(err, "type_name", "") or "?"
     where = getattr(err, "where", "") or "the result"
     return _warning(
-        f"the result of {func} holds a {type_name} (at {where}) that cannot be hashed, so "
+        f"the result of {func} holds a {shown_type(type_name)} (at {where}) that cannot be "
+        "hashed, so "
         "a later mutation of the result cannot be detected. Pass "
         "allow_output_mutation=True to @memo to say that is fine, or "
-        f"hash_funcs={{{type_name}: ...}} to say how to hash it."
+        f"hash_funcs={{{type_name!r}: ...}} to say how to hash it."
     )
 
 
@@ -333,11 +334,20 @@ class InfoTable:
 # ----- errors ----------------------------------------------------------------------
 
 
+def shown_type(full_name: str) -> str:
+    """``builtins.generator`` -> ``generator``: how a type is named in a sentence."""
+    for prefix in ("builtins.", "__main__."):
+        if full_name.startswith(prefix):
+            return full_name[len(prefix) :]
+    return full_name
+
+
 def unhashable_error(type_name: str, where: str, func: str, param: str | None) -> str:
+    """``type_name`` is ``module.QualName``: the string form ``hash_funcs`` accepts."""
     fix_param = f" or rename {param} to _{param} so it is left out of the key" if param else ""
     return (
-        f"cannot hash a {type_name} found in {where} of {func}. "
-        f"Fix: pass hash_funcs={{{type_name}: lambda obj: <something hashable>}} to @memo"
+        f"cannot hash a {shown_type(type_name)} found in {where} of {func}. "
+        f"Fix: pass hash_funcs={{{type_name!r}: lambda obj: <something hashable>}} to @memo"
         f"{fix_param}."
     )
 
@@ -345,7 +355,7 @@ def unhashable_error(type_name: str, where: str, func: str, param: str | None) -
 def unhashable_in_cell_error(type_name: str, where: str, param: str | None) -> str:
     name = param or "it"
     return (
-        f"%%memo cannot hash a {type_name} found in {where}, which the cell reads. "
+        f"%%memo cannot hash a {shown_type(type_name)} found in {where}, which the cell reads. "
         f"Fix: rename {name} to _{name} so it is left out of the cell's key, or move its "
         "use into a @memo function that takes it as a _-prefixed parameter."
     )
@@ -355,6 +365,17 @@ def user_hash_error(entry: str, type_name: str, where: str, func: str, exc: Base
     return (
         f"hash_funcs entry {entry} raised {type(exc).__name__}: {exc} while hashing a "
         f"{type_name} found in {where} of {func}. Fix that function, or remove the entry."
+    )
+
+
+def iterator_argument_error(name: str, type_name: str, func: str) -> str:
+    return (
+        f"cannot hash a {shown_type(type_name)} found in argument {name} of {func}: an "
+        "iterator is "
+        "consumed by the call, so a result from the cache would leave it unconsumed. Fix: "
+        f"pass a list ({name}=list(...)); or, if the result does not depend on it, rename "
+        f"{name} to _{name} so it is left out of the key, or pass "
+        f"hash_funcs={{{type_name!r}: ...}} to @memo."
     )
 
 
