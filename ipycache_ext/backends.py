@@ -65,6 +65,15 @@ class _ChunkReader:
         return b""
 
 
+class EntryTooLarge(ValueError):
+    """An entry bigger than the store's whole size bound: storing it would evict every
+    other entry and then itself."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} bytes > max_disk_bytes {limit}")
+        self.size, self.limit = size, limit
+
+
 class Backend(Protocol):
     """What a persistent store must do; every method may raise ``OSError``-like errors."""
 
@@ -139,6 +148,8 @@ class DiskBackend:
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         chunks = as_chunks(data)
         size = sum(len(c) for c in chunks)
+        if size > self._max_bytes:
+            raise EntryTooLarge(size, self._max_bytes)
         free = shutil.disk_usage(self.where).free
         if size + _DISK_MARGIN > free:
             # Refuse before writing: a half-written file would fill the disk for good.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import pickle
 import symtable
 import types
 from dataclasses import dataclass, field
@@ -347,6 +348,17 @@ class CellRecord:
     outputs: list[tuple[str, Any]]
     result: Any
     digests: dict[str, bytes | None] = field(default_factory=dict)
+
+    def unpicklable_parts(self) -> list[tuple[str, str]]:
+        """``(variable, type)`` of the bindings pickle refuses (a file left open by
+        ``with open(...) as f``): what to name when the record cannot be persisted."""
+        refused = []
+        for name, value in self.bindings.items():
+            try:
+                pickle.dumps(value, protocol=5, buffer_callback=lambda b: None)
+            except Exception:
+                refused.append((name, type(value).__name__))
+        return refused
 
 
 def binding_digests(hasher: Hasher, bindings: dict[str, Any]) -> dict[str, bytes | None]:

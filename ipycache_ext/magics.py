@@ -65,7 +65,7 @@ class MemoMagics(Magics):
         True, help="Show the cache miss/hit notes in cell output (warnings always show)."
     ).tag(config=True)
     spinner_delay = Float(
-        1.0, help="Seconds a cache miss runs before the cell shows what is running."
+        1.0, min=0.0, help="Seconds a cache miss runs before the cell shows what is running."
     ).tag(config=True)
 
     persist = Bool(
@@ -76,7 +76,7 @@ class MemoMagics(Magics):
         help="Persistent store: a directory, or redis://host:port/db. Empty: $IPYCACHE_DIR "
         "or the user cache directory.",
     ).tag(config=True)
-    max_disk_bytes = Int(4 << 30, help="Size bound of a directory store (LRU out).").tag(
+    max_disk_bytes = Int(4 << 30, min=1, help="Size bound of a directory store (LRU out).").tag(
         config=True
     )
     user_paths = List(

@@ -264,6 +264,26 @@ def unpicklable_warning(what: str, type_name: str, exc: BaseException) -> Note:
     )
 
 
+def entry_too_large_warning(what: str, size_bytes: int, limit: int) -> Note:
+    return _warning(
+        f"the entry for {what} ({size(size_bytes)}) is larger than the whole persistent "
+        f"store may hold (max_disk_bytes = {size(limit)}), so it is kept in memory only. "
+        "Fix: raise %config MemoMagics.max_disk_bytes."
+    )
+
+
+def unpicklable_variables_warning(
+    what: str, refused: list[tuple[str, str]], exc: BaseException
+) -> Note:
+    names = ", ".join(f"{name} (a {kind})" for name, kind in refused) or f"a value ({exc})"
+    first = refused[0][0] if refused else "it"
+    return _warning(
+        f"{what} binds {names}, which cannot be pickled, so this cell is kept in this "
+        "kernel's memory only and not written to the persistent cache. Fix: if later cells "
+        f"don't need it, end the cell with `del {first}`."
+    )
+
+
 def cell_not_persisted_warning(what: str, names: list[str]) -> Note:
     return _warning(
         f"{what} defines {', '.join(names)}, which a new kernel could not restore from the "

@@ -36,7 +36,7 @@ from typing import Any
 import xxhash
 
 from . import messages, notify
-from .backends import Backend, holder_is_dead, new_token, open_backend
+from .backends import Backend, EntryTooLarge, holder_is_dead, new_token, open_backend
 
 MAGIC = b"IPYCACHE1\n"
 _MAC_SIZE = 32
@@ -294,11 +294,14 @@ class Tier:
         try:
             data = dump_entry(payload, self._secret)
         except Exception as exc:
-            kind = type(_unpicklable_part(payload, exc)).__name__
-            self._warn_once("pickle", label, messages.unpicklable_warning(label, kind, exc))
+            self._warn_once("pickle", label, _unpicklable_note(label, payload, exc))
             return False
         try:
             self.backend.set(self.entry_key(owner, key), data, ttl)
+        except EntryTooLarge as big:
+            note = messages.entry_too_large_warning(label, big.size, big.limit)
+            self._warn_once("size", label, note)
+            return False
         except Exception as exc:
             self._fault(exc)
             return False
@@ -366,11 +369,13 @@ class _Renewal:
         self._thread.join()
 
 
-def _unpicklable_part(payload: Any, exc: BaseException) -> Any:
-    """The value to name in the warning: the result itself for a function entry."""
-    if isinstance(payload, dict) and "value" in payload:
-        return payload["value"]
-    return payload
+def _unpicklable_note(label: str, payload: Any, exc: BaseException) -> messages.Note:
+    """Name what pickle refused: the variables of a cell record, else the result."""
+    parts = getattr(payload, "unpicklable_parts", None)
+    if parts is not None:
+        return messages.unpicklable_variables_warning(label, parts(), exc)
+    value = payload["value"] if isinstance(payload, dict) and "value" in payload else payload
+    return messages.unpicklable_warning(label, type(value).__name__, exc)
 
 
 _tier: Tier | None = None
