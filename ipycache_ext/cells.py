@@ -18,8 +18,10 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import importlib
 import pickle
 import symtable
+import sys
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +55,8 @@ class CellFacts:
     binds: tuple[str, ...]
     imports: frozenset[str] = frozenset()
     chains: tuple[tuple[str, ...], ...] = ()
+    star_modules: tuple[str, ...] = ()
+    gone: frozenset[str] = frozenset()
 
 
 class _Scope:
@@ -77,6 +81,8 @@ class _ReadsFinder(ast.NodeVisitor):
         self.scope = _Scope()
         self.reads: dict[str, None] = {}
         self.imports: set[str] = set()
+        self.star_modules: dict[str, None] = {}
+        self.gone: set[str] = set()
 
     # ----- helpers -------------------------------------------------------------------
 
@@ -84,12 +90,20 @@ class _ReadsFinder(ast.NodeVisitor):
         if not self.scope.bound(name):
             self.reads[name] = None
 
-    def _block(self, body: list[ast.stmt]) -> None:
-        """A body that may not run: what it binds is not sure afterwards."""
+    def _block(self, body: list[ast.stmt], bind_first: str | None = None) -> set[str]:
+        """A body that may not run: what it binds is not sure afterwards.  Returns
+        what it binds surely if it does run (for branches that all bind a name)."""
         self.scope.sure.append(set())
+        if bind_first:
+            self.scope.bind(bind_first)
         for stmt in body:
             self.visit(stmt)
-        self.scope.sure.pop()
+        return self.scope.sure.pop()
+
+    def _sure_after(self, *branches: set[str]) -> None:
+        """Names every branch binds are bound whichever branch runs."""
+        for name in set.intersection(*branches) if branches else ():
+            self.scope.sure[-1].add(name)
 
     def _targets(self, node: ast.AST) -> None:
         for sub in ast.walk(node):
@@ -165,6 +179,8 @@ class _ReadsFinder(ast.NodeVisitor):
         for alias in node.names:
             if alias.name != "*":
                 self._import(alias.asname or alias.name)
+            elif node.module and not node.level:
+                self.star_modules[node.module] = None
 
     def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for deco in node.decorator_list:
@@ -199,11 +215,10 @@ class _ReadsFinder(ast.NodeVisitor):
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
-        self.scope.sure.append(set())
+        # The loop variable counts as bound after the loop, as linters assume: a loop
+        # over nothing that then reads it is the rare case left out.
         self._targets(node.target)
-        for stmt in node.body:
-            self.visit(stmt)
-        self.scope.sure.pop()
+        self._block(node.body)
         self._block(node.orelse)
 
     visit_AsyncFor = visit_For
@@ -215,8 +230,9 @@ class _ReadsFinder(ast.NodeVisitor):
 
     def visit_If(self, node: ast.If) -> None:
         self.visit(node.test)
-        self._block(node.body)
-        self._block(node.orelse)
+        body = self._block(node.body)
+        if node.orelse:
+            self._sure_after(body, self._block(node.orelse))
 
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
@@ -229,17 +245,18 @@ class _ReadsFinder(ast.NodeVisitor):
     visit_AsyncWith = visit_With
 
     def visit_Try(self, node: ast.Try) -> None:
-        self._block(node.body)
+        body = self._block(node.body)
+        handled = []
         for handler in node.handlers:
             if handler.type is not None:
                 self.visit(handler.type)
-            self.scope.sure.append(set())
+            handled.append(self._block(handler.body, handler.name))
             if handler.name:
-                self.scope.bind(handler.name)
-            for stmt in handler.body:
-                self.visit(stmt)
-            self.scope.sure.pop()
+                self.gone.add(handler.name)  # Python unbinds it when the handler ends
         self._block(node.orelse)
+        # Without handlers an exception ends the cell; with them, the body or one of
+        # them ran to the end.
+        self._sure_after(body, *handled)
         for stmt in node.finalbody:
             self.visit(stmt)
 
@@ -265,6 +282,8 @@ class _ReadsFinder(ast.NodeVisitor):
     def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             self._targets(target)
+            if isinstance(target, ast.Name):
+                self.gone.add(target.id)
 
     def visit_Global(self, node: ast.Global) -> None:
         return None
@@ -283,6 +302,8 @@ def analyze(source: str) -> CellFacts:
         tuple(finder.scope.all),
         frozenset(finder.imports),
         _attribute_chains(tree),
+        tuple(finder.star_modules),
+        frozenset(finder.gone),
     )
 
 
@@ -310,8 +331,14 @@ def key_of_cell(
     deps = Deps(hasher)
     deps.parts.append(Part("code of the cell", "cell", facts.code_digest, None))
     deps.parts.append(Part("options", "option", options.encode(), options))
+    starred = _star_exports(facts.star_modules)
     for name in facts.reads:
         if name.startswith("_"):
+            continue
+        if name in starred:  # bound by the cell's own `from module import *`
+            module = starred[name]
+            what = f"variable {module.__name__}.{name}"
+            add_value(deps, ("the cell",), what, getattr(module, name, MISSING), name)
             continue
         value = namespace.get(name, MISSING)
         if value is MISSING and name in _BUILTINS:
@@ -326,12 +353,29 @@ def key_of_cell(
     return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
 
 
+def _star_exports(modules: tuple[str, ...]) -> dict[str, types.ModuleType]:
+    """The names ``from module import *`` binds, by module (imported now if need be:
+    the cell is about to import it anyway)."""
+    exported: dict[str, types.ModuleType] = {}
+    for name in modules:
+        try:
+            module = sys.modules.get(name) or importlib.import_module(name)
+        except Exception:
+            continue
+        names = getattr(module, "__all__", None)
+        if names is None:
+            names = [n for n in vars(module) if not n.startswith("_")]
+        for exported_name in names:
+            exported.setdefault(exported_name, module)
+    return exported
+
+
 def cell_label(name: str | None, facts: CellFacts, source: str) -> str:
     """A name for a cell in notes and ``%memo_info``: ``--name``, or what it binds."""
     if name:
         return name
-    shown = [b for b in facts.binds if not b.startswith("_") and b not in facts.imports]
-    shown = shown or [b for b in facts.binds if not b.startswith("_")]
+    kept = [b for b in facts.binds if not b.startswith("_") and b not in facts.gone]
+    shown = [b for b in kept if b not in facts.imports] or kept
     if shown:
         more = ", ..." if len(shown) > 3 else ""
         return f"cell [{', '.join(shown[:3])}{more}]"
