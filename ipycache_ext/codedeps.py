@@ -375,11 +375,13 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
 
 def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) -> None:
     facts = facts_of(fn.__code__)
-    data = facts.digest
+    deps.parts.append(Part(f"code of {via[-1]}", "code", facts.digest, fn))
     if fn.__defaults__ or fn.__kwdefaults__:
+        # Apart from the code: a mutable default changed in place is not a code edit.
+        defaults = (fn.__defaults__, fn.__kwdefaults__)
         where = " -> ".join(via) + " defaults"
-        data += deps.hasher.digest((fn.__defaults__, fn.__kwdefaults__), where)
-    deps.parts.append(Part(f"code of {via[-1]}", "code", data, fn))
+        data = deps.hasher.part(defaults, where)
+        deps.parts.append(Part(f"defaults of {via[-1]}", "global", data, None))
     _read_globals(deps, fn, facts, via)
     registry = getattr(fn, "registry", None)
     if isinstance(registry, types.MappingProxyType):  # functools.singledispatch
