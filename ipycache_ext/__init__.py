@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import MemoError, UnhashableTypeError, UserHashError
+from .errors import MemoError, MemoOptionError, UnhashableTypeError, UserHashError
 from .memo import CacheInfo, MemoizedFunction, memo
 
 __version__ = "0.1.0"
@@ -29,6 +29,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 __all__ = [
     "CacheInfo",
     "MemoError",
+    "MemoOptionError",
     "MemoizedFunction",
     "UnhashableTypeError",
     "UserHashError",

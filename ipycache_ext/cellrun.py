@@ -50,7 +50,7 @@ def _execute(shell: Any, source: str) -> Any:
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
-    filename = shell.compile.cache(source)
+    filename = shell.compile.cache(source, shell.execution_count)
     exec(shell.compile(tree, filename, "exec"), shell.user_global_ns, shell.user_ns)
     if last is None:
         return None

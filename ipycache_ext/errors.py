@@ -29,3 +29,7 @@ class UserHashError(MemoError):
     def __init__(self, message: str, entry: str = "") -> None:
         super().__init__(message)
         self.entry = entry
+
+
+class MemoOptionError(MemoError, TypeError, ValueError):
+    """An option of ``@memo`` (or a function it cannot memoize) is not valid."""

@@ -30,7 +30,7 @@ from typing import Any
 import xxhash
 
 from . import messages
-from .errors import UnhashableTypeError, UserHashError
+from .errors import MemoOptionError, UnhashableTypeError, UserHashError
 from .hash_atoms import (
     atom_bytes,
     atom_digest,
@@ -94,7 +94,7 @@ class Hasher:
             elif isinstance(key, str):
                 self._by_name[key] = (key, fn)
             else:
-                raise TypeError(
+                raise MemoOptionError(
                     messages.bad_option_error("hash_funcs", key, "a type or 'module.QualName'")
                 )
         self.has_hash_funcs = bool(self._by_type or self._by_name)

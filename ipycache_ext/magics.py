@@ -173,7 +173,7 @@ class MemoMagics(Magics):
     @line_magic
     def memo_clear(self, line: str = "") -> None:
         """Empty the whole cache, or (with a NAME from %memo_info) one function or cell."""
-        name = line.strip()
+        name = line.strip().strip("\"'")  # %memo_clear "cell [df]" works too
         if not name:
             count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
             STORE.clear()

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from . import messages, notify, persist
 from .codedeps import short_name
-from .errors import MemoError
+from .errors import MemoError, MemoOptionError
 from .hashing import Hasher
 from .keys import CallKey, CallShape, describe_call, key_of_call, snapshot, why_missed
 from .mutation import fingerprint, was_mutated
@@ -48,17 +48,17 @@ def _check_options(max_entries: Any, ttl: Any, hash_funcs: Any) -> float | None:
     if max_entries is not None and (
         not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1
     ):
-        raise ValueError(
+        raise MemoOptionError(
             messages.bad_option_error("max_entries", max_entries, "None or an int >= 1")
         )
     if hash_funcs is not None and not isinstance(hash_funcs, dict):
-        raise TypeError(messages.bad_option_error("hash_funcs", hash_funcs, "a dict"))
+        raise MemoOptionError(messages.bad_option_error("hash_funcs", hash_funcs, "a dict"))
     if ttl is None:
         return None
     if isinstance(ttl, _dt.timedelta):
         ttl = ttl.total_seconds()
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
-        raise ValueError(messages.bad_option_error("ttl", ttl, "seconds > 0 or a timedelta"))
+        raise MemoOptionError(messages.bad_option_error("ttl", ttl, "seconds > 0 or a timedelta"))
     return float(ttl)
 
 
@@ -79,9 +79,9 @@ class MemoizedFunction:
     ) -> None:
         fn = getattr(fn, "__memo_wrapped__", fn)
         if not isinstance(fn, types.FunctionType):
-            raise TypeError(messages.bad_option_error("function", fn, "a Python function"))
+            raise MemoOptionError(messages.bad_option_error("function", fn, "a Python function"))
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            raise TypeError(messages.generator_function_error(fn.__qualname__))
+            raise MemoOptionError(messages.generator_function_error(fn.__qualname__))
         self._ttl = _check_options(max_entries, ttl, hash_funcs)
         functools.update_wrapper(self, fn)
         self.__memo_wrapped__ = fn  # functools.update_wrapper set __wrapped__ too
