@@ -197,3 +197,126 @@ def test_memo_info_memory_does_not_count_imported_modules(ip: Any) -> None:
 def test_bad_ttl_message_names_the_cell_magic(ip: Any) -> None:
     cell = run_cell(ip, "%%memo --ttl -1\nx = 1")
     assert "%%memo option --ttl" in cell.stderr
+
+
+# ----- second round ---------------------------------------------------------------------------
+
+
+def test_callable_object_wrapping_a_function_is_keyed_by_its_state(notes: Notes) -> None:
+    ns: dict[str, Any] = {"__name__": "__main__", "memo": memo, "functools": functools}
+    exec(
+        "class Scale:\n"
+        "    def __init__(self, fn, k):\n"
+        "        functools.update_wrapper(self, fn)\n"
+        "        self.fn, self.k = fn, k\n"
+        "    def __call__(self, x):\n"
+        "        return self.fn(x) * self.k\n"
+        "def base(x):\n    return x + 1\n"
+        "sb = Scale(base, 2)\n"
+        "@memo\ndef use(x):\n    return sb(x)\n",
+        ns,
+    )
+    assert ns["use"](1) == 4
+    ns["sb"].k = 10
+    assert ns["use"](1) == 20
+
+
+def test_singledispatch_implementations_are_traversed(notes: Notes) -> None:
+    ns: dict[str, Any] = {"__name__": "__main__", "memo": memo, "functools": functools}
+    exec(
+        "@functools.singledispatch\ndef fmt(x):\n    return 'obj'\n"
+        "@fmt.register\ndef _(x: int):\n    return f'int {x}'\n"
+        "@memo\ndef show(x):\n    return fmt(x)\n",
+        ns,
+    )
+    assert ns["show"](1) == "int 1"
+    exec("@fmt.register\ndef _(x: int):\n    return f'INT {x}'\n", ns)
+    assert ns["show"](1) == "INT 1"
+
+
+def test_dataframe_attrs_are_part_of_its_digest() -> None:
+    pd = pytest.importorskip("pandas")
+    from ipycache_ext.hashing import hexdigest
+
+    frame = pd.DataFrame({"a": [1, 2]})
+    frame.attrs["unit"] = "m"
+    before = hexdigest(frame)
+    frame.attrs["unit"] = "km"
+    assert hexdigest(frame) != before
+
+
+def test_iterator_argument_is_refused_with_the_fixes(notes: Notes) -> None:
+    from ipycache_ext import UnhashableTypeError
+
+    @memo
+    def consume(it: Any) -> list:
+        return list(it)
+
+    with pytest.raises(UnhashableTypeError) as caught:
+        consume(iter([1, 2]))
+    text = str(caught.value)
+    assert "argument it" in text and "list" in text and "_it" in text and "hash_funcs" in text
+
+
+def test_a_mutated_default_is_not_called_a_code_change(notes: Notes) -> None:
+    ns: dict[str, Any] = {"__name__": "__main__", "memo": memo}
+    exec(
+        "@memo(allow_output_mutation=True)\n"
+        "def md(x, acc=[]):\n    acc.append(x)\n    return len(acc)\n",
+        ns,
+    )
+    ns["md"](1)
+    ns["md"](1)
+    note = miss_texts(notes)[-1]
+    assert "defaults of md changed" in note and "code of md" not in note
+
+
+def test_option_errors_are_one_line_memo_errors() -> None:
+    from ipycache_ext import MemoOptionError
+
+    for options in ({"ttl": -1}, {"max_entries": 0}, {"hash_funcs": {1: len}}):
+        with pytest.raises(MemoOptionError):
+            memo(**options)(lambda: 1)
+    assert hasattr(MemoOptionError, "_render_traceback_")
+
+
+def test_cell_keeps_changes_made_through_a_called_function(ip: Any) -> None:
+    for _ in range(2):
+        run_cell(ip, "LOG = []\ndef record(x):\n    LOG.append(x)\n    return x * 2")
+        run_cell(ip, "%%memo\nrv = record(21)")
+        assert ip.user_ns["LOG"] == [21] and ip.user_ns["rv"] == 42
+
+
+def test_rerunning_common_cells_top_to_bottom_hits_the_second_time(
+    ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "qa_star.py").write_text("def star_helper(x):\n    return x + 1\n")
+    cells = [
+        "%%memo\nfrom qa_star import *\ny = star_helper(1)",
+        "%%memo\nfor i in range(3):\n    pass\nlast = i",
+        "%%memo\ntry:\n    x = int('7')\nexcept ValueError:\n    x = None\nz = x",
+        "%%memo\nif last > 1:\n    v = 1\nelse:\n    v = 2\nw = v",
+    ]
+    for cell in cells:
+        assert run_cell(ip, cell).notes("cache miss")
+    for cell in cells:
+        assert run_cell(ip, cell).notes("cache hit"), cell
+
+
+def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_path: Path) -> None:
+    from ipycache_ext import persist
+
+    persist.Settings.location, persist.Settings.secret = str(tmp_path / "store"), "k"
+    try:
+        (tmp_path / "t.txt").write_text("hi")
+        cell = run_cell(
+            ip,
+            f"%%memo --persist\nwith open({str(tmp_path / 't.txt')!r}) as f:\n    text = f.read()",
+        )
+        [warning] = cell.notes("warning")
+        assert "f (a TextIOWrapper)" in warning and "del f" in warning
+    finally:
+        persist.close()
+        persist.Settings.location, persist.Settings.secret = None, None
