@@ -6,6 +6,7 @@ with the entry, so a later miss can say which of them changed.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import struct
 from collections.abc import Callable, Iterator
@@ -82,12 +83,16 @@ class CallKey:
 
 def digest_parts(identity: bytes, parts: list[Part]) -> bytes:
     """One digest of the labels and the length-prefixed data of every part."""
-    labels = "\0".join([p.label for p in parts]).encode()
-    chunks = [identity, labels]
+    chunks = [identity]
     for part in parts:
-        chunks.append(_pack_len(len(part.data)))
-        chunks.append(part.data)
+        chunks += (_label_bytes(part.label), _pack_len(len(part.data)), part.data)
     return xxhash.xxh3_128_digest(b"".join(chunks))
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_bytes(label: str) -> bytes:
+    """A label as it enters a key (labels repeat from call to call: encode them once)."""
+    return label.encode() + b"\0"
 
 
 def key_of_call(
