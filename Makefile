@@ -28,6 +28,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/run.py
+	$(PY) bench/readme.py
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
