@@ -16,7 +16,7 @@ from typing import Any
 
 from kernels import Kernel
 
-from ipycache_ext import persist
+from ipycache_ext import memo, persist
 
 REPO = Path(__file__).resolve().parent.parent
 LOADED = "[ipycache] cache hit: loaded"
@@ -198,3 +198,14 @@ total = sum(range(n))
 print("total is", total)
 total
 """
+
+
+def persisted_double(tally: Any) -> Any:
+    """``@memo(persist=True)`` doubling, each run recorded by ``tally``."""
+
+    @memo(persist=True)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    return double

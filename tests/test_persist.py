@@ -25,6 +25,7 @@ from persist_support import (
     WARNING,
     finish,
     lines,
+    persisted_double,
     resign,
     run_script,
     start_script,
@@ -161,10 +162,7 @@ def test_two_processes_started_together_compute_once(tmp_path: Path) -> None:
 def test_key_file_is_created_0600_and_store_dir_0700(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     assert double(3) == 6
     key_file = Path(os.environ["IPYCACHE_KEY_FILE"])
@@ -179,10 +177,7 @@ def test_key_file_is_created_0600_and_store_dir_0700(
 def test_tampered_entry_is_never_unpickled_and_is_recomputed(
     store: Path, tmp_path: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     double(2)
     name = only_entry()
@@ -204,10 +199,7 @@ def test_tampered_entry_is_never_unpickled_and_is_recomputed(
 def test_planted_entry_naming_another_key_is_never_unpickled(
     store: Path, tmp_path: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     double(2)
     name = only_entry()
@@ -228,10 +220,7 @@ def test_planted_entry_naming_another_key_is_never_unpickled(
 def test_entry_written_with_another_key_warns_and_misses(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     persist.Settings.secret = "the key of kernel one"
     double(2)
@@ -270,10 +259,7 @@ def test_truncated_entry_warns_and_misses_and_other_entries_still_hit(
 def test_corrupt_entry_warns_and_misses_and_other_entries_still_hit(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     double(1)
     first = only_entry()
@@ -314,10 +300,7 @@ def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, ta
 def test_python_version_is_part_of_the_entry_key(
     store: Path, notes: Notes, tally: Tally, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     double(2)
     before = only_entry()
@@ -418,10 +401,7 @@ def test_unusable_location_warns_once_and_memory_still_works(
 ) -> None:
     persist.Settings.location = "/proc/ipycache-store"
 
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     assert (double(1), double(1), double(2)) == (2, 2, 4)
     assert tally.runs == [1, 2]

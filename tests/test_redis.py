@@ -20,6 +20,7 @@ from persist_support import (
     TOTAL_CELL,
     Kernels,
     lines,
+    persisted_double,
     result,
     store_env,
     texts,
@@ -158,10 +159,7 @@ def test_ttl_becomes_the_expiry_of_the_redis_key(redis_store: RedisServer, tally
 
 
 def test_without_ttl_the_redis_key_does_not_expire(redis_store: RedisServer, tally: Tally) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     double(2)
     [key] = entry_keys(redis_store)
@@ -170,10 +168,7 @@ def test_without_ttl_the_redis_key_does_not_expire(redis_store: RedisServer, tal
 
 
 def test_compute_lease_is_released_after_the_call(redis_store: RedisServer, tally: Tally) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     double(2)
     with redis_store.client() as client:
@@ -186,10 +181,7 @@ def test_compute_lease_is_released_after_the_call(redis_store: RedisServer, tall
 def test_redis_stopped_mid_session_warns_once_and_memory_keeps_hitting(
     redis_store: RedisServer, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     assert double(1) == 2
     redis_store.stop()
@@ -203,10 +195,7 @@ def test_redis_stopped_mid_session_warns_once_and_memory_keeps_hitting(
 def test_redis_started_again_on_the_same_port_persists_again(
     redis_store: RedisServer, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     double(1)
     redis_store.stop()
