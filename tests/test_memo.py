@@ -282,19 +282,9 @@ def test_max_entries_is_per_function(tally: Tally) -> None:
     assert len(tally) == 2
 
 
-def test_ttl_in_seconds_expires_entries(tally: Tally) -> None:
-    @memo(ttl=0.05)
-    def f(x: int) -> int:
-        return tally(x)
-
-    f(1)
-    time.sleep(0.1)
-    f(1)
-    assert tally.runs == [1, 1]
-
-
-def test_ttl_as_timedelta_expires_entries(tally: Tally) -> None:
-    @memo(ttl=dt.timedelta(milliseconds=50))
+@pytest.mark.parametrize("ttl", [0.05, dt.timedelta(milliseconds=50)], ids=["seconds", "timedelta"])
+def test_ttl_expires_entries(tally: Tally, ttl: float | dt.timedelta) -> None:
+    @memo(ttl=ttl)
     def f(x: int) -> int:
         return tally(x)
 
