@@ -20,7 +20,7 @@ from timing import race
 from traitlets.config import Config
 
 from ipycache_ext import notify
-from ipycache_ext.store import STORE
+from ipycache_ext.store.memory import STORE
 
 SMALL_CELL = 'a = x * 2\nb = [y] * 3\nc = {"k": a}\n'
 # The same cell, also reading an 80 MB array: its key hashes the array on every hit.

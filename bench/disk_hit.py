@@ -18,7 +18,8 @@ import joblib
 import numpy as np
 from timing import race
 
-from ipycache_ext import memo, persist
+from ipycache_ext import memo
+from ipycache_ext.store import tier as persist
 
 
 def random_array() -> np.ndarray:

@@ -15,9 +15,9 @@ from typing import Any
 import xxhash
 
 from . import messages
-from .codedeps import MISSING_DATA, Deps, Part, collect, short_name
+from .deps.code import MISSING_DATA, Deps, Part, collect, short_name
 from .errors import UnhashableTypeError
-from .hashing import Hasher
+from .hashing.core import Hasher
 
 _pack_len = struct.Struct("<I").pack
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})

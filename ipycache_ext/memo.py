@@ -13,14 +13,15 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from . import messages, notify, persist
-from .codedeps import short_name
+from . import messages, notify
+from .deps.code import short_name
 from .errors import MemoError, MemoOptionError
-from .hashing import Hasher
+from .hashing.core import Hasher
 from .keys import CallKey, CallShape, describe_call, key_of_call, snapshot, why_missed
 from .mutation import fingerprint, was_mutated
-from .persist import Tier
-from .store import STORE, Entry
+from .store import tier as persist
+from .store.memory import STORE, Entry
+from .store.tier import Tier
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})

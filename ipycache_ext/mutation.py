@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import MemoError
-from .hash_atoms import atom_bytes
-from .hashing import Hasher
+from .hashing.atoms import atom_bytes
+from .hashing.core import Hasher
 
 _SINGLE_PASS_MODULES = ("numpy", "pandas")
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from kernels import Kernel
 
-from ipycache_ext import memo, persist
+from ipycache_ext import memo
+from ipycache_ext.store import tier as persist
 
 REPO = Path(__file__).resolve().parent.parent
 LOADED = "[ipycache] cache hit: loaded"

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from conftest import Tally, define
 
-from ipycache_ext import codedeps, memo
+from ipycache_ext import memo
+from ipycache_ext.deps import code as codedeps
 from ipycache_ext.hashing import hexdigest
 
 

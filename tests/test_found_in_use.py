@@ -306,7 +306,7 @@ def test_rerunning_common_cells_top_to_bottom_hits_the_second_time(
 
 
 def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_path: Path) -> None:
-    from ipycache_ext import persist
+    from ipycache_ext.store import tier as persist
 
     persist.Settings.location, persist.Settings.secret = str(tmp_path / "store"), "k"
     try:

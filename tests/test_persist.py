@@ -33,7 +33,8 @@ from persist_support import (
     tampered,
 )
 
-from ipycache_ext import memo, persist
+from ipycache_ext import memo
+from ipycache_ext.store import tier as persist
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from persist_support import (
     texts,
 )
 
-from ipycache_ext import memo, persist
+from ipycache_ext import memo
+from ipycache_ext.store import tier as persist
 
 
 def free_port() -> int:

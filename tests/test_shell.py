@@ -12,7 +12,7 @@ from strategies import same, values
 
 import ipycache_ext
 from ipycache_ext import memo, notify
-from ipycache_ext.magics import MemoMagics
+from ipycache_ext.ipython.magics import MemoMagics
 from ipycache_ext.messages import PREFIX
 
 MISS = f"[{PREFIX}] cache miss"

@@ -28,8 +28,12 @@ from typing import Any
 
 import xxhash
 
-from . import messages
-from .codedeps import (
+from .. import messages
+from ..errors import MemoError
+from ..hashing.core import Hasher
+from ..keys import CallKey, digest_parts
+from ..mutation import fingerprint, was_mutated
+from .code import (
     MISSING,
     Deps,
     Part,
@@ -38,10 +42,6 @@ from .codedeps import (
     is_user_module,
     resolve_chain,
 )
-from .errors import MemoError
-from .hashing import Hasher
-from .keys import CallKey, digest_parts
-from .mutation import fingerprint, was_mutated
 
 _BUILTINS = frozenset(dir(builtins))
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import xxhash
 
-from .hash_numpy import array_parts, feed
+from .arrays import array_parts, feed
 
 if TYPE_CHECKING:
-    from .hashing import Hasher
+    from .core import Hasher
 
 _MASKED = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
 

@@ -25,16 +25,16 @@ from typing import Any
 
 import xxhash
 
-from . import messages, notify
-from .errors import MemoError
-from .hash_atoms import atom_bytes
-from .hashing import DEFAULT, Hasher
+from .. import messages, notify
+from ..errors import MemoError
+from ..hashing.atoms import atom_bytes
+from ..hashing.core import DEFAULT, Hasher
 
 MISSING = object()
 MISSING_DATA = b"?missing"  # the key part of a name that is not defined
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
-_OWN_PACKAGE = __name__.rsplit(".", 1)[0]
+_OWN_PACKAGE = __name__.split(".")[0]
 
 
 # ----- user code or library? ---------------------------------------------------------

@@ -13,8 +13,8 @@ import time
 import types
 from typing import Any
 
-from . import capture, messages, notify, persist
-from .cells import (
+from .. import messages, notify
+from ..deps.cell import (
     CellRecord,
     analyze,
     binding_digests,
@@ -22,9 +22,11 @@ from .cells import (
     key_of_cell,
     mutated_names,
 )
-from .hashing import Hasher
-from .keys import CallKey, snapshot, why_missed
-from .store import STORE, Entry
+from ..hashing.core import Hasher
+from ..keys import CallKey, snapshot, why_missed
+from ..store import tier as persist
+from ..store.memory import STORE, Entry
+from . import capture
 
 _OPTION = re.compile(r"\s*(--(?:ttl|name)(?:=\S+|\s+\S+)|--[\w-]+)")
 

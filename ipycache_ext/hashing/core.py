@@ -29,9 +29,9 @@ from typing import Any
 
 import xxhash
 
-from . import messages
-from .errors import MemoOptionError, UnhashableTypeError, UserHashError
-from .hash_atoms import (
+from .. import messages
+from ..errors import MemoOptionError, UnhashableTypeError, UserHashError
+from .atoms import (
     atom_bytes,
     atom_digest,
     flat_digest,
@@ -190,17 +190,17 @@ class Hasher:
             return None
         module = tp.__module__
         if module.startswith("numpy"):
-            from . import hash_numpy
+            from . import arrays as hash_numpy
 
             return hash_numpy.digest_numpy(self, value)
         if module.startswith("pandas"):
-            from . import hash_pandas
+            from . import frames as hash_pandas
 
             return hash_pandas.digest_pandas(self, value)
         if isinstance(value, (types.FunctionType, types.ModuleType, type)) or (
             callable(value) and hasattr(value, "__wrapped__")
         ):
-            from . import codedeps
+            from ..deps import code as codedeps
 
             return codedeps.digest_of_code_object(self, value)
         if tp is memoryview:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from . import notify
+from .. import notify
 
 Event = tuple[str, Any]
 

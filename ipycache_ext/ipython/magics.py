@@ -20,11 +20,13 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from traitlets import Bool, Float, Int, List, Unicode, observe
 
-from . import codedeps, messages, notify, persist
+from .. import messages, notify
+from ..deps import code as codedeps
+from ..memo import memo
+from ..messages import Note
+from ..store import tier as persist
+from ..store.memory import STORE, approx_size
 from .cellrun import run_memo_cell, split_statement
-from .memo import memo
-from .messages import Note
-from .store import STORE, approx_size
 
 
 def _show(note: Note) -> None:

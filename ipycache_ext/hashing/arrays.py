@@ -17,7 +17,7 @@ import numpy as np
 import xxhash
 
 if TYPE_CHECKING:
-    from .hashing import Hasher
+    from .core import Hasher
 
 # nditer copies a non-contiguous array through a buffer of about this many bytes.
 _BUFFER_BYTES = 1 << 18

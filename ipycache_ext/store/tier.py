@@ -35,7 +35,7 @@ from typing import Any
 
 import xxhash
 
-from . import messages, notify
+from .. import messages, notify
 from .backends import Backend, EntryTooLarge, holder_is_dead, new_token, open_backend
 
 MAGIC = b"IPYCACHE1\n"
