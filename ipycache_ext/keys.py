@@ -1,27 +1,47 @@
-"""The key of a call: what it depends on, as labelled parts, and one digest of them.
+"""The key of a call or a cell: what it depends on, as structured parts, and one digest.
 
-The parts (``argument b``, ``global cfg.threshold``, ``code of inner_func``) are kept
-with the entry, so a later miss can say which of them changed.
+The parts are kept with the entry (as a :data:`~ipycache_ext.parts.Snapshot`), so a
+later miss can say which of them changed: :func:`why_missed` compares part ids and
+bytes, and :mod:`ipycache_ext.messages` words the result.
 """
 
 from __future__ import annotations
 
+import builtins
 import functools
+import importlib
 import inspect
 import struct
+import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import xxhash
 
 from . import messages
-from .deps.code import MISSING_DATA, Deps, Part, collect, short_name
+from .deps.cell import CellFacts
+from .deps.code import MISSING, Deps, add_value, collect, resolve_chain
+from .deps.usercode import is_user_module, short_name
 from .errors import UnhashableTypeError
 from .hashing.core import Hasher
+from .parts import (
+    CODE_KINDS,
+    MISSING_DATA,
+    Part,
+    PartId,
+    PartKind,
+    Reason,
+    ReasonKind,
+    Seen,
+    Snapshot,
+)
 
 _pack_len = struct.Struct("<I").pack
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
 _NO_DEFAULT = inspect.Parameter.empty
+_BUILTINS = frozenset(dir(builtins))
+_THE_CELL = ("the cell",)
 
 
 class CallShape:
@@ -72,7 +92,7 @@ class CallShape:
 
 
 class CallKey:
-    """A call's digest and the parts it was made of."""
+    """A call's (or cell's) digest and the parts it was made of."""
 
     __slots__ = ("digest", "parts")
 
@@ -82,17 +102,17 @@ class CallKey:
 
 
 def digest_parts(identity: bytes, parts: list[Part]) -> bytes:
-    """One digest of the labels and the length-prefixed data of every part."""
+    """One digest of the ids and the length-prefixed data of every part."""
     chunks = [identity]
     for part in parts:
-        chunks += (_label_bytes(part.label), _pack_len(len(part.data)), part.data)
+        chunks += (_id_bytes(part.ident), _pack_len(len(part.data)), part.data)
     return xxhash.xxh3_128_digest(b"".join(chunks))
 
 
 @functools.lru_cache(maxsize=4096)
-def _label_bytes(label: str) -> bytes:
-    """A label as it enters a key (labels repeat from call to call: encode them once)."""
-    return label.encode() + b"\0"
+def _id_bytes(ident: PartId) -> bytes:
+    """A part id as it enters a key (ids repeat from call to call: encode them once)."""
+    return "\x1f".join(ident).encode() + b"\0"
 
 
 def key_of_call(
@@ -105,75 +125,104 @@ def key_of_call(
 ) -> CallKey:
     """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its arguments."""
     deps = Deps(hasher)
+    via = (short_name(fn),)
     for name, value in shape.bind(args, kwargs):
-        label = f"argument {name}"
+        where = messages.part_place(PartKind.ARGUMENT, name, via)
         if type(value) not in _SCALARS and isinstance(value, Iterator):
             type_name = f"{type(value).__module__}.{type(value).__qualname__}"
-            text = messages.iterator_argument_error(name, type_name, short_name(fn))
-            raise UnhashableTypeError(text, type_name, label)
-        deps.parts.append(Part(label, "arg", hasher.part(value, label, name), value))
-    collect(deps, fn, (short_name(fn),))
+            text = messages.iterator_argument_error(name, type_name, via[0])
+            raise UnhashableTypeError(text, type_name, where)
+        data = hasher.part(value, where, name)
+        deps.parts.append(Part(PartKind.ARGUMENT, name, via, data, value))
+    collect(deps, fn, via)
     return CallKey(digest_parts(identity, deps.parts), deps.parts)
 
 
-def describe_call(name: str, args: tuple, kwargs: dict) -> str:
-    """``f(2, b=21)`` with short reprs, for notes."""
-    shown = [messages.short_repr(a) for a in args]
-    shown += [f"{k}={messages.short_repr(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(shown)})"
+def key_of_cell(
+    facts: CellFacts, namespace: dict[str, Any], options: str, hasher: Hasher
+) -> CallKey:
+    """Key of a cell: its normalized code, options, and what it reads (transitively)."""
+    deps = Deps(hasher)
+    deps.parts.append(Part(PartKind.CELL_CODE, "", _THE_CELL, facts.code_digest, None, True))
+    deps.parts.append(Part(PartKind.OPTIONS, "", _THE_CELL, options.encode(), options, True))
+    starred = _star_exports(facts.star_modules)
+    for name in facts.reads:
+        if name.startswith("_"):
+            continue
+        if name in starred:  # bound by the cell's own `from module import *`
+            module = starred[name]
+            dotted = f"{module.__name__}.{name}"
+            add_value(
+                deps, _THE_CELL, PartKind.VARIABLE, dotted, getattr(module, name, MISSING), name
+            )
+            continue
+        value = namespace.get(name, MISSING)
+        if value is MISSING and name in _BUILTINS:
+            continue
+        add_value(deps, _THE_CELL, PartKind.VARIABLE, name, value, name)
+        if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
+            for chain in facts.chains:
+                if chain[0] == name:
+                    found, used = resolve_chain(value, chain[1:])
+                    dotted = ".".join((name, *used))
+                    add_value(deps, _THE_CELL, PartKind.VARIABLE, dotted, found, name)
+    return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
 
 
-def snapshot(parts: list[Part]) -> dict[str, tuple[str, bytes, str]]:
-    """What an entry keeps of its parts: kind, bytes and a short repr, by label."""
-    return {p.label: (p.kind, p.data, _shown(p)) for p in parts}
+def _star_exports(modules: tuple[str, ...]) -> dict[str, types.ModuleType]:
+    """The names ``from module import *`` binds, by module (imported now if need be:
+    the cell is about to import it anyway)."""
+    exported: dict[str, types.ModuleType] = {}
+    for name in modules:
+        try:
+            module = sys.modules.get(name) or importlib.import_module(name)
+        except Exception:
+            continue
+        names = getattr(module, "__all__", None)
+        if names is None:
+            names = [n for n in vars(module) if not n.startswith("_")]
+        for exported_name in names:
+            exported.setdefault(exported_name, module)
+    return exported
+
+
+def snapshot(parts: list[Part]) -> Snapshot:
+    """What an entry keeps of its parts: bytes and a short repr, by part id."""
+    return {p.ident: Seen(p.data, _shown(p)) for p in parts}
 
 
 def _shown(part: Part) -> str:
-    if part.kind == "code":
+    if part.kind in CODE_KINDS:
         return ""
+    if part.kind is PartKind.OPTIONS:
+        return str(part.value)
     if part.data == MISSING_DATA:
         return messages.UNDEFINED
     return messages.short_repr(part.value)
 
 
-def why_missed(
-    before: dict[str, tuple[str, bytes, str]] | None,
-    now: dict[str, tuple[str, bytes, str]],
-    gone: str | None = None,
-) -> list[str]:
-    """Readable reasons a key differs from the last one seen for the same function.
+def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) -> list[Reason]:
+    """Why a key differs from the last one seen for the same function or cell.
 
     ``gone`` says how this very key's entry went (expired, evicted, cleared): an
     expired or evicted entry explains the miss better than a comparison with the
     previous call; a clear does when no call was made since.
     """
     if gone is not None and (gone != "cleared" or before is None):
-        return [messages.reason_gone(gone)]
+        return [Reason(ReasonKind.GONE, gone=gone)]
     if before is None:
-        return [messages.reason_first_call()]
+        return [Reason(ReasonKind.FIRST_CALL)]
     reasons = []
-    for label, (kind, data, shown) in now.items():
-        old = before.get(label)
-        if old is not None and old[1] == data:
+    for ident, seen in now.items():
+        old = before.get(ident)
+        if old is not None and old.data == seen.data:
             continue
-        if kind == "cell":
-            reasons.append(messages.reason_cell_code())
-            continue
-        if kind == "option":
-            reasons.append(messages.reason_option(shown))
-            continue
-        if kind == "code":
-            if old is not None:
-                reasons.append(messages.reason_dep_code(label.removeprefix("code of ")))
-            continue
-        old_shown = None if old is None else old[2]
-        if kind == "arg":
-            reasons.append(
-                messages.reason_argument(label.removeprefix("argument "), old_shown, shown)
-            )
-        else:
-            reasons.append(messages.reason_global(label, old_shown, shown))
-    for label, (kind, _, _) in before.items():
-        if label not in now and kind != "code":
-            reasons.append(messages.reason_dep_removed(label))
-    return reasons or [messages.reason_no_entry()]
+        if ident.kind == PartKind.CODE.value and old is None:
+            continue  # newly reached code: the part that leads to it says why
+        reasons.append(
+            Reason(ReasonKind.CHANGED, ident, None if old is None else old.shown, seen.shown)
+        )
+    for ident in before:
+        if ident not in now and ident.kind != PartKind.CODE.value:
+            reasons.append(Reason(ReasonKind.REMOVED, ident))
+    return reasons or [Reason(ReasonKind.NO_ENTRY)]

@@ -10,6 +10,9 @@ import html
 import reprlib
 from dataclasses import dataclass
 
+from .deps.cell import CellName
+from .parts import PartId, PartKind, Reason, ReasonKind
+
 PREFIX = "ipycache"
 
 
@@ -77,7 +80,70 @@ def _note(kind: str, text: str, body_html: str, color: str) -> Note:
     return Note(kind, text, f'<div style="{_style(color)}">{body_html}</div>')
 
 
-# ----- why a call missed ---------------------------------------------------------
+# ----- calls, parts of a key, and why a call missed ---------------------------------
+
+
+def describe_call(name: str, args: tuple, kwargs: dict) -> str:
+    """``f(2, b=21)`` with short reprs, for notes."""
+    shown = [short_repr(a) for a in args]
+    shown += [f"{k}={short_repr(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(shown)})"
+
+
+# ----- the parts of a key ----------------------------------------------------------
+
+_PART_WORDS = {
+    PartKind.ARGUMENT: "argument {}",
+    PartKind.GLOBAL: "global {}",
+    PartKind.CLOSURE: "closure variable {}",
+    PartKind.CLASS_ATTRIBUTE: "class attribute {}",
+    PartKind.VARIABLE: "variable {}",
+    PartKind.DEFAULTS: "defaults of {}",
+    PartKind.CODE: "code of {}",
+    PartKind.CELL_CODE: "code of the cell",
+    PartKind.OPTIONS: "options",
+}
+
+
+def part_label(ident: PartId) -> str:
+    """``global threshold (read by helper)``: a part as a miss reason names it."""
+    text = _PART_WORDS[PartKind(ident.kind)].format(ident.name)
+    return f"{text} (read by {ident.reader})" if ident.reader else text
+
+
+def part_place(kind: PartKind, name: str, via: tuple[str, ...]) -> str:
+    """Where a value sits, for an error: ``f -> helper -> global cfg``."""
+    if kind is PartKind.DEFAULTS:
+        return " -> ".join(via) + " defaults"
+    what = _PART_WORDS[kind].format(name)
+    return what if len(via) <= 1 else " -> ".join(via) + f" -> {what}"
+
+
+def reason_text(reason: Reason) -> str:
+    """One structured :class:`~ipycache_ext.parts.Reason` in words."""
+    kind, part = reason.kind, reason.part
+    if kind is ReasonKind.FIRST_CALL:
+        return reason_first_call()
+    if kind is ReasonKind.GONE:
+        return reason_gone(reason.gone)
+    if kind is ReasonKind.NO_ENTRY or part is None:
+        return reason_no_entry()
+    if kind is ReasonKind.REMOVED:
+        return reason_dep_removed(part_label(part))
+    part_kind = PartKind(part.kind)
+    if part_kind is PartKind.CELL_CODE:
+        return reason_cell_code()
+    if part_kind is PartKind.OPTIONS:
+        return reason_option(reason.new or "")
+    if part_kind is PartKind.CODE:
+        return reason_dep_code(part.name)
+    if part_kind is PartKind.ARGUMENT:
+        return reason_argument(part.name, reason.old, reason.new or "")
+    return reason_global(part_label(part), reason.old, reason.new or "")
+
+
+def reasons_text(reasons: tuple[Reason, ...] | list[Reason]) -> str:
+    return "; ".join(reason_text(r) for r in reasons)
 
 
 def reason_first_call() -> str:
@@ -123,10 +189,6 @@ def reason_global(label: str, old: str | None, new: str) -> str:
     return f"{label} changed{_change(old, new)}"
 
 
-def reason_code(func: str) -> str:
-    return f"the code of {func} changed"
-
-
 def reason_dep_code(label: str) -> str:
     return f"the code of {label} changed"
 
@@ -146,15 +208,24 @@ def reason_option(options: str) -> str:
 # ----- notes -----------------------------------------------------------------------
 
 
-def miss_note(what: str, seconds: float, reasons: list[str]) -> Note:
+def miss_note(what: str, seconds: float, reasons: list[Reason]) -> Note:
     """One line: which call ran, how long it took, and why it missed."""
-    why = "; ".join(reasons) if reasons else reason_first_call()
+    why = reasons_text(reasons) if reasons else reason_first_call()
     text = f"[{PREFIX}] cache miss: ran {what} in {duration(seconds)} ({why})"
     body = (
         f"<b>cache miss</b>: ran <code>{html.escape(what)}</code> in "
         f"{duration(seconds)} <i>({html.escape(why)})</i>"
     )
     return _note("miss", text, body, "#8a6d00")
+
+
+def cell_label(name: CellName) -> str:
+    """A cell's name in notes and ``%memo_info``: ``cell [df, model]``."""
+    if name.given:
+        return name.given
+    if name.shown:
+        return f"cell [{', '.join(name.shown)}{', ...' if name.more else ''}]"
+    return f"cell [{short_repr(name.first_line)[1:-1]}]"
 
 
 def hit_note(what: str, restored: list[str]) -> Note:
@@ -421,3 +492,7 @@ def bad_cell_option_error(name: str, value: object, expected: str) -> str:
 
 def bad_option_error(name: str, value: object, expected: str) -> str:
     return f"@memo option {name}={value!r} is not valid: expected {expected}."
+
+
+def unknown_option_error(name: str, known: list[str]) -> str:
+    return f"@memo has no option {name}=...: the options are {', '.join(known)}."

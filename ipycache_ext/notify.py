@@ -14,18 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any
 
+from .config import SETTINGS
 from .messages import Note
 
 
 def _stderr_sink(note: Note) -> None:
     print(note.text, file=sys.stderr)
-
-
-class Settings:
-    """Kernel-wide switches; the IPython front end mirrors its traitlets here."""
-
-    notes = True
-    spinner_delay = 1.0
 
 
 _sink: Callable[[Note], None] = _stderr_sink
@@ -61,7 +55,7 @@ def emitting() -> bool:
 
 def emit(note: Note) -> None:
     """Show a note; miss and hit notes are dropped while notes are turned off."""
-    if note.kind in ("miss", "hit") and not Settings.notes:
+    if note.kind in ("miss", "hit") and not SETTINGS.notes:
         return
     emit_silently(lambda: _sink(note))
 
@@ -76,10 +70,10 @@ def emit_silently(show: Callable[[], Any]) -> Any:
 
 
 def spinner(note: Note) -> ContextManager[None]:
-    """Show ``note`` while the body runs longer than ``Settings.spinner_delay``."""
+    """Show ``note`` while the body runs longer than ``SETTINGS.spinner_delay``."""
     if _spinner is None:
         return contextlib.nullcontext()
-    return _spinner(note, Settings.spinner_delay)
+    return _spinner(note, SETTINGS.spinner_delay)
 
 
 class _Tee:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ipycache_ext import memo, notify
+from ipycache_ext import config, memo, notify
 from ipycache_ext.messages import Note
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,11 +34,11 @@ def clean_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     The cwd matters: user code is code in files under it.
     """
     monkeypatch.chdir(REPO)
-    notes_on, delay = notify.Settings.notes, notify.Settings.spinner_delay
+    config.reset()
     memo.clear()
     yield
     memo.clear()
-    notify.Settings.notes, notify.Settings.spinner_delay = notes_on, delay
+    config.reset()
 
 
 class Tally:

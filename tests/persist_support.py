@@ -17,7 +17,7 @@ from typing import Any
 from kernels import Kernel
 
 from ipycache_ext import memo
-from ipycache_ext.store import tier as persist
+from ipycache_ext.store import signed
 
 REPO = Path(__file__).resolve().parent.parent
 LOADED = "[ipycache] cache hit: loaded"
@@ -138,7 +138,7 @@ def resign(data: bytes, key: bytes, edit_header: Callable[[dict[str, Any]], None
 def tampered(data: bytes, pickled: bytes) -> bytes:
     """The entry ``data`` (still naming its signer) with another pickle and no valid MAC."""
     prefix, mac, header, _ = _split(data)
-    assert prefix.startswith(persist.MAGIC)
+    assert prefix.startswith(signed.MAGIC)
     return prefix + bytes(len(mac)) + _body(header, pickled)
 
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import Tally, define
 
 from ipycache_ext import memo
-from ipycache_ext.deps import code as codedeps
+from ipycache_ext.deps import usercode as codedeps
 from ipycache_ext.hashing import hexdigest
 
 

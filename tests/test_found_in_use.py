@@ -306,9 +306,10 @@ def test_rerunning_common_cells_top_to_bottom_hits_the_second_time(
 
 
 def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_path: Path) -> None:
+    from ipycache_ext.config import SETTINGS
     from ipycache_ext.store import tier as persist
 
-    persist.Settings.location, persist.Settings.secret = str(tmp_path / "store"), "k"
+    SETTINGS.store, SETTINGS.secret_key = str(tmp_path / "store"), "k"
     try:
         (tmp_path / "t.txt").write_text("hi")
         cell = run_cell(
@@ -319,4 +320,3 @@ def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_pat
         assert "f (a TextIOWrapper)" in warning and "del f" in warning
     finally:
         persist.close()
-        persist.Settings.location, persist.Settings.secret = None, None

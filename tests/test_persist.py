@@ -34,33 +34,22 @@ from persist_support import (
 )
 
 from ipycache_ext import memo
+from ipycache_ext.config import SETTINGS
+from ipycache_ext.store import signed
 from ipycache_ext.store import tier as persist
 
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh directory store and per-user key file under ``tmp_path``; settings restored."""
-    saved = (
-        persist.Settings.default,
-        persist.Settings.location,
-        persist.Settings.max_disk_bytes,
-        persist.Settings.secret,
-    )
+    """A fresh directory store and per-user key file under ``tmp_path``."""
     for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
     location = tmp_path / "store"
     persist.close()
-    persist.Settings.location = str(location)
-    persist.Settings.secret = None
+    SETTINGS.store = str(location)
     yield location
-    persist.close()
-    (
-        persist.Settings.default,
-        persist.Settings.location,
-        persist.Settings.max_disk_bytes,
-        persist.Settings.secret,
-    ) = saved
+    persist.close()  # the settings are reset by conftest's clean_cache
 
 
 def stored_names() -> list[str]:
@@ -207,7 +196,7 @@ def test_planted_entry_naming_another_key_is_never_unpickled(
     marker = tmp_path / "marker"
     backend = persist.tier().backend
     planted = tampered(backend.get(name), pickle.dumps(WritesMarker(marker)))
-    signer = slice(len(persist.MAGIC), len(persist.MAGIC) + len(persist.key_id(b"k")))
+    signer = slice(len(signed.MAGIC), len(signed.MAGIC) + len(signed.key_id(b"k")))
     planted = planted[: signer.start] + bytes(signer.stop - signer.start) + planted[signer.stop :]
     backend.set(name, planted, None)
     memo.clear()
@@ -223,10 +212,10 @@ def test_entry_written_with_another_key_warns_and_misses(
 ) -> None:
     double = persisted_double(tally)
 
-    persist.Settings.secret = "the key of kernel one"
+    SETTINGS.secret_key = "the key of kernel one"
     double(2)
     persist.close()
-    persist.Settings.secret = "the key of kernel two"
+    SETTINGS.secret_key = "the key of kernel two"
     memo.clear()
 
     assert double(2) == 4
@@ -289,7 +278,7 @@ def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, ta
         assert header["libs"]["numpy"] == np.__version__
         header["libs"]["numpy"] = "0.0.1"
 
-    backend.set(name, resign(data, persist.secret_key(), older_numpy), None)
+    backend.set(name, resign(data, signed.secret_key(), older_numpy), None)
     memo.clear()
 
     assert ramp(5).tolist() == [0, 1, 2, 3, 4]
@@ -323,7 +312,7 @@ def one_megabyte_disk(store: Path, tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "disk"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    persist.Settings.location = str(mount / "store")
+    SETTINGS.store = str(mount / "store")
     yield mount / "store"
     persist.close()
     subprocess.run(["umount", str(mount)], check=True)
@@ -400,7 +389,7 @@ def test_disk_filled_by_other_files_still_serves_entries_stored_before(
 def test_unusable_location_warns_once_and_memory_still_works(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    persist.Settings.location = "/proc/ipycache-store"
+    SETTINGS.store = "/proc/ipycache-store"
 
     double = persisted_double(tally)
 
@@ -428,7 +417,7 @@ def test_unpicklable_result_warns_naming_its_type_and_stays_in_memory(
 def test_max_disk_bytes_evicts_least_recently_used_entries(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    persist.Settings.max_disk_bytes = 700_000  # room for three 200 kB entries, not four
+    SETTINGS.max_disk_bytes = 700_000  # room for three 200 kB entries, not four
 
     @memo(persist=True)
     def block(x: int) -> bytes:

@@ -27,6 +27,7 @@ from persist_support import (
 )
 
 from ipycache_ext import memo
+from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
 
 
@@ -92,13 +93,11 @@ def server() -> Iterator[RedisServer]:
 @pytest.fixture
 def redis_store(server: RedisServer) -> Iterator[RedisServer]:
     """This process persists to ``server`` with a team key; settings restored afterwards."""
-    saved = (persist.Settings.location, persist.Settings.secret)
     persist.close()
-    persist.Settings.location = server.url
-    persist.Settings.secret = "team key"
+    SETTINGS.store = server.url
+    SETTINGS.secret_key = "team key"
     yield server
-    persist.close()
-    persist.Settings.location, persist.Settings.secret = saved
+    persist.close()  # the settings are reset by conftest's clean_cache
 
 
 def entry_keys(server: RedisServer) -> list[bytes]:

@@ -11,7 +11,8 @@ from hypothesis import assume, given, settings
 from strategies import same, values
 
 import ipycache_ext
-from ipycache_ext import memo, notify
+from ipycache_ext import memo
+from ipycache_ext.config import SETTINGS
 from ipycache_ext.ipython.magics import MemoMagics
 from ipycache_ext.messages import PREFIX
 
@@ -39,7 +40,7 @@ def test_load_ext_registers_the_magics(ip: Any) -> None:
 def test_load_ext_makes_memo_settings_configurable(ip: Any) -> None:
     ip.run_line_magic("config", "MemoMagics.spinner_delay = 0.25")
     assert ip.magics_manager.registry["MemoMagics"].spinner_delay == 0.25
-    assert notify.Settings.spinner_delay == 0.25
+    assert SETTINGS.spinner_delay == 0.25
 
 
 def test_load_ext_puts_memo_into_the_user_namespace(ip: Any) -> None:
@@ -159,7 +160,7 @@ def test_notes_true_turns_miss_notes_back_on(ip: Any) -> None:
 
 def test_notes_setting_reaches_the_engine(ip: Any) -> None:
     run_cell(ip, "%config MemoMagics.notes = False")
-    assert notify.Settings.notes is False
+    assert SETTINGS.notes is False
 
 
 # ----- notes and warnings in cells --------------------------------------------------------

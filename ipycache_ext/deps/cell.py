@@ -1,10 +1,11 @@
-"""``%%memo`` without IPython: what a cell reads and binds, and the key of a cell.
+"""What a cell reads and binds, found from its source without running it.
 
-A cell is keyed on its code normalized at the AST level (comments, blank lines and
-formatting don't count), the values of the names it reads from the namespace before
-binding them, transitively the user code those names lead to, and the magic's
-options.  Names starting with ``_`` are left out (IPython's ``_``, ``_i3``... and,
-as for ``@memo`` parameters, handles a user wants ignored).
+A cell is keyed (:func:`ipycache_ext.keys.key_of_cell`) on its code normalized at the
+AST level (comments, blank lines and formatting don't count), the values of the names
+it reads from the namespace before binding them, transitively the user code those
+names lead to, and the magic's options.  Names starting with ``_`` are left out
+(IPython's ``_``, ``_i3``... and, as for ``@memo`` parameters, handles a user wants
+ignored).
 
 The reads are found conservatively: a name bound only inside an ``if``/``for``/``try``
 body still counts as read afterwards, because the branch may not run.  A name read
@@ -16,34 +17,10 @@ stale results.
 from __future__ import annotations
 
 import ast
-import builtins
-import contextlib
-import importlib
-import pickle
 import symtable
-import sys
-import types
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import xxhash
-
-from .. import messages
-from ..errors import MemoError
-from ..hashing.core import Hasher
-from ..keys import CallKey, digest_parts
-from ..mutation import fingerprint, was_mutated
-from .code import (
-    MISSING,
-    Deps,
-    Part,
-    add_value,
-    is_user_callable,
-    is_user_module,
-    resolve_chain,
-)
-
-_BUILTINS = frozenset(dir(builtins))
 
 
 @dataclass(frozen=True)
@@ -321,105 +298,21 @@ def _attribute_chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:
     return tuple(chains)
 
 
-def key_of_cell(
-    facts: CellFacts,
-    namespace: dict[str, Any],
-    options: str,
-    hasher: Hasher,
-) -> CallKey:
-    """Key of a cell: its normalized code, options, and what it reads (transitively)."""
-    deps = Deps(hasher)
-    deps.parts.append(Part("code of the cell", "cell", facts.code_digest, None))
-    deps.parts.append(Part("options", "option", options.encode(), options))
-    starred = _star_exports(facts.star_modules)
-    for name in facts.reads:
-        if name.startswith("_"):
-            continue
-        if name in starred:  # bound by the cell's own `from module import *`
-            module = starred[name]
-            what = f"variable {module.__name__}.{name}"
-            add_value(deps, ("the cell",), what, getattr(module, name, MISSING), name)
-            continue
-        value = namespace.get(name, MISSING)
-        if value is MISSING and name in _BUILTINS:
-            continue
-        add_value(deps, ("the cell",), f"variable {name}", value, name)
-        if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
-            for chain in facts.chains:
-                if chain[0] == name:
-                    found, used = resolve_chain(value, chain[1:])
-                    dotted = ".".join((name, *used))
-                    add_value(deps, ("the cell",), f"variable {dotted}", found, name)
-    return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
+@dataclass(frozen=True)
+class CellName:
+    """How a cell is named in notes and ``%memo_info``: its ``--name``, else the names
+    it binds (``shown``, at most three, ``more`` if there are others), else its first
+    line; :func:`ipycache_ext.messages.cell_label` words it."""
+
+    given: str | None
+    shown: tuple[str, ...]
+    more: bool
+    first_line: str
 
 
-def _star_exports(modules: tuple[str, ...]) -> dict[str, types.ModuleType]:
-    """The names ``from module import *`` binds, by module (imported now if need be:
-    the cell is about to import it anyway)."""
-    exported: dict[str, types.ModuleType] = {}
-    for name in modules:
-        try:
-            module = sys.modules.get(name) or importlib.import_module(name)
-        except Exception:
-            continue
-        names = getattr(module, "__all__", None)
-        if names is None:
-            names = [n for n in vars(module) if not n.startswith("_")]
-        for exported_name in names:
-            exported.setdefault(exported_name, module)
-    return exported
-
-
-def cell_label(name: str | None, facts: CellFacts, source: str) -> str:
-    """A name for a cell in notes and ``%memo_info``: ``--name``, or what it binds."""
-    if name:
-        return name
+def cell_name(given: str | None, facts: CellFacts, source: str) -> CellName:
+    """The :class:`CellName` of a cell: imports are named only when nothing else is."""
     kept = [b for b in facts.binds if not b.startswith("_") and b not in facts.gone]
     shown = [b for b in kept if b not in facts.imports] or kept
-    if shown:
-        more = ", ..." if len(shown) > 3 else ""
-        return f"cell [{', '.join(shown[:3])}{more}]"
     first = next((line.strip() for line in source.splitlines() if line.strip()), "")
-    return f"cell [{messages.short_repr(first)[1:-1]}]"
-
-
-@dataclass
-class CellRecord:
-    """What a cell did on its miss, to be done again on a hit."""
-
-    bindings: dict[str, Any]
-    deleted: list[str]
-    outputs: list[tuple[str, Any]]
-    result: Any
-    digests: dict[str, bytes | None] = field(default_factory=dict)
-
-    def unpicklable_parts(self) -> list[tuple[str, str]]:
-        """``(variable, type)`` of the bindings pickle refuses (a file left open by
-        ``with open(...) as f``): what to name when the record cannot be persisted."""
-        refused = []
-        for name, value in self.bindings.items():
-            try:
-                pickle.dumps(value, protocol=5, buffer_callback=lambda b: None)
-            except Exception:
-                refused.append((name, type(value).__name__))
-        return refused
-
-
-def binding_digests(hasher: Hasher, bindings: dict[str, Any]) -> dict[str, bytes | None]:
-    """Fingerprint of each bound value for the mutation check (code and modules skipped)."""
-    digests: dict[str, bytes | None] = {}
-    for name, value in bindings.items():
-        digests[name] = None
-        if not (isinstance(value, types.ModuleType) or is_user_callable(value)):
-            with contextlib.suppress(MemoError):
-                digests[name] = fingerprint(hasher, value, f"variable {name}")
-    return digests
-
-
-def mutated_names(hasher: Hasher, record: CellRecord) -> list[str]:
-    """Names whose restored object changed since the cell cached it."""
-    return [
-        name
-        for name, before in record.digests.items()
-        if was_mutated(hasher, record.bindings[name], before, f"variable {name}")
-    ]
+    return CellName(given or None, tuple(shown[:3]), len(shown) > 3, first)

@@ -1,23 +1,14 @@
 """What code depends on: its own code, the globals and closure values it reads, and,
 transitively, the user functions, methods and classes it references.
 
-User code is code defined in ``__main__`` (a notebook or script) or in a file under the
-current working directory that is not inside an environment (the stdlib, site-packages,
-a venv).  Library functions, classes and modules are keyed by their qualified name and
-never traversed.
-
 The static part of a code object (its digest and the names it reads) is computed once
 and cached; the values it reads are looked up again on every call, which is what keeps
-results from going stale.
+results from going stale.  Which code is the user's is :mod:`.usercode`'s business.
 """
 
 from __future__ import annotations
 
 import dis
-import os
-import site
-import sys
-import sysconfig
 import threading
 import types
 from dataclasses import dataclass, field
@@ -25,113 +16,24 @@ from typing import Any
 
 import xxhash
 
-from .. import messages, notify
+from .. import messages
 from ..errors import MemoError
 from ..hashing.atoms import atom_bytes
 from ..hashing.core import DEFAULT, Hasher
+from ..parts import MISSING_DATA, Part, PartKind
+from .usercode import (
+    is_environment,
+    is_library_ref,
+    is_user_callable,
+    is_user_class,
+    qualified_name,
+    short_name,
+    unwrap,
+)
 
 MISSING = object()
-MISSING_DATA = b"?missing"  # the key part of a name that is not defined
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
-_OWN_PACKAGE = __name__.split(".")[0]
-
-
-# ----- user code or library? ---------------------------------------------------------
-
-
-def _environment_roots() -> tuple[str, ...]:
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
-            paths.add(sysconfig.get_path(name))
-        except KeyError:
-            pass
-    try:
-        paths.update(site.getsitepackages())
-    except AttributeError:
-        pass
-    paths.add(site.getusersitepackages() or "")
-    return tuple(os.path.realpath(p) + os.sep for p in paths if p)
-
-
-_ENV_ROOTS = _environment_roots()
-_user_module_cache: dict[tuple[str, str], bool] = {}
-
-
-class Settings:
-    """Folders besides the working directory whose code counts as the user's: a
-    ``src/`` next to the notebooks (``%config MemoMagics.user_paths``,
-    ``$IPYCACHE_USER_PATHS``)."""
-
-    user_paths: tuple[str, ...] = tuple(
-        p for p in os.environ.get("IPYCACHE_USER_PATHS", "").split(os.pathsep) if p
-    )
-
-
-def set_user_paths(paths: list[str] | tuple[str, ...]) -> None:
-    Settings.user_paths = tuple(paths)
-    _user_module_cache.clear()
-
-
-def _in_environment(path: str) -> bool:
-    if any(path.startswith(root) for root in _ENV_ROOTS):
-        return True
-    return "site-packages" in path or "dist-packages" in path
-
-
-def _user_roots() -> list[str]:
-    roots = [os.getcwd(), *Settings.user_paths]
-    return [os.path.realpath(os.path.expanduser(r)) + os.sep for r in roots]
-
-
-def is_user_file(filename: str | None) -> bool:
-    """True for a file under the working directory (or a configured user path) and
-    outside every environment."""
-    if not filename or filename.startswith("<"):
-        return False
-    path = os.path.realpath(filename)
-    if _in_environment(path):
-        return False
-    return any(path.startswith(root) for root in _user_roots())
-
-
-def is_user_module(name: str | None) -> bool:
-    """True for ``__main__`` and for modules whose file is user code (cached)."""
-    if not name:
-        return False
-    if name == "__main__":
-        return True
-    if name == _OWN_PACKAGE or name.startswith(_OWN_PACKAGE + "."):
-        return False
-    key = (name, os.getcwd())
-    cached = _user_module_cache.get(key)
-    if cached is None:
-        filename = getattr(sys.modules.get(name), "__file__", None)
-        cached = is_user_file(filename)
-        _user_module_cache[key] = cached
-        if not cached and filename and not _in_environment(os.path.realpath(filename)):
-            # Outside the project but not installed either: most likely the user's own
-            # code (a src/ folder put on sys.path). Say once how to have it tracked.
-            notify.emit(messages.outside_code_note(name, filename))
-    return cached
-
-
-def is_user_function(fn: types.FunctionType) -> bool:
-    module = fn.__module__
-    if module is None:
-        return is_user_file(fn.__code__.co_filename)
-    return is_user_module(module)
-
-
-def is_user_class(cls: type) -> bool:
-    return is_user_module(getattr(cls, "__module__", None))
-
-
-def qualified_name(obj: Any) -> str:
-    module = getattr(obj, "__module__", None) or "?"
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?")
-    return f"{module}.{name}"
 
 
 # ----- static analysis of a code object ------------------------------------------------
@@ -225,16 +127,6 @@ def facts_of(code: types.CodeType) -> CodeFacts:
 # ----- dependency parts of a call ------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Part:
-    """One component of a key: a label a user can read, its bytes, and the value."""
-
-    label: str
-    kind: str
-    data: bytes
-    value: Any = None
-
-
 @dataclass
 class Deps:
     """The parts collected for one key, with a guard against cycles."""
@@ -242,32 +134,6 @@ class Deps:
     hasher: Hasher
     parts: list[Part] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
-
-
-def unwrap(obj: Any) -> Any:
-    """The plain function behind a memoized one, or behind any wrapper that says what it
-    wraps (``functools.lru_cache``, ``functools.wraps`` decorators from libraries)."""
-    for _ in range(16):
-        if isinstance(obj, type) or not callable(obj):
-            return obj
-        if isinstance(obj, types.FunctionType) and is_user_function(obj):
-            return getattr(obj, "__memo_wrapped__", obj)
-        if is_user_class(type(obj)):
-            return obj  # a callable object of the user's: its state and class count too
-        inner = getattr(obj, "__wrapped__", None)
-        if inner is None or inner is obj or not callable(inner):
-            return obj
-        obj = inner
-    return obj
-
-
-def is_user_callable(obj: Any) -> bool:
-    obj = unwrap(obj)
-    if isinstance(obj, types.FunctionType):
-        return is_user_function(obj)
-    if isinstance(obj, type):
-        return is_user_class(obj)
-    return False
 
 
 _METHOD_TYPES = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
@@ -288,38 +154,17 @@ def resolve_chain(root: Any, chain: tuple[str, ...]) -> tuple[Any, tuple[str, ..
     return value, chain
 
 
-_ENVIRONMENT_MODULES = ("IPython.", "ipykernel.", _OWN_PACKAGE + ".")
-
-
-def _is_environment(value: Any) -> bool:
-    """The shell and its helpers (``get_ipython``): part of the session, not of a result."""
-    owner = value.__self__ if isinstance(value, types.MethodType) else value
-    return type(owner).__module__.startswith(_ENVIRONMENT_MODULES)
-
-
-def _is_library_ref(value: Any) -> bool:
-    if _is_environment(value):
-        return True
-    if isinstance(value, types.ModuleType):
-        return not is_user_module(value.__name__)
-    if isinstance(value, (types.FunctionType, type, types.BuiltinFunctionType)):
-        return not is_user_callable(value)
-    return False
-
-
-def _labels(via: tuple[str, ...], what: str) -> tuple[str, str]:
-    """(label for a miss reason, place for an error) of something read along ``via``."""
-    if len(via) <= 1:
-        return what, what
-    return f"{what} (read by {via[-1]})", " -> ".join(via) + f" -> {what}"
-
-
 _SCALARS = frozenset({int, float, str, bool, type(None), bytes})
 _SIZED = (str, bytes)
 
 
 def add_value(
-    deps: Deps, via: tuple[str, ...], what: str, value: Any, param: str | None = None
+    deps: Deps,
+    via: tuple[str, ...],
+    kind: PartKind,
+    name: str,
+    value: Any,
+    param: str | None = None,
 ) -> None:
     """A value read by code: traverse user code, name libraries, hash the rest.
 
@@ -328,25 +173,25 @@ def add_value(
     tp = type(value)
     if tp in _SCALARS and not deps.hasher.has_hash_funcs and (tp not in _SIZED or len(value) < 60):
         data = atom_bytes(value)
-        if len(data) <= 64:  # the hot path of a hit: a number or a short string
-            label = what if len(via) <= 1 else _labels(via, what)[0]
-            deps.parts.append(Part(label, "global", data, value))
+        if data is not None and len(data) <= 64:  # the hot path of a hit: a short scalar
+            deps.parts.append(Part(kind, name, via, data, value))
             return
     if is_user_callable(value):
         target = unwrap(value)
         collect(deps, target, via + (short_name(target),))
         return
-    label, where = _labels(via, what)
     if value is MISSING:
-        deps.parts.append(Part(label, "global", MISSING_DATA, None))
+        deps.parts.append(Part(kind, name, via, MISSING_DATA, None, True))
         return
     if isinstance(value, types.ModuleType):
-        deps.parts.append(Part(label, "global", b"mod:" + value.__name__.encode(), value))
+        data = b"mod:" + value.__name__.encode()
+        deps.parts.append(Part(kind, name, via, data, value, True))
         return
-    if _is_environment(value):
-        deps.parts.append(Part(label, "global", b"env:" + what.encode(), None))
+    if is_environment(value):
+        deps.parts.append(Part(kind, name, via, b"env:" + name.encode(), None, True))
         return
-    deps.parts.append(Part(label, "global", deps.hasher.part(value, where, param), value))
+    where = messages.part_place(kind, name, via)
+    deps.parts.append(Part(kind, name, via, deps.hasher.part(value, where, param), value))
 
 
 def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tuple) -> None:
@@ -358,30 +203,29 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
         value = namespace.get(name, MISSING)
         if value is MISSING and builtins is not None and name in builtins:
             continue
-        add_value(deps, via, f"global {name}", value)
+        add_value(deps, via, PartKind.GLOBAL, name, value)
     for chain in facts.chains:
         root = namespace.get(chain[0], MISSING)
         if root is MISSING and builtins is not None and chain[0] in builtins:
             continue
         dotted = ".".join(chain)
-        if _is_library_ref(root):
-            label, _ = _labels(via, f"global {dotted}")
+        if is_library_ref(root):
             data = b"lib:" + qualified_name(root).encode() + b":" + dotted.encode()
-            deps.parts.append(Part(label, "global", data, None))
+            deps.parts.append(Part(PartKind.GLOBAL, dotted, via, data, None, True))
             continue
         value, used = resolve_chain(root, chain[1:])
-        add_value(deps, via, "global " + ".".join(chain[:1] + used), value)
+        add_value(deps, via, PartKind.GLOBAL, ".".join(chain[:1] + used), value)
 
 
 def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) -> None:
     facts = facts_of(fn.__code__)
-    deps.parts.append(Part(f"code of {via[-1]}", "code", facts.digest, fn))
+    deps.parts.append(Part(PartKind.CODE, via[-1], via, facts.digest, fn, True))
     if fn.__defaults__ or fn.__kwdefaults__:
         # Apart from the code: a mutable default changed in place is not a code edit.
         defaults = (fn.__defaults__, fn.__kwdefaults__)
-        where = " -> ".join(via) + " defaults"
+        where = messages.part_place(PartKind.DEFAULTS, via[-1], via)
         data = deps.hasher.part(defaults, where)
-        deps.parts.append(Part(f"defaults of {via[-1]}", "global", data, None))
+        deps.parts.append(Part(PartKind.DEFAULTS, via[-1], via, data, None))
     _read_globals(deps, fn, facts, via)
     registry = getattr(fn, "registry", None)
     if isinstance(registry, types.MappingProxyType):  # functools.singledispatch
@@ -395,7 +239,7 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
                 value = cell.cell_contents
             except ValueError:
                 value = MISSING
-            add_value(deps, via, f"closure variable {name}", value)
+            add_value(deps, via, PartKind.CLOSURE, name, value)
 
 
 def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
@@ -405,7 +249,7 @@ def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
             collect(deps, base, via + (base.__qualname__,))
         else:
             h.update(b"base:" + qualified_name(base).encode())
-    deps.parts.append(Part(f"code of {via[-1]}", "code", h.digest(), cls))
+    deps.parts.append(Part(PartKind.CODE, via[-1], via, h.digest(), cls, True))
     for name, attr in list(vars(cls).items()):
         if isinstance(attr, (staticmethod, classmethod)):
             attr = attr.__func__
@@ -418,14 +262,13 @@ def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
             target = unwrap(attr)
             collect(deps, target, via + (short_name(target),))
         elif not (name.startswith("_") and name.endswith("_")):
-            what = f"class attribute {cls.__qualname__}.{name}"
+            dotted = f"{cls.__qualname__}.{name}"
             try:
-                add_value(deps, via, what, attr)
+                add_value(deps, via, PartKind.CLASS_ATTRIBUTE, dotted, attr)
             except MemoError:
                 # Bookkeeping a class may carry (ABC caches, locks): keyed by type.
-                label, _ = _labels(via, what)
                 data = b"?unhashable:" + qualified_name(type(attr)).encode()
-                deps.parts.append(Part(label, "global", data, None))
+                deps.parts.append(Part(PartKind.CLASS_ATTRIBUTE, dotted, via, data, None, True))
 
 
 def collect(deps: Deps, obj: Any, via: tuple[str, ...]) -> None:
@@ -440,10 +283,6 @@ def collect(deps: Deps, obj: Any, via: tuple[str, ...]) -> None:
         _class_parts(deps, obj, via)
     else:
         _function_parts(deps, obj, via)
-
-
-def short_name(obj: Any) -> str:
-    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
 
 
 # ----- functions, classes and modules as values ----------------------------------------
@@ -475,7 +314,7 @@ def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes | None:
         collect(deps, obj, (short_name(obj),))
         h = xxhash.xxh3_128(b"code:" + qualified_name(obj).encode())
         for part in deps.parts:
-            h.update(part.label.encode() + b"\0" + part.data)
+            h.update("|".join(part.ident).encode() + b"\0" + part.data)
         return h.digest()
     finally:
         active.discard(id(obj))

@@ -1,34 +1,64 @@
-"""Running a ``%%memo`` cell in IPython: run and record on a miss, replay on a hit.
+"""Running a ``%%memo`` cell: the engine's hooks for a cell.
 
-Execution follows ``%%time``: transform the cell, parse, split off the last
-expression, exec the body and eval the last expression in the user namespace.  It
-never calls ``shell.run_cell`` (that would fire the events again).
+On a miss the cell runs and what it did is recorded (the names it bound or changed,
+the names it deleted, its output in order, its last value); on a hit that record is
+replayed.  Execution follows ``%%time``: transform the cell, parse, split off the
+last expression, exec the body and eval the last expression in the user namespace.
+It never calls ``shell.run_cell`` (that would fire the events again).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import pickle
 import re
-import time
 import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import messages, notify
-from ..deps.cell import (
-    CellRecord,
-    analyze,
-    binding_digests,
-    cell_label,
-    key_of_cell,
-    mutated_names,
-)
+from ..deps.cell import CellName, analyze, cell_name
+from ..deps.usercode import is_user_callable
+from ..engine import Cached, Policy
+from ..errors import MemoError
 from ..hashing.core import Hasher
-from ..keys import CallKey, snapshot, why_missed
-from ..store import tier as persist
-from ..store.memory import STORE, Entry
+from ..keys import CallKey, key_of_cell
+from ..mutation import fingerprint, was_mutated
+from ..parts import PartKind
+from ..store.memory import Entry
 from . import capture
 
 _OPTION = re.compile(r"\s*(--(?:ttl|name)(?:=\S+|\s+\S+)|--[\w-]+)")
+
+
+@dataclass(frozen=True)
+class CellOptions:
+    """The options of ``%%memo``, validated once by the magic."""
+
+    allow_mutation: bool = False
+    ttl: float | None = None
+    quiet: bool = False
+    name: str | None = None
+    persist: bool = False
+
+    def flags(self) -> str:
+        """The options that change what is stored, as flags (part of the cell's key)."""
+        parts = []
+        if self.allow_mutation:
+            parts.append("--allow-mutation")
+        if self.ttl is not None:
+            parts.append(f"--ttl {self.ttl:g}")
+        if self.name:
+            parts.append(f"--name {self.name}")
+        if self.persist:
+            parts.append("--persist")
+        return " ".join(parts)
+
+    def policy(self) -> Policy:
+        persist = True if self.persist else None  # else follow MemoMagics.persist
+        return Policy(self.ttl, None, persist, self.allow_mutation, self.quiet)
 
 
 def split_statement(line: str) -> tuple[str, str]:
@@ -42,6 +72,50 @@ def split_statement(line: str) -> tuple[str, str]:
         options.append(match.group(1))
         rest = rest[match.end() :]
     return " ".join(options), rest.strip()
+
+
+@dataclass
+class CellRecord:
+    """What a cell did on its miss, to be done again on a hit."""
+
+    bindings: dict[str, Any]
+    deleted: list[str]
+    outputs: list[capture.Event]
+    result: Any
+
+    def unpicklable_parts(self) -> list[tuple[str, str]]:
+        """``(variable, type)`` of the bindings pickle refuses (a file left open by
+        ``with open(...) as f``): what to name when the record cannot be persisted."""
+        refused = []
+        for name, value in self.bindings.items():
+            try:
+                pickle.dumps(value, protocol=5, buffer_callback=lambda b: None)
+            except Exception:
+                refused.append((name, type(value).__name__))
+        return refused
+
+
+@dataclass
+class CellRun:
+    """One run of a cell: where it runs, what it is, and the namespace before it ran."""
+
+    shell: Any
+    source: str
+    binds: tuple[str, ...]
+    key: CallKey
+    before: dict[str, Any] = field(default_factory=dict)
+
+
+def run_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Any:
+    """Replay the cell if its key is stored, else run it and store what it did."""
+    __tracebackhide__ = True  # IPython shows the user's frames only
+    source = shell.transform_cell(raw_cell)
+    facts = analyze(source)
+    hasher = Hasher(owner="the cell", for_cell=True)
+    key = key_of_cell(facts, shell.user_ns, options.flags(), hasher)
+    cell = MemoCell(cell_name(options.name, facts, raw_cell), options, hasher)
+    run = CellRun(shell, source, facts.binds, key)
+    return cell.lookup(key, run, _execute, (shell, source), {})
 
 
 def _execute(shell: Any, source: str) -> Any:
@@ -59,162 +133,106 @@ def _execute(shell: Any, source: str) -> Any:
     return eval(shell.compile(last, filename, "eval"), shell.user_global_ns, shell.user_ns)
 
 
-def _options_key(opts: Any) -> str:
-    parts = []
-    if opts.allow_mutation:
-        parts.append("--allow-mutation")
-    if opts.ttl is not None:
-        parts.append(f"--ttl {opts.ttl:g}")
-    if opts.name:
-        parts.append(f"--name {opts.name}")
-    if opts.persist:
-        parts.append("--persist")
-    return " ".join(parts)
+def _place(name: str) -> str:
+    return messages.part_place(PartKind.VARIABLE, name, ())
 
 
-def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
-    """Replay the cell if its key is stored, else run it and store what it did."""
-    __tracebackhide__ = True  # IPython shows the user's frames only
-    source = shell.transform_cell(raw_cell)
-    facts = analyze(source)
-    hasher = Hasher(owner="the cell", for_cell=True)
-    key = key_of_cell(facts, shell.user_ns, _options_key(opts), hasher)
-    label = cell_label(opts.name, facts, raw_cell)
-    owner = "cell:" + label
-    entry = STORE.get(owner, key.digest)
-    if entry is not None:
-        return _replay_cell(shell, entry, owner, label, opts, hasher)
-    tier = persist.tier() if (opts.persist or persist.Settings.default) else None
-    if tier is None:
-        return _run_and_store(shell, source, facts.binds, key, owner, label, opts, hasher, None)
-    with tier.computing(owner, key.digest, label) as stored:
-        if stored is not None:
-            entry = Entry(stored, None, snapshot(key.parts), 0.0)
-            STORE.put(owner, key.digest, entry, None)
-            return _replay_cell(shell, entry, owner, label, opts, hasher, tier.backend.where)
-        return _run_and_store(shell, source, facts.binds, key, owner, label, opts, hasher, tier)
+class MemoCell(Cached[CellRun]):
+    """A cell label's engine: entries are grouped by the label (``cell [df]``)."""
 
+    kind = "cell"
+    nests = False  # a @memo function missing inside the cell still gets its own note
 
-def _cell_stats(owner: str, label: str) -> Any:
-    """A cell's counters, made once it has run or replayed (a failing cell has none)."""
-    stats = STORE.stats(owner, label)
-    stats.kind = "cell"
-    return stats
+    def __init__(self, name: CellName, options: CellOptions, hasher: Hasher) -> None:
+        label = messages.cell_label(name)
+        super().__init__("cell:" + label, label, options.policy())
+        self.name = name
+        self._hasher = hasher
 
+    def describe(self, call: CellRun) -> str:
+        return self.label
 
-def _replay_cell(
-    shell: Any,
-    entry: Entry,
-    owner: str,
-    label: str,
-    opts: Any,
-    hasher: Hasher,
-    loaded_from: str | None = None,
-) -> Any:
-    record: CellRecord = entry.value
-    ns = shell.user_ns
-    ns.update(record.bindings)
-    for name in record.deleted:
-        ns.pop(name, None)
-    capture.replay(shell, record.outputs)
-    stats = _cell_stats(owner, label)
-    with STORE.lock:
-        stats.hits += 1
-        stats.last_parts = entry.parts
-    if loaded_from is not None and not opts.quiet:
-        notify.emit(messages.loaded_note(label, loaded_from))
-    elif not opts.quiet:
-        names = [n for n in record.bindings if not n.startswith("_")]
-        said = label.removeprefix("cell [").removesuffix("]").split(", ")
-        notify.emit(messages.hit_note(label, [] if names == said else names))
-    if not opts.allow_mutation:
-        for name in mutated_names(hasher, record):
-            notify.emit(messages.mutated_variable_warning(name))
-    return record.result
+    @contextlib.contextmanager
+    def running(self, call: CellRun) -> Iterator[list[capture.Event]]:
+        ns = call.shell.user_ns
+        call.before = {k: v for k, v in ns.items() if not k.startswith("_")}
+        with capture.recording(call.shell) as events:
+            yield events
 
+    def stored_value(self, call: CellRun, value: Any, watch: list[capture.Event]) -> CellRecord:
+        ns, before = call.shell.user_ns, call.before
+        changed = [k for k, v in ns.items() if not k.startswith("_") and before.get(k, ns) is not v]
+        names = dict.fromkeys([n for n in call.binds if n in ns] + changed)
+        names.update(dict.fromkeys(self._mutated_reads(ns, call.key)))
+        bindings = {name: ns[name] for name in names}
+        deleted = [name for name in before if name not in ns]
+        return CellRecord(bindings, deleted, watch, value)
 
-# Parts that name a module, the shell or a library object instead of hashing a value
-# (see codedeps.add_value): they cannot have been mutated by the cell.
-_KEYED_BY_NAME = (b"mod:", b"env:", b"lib:", b"?")
-
-
-_READ_NAME = re.compile(r"^(?:variable|global) (\w+)(?: \(read by [^)]*\))?$")
-
-
-def _mutated_reads(ns: dict, key: CallKey, hasher: Hasher) -> list[str]:
-    """Notebook variables the cell changed in place, itself or through a function it
-    called (``LOG.append`` in a helper): they are outputs of the cell too."""
-    mutated = []
-    for part in key.parts:
-        match = _READ_NAME.match(part.label)
-        if part.kind != "global" or match is None or part.data.startswith(_KEYED_BY_NAME):
-            continue
-        name = match.group(1)
-        if ns.get(name) is not part.value or name in mutated:
-            continue
-        try:
-            if hasher.part(part.value) != part.data:
+    def _mutated_reads(self, ns: dict, key: CallKey) -> list[str]:
+        """Notebook variables the cell changed in place, itself or through a function it
+        called (``LOG.append`` in a helper): they are outputs of the cell too."""
+        mutated = []
+        for part in key.parts:
+            if part.kind not in (PartKind.VARIABLE, PartKind.GLOBAL) or part.by_name:
+                continue
+            name = part.name
+            if not name.isidentifier() or ns.get(name) is not part.value or name in mutated:
+                continue
+            try:
+                if self._hasher.part(part.value) != part.data:
+                    mutated.append(name)
+            except Exception:
                 mutated.append(name)
-        except Exception:
-            mutated.append(name)
-    return mutated
+        return mutated
 
+    def result_of(self, call: CellRun, stored: CellRecord) -> Any:
+        return stored.result
 
-def _run_and_store(
-    shell: Any,
-    source: str,
-    static_binds: tuple[str, ...],
-    key: CallKey,
-    owner: str,
-    label: str,
-    opts: Any,
-    hasher: Hasher,
-    tier: persist.Tier | None,
-) -> Any:
-    __tracebackhide__ = True  # IPython shows the user's frames only
-    ns = shell.user_ns
-    before = {k: v for k, v in ns.items() if not k.startswith("_")}
-    started = time.perf_counter()
-    with capture.recording(shell) as events:
-        result = _execute(shell, source)
-    seconds = time.perf_counter() - started
-    changed = [k for k, v in ns.items() if not k.startswith("_") and before.get(k, ns) is not v]
-    names = dict.fromkeys([n for n in static_binds if n in ns] + changed)
-    names.update(dict.fromkeys(_mutated_reads(ns, key, hasher)))
-    bindings = {name: ns[name] for name in names}
-    deleted = [name for name in before if name not in ns]
-    record = CellRecord(bindings, deleted, events, result)
-    if not opts.allow_mutation:
-        record.digests = binding_digests(hasher, bindings)
-    parts = snapshot(key.parts)
-    entry = Entry(record, None, parts, seconds)
-    if opts.ttl is not None:
-        entry.expires = time.monotonic() + opts.ttl
-    stats = _cell_stats(owner, label)
-    reasons = why_missed(stats.last_parts, parts, STORE.how_gone(owner, key.digest))
-    STORE.put(owner, key.digest, entry, None)
-    if tier is not None:
-        _save_cell(tier, owner, key, record, opts, label)
-    with STORE.lock:
-        stats.misses += 1
-        stats.last_parts = parts
-        stats.last_reason = "; ".join(reasons)
-    if not opts.quiet:
-        notify.emit(messages.miss_note(label, seconds, reasons))
-    return result
+    def fingerprint(self, stored: CellRecord) -> dict[str, bytes | None] | None:
+        """Each bound value's digest (code and modules skipped)."""
+        if self.policy.allow_mutation:
+            return None
+        digests: dict[str, bytes | None] = {}
+        for name, value in stored.bindings.items():
+            digests[name] = None
+            if not (isinstance(value, types.ModuleType) or is_user_callable(value)):
+                with contextlib.suppress(MemoError):
+                    digests[name] = fingerprint(self._hasher, value, _place(name))
+        return digests
 
+    def deliver(self, call: CellRun, entry: Entry, loaded_from: str | None) -> Any:
+        record: CellRecord = entry.value
+        ns = call.shell.user_ns
+        ns.update(record.bindings)
+        for name in record.deleted:
+            ns.pop(name, None)
+        capture.replay(call.shell, record.outputs)
+        if not self.policy.quiet:
+            notify.emit(self._hit_note(record, loaded_from))
+        return record.result
 
-def _save_cell(
-    tier: persist.Tier, owner: str, key: CallKey, record: CellRecord, opts: Any, label: str
-) -> None:
-    """Persist a cell's record unless it defines code a new kernel could not restore."""
-    defined = [
-        name
-        for name, value in record.bindings.items()
-        if isinstance(value, (types.FunctionType, type))
-        and getattr(value, "__module__", None) == "__main__"
-    ]
-    if defined:
-        notify.emit(messages.cell_not_persisted_warning(label, defined))
-        return
-    tier.save(owner, key.digest, record, opts.ttl, label)
+    def _hit_note(self, record: CellRecord, loaded_from: str | None) -> messages.Note:
+        if loaded_from is not None:
+            return messages.loaded_note(self.label, loaded_from)
+        names = [n for n in record.bindings if not n.startswith("_")]
+        said = not self.name.given and not self.name.more and names == list(self.name.shown)
+        return messages.hit_note(self.label, [] if said else names)
+
+    def check_mutation(self, call: CellRun, entry: Entry) -> None:
+        record: CellRecord = entry.value
+        for name, before in (entry.fingerprint or {}).items():
+            if was_mutated(self._hasher, record.bindings[name], before, _place(name)):
+                notify.emit(messages.mutated_variable_warning(name))
+
+    def persist_refusal(self, stored: CellRecord) -> messages.Note | None:
+        """A cell that defines code a new kernel could not restore is not persisted."""
+        defined = [
+            name
+            for name, value in stored.bindings.items()
+            if isinstance(value, (types.FunctionType, type))
+            and getattr(value, "__module__", None) == "__main__"
+        ]
+        return messages.cell_not_persisted_warning(self.label, defined) if defined else None
+
+    def unpicklable_warning(self, stored: CellRecord, exc: BaseException) -> messages.Note:
+        return messages.unpicklable_variables_warning(self.label, stored.unpicklable_parts(), exc)

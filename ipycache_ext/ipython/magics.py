@@ -21,12 +21,11 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, List, Unicode, observe
 
 from .. import messages, notify
-from ..deps import code as codedeps
+from ..config import SETTINGS
 from ..memo import memo
 from ..messages import Note
-from ..store import tier as persist
 from ..store.memory import STORE, approx_size
-from .cellrun import run_memo_cell, split_statement
+from .cellrun import CellOptions, run_memo_cell, split_statement
 
 
 def _show(note: Note) -> None:
@@ -90,27 +89,32 @@ class MemoMagics(Magics):
         "", help="Shared key that signs persisted entries (a team store). Empty: per-user key."
     ).tag(config=True)
 
+    # Each trait is mirrored into the one settings object the engine reads.
+    _MIRRORED = {
+        "notes": "notes",
+        "spinner_delay": "spinner_delay",
+        "persist": "persist",
+        "store": "store",
+        "max_disk_bytes": "max_disk_bytes",
+        "secret_key": "secret_key",
+        "user_paths": "user_paths",
+    }
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        notify.Settings.notes = self.notes
-        notify.Settings.spinner_delay = self.spinner_delay
-        self._mirror_persist_settings()
-        if self.user_paths:
-            codedeps.set_user_paths(list(self.user_paths))
+        for trait in self._MIRRORED:
+            self._mirror(trait, getattr(self, trait))
 
-    @observe("user_paths")
-    def _user_paths_changed(self, change: dict) -> None:
-        codedeps.set_user_paths(list(change["new"]))
+    @observe(*_MIRRORED)
+    def _setting_changed(self, change: dict) -> None:
+        self._mirror(change["name"], change["new"])
 
-    @observe("persist", "store", "max_disk_bytes", "secret_key")
-    def _persist_changed(self, change: dict) -> None:
-        self._mirror_persist_settings()
-
-    def _mirror_persist_settings(self) -> None:
-        persist.Settings.default = bool(self.persist)
-        persist.Settings.location = self.store or None
-        persist.Settings.max_disk_bytes = int(self.max_disk_bytes)
-        persist.Settings.secret = self.secret_key or None
+    def _mirror(self, trait: str, value: Any) -> None:
+        if trait in ("store", "secret_key"):
+            value = value or None  # empty: the default location / the per-user key
+        elif trait == "user_paths":
+            value = tuple(value)
+        setattr(SETTINGS, self._MIRRORED[trait], value)
 
     @magic_arguments()
     @argument(
@@ -146,10 +150,13 @@ class MemoMagics(Magics):
                 raise UsageError(messages.empty_statement_error())
         else:
             options_text = line
-        opts = parse_argstring(self.memo, options_text)
-        if opts.ttl is not None and opts.ttl <= 0:
-            raise UsageError(messages.bad_cell_option_error("--ttl", opts.ttl, "seconds > 0"))
-        result = run_memo_cell(self.shell, cell, opts)
+        parsed = parse_argstring(self.memo, options_text)
+        if parsed.ttl is not None and parsed.ttl <= 0:
+            raise UsageError(messages.bad_cell_option_error("--ttl", parsed.ttl, "seconds > 0"))
+        options = CellOptions(
+            parsed.allow_mutation, parsed.ttl, parsed.quiet, parsed.name, parsed.persist
+        )
+        result = run_memo_cell(self.shell, cell, options)
         return None if cell.rstrip().endswith(";") else result  # `;` hides it, as usual
 
     @line_magic
@@ -167,7 +174,7 @@ class MemoMagics(Magics):
                     str(stats.hits),
                     str(stats.misses),
                     messages.size(held),
-                    stats.last_reason,
+                    messages.reasons_text(stats.last_reasons),
                 )
             )
         return messages.InfoTable(rows)
@@ -193,14 +200,6 @@ class MemoMagics(Magics):
         for owner in matches:
             STORE.clear(owner)
         notify.emit(messages.cleared_note(name, count))
-
-    @observe("notes")
-    def _notes_changed(self, change: dict) -> None:
-        notify.Settings.notes = bool(change["new"])
-
-    @observe("spinner_delay")
-    def _delay_changed(self, change: dict) -> None:
-        notify.Settings.spinner_delay = float(change["new"])
 
 
 def _display_probe(shell: Any) -> Callable[[Callable[[], None]], Any]:

@@ -8,6 +8,8 @@ and changing it back hits again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 import types
@@ -16,23 +18,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-Snapshot = dict[str, tuple[str, bytes, str]]
+from ..parts import Reason, Snapshot
+
 _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 
 
 @dataclass
 class Entry:
-    """A stored result, the digest it had when stored, and what its key was made of."""
+    """A stored result (a function's value or a cell's record), the fingerprint it had
+    when stored (for the mutation check), and what its key was made of.
+
+    The same type is kept in memory and written to the persistent tier; ``expires``
+    is this kernel's clock and is not meaningful elsewhere.
+    """
 
     value: Any
-    value_digest: bytes | None
+    fingerprint: Any
     parts: Snapshot
     seconds: float
     expires: float | None = None
-    fingerprint_later: bool = False
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**vars(self), "expires": None}
 
 
 @dataclass
@@ -44,8 +54,42 @@ class OwnerStats:
     hits: int = 0
     misses: int = 0
     max_entries: int | None = None
-    last_reason: str = ""
+    last_reasons: tuple[Reason, ...] = ()
     last_parts: Snapshot | None = None
+
+
+class Flight:
+    """A key being computed in this kernel: threads wait on the event, coroutines on a
+    future of their own loop (woken thread-safely)."""
+
+    __slots__ = ("event", "_lock", "_waiters")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    async def wait_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self.event.is_set():
+                return
+            self._waiters.append((loop, future))
+        await asyncio.shield(future)
+
+    def land(self) -> None:
+        with self._lock:
+            self.event.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
+                loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class MemoryStore:
@@ -55,7 +99,7 @@ class MemoryStore:
         self.lock = threading.RLock()
         self._entries: dict[str, OrderedDict[bytes, Entry]] = {}
         self._stats: dict[str, OwnerStats] = {}
-        self._inflight: dict[tuple[str, bytes], threading.Event] = {}
+        self._inflight: dict[tuple[str, bytes], Flight] = {}
         self._gone: dict[str, OrderedDict[bytes, str]] = {}
 
     # ----- entries ---------------------------------------------------------------------
@@ -122,33 +166,51 @@ class MemoryStore:
 
     # ----- counters --------------------------------------------------------------------
 
-    def stats(self, owner: str, label: str) -> OwnerStats:
+    def stats(self, owner: str, label: str, kind: str = "function") -> OwnerStats:
         with self.lock:
             found = self._stats.get(owner)
             if found is None:
-                found = self._stats[owner] = OwnerStats(label)
+                found = self._stats[owner] = OwnerStats(label, kind)
             return found
 
     def owners(self) -> Iterator[tuple[str, OwnerStats]]:
         with self.lock:
             return iter(list(self._stats.items()))
 
+    def record_hit(self, stats: OwnerStats, parts: Snapshot | None) -> None:
+        """Count a hit; ``parts`` (None for a hit inside another miss) becomes what the
+        next miss of this owner is compared with."""
+        with self.lock:
+            stats.hits += 1
+            if parts is not None:
+                stats.last_parts = parts
+
+    def record_miss(
+        self, stats: OwnerStats, parts: Snapshot | None, reasons: tuple[Reason, ...]
+    ) -> None:
+        """Count a miss; see :meth:`record_hit` for ``parts``."""
+        with self.lock:
+            stats.misses += 1
+            if parts is not None:
+                stats.last_parts = parts
+                stats.last_reasons = reasons
+
     # ----- compute once ------------------------------------------------------------------
 
-    def claim(self, owner: str, key: bytes) -> threading.Event | None:
-        """None if this caller should compute ``key``; else an event to wait on."""
+    def claim(self, owner: str, key: bytes) -> Flight | None:
+        """None if this caller should compute ``key``; else the flight to wait for."""
         with self.lock:
             pending = self._inflight.get((owner, key))
             if pending is not None:
                 return pending
-            self._inflight[(owner, key)] = threading.Event()
+            self._inflight[(owner, key)] = Flight()
             return None
 
     def release(self, owner: str, key: bytes) -> None:
         with self.lock:
-            event = self._inflight.pop((owner, key), None)
-        if event is not None:
-            event.set()
+            flight = self._inflight.pop((owner, key), None)
+        if flight is not None:
+            flight.land()
 
 
 STORE = MemoryStore()

@@ -1,0 +1,45 @@
+"""The one settings object: ``MemoMagics`` writes it, the engine reads it.
+
+Kernel-wide switches live here and nowhere else, so plain Python (no IPython) can
+set them too, and a test resets all of them with ``config.reset()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+
+def _env_paths() -> tuple[str, ...]:
+    return tuple(p for p in os.environ.get("IPYCACHE_USER_PATHS", "").split(os.pathsep) if p)
+
+
+@dataclass
+class Settings:
+    """What ``%config MemoMagics.<name>`` sets (see the traits for each one's help)."""
+
+    # Notes: show the miss/hit notes (warnings always show), and after how many
+    # seconds a running miss shows what it runs.
+    notes: bool = True
+    spinner_delay: float = 1.0
+    # Persistence: the default for @memo/%%memo, where (None: $IPYCACHE_STORE or the
+    # user cache directory), the size bound of a directory store, a team's shared
+    # signing key (None: this user's key file), and the cross-kernel compute lease.
+    persist: bool = False
+    store: str | None = None
+    max_disk_bytes: int = 4 << 30
+    secret_key: str | None = None
+    lease_seconds: float = 30.0
+    # Folders besides the working directory whose code counts as the user's.
+    user_paths: tuple[str, ...] = field(default_factory=_env_paths)
+
+
+SETTINGS = Settings()
+
+
+def reset() -> None:
+    """Every setting back to its default (tests; ``%unload_ext``)."""
+    fresh = Settings()
+    for item in dataclasses.fields(Settings):
+        setattr(SETTINGS, item.name, getattr(fresh, item.name))

@@ -1,0 +1,149 @@
+"""What counts as the user's code, and what is a library.
+
+User code is code defined in ``__main__`` (a notebook or script) or in a file under the
+current working directory (or a folder in ``user_paths``) that is not inside an
+environment (the stdlib, site-packages, a venv).  User code is traversed when keying;
+library functions, classes and modules are keyed by their qualified name.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+import types
+from typing import Any
+
+from .. import messages, notify
+from ..config import SETTINGS
+
+OWN_PACKAGE = __name__.split(".")[0]
+
+
+def _environment_roots() -> tuple[str, ...]:
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            paths.add(sysconfig.get_path(name))
+        except KeyError:
+            pass
+    try:
+        paths.update(site.getsitepackages())
+    except AttributeError:
+        pass
+    paths.add(site.getusersitepackages() or "")
+    return tuple(os.path.realpath(p) + os.sep for p in paths if p)
+
+
+_ENV_ROOTS = _environment_roots()
+_user_module_cache: dict[tuple[str, str, tuple[str, ...]], bool] = {}
+
+
+def _in_environment(path: str) -> bool:
+    if any(path.startswith(root) for root in _ENV_ROOTS):
+        return True
+    return "site-packages" in path or "dist-packages" in path
+
+
+def _user_roots() -> list[str]:
+    roots = [os.getcwd(), *SETTINGS.user_paths]
+    return [os.path.realpath(os.path.expanduser(r)) + os.sep for r in roots]
+
+
+def is_user_file(filename: str | None) -> bool:
+    """True for a file under the working directory (or a configured user path) and
+    outside every environment."""
+    if not filename or filename.startswith("<"):
+        return False
+    path = os.path.realpath(filename)
+    if _in_environment(path):
+        return False
+    return any(path.startswith(root) for root in _user_roots())
+
+
+def is_user_module(name: str | None) -> bool:
+    """True for ``__main__`` and for modules whose file is user code (cached)."""
+    if not name:
+        return False
+    if name == "__main__":
+        return True
+    if name == OWN_PACKAGE or name.startswith(OWN_PACKAGE + "."):
+        return False
+    key = (name, os.getcwd(), SETTINGS.user_paths)
+    cached = _user_module_cache.get(key)
+    if cached is None:
+        filename = getattr(sys.modules.get(name), "__file__", None)
+        cached = is_user_file(filename)
+        _user_module_cache[key] = cached
+        if not cached and filename and not _in_environment(os.path.realpath(filename)):
+            # Outside the project but not installed either: most likely the user's own
+            # code (a src/ folder put on sys.path). Say once how to have it tracked.
+            notify.emit(messages.outside_code_note(name, filename))
+    return cached
+
+
+def is_user_function(fn: types.FunctionType) -> bool:
+    module = fn.__module__
+    if module is None:
+        return is_user_file(fn.__code__.co_filename)
+    return is_user_module(module)
+
+
+def is_user_class(cls: type) -> bool:
+    return is_user_module(getattr(cls, "__module__", None))
+
+
+def qualified_name(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or "?"
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?")
+    return f"{module}.{name}"
+
+
+def unwrap(obj: Any) -> Any:
+    """The plain function behind a memoized one, or behind any wrapper that says what it
+    wraps (``functools.lru_cache``, ``functools.wraps`` decorators from libraries)."""
+    for _ in range(16):
+        if isinstance(obj, type) or not callable(obj):
+            return obj
+        if isinstance(obj, types.FunctionType) and is_user_function(obj):
+            return getattr(obj, "__memo_wrapped__", obj)
+        if is_user_class(type(obj)):
+            return obj  # a callable object of the user's: its state and class count too
+        inner = getattr(obj, "__wrapped__", None)
+        if inner is None or inner is obj or not callable(inner):
+            return obj
+        obj = inner
+    return obj
+
+
+def is_user_callable(obj: Any) -> bool:
+    obj = unwrap(obj)
+    if isinstance(obj, types.FunctionType):
+        return is_user_function(obj)
+    if isinstance(obj, type):
+        return is_user_class(obj)
+    return False
+
+
+_ENVIRONMENT_MODULES = ("IPython.", "ipykernel.", OWN_PACKAGE + ".")
+
+
+def is_environment(value: Any) -> bool:
+    """The shell and its helpers (``get_ipython``): part of the session, not of a result."""
+    owner = value.__self__ if isinstance(value, types.MethodType) else value
+    return type(owner).__module__.startswith(_ENVIRONMENT_MODULES)
+
+
+def is_library_ref(value: Any) -> bool:
+    if is_environment(value):
+        return True
+    if isinstance(value, types.ModuleType):
+        return not is_user_module(value.__name__)
+    if isinstance(value, (types.FunctionType, type, types.BuiltinFunctionType)):
+        return not is_user_callable(value)
+    return False
+
+
+def short_name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))

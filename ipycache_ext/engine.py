@@ -1,0 +1,269 @@
+"""One path for everything cached: lookup -> compute once -> remember -> check on a hit.
+
+A sync call, an async call and a ``%%memo`` cell all go through :class:`Cached`:
+
+1. look the key up in memory, then in the persistent tier (an entry found there joins
+   the memory tier);
+2. compute once: threads and coroutines of this kernel wait for the one computing the
+   key, and kernels sharing a store wait on its lease;
+3. remember the entry (memory, and the tier when persisting) with a fingerprint for
+   the mutation check, count the miss and say why it missed;
+4. on a hit, check the stored value was not mutated, count it, and hand it back.
+
+What differs between a function and a cell (how it runs, what is stored, how a hit
+is delivered) is a handful of hooks that :mod:`.memo` and :mod:`.ipython.cellrun`
+implement.  The engine imports nothing of IPython.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from . import messages, notify
+from .keys import CallKey, snapshot, why_missed
+from .store import tier as persistent
+from .store.memory import STORE, Entry, OwnerStats
+from .store.tier import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
+
+Call = TypeVar("Call")  # what one call carries to the hooks: arguments, or a cell's run
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The options every cached thing has, validated by its front end."""
+
+    ttl: float | None = None
+    max_entries: int | None = None
+    persist: bool | None = None  # None: follow ``%config MemoMagics.persist``
+    allow_mutation: bool = False
+    quiet: bool = False  # no miss/hit notes of its own (warnings still show)
+
+
+class _Nesting(threading.local):
+    depth = 0  # misses of functions running on this thread
+
+
+_nesting = _Nesting()
+
+
+class Cached(Generic[Call]):
+    """The engine for one memoized function or one cell label.
+
+    Subclasses implement the hooks; the engine decides when each runs.  ``nests``
+    says whether misses of this thing count as nesting: a function called inside
+    another miss gets no note of its own (the outer miss is what the user ran).
+    """
+
+    kind = "function"
+    nests = True
+
+    def __init__(self, owner: str, label: str, policy: Policy) -> None:
+        self.owner = owner
+        self.label = label
+        self.policy = policy
+
+    def stats(self) -> OwnerStats:
+        """This thing's counters (made on first use, and again after a clear)."""
+        stats = STORE.stats(self.owner, self.label, self.kind)
+        stats.max_entries = self.policy.max_entries
+        return stats
+
+    # ----- hooks -----------------------------------------------------------------------
+
+    def describe(self, call: Call) -> str:
+        """What ran, for notes (``f(2, b=21)``, ``cell [df]``)."""
+        raise NotImplementedError
+
+    def running(self, call: Call) -> AbstractContextManager[Any]:
+        """Context around a miss's run; what it yields is passed to :meth:`stored_value`."""
+        raise NotImplementedError
+
+    def stored_value(self, call: Call, value: Any, watch: Any) -> Any:
+        """What to store for a run that returned ``value`` (a result, or a cell's record)."""
+        return value
+
+    def after_miss(self, call: Call, stored: Any, watch: Any) -> None:
+        """Warnings about the run itself (it printed output, ...)."""
+
+    def fingerprint(self, stored: Any) -> Any:
+        """What the mutation check compares later (None: nothing to check)."""
+        return None
+
+    def check_mutation(self, call: Call, entry: Entry) -> None:
+        """Warn if the stored value changed since :meth:`fingerprint`."""
+
+    def deliver(self, call: Call, entry: Entry, loaded_from: str | None) -> Any:
+        """Hand a stored entry back to the caller (replaying a cell), notes included."""
+        return entry.value
+
+    def persist_refusal(self, stored: Any) -> messages.Note | None:
+        """A warning if this value must not be persisted (then it is not)."""
+        return None
+
+    def unpicklable_warning(self, stored: Any, exc: BaseException) -> messages.Note:
+        raise NotImplementedError
+
+    def result_of(self, call: Call, stored: Any) -> Any:
+        """What a miss returns, given what it stored."""
+        return stored
+
+    # ----- the sync path -----------------------------------------------------------------
+
+    def lookup(
+        self, key: CallKey, call: Call, compute: Callable[..., Any], args: tuple, kwargs: dict
+    ) -> Any:
+        """The value for ``key``: from memory, from the tier, or ``compute(*args, **kwargs)``.
+
+        The miss runs ``compute`` from this frame, with no helper in between: a
+        recursive memoized function costs three stack frames a level.
+        """
+        __tracebackhide__ = True  # IPython shows the user's frames only
+        owner, digest = self.owner, key.digest
+        while True:
+            entry = STORE.get(owner, digest)
+            if entry is not None:
+                return self._hit(call, entry)
+            pending = STORE.claim(owner, digest)
+            if pending is None:
+                break
+            pending.event.wait()
+        claim = None
+        try:
+            tier = persistent.tier(self.policy.persist)
+            if tier is not None:
+                pause = FIRST_PAUSE
+                while (claim := tier.try_claim(owner, digest, self.label)) is None:
+                    time.sleep(pause)
+                    pause = min(pause * 2, LONGEST_PAUSE)
+                if claim.stored is not None:
+                    return self._adopt(key, call, claim.stored, tier)
+            started = time.perf_counter()
+            _nesting.depth += self.nests
+            try:
+                with self.running(call) as watch:
+                    value = compute(*args, **kwargs)
+            finally:
+                _nesting.depth -= self.nests
+            stored = self.stored_value(call, value, watch)
+            self._remember(key, call, stored, time.perf_counter() - started, watch, tier)
+            return self.result_of(call, stored)
+        finally:
+            if claim is not None:
+                claim.release()
+            STORE.release(owner, digest)
+
+    # ----- the async path ----------------------------------------------------------------
+
+    async def alookup(
+        self,
+        key: CallKey,
+        call: Call,
+        compute: Callable[..., Awaitable[Any]],
+        args: tuple,
+        kwargs: dict,
+    ) -> Any:
+        """:meth:`lookup` for a coroutine function: every wait is an ``await``."""
+        __tracebackhide__ = True  # IPython shows the user's frames only
+        owner, digest = self.owner, key.digest
+        while True:
+            entry = STORE.get(owner, digest)
+            if entry is not None:
+                return self._hit(call, entry)
+            pending = STORE.claim(owner, digest)
+            if pending is None:
+                break
+            await pending.wait_async()
+        claim: Claim | None = None
+        try:
+            tier = persistent.tier(self.policy.persist)
+            if tier is not None:
+                pause = FIRST_PAUSE
+                while (claim := tier.try_claim(owner, digest, self.label)) is None:
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, LONGEST_PAUSE)
+                if claim.stored is not None:
+                    return self._adopt(key, call, claim.stored, tier)
+            started = time.perf_counter()
+            _nesting.depth += self.nests
+            try:
+                with self.running(call) as watch:
+                    value = await compute(*args, **kwargs)
+            finally:
+                _nesting.depth -= self.nests
+            stored = self.stored_value(call, value, watch)
+            self._remember(key, call, stored, time.perf_counter() - started, watch, tier)
+            return self.result_of(call, stored)
+        finally:
+            if claim is not None:
+                claim.release()
+            STORE.release(owner, digest)
+
+    # ----- shared steps ------------------------------------------------------------------
+
+    def outermost_run(self) -> bool:
+        """True inside :meth:`running` of a miss that no other miss encloses."""
+        return _nesting.depth == 1 or not self.nests
+
+    def _outermost(self) -> bool:
+        return not (self.nests and _nesting.depth)
+
+    def _expiry(self) -> float | None:
+        ttl = self.policy.ttl
+        return None if ttl is None else time.monotonic() + ttl
+
+    def _remember(
+        self, key: CallKey, call: Call, stored: Any, seconds: float, watch: Any, tier: Tier | None
+    ) -> None:
+        parts = snapshot(key.parts)
+        entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry())
+        if tier is not None:
+            refusal = self.persist_refusal(stored)
+            if refusal is not None:
+                notify.emit(refusal)
+            else:
+                tier.save(
+                    self.owner,
+                    key.digest,
+                    entry,
+                    self.policy.ttl,
+                    self.label,
+                    lambda exc: self.unpicklable_warning(stored, exc),
+                )
+        outermost = self._outermost()
+        stats = self.stats()
+        gone = STORE.how_gone(self.owner, key.digest)
+        reasons = tuple(why_missed(stats.last_parts, parts, gone))
+        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
+        # Calls made inside a miss are not what the user compares the next call with.
+        STORE.record_miss(stats, parts if outermost else None, reasons)
+        if outermost and not self.policy.quiet:
+            notify.emit(messages.miss_note(self.describe(call), seconds, list(reasons)))
+        self.after_miss(call, stored, watch)
+
+    def _hit(self, call: Call, entry: Entry) -> Any:
+        STORE.record_hit(self.stats(), entry.parts if self._outermost() else None)
+        value = self.deliver(call, entry, None)
+        if not self.policy.allow_mutation:
+            self.check_mutation(call, entry)
+        return value
+
+    def _adopt(self, key: CallKey, call: Call, stored: Entry, tier: Tier) -> Any:
+        """An entry another kernel (or an earlier one) stored: it joins the memory tier."""
+        entry = Entry(stored.value, stored.fingerprint, stored.parts, stored.seconds)
+        entry.expires = self._expiry()
+        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
+        STORE.record_hit(self.stats(), entry.parts)
+        return self.deliver(call, entry, tier.backend.where)
+
+
+def clear_all() -> int:
+    """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
+    count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
+    STORE.clear()
+    return count

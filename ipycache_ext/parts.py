@@ -1,0 +1,111 @@
+"""The parts a key is made of, as structured data.
+
+A part says what kind of thing it is (an argument, a global, the code of a function,
+...), its name, the chain of user code through which it was reached, and whether it
+is keyed by name (a module, a library object, an undefined name) or by the value's
+digest.  Nothing here is prose: :mod:`ipycache_ext.messages` words parts for notes
+and errors, and "why it missed" compares :class:`PartId` s, not strings.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+
+class PartKind(enum.StrEnum):
+    """What a key part stands for; the value is stored in snapshots (stable)."""
+
+    ARGUMENT = "argument"
+    GLOBAL = "global"
+    CLOSURE = "closure"
+    CLASS_ATTRIBUTE = "class_attribute"
+    VARIABLE = "variable"  # a notebook variable a cell reads
+    DEFAULTS = "defaults"  # a function's default argument values
+    CODE = "code"  # a user function's or class's code
+    CELL_CODE = "cell_code"
+    OPTIONS = "options"
+
+
+# Kinds whose parts stand for code, not values: they never "change" to a user in the
+# sense of a value (a miss says "the code of f changed").
+CODE_KINDS = frozenset({PartKind.CODE, PartKind.CELL_CODE})
+
+
+class PartId(NamedTuple):
+    """Which part this is, independent of its value: what two keys are compared by.
+
+    ``reader`` is the user function that read it when that is not the cached code
+    itself (``global threshold`` read by ``helper``), else "".
+    """
+
+    kind: str
+    name: str
+    reader: str
+
+
+class Seen(NamedTuple):
+    """What an entry keeps of a part: its key bytes and a short repr for notes."""
+
+    data: bytes
+    shown: str
+
+
+Snapshot = dict[PartId, Seen]
+
+MISSING_DATA = b"?missing"  # the data of a name that is not defined
+
+
+@dataclass(slots=True)
+class Part:
+    """One component of a key.
+
+    ``via`` is the chain of names through which it was reached, the cached function
+    (or "the cell") first.  ``by_name`` is True when ``data`` names the thing
+    instead of hashing its value (a module, a library object, the shell, an
+    undefined name): such a part cannot have been mutated in place.
+    """
+
+    kind: PartKind
+    name: str
+    via: tuple[str, ...]
+    data: bytes
+    value: Any = None
+    by_name: bool = False
+
+    @property
+    def ident(self) -> PartId:
+        reader = self.via[-1] if len(self.via) > 1 and self.kind not in _SELF_NAMED else ""
+        return PartId(self.kind.value, self.name, reader)
+
+
+# Kinds named after the code they belong to (``code of helper``): no reader.
+_SELF_NAMED = frozenset(
+    {PartKind.ARGUMENT, PartKind.CODE, PartKind.DEFAULTS, PartKind.CELL_CODE, PartKind.OPTIONS}
+)
+
+
+class ReasonKind(enum.StrEnum):
+    """Why a key had no entry."""
+
+    FIRST_CALL = "first_call"
+    GONE = "gone"  # this very key's entry expired, was evicted or cleared
+    NO_ENTRY = "no_entry"  # same parts as last time, yet no entry
+    CHANGED = "changed"  # a part is new or differs from the last key's
+    REMOVED = "removed"  # the last key had a part this one has not
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason for a miss; :func:`ipycache_ext.messages.reason_text` words it.
+
+    ``old``/``new`` are the short reprs of a changed value (``old`` None: a part the
+    last key did not have); ``gone`` is "expired", "evicted" or "cleared".
+    """
+
+    kind: ReasonKind
+    part: PartId | None = None
+    old: str | None = None
+    new: str | None = None
+    gone: str = ""

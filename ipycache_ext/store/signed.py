@@ -1,0 +1,203 @@
+"""The signed entry format and the secret key that signs it.
+
+Every entry is ``MAGIC | key id | HMAC-SHA256 | header | pickle | buffers``.  Pickles
+are code, so an entry whose signature does not verify under the secret key is never
+unpickled.  An entry carries the id of the key that signed it, so one signed with
+another key (a colleague's) can be told from one that was tampered with.  The header
+lists the Python version and the versions of the libraries whose objects the pickle
+holds, so an upgrade turns into a miss instead of an incompatible object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import importlib
+import importlib.metadata
+import io
+import json
+import os
+import pickle
+import secrets
+import sys
+import types
+from typing import Any
+
+from ..config import SETTINGS
+
+MAGIC = b"IPYCACHE2\n"  # 2: one entry type for functions and cells
+_MAGIC_FAMILY = b"IPYCACHE"
+_MAC_SIZE = 32
+_KEY_ID_SIZE = 8
+FORMAT_TAG = f"py{sys.version_info.major}.{sys.version_info.minor}-{sys.implementation.name}"
+
+
+def key_file() -> str:
+    import platformdirs
+
+    return os.environ.get("IPYCACHE_KEY_FILE") or os.path.join(
+        platformdirs.user_config_dir("ipycache_ext"), "secret.key"
+    )
+
+
+def secret_key() -> bytes:
+    """The team key if configured, else this user's key file (created 0600 on first use)."""
+    shared = SETTINGS.secret_key or os.environ.get("IPYCACHE_SECRET")
+    if shared:
+        return shared.encode()
+    path = key_file()
+    with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
+        return fh.read().strip()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, "rb") as fh:
+            return fh.read().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode())
+    with open(path, "rb") as fh:
+        return fh.read().strip()
+
+
+# ----- entry format ----------------------------------------------------------------------
+
+
+class EntryRejected(Exception):
+    """A stored entry that must not be used; ``kind`` says why (for the warning)."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(detail or kind)
+        self.kind = kind
+
+
+_versions: dict[str, str | None] = {}
+
+
+def module_version(root: str) -> str | None:
+    """The installed version of a top-level package (cached: it can't change in a process).
+
+    ``__version__`` where the package has one, else its distribution's metadata under
+    the same name; None for what has neither (it is then not checked).
+    """
+    if root not in _versions:
+        version = None
+        with contextlib.suppress(Exception):
+            module = sys.modules.get(root) or importlib.import_module(root)
+            version = getattr(module, "__version__", None)
+        if not isinstance(version, str):
+            try:
+                version = importlib.metadata.version(root)
+            except Exception:
+                version = None
+        _versions[root] = version
+    return _versions[root]
+
+
+def _library_versions(roots: set[str]) -> dict[str, str]:
+    """Versions of the libraries a pickle refers to (stdlib and user code left out)."""
+    versions = {}
+    for root in sorted(roots):
+        if root in sys.stdlib_module_names or root in ("builtins", "__main__"):
+            continue
+        version = module_version(root)
+        if version is not None:
+            versions[root] = version
+    return versions
+
+
+class _RecordingPickler(pickle.Pickler):
+    """Pickles modules by name and notes which libraries the pickle depends on."""
+
+    def __init__(self, file: Any, buffer_callback: Any) -> None:
+        super().__init__(file, protocol=5, buffer_callback=buffer_callback)
+        self.roots: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.ModuleType):
+            self.roots.add(obj.__name__.split(".")[0])
+            return importlib.import_module, (obj.__name__,)
+        module = getattr(obj if isinstance(obj, type) else type(obj), "__module__", None)
+        if isinstance(module, str):
+            self.roots.add(module.split(".")[0])
+        return NotImplemented
+
+
+def dump_entry(payload: Any, key: bytes) -> list[Any]:
+    """Pickle, version and sign ``payload`` into a list of byte chunks (never joined).
+
+    Array data travels as protocol-5 out-of-band buffers, so neither writing nor
+    reading an entry copies it more than the disk needs.  Raises what pickle raises.
+    """
+    buf = io.BytesIO()
+    buffers: list[pickle.PickleBuffer] = []
+    pickler = _RecordingPickler(buf, buffers.append)
+    pickler.dump(payload)
+    views = [b.raw() for b in buffers]
+    header = json.dumps(
+        {"format": FORMAT_TAG, "libs": _library_versions(pickler.roots)}, sort_keys=True
+    ).encode()
+    pickled = buf.getbuffer()
+    body: list[Any] = [len(header).to_bytes(4, "little"), header]
+    for part in (pickled, *views):
+        body += [len(part).to_bytes(8, "little"), part]
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for chunk in body:
+        mac.update(chunk)
+    return [MAGIC + key_id(key) + mac.digest(), *body]
+
+
+def key_id(key: bytes) -> bytes:
+    """A public id of a secret key, so an entry says which key signed it."""
+    return hmac.new(key, b"ipycache key id", hashlib.sha256).digest()[:_KEY_ID_SIZE]
+
+
+def load_entry(data: Any, key: bytes) -> Any:
+    """Verify and unpickle an entry; :class:`EntryRejected` if it must not be used.
+
+    Arrays come back as views of ``data``, so read-only data is copied first: the
+    arrays must be writable, as the ones that were stored.
+    """
+    view = memoryview(data)
+    if view.readonly:
+        view = memoryview(bytearray(view))
+    start = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE
+    if len(view) < start + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
+        if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
+            raise EntryRejected("version", "an older entry format")
+        raise EntryRejected("corrupt")
+    signer = bytes(view[len(MAGIC) : len(MAGIC) + _KEY_ID_SIZE])
+    mac = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])
+    body = view[start:]
+    if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
+        raise EntryRejected("signature" if signer == key_id(key) else "foreign")
+    size = int.from_bytes(body[:4], "little")
+    try:
+        header = json.loads(bytes(body[4 : 4 + size]))
+    except ValueError:
+        raise EntryRejected("corrupt") from None
+    if header.get("format") != FORMAT_TAG:
+        raise EntryRejected("version", header.get("format", "?"))
+    for root, version in header.get("libs", {}).items():
+        current = module_version(root)
+        if current != version:
+            raise EntryRejected("version", f"{root} {version} (now {current})")
+    try:
+        parts = _length_prefixed(body[4 + size :])
+        return pickle.loads(parts[0], buffers=parts[1:])
+    except Exception as exc:
+        raise EntryRejected("unloadable", f"{type(exc).__name__}: {exc}") from None
+
+
+def _length_prefixed(view: memoryview) -> list[memoryview]:
+    """Split ``len(8 bytes) | data`` records (the pickle, then its buffers), no copies."""
+    parts = []
+    at = 0
+    while at < len(view):
+        size = int.from_bytes(view[at : at + 8], "little")
+        parts.append(view[at + 8 : at + 8 + size])
+        at += 8 + size
+    if at != len(view) or not parts:
+        raise ValueError("truncated entry")
+    return parts
