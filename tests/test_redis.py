@@ -8,6 +8,7 @@ import importlib.metadata
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,3 +231,25 @@ def test_redis_started_again_on_the_same_port_persists_again(
     assert tally.runs == [1, 2, 3]
     loaded = [t for t in notes.texts("hit") if t.startswith(LOADED)]
     assert len(loaded) == 1 and loaded[0].endswith(f"double(3) from {redis_store.url}")
+
+
+# ----- no client library ---------------------------------------------------------------------
+
+
+def test_redis_store_without_the_client_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, notes: Notes, tally: Tally
+) -> None:
+    """``None`` in ``sys.modules`` makes ``import redis`` raise ImportError, as on an
+    install without the ``[redis]`` extra; the store never opens, so no server is needed."""
+    url = "redis://127.0.0.1:6379/0"
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.setattr(persist.Settings, "location", url)
+    persist.close()
+    try:
+        double = persisted_double(tally)
+        assert (double(1), double(1), double(2), double(2)) == (2, 2, 4, 4)
+    finally:
+        persist.close()
+    assert tally.runs == [1, 2]
+    [warning] = warnings(notes)
+    assert url in warning and 'pip install "ipycache_ext[redis]"' in warning

@@ -36,7 +36,7 @@ from typing import Any
 import xxhash
 
 from .. import messages, notify
-from .backends import Backend, EntryTooLarge, holder_is_dead, new_token, open_backend
+from .backends import Backend, EntryTooLarge, MissingExtra, holder_is_dead, new_token, open_backend
 
 MAGIC = b"IPYCACHE1\n"
 _MAC_SIZE = 32
@@ -399,7 +399,11 @@ def tier() -> Tier | None:
         except Exception as exc:
             if location not in _open_failures:
                 _open_failures.add(location)
-                notify.emit(messages.store_fault_warning(location, exc))
+                if isinstance(exc, MissingExtra):
+                    note = messages.missing_extra_warning(location, exc.extra, exc.module)
+                else:
+                    note = messages.store_fault_warning(location, exc)
+                notify.emit(note)
             return None
         return _tier
 
