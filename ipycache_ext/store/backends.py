@@ -23,6 +23,8 @@ import uuid
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from .. import messages
+
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
 
@@ -72,6 +74,16 @@ class EntryTooLarge(ValueError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"{size} bytes > max_disk_bytes {limit}")
         self.size, self.limit = size, limit
+
+
+class MissingExtra(ImportError):
+    """A store whose client library is not installed.  It carries the extra that brings
+    the library, so the warning can give the one install command instead of a bare
+    "No module named ..."."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        super().__init__(messages.missing_extra_error(extra, module), name=module)
+        self.extra, self.module = extra, module
 
 
 class Backend(Protocol):
@@ -217,7 +229,12 @@ class RedisBackend:
     """A Redis database (``redis://host:port/db``): one store for a team of kernels."""
 
     def __init__(self, url: str, prefix: str = "ipycache:") -> None:
-        import redis
+        try:
+            import redis
+        except ModuleNotFoundError as missing:
+            if missing.name != "redis":
+                raise  # redis is there but broken: its own error says more
+            raise MissingExtra("redis", "redis") from missing
 
         self.where = url
         self._prefix = prefix

@@ -21,7 +21,14 @@ import xxhash
 
 from .. import messages, notify
 from ..config import SETTINGS
-from .backends import Backend, EntryTooLarge, holder_is_dead, new_token, open_backend
+from .backends import (
+    Backend,
+    EntryTooLarge,
+    MissingExtra,
+    holder_is_dead,
+    new_token,
+    open_backend,
+)
 from .memory import Entry
 from .signed import FORMAT_TAG, EntryRejected, dump_entry, load_entry, secret_key
 
@@ -220,7 +227,11 @@ def tier(wanted: bool | None = True) -> Tier | None:
         except Exception as exc:
             if location not in _open_failures:
                 _open_failures.add(location)
-                notify.emit(messages.store_fault_warning(location, exc))
+                if isinstance(exc, MissingExtra):
+                    note = messages.missing_extra_warning(location, exc.extra, exc.module)
+                else:
+                    note = messages.store_fault_warning(location, exc)
+                notify.emit(note)
             return None
         return _tier
 
