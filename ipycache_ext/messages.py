@@ -314,8 +314,17 @@ _REJECTED = {
     "foreign": "it was signed with another secret key than this kernel's, so it was not unpickled",
     "corrupt": "it is truncated or corrupt",
     "version": "it was written with other library versions",
+    "format": "it was written by an older version of ipycache_ext",
     "unloadable": "it could not be unpickled here",
 }
+
+
+def short_read_error(size_bytes: int) -> str:
+    return f"an entry of {size(size_bytes)} could not be read whole (short read)"
+
+
+def no_room_error(size_bytes: int, free: int) -> str:
+    return f"an entry of {size(size_bytes)} does not fit on the disk ({size(free)} free)"
 
 
 def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Note:

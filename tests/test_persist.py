@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -510,3 +511,33 @@ def test_memo_persist_cell_record_is_replayed_in_a_new_shell(tmp_path: Path) -> 
     assert "total is 10" in first and "bound 10" in first
     assert "total is 10" in second and "bound 10" in second
     assert LOADED in second and "cache miss" not in second
+
+
+KEY_RACE = """
+import os, sys, time
+from pathlib import Path
+from ipycache_ext.store.signed import secret_key
+
+while not Path("go").exists():
+    time.sleep(0.001)
+print(secret_key().decode())
+"""
+
+
+def test_kernels_starting_together_all_read_the_same_whole_key(tmp_path: Path) -> None:
+    env = store_env(tmp_path / "store", tmp_path / "config" / "secret.key")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", KEY_RACE],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(16)
+    ]
+    time.sleep(0.5)  # every process is up and polling
+    (tmp_path / "go").touch()
+    keys = {finish(proc)[1].strip() for proc in procs}
+    assert len(keys) == 1 and len(keys.pop()) == 64

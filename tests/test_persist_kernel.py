@@ -5,6 +5,7 @@ leaves no entry a new kernel could trust, and the entries before it intact."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,34 @@ def test_kernel_killed_mid_write_leaves_no_entry_and_a_new_kernel_recomputes(
     assert result(big) == "2100000"
     assert lines(tmp_path / "runs.log") == ["small 1", "big 1", "big 1"]
     assert not [t for t in texts(small) + texts(big) if t.startswith(WARNING)]
+
+
+SLOW_ASYNC_SQUARE = """
+import asyncio, os
+from pathlib import Path
+
+@memo(persist=True)
+async def slow_square(x):
+    with open("runs.log", "a") as log:
+        log.write(f"{os.getpid()}\\n")
+    # Both kernels are inside the call before the first one finishes.
+    while len(list(Path(".").glob("calling-*"))) < 2:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)
+    return x * x
+
+Path(f"calling-{os.getpid()}").touch()
+await slow_square(6)
+"""
+
+
+def test_two_kernels_awaiting_an_async_persisted_function_compute_it_once(
+    kernels: Kernels, tmp_path: Path
+) -> None:
+    started = [kernels.start(), kernels.start()]
+    with ThreadPoolExecutor(2) as pool:
+        outputs = list(pool.map(lambda k: k.run(SLOW_ASYNC_SQUARE), started))
+    assert [result(out) for out in outputs] == ["36", "36"]
+    assert len(lines(tmp_path / "runs.log")) == 1
+    assert sum(any(t.startswith(LOADED) for t in texts(out)) for out in outputs) == 1
+    assert not [t for out in outputs for t in texts(out) if t.startswith(WARNING)]

@@ -143,7 +143,7 @@ class DiskBackend:
             size = os.fstat(found.fileno()).st_size
             data = _read_buffer(size)
             if found.readinto(data) != size:
-                raise OSError(errno.EIO, f"short read of a cache entry in {self.where}")
+                raise OSError(errno.EIO, messages.short_read_error(size))
         return data
 
     def _get_without_bookkeeping(self, key: str) -> bytes | None:
@@ -165,7 +165,7 @@ class DiskBackend:
         free = shutil.disk_usage(self.where).free
         if size + _DISK_MARGIN > free:
             # Refuse before writing: a half-written file would fill the disk for good.
-            raise OSError(errno.ENOSPC, f"{size} bytes do not fit ({free} free)")
+            raise OSError(errno.ENOSPC, messages.no_room_error(size, free))
         if size <= _INLINE_BYTES:
             self._cache.set(key, b"".join(chunks), expire=ttl, retry=True)
         else:

@@ -49,16 +49,27 @@ def secret_key() -> bytes:
     path = key_file()
     with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
         return fh.read().strip()
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, "rb") as fh:
-            return fh.read().strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secrets.token_hex(32).encode())
+    _create_key_file(path)
     with open(path, "rb") as fh:
         return fh.read().strip()
+
+
+def _create_key_file(path: str) -> None:
+    """Write a new random key beside ``path`` and link it into place: a kernel starting
+    at the same moment sees the whole key or no file, never an empty one, and the
+    first link wins for every kernel."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_hex(32).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 # ----- entry format ----------------------------------------------------------------------
@@ -165,7 +176,7 @@ def load_entry(data: Any, key: bytes) -> Any:
     start = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE
     if len(view) < start + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
-            raise EntryRejected("version", "an older entry format")
+            raise EntryRejected("format")
         raise EntryRejected("corrupt")
     signer = bytes(view[len(MAGIC) : len(MAGIC) + _KEY_ID_SIZE])
     mac = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])

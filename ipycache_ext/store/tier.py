@@ -82,7 +82,7 @@ class Tier:
         try:
             found = load_entry(data, self._secret)
             if not isinstance(found, Entry):
-                raise EntryRejected("corrupt", f"a {type(found).__name__}, not an entry")
+                raise EntryRejected("corrupt")
             return found
         except EntryRejected as rejected:
             where = self.backend.where
