@@ -23,6 +23,8 @@ demo: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest tests
 	$(PY) -m pytest $(NBVAL) notebooks/
 

@@ -394,7 +394,8 @@ def cleared_note(what: str, entries: int) -> Note:
     return _note("info", text, html.escape(text), "#555")
 
 
-def size(n: int) -> str:
+def size(n_bytes: int) -> str:
+    n = float(n_bytes)
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -237,7 +237,7 @@ class _ReadsFinder(ast.NodeVisitor):
         for stmt in node.finalbody:
             self.visit(stmt)
 
-    visit_TryStar = visit_Try
+    visit_TryStar = visit_Try  # type: ignore[assignment]  # same fields as Try
 
     def visit_Match(self, node: ast.Match) -> None:
         self.visit(node.subject)

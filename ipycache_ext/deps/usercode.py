@@ -146,4 +146,4 @@ def is_library_ref(value: Any) -> bool:
 
 
 def short_name(obj: Any) -> str:
-    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", repr(obj))
+    return str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or obj)

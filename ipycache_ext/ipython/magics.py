@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -51,7 +52,7 @@ def _spinner(note: Note, delay: float) -> Iterator[None]:
         timer.join()
         for handle in shown:
             if handle is not None:
-                notify.emit_silently(lambda h=handle: h.update({"text/plain": ""}, raw=True))
+                notify.emit_silently(functools.partial(handle.update, {"text/plain": ""}, raw=True))
 
 
 def _display_with_id(note: Note) -> Any:
@@ -162,7 +163,7 @@ class MemoMagics(Magics):
     @line_magic
     def memo_info(self, line: str = "") -> messages.InfoTable:
         """Table of every memoized function and cell: entries, hits, misses, memory."""
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for owner, stats in STORE.owners():
             entries = STORE.entries(owner)
             held = sum(approx_size(e.value) for e in entries)

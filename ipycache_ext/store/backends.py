@@ -43,7 +43,7 @@ def _read_buffer(size: int) -> memoryview:
         import numpy as np
     except ImportError:
         return memoryview(bytearray(size))
-    return memoryview(np.empty(size, np.uint8))
+    return memoryview(np.empty(size, np.uint8))  # type: ignore[arg-type]  # has a buffer
 
 
 class _ChunkReader:
@@ -241,7 +241,8 @@ class RedisBackend:
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
     def get(self, key: str) -> bytes | None:
-        return self._redis.get(self._prefix + key)
+        found = self._redis.get(self._prefix + key)
+        return found if isinstance(found, bytes) or found is None else found.encode()
 
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))

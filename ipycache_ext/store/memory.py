@@ -125,7 +125,7 @@ class MemoryStore:
             entries = self._entries.setdefault(owner, OrderedDict())
             entries[key] = entry
             entries.move_to_end(key)
-            self._gone.get(owner, {}).pop(key, None)
+            self._gone.get(owner, _NO_GONE).pop(key, None)
             if max_entries is not None:
                 while len(entries) > max_entries:
                     evicted, _ = entries.popitem(last=False)
@@ -134,19 +134,19 @@ class MemoryStore:
     def count(self, owner: str) -> int:
         with self.lock:
             now = time.monotonic()
-            entries = self._entries.get(owner, {})
+            entries = self._entries.get(owner, _NO_ENTRIES)
             return sum(1 for e in entries.values() if not e.expired(now))
 
     def entries(self, owner: str) -> list[Entry]:
         with self.lock:
-            return list(self._entries.get(owner, {}).values())
+            return list(self._entries.get(owner, _NO_ENTRIES).values())
 
     def clear(self, owner: str | None = None) -> None:
         """Forget entries and counters of one owner, or of all."""
         with self.lock:
             owners = list(self._entries) if owner is None else [owner]
             for name in owners:
-                for key in self._entries.pop(name, {}):
+                for key in self._entries.pop(name, _NO_ENTRIES):
                     self._forget(name, key, "cleared")
                 self._stats.pop(name, None)
             if owner is None:
@@ -162,7 +162,7 @@ class MemoryStore:
     def how_gone(self, owner: str, key: bytes) -> str | None:
         """ "expired", "evicted" or "cleared" if ``key`` had an entry that went, else None."""
         with self.lock:
-            return self._gone.get(owner, {}).pop(key, None)
+            return self._gone.get(owner, _NO_GONE).pop(key, None)
 
     # ----- counters --------------------------------------------------------------------
 
@@ -212,6 +212,9 @@ class MemoryStore:
         if flight is not None:
             flight.land()
 
+
+_NO_ENTRIES: OrderedDict[bytes, Entry] = OrderedDict()  # read-only stand-ins for absent
+_NO_GONE: OrderedDict[bytes, str] = OrderedDict()
 
 STORE = MemoryStore()
 

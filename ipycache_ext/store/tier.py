@@ -158,7 +158,7 @@ class Tier:
         not when its lease runs out."""
         with contextlib.suppress(Exception):
             holder = self.backend.holder(name)
-            if holder_is_dead(holder):
+            if holder is not None and holder_is_dead(holder):
                 self.backend.unlock(name, holder)
 
 
