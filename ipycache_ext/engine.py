@@ -70,9 +70,7 @@ class Cached(Generic[Call]):
 
     def stats(self) -> OwnerStats:
         """This thing's counters (made on first use, and again after a clear)."""
-        stats = STORE.stats(self.owner, self.label, self.kind)
-        stats.max_entries = self.policy.max_entries
-        return stats
+        return STORE.stats(self.owner, self.label, self.kind, self.policy.max_entries)
 
     # ----- hooks -----------------------------------------------------------------------
 
@@ -249,7 +247,7 @@ class Cached(Generic[Call]):
     def _hit(self, call: Call, entry: Entry) -> Any:
         STORE.record_hit(self.stats(), entry.parts if self._outermost() else None)
         value = self.deliver(call, entry, None)
-        if not self.policy.allow_mutation:
+        if entry.fingerprint is not None:
             self.check_mutation(call, entry)
         return value
 

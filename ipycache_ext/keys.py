@@ -21,7 +21,7 @@ import xxhash
 
 from . import messages
 from .deps.cell import CellFacts
-from .deps.code import MISSING, Deps, add_value, collect, resolve_chain
+from .deps.code import MISSING, Deps, add_value, collect, resolve_chain, short_atom
 from .deps.usercode import is_user_module, short_name
 from .errors import UnhashableTypeError
 from .hashing.core import Hasher
@@ -29,12 +29,12 @@ from .parts import (
     CODE_KINDS,
     MISSING_DATA,
     Part,
-    PartId,
     PartKind,
     Reason,
     ReasonKind,
     Seen,
     Snapshot,
+    part_id,
 )
 
 _pack_len = struct.Struct("<I").pack
@@ -105,14 +105,14 @@ def digest_parts(identity: bytes, parts: list[Part]) -> bytes:
     """One digest of the ids and the length-prefixed data of every part."""
     chunks = [identity]
     for part in parts:
-        chunks += (_id_bytes(part.ident), _pack_len(len(part.data)), part.data)
+        chunks += (_id_bytes(part.kind, part.name, part.via), _pack_len(len(part.data)), part.data)
     return xxhash.xxh3_128_digest(b"".join(chunks))
 
 
 @functools.lru_cache(maxsize=4096)
-def _id_bytes(ident: PartId) -> bytes:
-    """A part id as it enters a key (ids repeat from call to call: encode them once)."""
-    return "\x1f".join(ident).encode() + b"\0"
+def _id_bytes(kind: PartKind, name: str, via: tuple[str, ...]) -> bytes:
+    """A part's id as it enters a key (ids repeat from call to call: encode them once)."""
+    return "\x1f".join(part_id(kind, name, via)).encode() + b"\0"
 
 
 def key_of_call(
@@ -127,12 +127,14 @@ def key_of_call(
     deps = Deps(hasher)
     via = (short_name(fn),)
     for name, value in shape.bind(args, kwargs):
-        where = messages.part_place(PartKind.ARGUMENT, name, via)
-        if type(value) not in _SCALARS and isinstance(value, Iterator):
-            type_name = f"{type(value).__module__}.{type(value).__qualname__}"
-            text = messages.iterator_argument_error(name, type_name, via[0])
-            raise UnhashableTypeError(text, type_name, where)
-        data = hasher.part(value, where, name)
+        data = short_atom(hasher, value)
+        if data is None:
+            where = messages.part_place(PartKind.ARGUMENT, name, via)
+            if type(value) not in _SCALARS and isinstance(value, Iterator):
+                type_name = f"{type(value).__module__}.{type(value).__qualname__}"
+                text = messages.iterator_argument_error(name, type_name, via[0])
+                raise UnhashableTypeError(text, type_name, where)
+            data = hasher.part(value, where, name)
         deps.parts.append(Part(PartKind.ARGUMENT, name, via, data, value))
     collect(deps, fn, via)
     return CallKey(digest_parts(identity, deps.parts), deps.parts)

@@ -76,8 +76,12 @@ class Part:
 
     @property
     def ident(self) -> PartId:
-        reader = self.via[-1] if len(self.via) > 1 and self.kind not in _SELF_NAMED else ""
-        return PartId(self.kind.value, self.name, reader)
+        return part_id(self.kind, self.name, self.via)
+
+
+def part_id(kind: PartKind, name: str, via: tuple[str, ...]) -> PartId:
+    reader = via[-1] if len(via) > 1 and kind not in _SELF_NAMED else ""
+    return PartId(kind.value, name, reader)
 
 
 # Kinds named after the code they belong to (``code of helper``): no reader.

@@ -158,6 +158,17 @@ _SCALARS = frozenset({int, float, str, bool, type(None), bytes})
 _SIZED = (str, bytes)
 
 
+def short_atom(hasher: Hasher, value: Any) -> bytes | None:
+    """The key data of a number or a short string (what :meth:`Hasher.part` gives it),
+    without building the labels an error would need; None for anything else."""
+    tp = type(value)
+    if tp in _SCALARS and not hasher.has_hash_funcs and (tp not in _SIZED or len(value) < 60):
+        data = atom_bytes(value)
+        if data is not None and len(data) <= 64:
+            return data
+    return None
+
+
 def add_value(
     deps: Deps,
     via: tuple[str, ...],
@@ -172,8 +183,8 @@ def add_value(
     """
     tp = type(value)
     if tp in _SCALARS and not deps.hasher.has_hash_funcs and (tp not in _SIZED or len(value) < 60):
-        data = atom_bytes(value)
-        if data is not None and len(data) <= 64:  # the hot path of a hit: a short scalar
+        data = atom_bytes(value)  # the hot path of a hit: a number or a short string
+        if data is not None and len(data) <= 64:
             deps.parts.append(Part(kind, name, via, data, value))
             return
     if is_user_callable(value):

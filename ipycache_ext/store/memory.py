@@ -166,11 +166,17 @@ class MemoryStore:
 
     # ----- counters --------------------------------------------------------------------
 
-    def stats(self, owner: str, label: str, kind: str = "function") -> OwnerStats:
+    def stats(
+        self, owner: str, label: str, kind: str = "function", max_entries: int | None = None
+    ) -> OwnerStats:
+        """The counters of ``owner``, made on first use (and again after a clear)."""
+        found = self._stats.get(owner)
+        if found is not None:
+            return found
         with self.lock:
             found = self._stats.get(owner)
             if found is None:
-                found = self._stats[owner] = OwnerStats(label, kind)
+                found = self._stats[owner] = OwnerStats(label, kind, max_entries=max_entries)
             return found
 
     def owners(self) -> Iterator[tuple[str, OwnerStats]]:
