@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import pickle
 import re
-import struct
 import types
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
-
-import xxhash
 
 from .. import messages
 from ..errors import MemoOptionError, UnhashableTypeError, UserHashError
@@ -39,14 +36,26 @@ from .atoms import (
     int_list_digest,
     type_name,
 )
+from .wire import (
+    DICT,
+    FROZENSET,
+    GLOBAL,
+    LIST,
+    MEMORYVIEW,
+    PART_DIGEST,
+    REDUCED,
+    REF,
+    SET,
+    SUBSET,
+    TUPLE,
+    USER,
+    pack_len,
+    pack_q,
+)
+from .wire import xxh as _xxh
+from .wire import xxh_digest as _xxh_digest
 
 HashFuncs = Mapping[Any, Callable[[Any], Any]]
-
-_xxh = xxhash.xxh3_128
-_xxh_digest = xxhash.xxh3_128_digest
-_pack_q = struct.Struct("<q").pack
-_pack_d = struct.Struct("<d").pack
-_pack_len = struct.Struct("<Q").pack
 
 # Protocol 3 on purpose: from protocol 4 on, exact sets are written by the pickler
 # itself in iteration order (which follows the per-process ``hash()`` of str) without
@@ -75,7 +84,7 @@ class _Digest:
 
 
 def _ref_tag(depth: int) -> bytes:
-    return b"@" + _pack_q(depth)
+    return REF + pack_q(depth)
 
 
 class Hasher:
@@ -126,7 +135,7 @@ class Hasher:
             atom = atom_bytes(value)
             if atom is not None and len(atom) <= 64:
                 return atom
-        return b"#" + self.digest(value, where, param)
+        return PART_DIGEST + self.digest(value, where, param)
 
     # ----- error labelling -------------------------------------------------------------
 
@@ -176,7 +185,7 @@ class Hasher:
                     err.type_name = type_name(tp)  # type: ignore[attr-defined]
                     err.where = ""  # type: ignore[attr-defined]
                     raise err from exc
-                return _xxh_digest(b"user:" + label.encode() + self._digest(replacement))
+                return _xxh_digest(USER + label.encode() + self._digest(replacement))
         return None
 
     def _special(self, value: Any) -> bytes | None:
@@ -205,7 +214,7 @@ class Hasher:
             return codedeps.digest_of_code_object(self, value)
         if tp is memoryview:
             return _xxh_digest(
-                b"mv" + value.format.encode() + repr(value.shape).encode() + value.tobytes()
+                MEMORYVIEW + value.format.encode() + repr(value.shape).encode() + value.tobytes()
             )
         return None
 
@@ -310,11 +319,11 @@ class Hasher:
         # hash_funcs entry may claim them.
         atom = (lambda item: None) if self.has_hash_funcs else atom_digest
         if tp is list or tp is tuple:
-            h.update((b"L" if tp is list else b"U") + _pack_len(len(value)))
+            h.update((LIST if tp is list else TUPLE) + pack_len(len(value)))
             for i, item in enumerate(value):
                 h.update(atom(item) or (yield ("[]", i), item))
         elif tp is dict:
-            h.update(b"D" + _pack_len(len(value)))
+            h.update(DICT + pack_len(len(value)))
             for k, v in value.items():
                 h.update(atom(k) or (yield ("key", k), k))
                 h.update(atom(v) or (yield ("[k]", k), v))
@@ -322,9 +331,9 @@ class Hasher:
             # By sorted digest: iteration order follows the per-process hash() of str.
             exact = tp is set or tp is frozenset
             if exact:
-                h.update(b"S" if tp is set else b"Z")
+                h.update(SET if tp is set else FROZENSET)
             else:
-                h.update(b"R" + type_name(tp).encode() + b"\0S")
+                h.update(REDUCED + type_name(tp).encode() + SUBSET)
             digests = []
             for item in value:
                 digests.append((yield "{...}", item))
@@ -338,9 +347,9 @@ class Hasher:
                 reduced = value.__reduce_ex__(4)
             except Exception:
                 raise UnhashableTypeError("", f"{tp.__module__}.{tp.__qualname__}", "") from None
-            h.update(b"R" + type_name(tp).encode() + b"\0")
+            h.update(REDUCED + type_name(tp).encode() + b"\0")
             if isinstance(reduced, str):
-                h.update(b"g" + reduced.encode())
+                h.update(GLOBAL + reduced.encode())
                 return h.digest()
             parts = list(reduced) + [None] * (6 - len(reduced))
             func, args, state, list_items, dict_items = parts[:5]
