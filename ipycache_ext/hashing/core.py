@@ -15,14 +15,14 @@ Two paths give one digest per value:
   say *where* an unhashable object sits (``argument cfg.pool[0]``).
 
 Which path a value takes depends only on the value, so equal values always get
-equal digests.  numpy and pandas are imported only when such an object is hashed.
+equal digests.  Which types are hashed by a handler of their own is the table in
+:mod:`.handlers`; numpy and pandas are imported only when such an object is hashed.
 """
 
 from __future__ import annotations
 
 import pickle
 import re
-import types
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -36,12 +36,12 @@ from .atoms import (
     int_list_digest,
     type_name,
 )
+from .handlers import Handler, dispatch, register, register_lazy_module, unregister
 from .wire import (
     DICT,
     FROZENSET,
     GLOBAL,
     LIST,
-    MEMORYVIEW,
     PART_DIGEST,
     REDUCED,
     REF,
@@ -123,7 +123,7 @@ class Hasher:
             if found is not None:
                 return found
         try:
-            return self._digest(value)
+            return self.digest_nested(value)
         except UnhashableTypeError as err:
             raise self._located(err, where, param) from None
         except UserHashError as err:
@@ -159,7 +159,12 @@ class Hasher:
 
     # ----- dispatch --------------------------------------------------------------------
 
-    def _digest(self, value: Any) -> bytes:
+    def digest_nested(self, value: Any) -> bytes:
+        """The digest of a value found inside another, for handlers.
+
+        Errors keep the place relative to the outer value, which :meth:`digest` adds
+        to, so a handler must let them propagate.
+        """
         special = self._special(value)
         if special is not None:
             return special
@@ -185,7 +190,7 @@ class Hasher:
                     err.type_name = type_name(tp)  # type: ignore[attr-defined]
                     err.where = ""  # type: ignore[attr-defined]
                     raise err from exc
-                return _xxh_digest(USER + label.encode() + self._digest(replacement))
+                return _xxh_digest(USER + label.encode() + self.digest_nested(replacement))
         return None
 
     def _special(self, value: Any) -> bytes | None:
@@ -194,29 +199,9 @@ class Hasher:
             found = self._user_hash(value)
             if found is not None:
                 return found
-        tp = type(value)
-        if tp in _PLAIN_CONTAINERS:
+        if type(value) in _PLAIN_CONTAINERS:
             return None
-        module = tp.__module__
-        if module.startswith("numpy"):
-            from . import arrays as hash_numpy
-
-            return hash_numpy.digest_numpy(self, value)
-        if module.startswith("pandas"):
-            from . import frames as hash_pandas
-
-            return hash_pandas.digest_pandas(self, value)
-        if isinstance(value, (types.FunctionType, types.ModuleType, type)) or (
-            callable(value) and hasattr(value, "__wrapped__")
-        ):
-            from ..deps import code as codedeps
-
-            return codedeps.digest_of_code_object(self, value)
-        if tp is memoryview:
-            return _xxh_digest(
-                MEMORYVIEW + value.format.encode() + repr(value.shape).encode() + value.tobytes()
-            )
-        return None
+        return dispatch(value, self)
 
     # ----- fast path -------------------------------------------------------------------
 
@@ -441,6 +426,18 @@ def digest(value: Any, hash_funcs: HashFuncs | None = None) -> bytes:
     """The 16-byte digest of ``value``; the plain-Python entry point."""
     hasher = Hasher(hash_funcs) if hash_funcs else DEFAULT
     return hasher.digest(value)
+
+
+__all__ = [
+    "DEFAULT",
+    "Handler",
+    "Hasher",
+    "digest",
+    "hexdigest",
+    "register",
+    "register_lazy_module",
+    "unregister",
+]
 
 
 def hexdigest(value: Any, hash_funcs: HashFuncs | None = None) -> str:
