@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from . import messages, notify
 from .deps.code import short_name
-from .errors import MemoError, MemoOptionError
+from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey, CallShape, describe_call, key_of_call, snapshot, why_missed
 from .mutation import fingerprint, was_mutated
@@ -90,7 +90,7 @@ class MemoizedFunction:
         self._owner = f"{fn.__module__}.{fn.__qualname__}"
         self._identity = self._owner.encode()
         self._shape = CallShape(fn)
-        self._hasher = Hasher(hash_funcs, owner=self._name)
+        self._hasher = Hasher(hash_funcs, subject=Subject("function", self._name))
         self._allow_mutation = allow_output_mutation
         self._suppress_warning = suppress_warning
         self._max_entries = max_entries
@@ -222,7 +222,7 @@ class MemoizedFunction:
         try:
             found = fingerprint(self._hasher, value, "the result")
             problem = messages.unstable_result_warning(self._name, type(value).__name__)
-        except MemoError as err:
+        except (UnhashableTypeError, UserHashError) as err:
             found = None
             problem = messages.unhashable_result_warning(self._name, err)
         if found is None and not self._warned_unhashable:

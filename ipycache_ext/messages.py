@@ -9,6 +9,10 @@ from __future__ import annotations
 import html
 import reprlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .errors import UnhashableTypeError, UserHashError
 
 PREFIX = "ipycache"
 
@@ -193,9 +197,9 @@ def mutation_warning(what: str, func: str) -> Note:
     )
 
 
-def unhashable_result_warning(func: str, err: Exception) -> Note:
-    type_name = getattr(err, "type_name", "") or "?"
-    where = getattr(err, "where", "") or "the result"
+def unhashable_result_warning(func: str, err: UnhashableTypeError | UserHashError) -> Note:
+    type_name = err.type_name or "?"
+    where = err.where or "the result"
     return _warning(
         f"the result of {func} holds a {shown_type(type_name)} (at {where}) that cannot be "
         "hashed, so "
@@ -372,6 +376,15 @@ def unhashable_error(type_name: str, where: str, func: str, param: str | None) -
     )
 
 
+def unhashable_text(
+    type_name: str, where: str, param: str | None, subject_kind: str, subject_name: str
+) -> str:
+    """An :class:`~ipycache_ext.errors.UnhashableTypeError` worded for its subject."""
+    if subject_kind == "cell":
+        return unhashable_in_cell_error(type_name, where, param)
+    return unhashable_error(type_name, where, subject_name or "the call", param)
+
+
 def unhashable_in_cell_error(type_name: str, where: str, param: str | None) -> str:
     name = param or "it"
     return (
@@ -386,6 +399,13 @@ def user_hash_error(entry: str, type_name: str, where: str, func: str, exc: Base
         f"hash_funcs entry {entry} raised {type(exc).__name__}: {exc} while hashing a "
         f"{type_name} found in {where} of {func}. Fix that function, or remove the entry."
     )
+
+
+def user_hash_text(
+    entry: str, type_name: str, where: str, subject_name: str, cause: BaseException
+) -> str:
+    """A :class:`~ipycache_ext.errors.UserHashError` worded; a cell is its subject's name."""
+    return user_hash_error(entry, type_name, where, subject_name or "the call", cause)
 
 
 def iterator_argument_error(name: str, type_name: str, func: str) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from .. import messages
-from ..errors import MemoOptionError, UnhashableTypeError, UserHashError
+from ..errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .atoms import (
     atom_bytes,
     atom_digest,
@@ -88,13 +88,11 @@ def _ref_tag(depth: int) -> bytes:
 
 
 class Hasher:
-    """Hashes values for one memoized function: its ``hash_funcs`` and its error labels."""
+    """Hashes values for one memoized function or cell: its ``hash_funcs`` and ``subject``."""
 
-    def __init__(
-        self, hash_funcs: HashFuncs | None = None, owner: str = "", for_cell: bool = False
-    ) -> None:
-        self.owner = owner
-        self.for_cell = for_cell
+    def __init__(self, hash_funcs: HashFuncs | None = None, subject: Subject | None = None) -> None:
+        # Who the values belong to: errors are worded for it (a function, a cell).
+        self.subject = subject or Subject()
         self._by_type: dict[type, tuple[str, Callable[[Any], Any]]] = {}
         self._by_name: dict[str, tuple[str, Callable[[Any], Any]]] = {}
         for key, fn in (hash_funcs or {}).items():
@@ -140,22 +138,19 @@ class Hasher:
     # ----- error labelling -------------------------------------------------------------
 
     def _located(self, err: UnhashableTypeError, where: str, param: str | None) -> Exception:
-        place = where + err.where
-        if self.for_cell:
-            text = messages.unhashable_in_cell_error(err.type_name, place, param)
-        else:
-            text = messages.unhashable_error(err.type_name, place, self.owner or "the call", param)
-        return UnhashableTypeError(text, err.type_name, place)
+        """``err`` (raised with a place relative to the value) placed and given a subject."""
+        return UnhashableTypeError(
+            type_name=err.type_name, where=where + err.where, param=param, subject=self.subject
+        )
 
     def _located_user(self, err: UserHashError, where: str) -> Exception:
-        exc = err.__cause__ or err
-        place = where + getattr(err, "where", "")
-        text = messages.user_hash_error(
-            err.entry, getattr(err, "type_name", "?"), place, self.owner or "the call", exc
+        return UserHashError(
+            err.entry,
+            type_name=err.type_name,
+            where=where + err.where,
+            subject=self.subject,
+            cause=err.cause or err,
         )
-        new = UserHashError(text, err.entry)
-        new.__cause__ = exc
-        return new
 
     # ----- dispatch --------------------------------------------------------------------
 
@@ -186,10 +181,7 @@ class Hasher:
                 try:
                     replacement = fn(value)
                 except Exception as exc:
-                    err = UserHashError(label, label)
-                    err.type_name = type_name(tp)  # type: ignore[attr-defined]
-                    err.where = ""  # type: ignore[attr-defined]
-                    raise err from exc
+                    raise UserHashError(label, type_name(tp), cause=exc) from exc
                 return _xxh_digest(USER + label.encode() + self.digest_nested(replacement))
         return None
 
@@ -331,7 +323,8 @@ class Hasher:
             try:
                 reduced = value.__reduce_ex__(4)
             except Exception:
-                raise UnhashableTypeError("", f"{tp.__module__}.{tp.__qualname__}", "") from None
+                tp_name = f"{tp.__module__}.{tp.__qualname__}"
+                raise UnhashableTypeError(type_name=tp_name) from None
             h.update(REDUCED + type_name(tp).encode() + b"\0")
             if isinstance(reduced, str):
                 h.update(GLOBAL + reduced.encode())
@@ -372,10 +365,9 @@ def _label_text(label: Label) -> str:
     return text + " (key)" if kind == "key" else text
 
 
-def _prefix(err: Exception, labels: list[Label]) -> None:
+def _prefix(err: UnhashableTypeError | UserHashError, labels: list[Label]) -> None:
     """Put the path of ``labels`` in front of where ``err`` happened."""
-    where = "".join(_label_text(label) for label in labels)
-    err.where = where + getattr(err, "where", "")  # type: ignore[attr-defined]
+    err.where = "".join(_label_text(label) for label in labels) + err.where
 
 
 class _Sink:

@@ -22,6 +22,7 @@ from ..deps.cell import (
     key_of_cell,
     mutated_names,
 )
+from ..errors import Subject
 from ..hashing.core import Hasher
 from ..keys import CallKey, snapshot, why_missed
 from ..store import tier as persist
@@ -77,7 +78,7 @@ def run_memo_cell(shell: Any, raw_cell: str, opts: Any) -> Any:
     __tracebackhide__ = True  # IPython shows the user's frames only
     source = shell.transform_cell(raw_cell)
     facts = analyze(source)
-    hasher = Hasher(owner="the cell", for_cell=True)
+    hasher = Hasher(subject=Subject("cell", "the cell"))
     key = key_of_cell(facts, shell.user_ns, _options_key(opts), hasher)
     label = cell_label(opts.name, facts, raw_cell)
     owner = "cell:" + label
