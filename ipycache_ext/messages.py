@@ -127,10 +127,6 @@ def reason_global(label: str, old: str | None, new: str) -> str:
     return f"{label} changed{_change(old, new)}"
 
 
-def reason_code(func: str) -> str:
-    return f"the code of {func} changed"
-
-
 def reason_dep_code(label: str) -> str:
     return f"the code of {label} changed"
 
