@@ -21,8 +21,6 @@ equal digests.  Which types are hashed by a handler of their own is the table in
 
 from __future__ import annotations
 
-import pickle
-import re
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -37,6 +35,7 @@ from .atoms import (
     type_name,
 )
 from .handlers import Handler, dispatch, register, register_lazy_module, unregister
+from .stream import Sink, StreamPickler
 from .wire import (
     DICT,
     FROZENSET,
@@ -57,30 +56,22 @@ from .wire import xxh_digest as _xxh_digest
 
 HashFuncs = Mapping[Any, Callable[[Any], Any]]
 
-# Protocol 3 on purpose: from protocol 4 on, exact sets are written by the pickler
-# itself in iteration order (which follows the per-process ``hash()`` of str) without
-# consulting ``reducer_override``; up to 3 they are reduced to ``set(list)``, and the
-# reference to ``set`` is what sends them to the walk path.
-_PICKLE_PROTOCOL = 3
 # Long lists and tuples are pickled this many items at a time, so the pickler's
 # output stays in cache on its way to xxh3 (protocol 3 does not stream by itself).
 _PICKLE_SLICE = 8192
 # The walk tries the fast path first on containers at least this long.
 _FAST_CHILD_LEN = 64
-# A BINFLOAT opcode whose exponent bits are all set: a NaN (or an infinity).  It may
-# also match other bytes, which only costs a walk.
-_NAN_LIKE = re.compile(rb"G[\x7f\xff][\xf0-\xff]")
 _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
 # Types pickle encodes without consulting reducer_override (object: matches them all).
 _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 
 
-class _Fallback(Exception):
-    """Raised inside the pickler when the value needs the walk path."""
-
-
 class _Digest:
-    """Stand-in written into the pickle stream in place of a specially hashed object."""
+    """Stand-in written into the pickle stream in place of a specially hashed object.
+
+    The stream names it by module and name (``ipycache_ext.hashing.core._Digest``),
+    so every fast-path digest holding one depends on both: do not move or rename it.
+    """
 
 
 def _ref_tag(depth: int) -> bytes:
@@ -206,9 +197,9 @@ class Hasher:
             if found is not None:
                 return found
         h = _xxh()
-        sink = _Sink(h)
+        sink = Sink(h)
         try:
-            pickler = _StreamPickler(sink, self)
+            pickler = StreamPickler(sink, self._special, _Digest)
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
                     pickler.dump(value[start : start + _PICKLE_SLICE])
@@ -217,7 +208,7 @@ class Hasher:
         except UserHashError:
             raise
         except Exception:
-            return None  # _Fallback, a cycle, or something pickle refuses
+            return None  # Fallback, a cycle, or something pickle refuses
         if not sink.nan_like:
             return h.digest()
         if type(value) is list and value and type(value[0]) is float:
@@ -368,50 +359,6 @@ def _label_text(label: Label) -> str:
 def _prefix(err: UnhashableTypeError | UserHashError, labels: list[Label]) -> None:
     """Put the path of ``labels`` in front of where ``err`` happened."""
     err.where = "".join(_label_text(label) for label in labels) + err.where
-
-
-class _Sink:
-    """A write-only file: bytes go straight into an xxh3 state, watched for NaN floats."""
-
-    __slots__ = ("update", "tail", "nan_like")
-
-    def __init__(self, h: Any) -> None:
-        self.update = h.update
-        self.tail = b""
-        self.nan_like = False
-
-    def write(self, data: bytes) -> None:
-        self.update(data)
-        if not self.nan_like:
-            seam = self.tail + bytes(data[:2])
-            self.nan_like = bool(_NAN_LIKE.search(data) or _NAN_LIKE.search(seam))
-            self.tail = bytes(data[-2:])
-
-
-class _StreamPickler(pickle.Pickler):
-    """Pickler in fast mode (no memo) that hands special types to its :class:`Hasher`.
-
-    ``reducer_override`` is not consulted for None, bools and exact int, float, str,
-    bytes, list, tuple, dict, set and frozenset (pickle writes those itself), so it
-    runs once per other object, not once per element.
-    """
-
-    def __init__(self, file: Any, hasher: Hasher) -> None:
-        super().__init__(file, protocol=_PICKLE_PROTOCOL)
-        self.fast = True
-        self.hasher = hasher
-
-    def reducer_override(self, obj: Any) -> Any:
-        # Exact sets arrive here as a reference to ``set``/``frozenset``; subclasses
-        # as themselves, reduced (by default) to a list in iteration order.
-        if obj is set or obj is frozenset or isinstance(obj, (set, frozenset)):
-            raise _Fallback
-        if obj is _Digest:
-            return NotImplemented
-        special = self.hasher._special(obj)
-        if special is None:
-            return NotImplemented
-        return _Digest, (special,)
 
 
 def digest(value: Any, hash_funcs: HashFuncs | None = None) -> bytes:
