@@ -6,6 +6,11 @@ traceback into the hashing engine tells a notebook user nothing they can act on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
+from . import messages
+
 
 class MemoError(Exception):
     """Base class of every error ipycache_ext raises on purpose."""
@@ -14,21 +19,77 @@ class MemoError(Exception):
         return [f"{type(self).__name__}: {self}"]
 
 
-class UnhashableTypeError(MemoError, TypeError):
-    """A value that the key depends on cannot be hashed (a lock, a generator, a socket)."""
+@dataclass(frozen=True)
+class Subject:
+    """What the hashed values belong to, which decides how an error is worded.
 
-    def __init__(self, message: str, type_name: str = "", where: str = "") -> None:
-        super().__init__(message)
+    ``kind`` is "function" (a ``@memo`` function named ``name``) or "cell" (a
+    ``%%memo`` cell; ``name`` is how it is referred to, e.g. "the cell").
+    """
+
+    kind: Literal["function", "cell"] = "function"
+    name: str = ""
+
+
+class UnhashableTypeError(MemoError, TypeError):
+    """A value that the key depends on cannot be hashed (a lock, a generator, a socket).
+
+    ``type_name`` is the type's ``module.QualName`` (what ``hash_funcs`` accepts),
+    ``where`` the path to the value (``argument cfg['pool'][0]``), ``param`` the
+    parameter or variable it came from, when renaming it is a fix.  The text is worded
+    by :mod:`.messages` from these fields, unless ``message`` gives it ready-made (a
+    case worded elsewhere, such as an iterator argument).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        type_name: str = "",
+        where: str = "",
+        param: str | None = None,
+        subject: Subject | None = None,
+    ) -> None:
+        super().__init__(message, type_name, where, param, subject)
+        self.message = message
         self.type_name = type_name
         self.where = where
+        self.param = param
+        self.subject = subject or Subject()
+
+    def __str__(self) -> str:
+        if self.message:
+            return self.message
+        return messages.unhashable_text(
+            self.type_name, self.where, self.param, self.subject.kind, self.subject.name
+        )
 
 
 class UserHashError(MemoError):
-    """A ``hash_funcs`` entry raised while hashing a value."""
+    """A ``hash_funcs`` entry raised while hashing a value.
 
-    def __init__(self, message: str, entry: str = "") -> None:
-        super().__init__(message)
+    ``entry`` names the entry (a type name or the string key it was given under),
+    ``cause`` is what it raised, ``type_name`` and ``where`` the value it was given.
+    """
+
+    def __init__(
+        self,
+        entry: str = "",
+        type_name: str = "?",
+        where: str = "",
+        subject: Subject | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(entry, type_name, where, subject, cause)
         self.entry = entry
+        self.type_name = type_name
+        self.where = where
+        self.subject = subject or Subject()
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return messages.user_hash_text(
+            self.entry, self.type_name, self.where, self.subject.name, self.cause or self
+        )
 
 
 class MemoOptionError(MemoError, TypeError, ValueError):

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from . import messages, notify
 from .deps.usercode import short_name
 from .engine import Cached, Policy, clear_all
-from .errors import MemoError, MemoOptionError
+from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey, CallShape, key_of_call
 from .mutation import fingerprint, was_mutated
@@ -108,7 +108,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         self.options = options
         self._identity = owner.encode()
         self._shape = CallShape(fn)
-        self._hasher = Hasher(options.hash_funcs, owner=self._name)
+        self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self.stats()
@@ -169,7 +169,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         try:
             found = fingerprint(self._hasher, stored, "the result")
             problem = messages.unstable_result_warning(self._name, type(stored).__name__)
-        except MemoError as err:
+        except (UnhashableTypeError, UserHashError) as err:
             found = None
             problem = messages.unhashable_result_warning(self._name, err)
         if found is None and not self._warned_unhashable:

@@ -42,9 +42,12 @@ class Kernel:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
             found.append(msg)
-        reply = self.client.get_shell_msg(timeout=timeout)
-        assert reply["parent_header"]["msg_id"] == msg_id
-        return found
+        # Skip replies to earlier requests: start_new_kernel may have sent kernel_info
+        # more than once while the kernel was starting, and every one is answered.
+        while True:
+            reply = self.client.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return found
 
     def run(self, code: str, timeout: float = 60) -> list[dict[str, Any]]:
         """Outputs (stream/display_data/execute_result/error content) of one cell."""

@@ -19,7 +19,7 @@ import xxhash
 from .. import messages
 from ..errors import MemoError
 from ..hashing.atoms import atom_bytes
-from ..hashing.core import DEFAULT, Hasher
+from ..hashing.core import DEFAULT, Hasher, register
 from ..parts import MISSING_DATA, Part, PartKind
 from .usercode import (
     is_environment,
@@ -301,7 +301,7 @@ def collect(deps: Deps, obj: Any, via: tuple[str, ...]) -> None:
 _in_progress = threading.local()
 
 
-def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes | None:
+def digest_of_code_object(obj: Any, hasher: Hasher) -> bytes | None:
     """Digest of a function, class or module found inside a value (an argument, a global).
 
     User code is hashed by its code and what it reads, transitively; library code by
@@ -329,3 +329,13 @@ def digest_of_code_object(hasher: Hasher, obj: Any) -> bytes | None:
         return h.digest()
     finally:
         active.discard(id(obj))
+
+
+def _is_wrapper(value: Any) -> bool:
+    return callable(value) and hasattr(value, "__wrapped__")
+
+
+# Functions, classes and modules found inside values are hashed by their code (the
+# hashing package cannot import this module: it is imported from here).
+register((types.FunctionType, types.ModuleType, type), digest_of_code_object)
+register(_is_wrapper, digest_of_code_object)

@@ -3,5 +3,15 @@
 from __future__ import annotations
 
 from .core import DEFAULT, Hasher, digest, hexdigest
+from .handlers import Handler, register, register_lazy_module, unregister
 
-__all__ = ["DEFAULT", "Hasher", "digest", "hexdigest"]
+__all__ = [
+    "DEFAULT",
+    "Handler",
+    "Hasher",
+    "digest",
+    "hexdigest",
+    "register",
+    "register_lazy_module",
+    "unregister",
+]

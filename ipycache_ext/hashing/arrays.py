@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
+from .handlers import register
+
 if TYPE_CHECKING:
     from .core import Hasher
 
@@ -42,7 +44,7 @@ def array_parts(a: np.ndarray, hasher: Hasher) -> list[Any]:
     """The header and data of ``a`` as parts for :func:`feed` (no data is copied)."""
     parts: list[Any] = [_header(a)]
     if a.dtype.hasobject:
-        parts.append(hasher._digest(a.ravel().tolist()))
+        parts.append(hasher.digest_nested(a.ravel().tolist()))
     elif a.size == 0:
         pass
     elif a.flags.c_contiguous:
@@ -61,7 +63,8 @@ def feed(h: Any, parts: list[Any]) -> None:
     for part in parts:
         if type(part) is Strided:
             a = part.array
-            chunks = np.nditer(
+            # numpy's stubs leave out the valid "contig" operand flag.
+            chunks = np.nditer(  # type: ignore[call-overload]
                 a,
                 flags=["external_loop", "buffered", "zerosize_ok"],
                 op_flags=[["readonly", "contig"]],
@@ -74,19 +77,28 @@ def feed(h: Any, parts: list[Any]) -> None:
             h.update(part)
 
 
-def digest_numpy(hasher: Hasher, value: Any) -> bytes | None:
-    """Digest of an ndarray or numpy scalar; None for other numpy objects."""
-    if isinstance(value, np.ndarray) and type(value) is np.ndarray:
-        h = xxhash.xxh3_128()
-        feed(h, array_parts(value, hasher))
-        return h.digest()
-    if isinstance(value, np.generic):
-        scalar = np.asarray(value)
-        if isinstance(value, np.inexact) and value != value:
-            parts = (value.real, value.imag) if isinstance(value, np.complexfloating) else ()
-            canon = [np.nan if p != p else p for p in parts] or [np.nan]
-            scalar = np.asarray(complex(*canon) if parts else canon[0], dtype=scalar.dtype)
-        return xxhash.xxh3_128_digest(_header(scalar) + scalar.tobytes())
-    if isinstance(value, np.dtype):
-        return xxhash.xxh3_128_digest(b"dtype|" + repr(value).encode())
-    return None
+def digest_array(value: np.ndarray, hasher: Hasher) -> bytes:
+    """An ndarray (exactly: subclasses such as ``np.matrix`` are hashed by their state)."""
+    h = xxhash.xxh3_128()
+    feed(h, array_parts(value, hasher))
+    return h.digest()
+
+
+def digest_scalar(value: np.generic, hasher: Hasher) -> bytes:
+    """A numpy scalar, as a 0-d array of its dtype, every NaN made the same."""
+    scalar = np.asarray(value)
+    if isinstance(value, np.inexact) and value != value:
+        parts = (value.real, value.imag) if isinstance(value, np.complexfloating) else ()
+        canon = [np.nan if p != p else p for p in parts] or [np.nan]
+        scalar = np.asarray(complex(*canon) if parts else canon[0], dtype=scalar.dtype)
+    return xxhash.xxh3_128_digest(_header(scalar) + scalar.tobytes())
+
+
+def digest_dtype(value: np.dtype, hasher: Hasher) -> bytes:
+    return xxhash.xxh3_128_digest(b"dtype|" + repr(value).encode())
+
+
+# Other numpy objects (ufuncs, generators, array subclasses) are hashed by their state.
+register(np.ndarray, digest_array, root="numpy", exact=True)
+register(np.generic, digest_scalar, root="numpy")
+register(np.dtype, digest_dtype, root="numpy")

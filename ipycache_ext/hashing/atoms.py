@@ -14,13 +14,9 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-import xxhash
-
-_xxh = xxhash.xxh3_128
-_xxh_digest = xxhash.xxh3_128_digest
-_pack_q = struct.Struct("<q").pack
-_pack_d = struct.Struct("<d").pack
-_pack_len = struct.Struct("<Q").pack
+from .wire import DICT, FLOATS, INT64S, LIST, TUPLE, pack_d, pack_len, pack_q
+from .wire import xxh as _xxh
+from .wire import xxh_digest as _xxh_digest
 
 # Strings longer than this are encoded a chunk at a time (no full-size copy).
 STR_CHUNK = 1 << 18
@@ -38,12 +34,12 @@ def type_name(tp: type) -> str:
 
 def _int_atom(value: int) -> bytes:
     if -(1 << 63) <= value < (1 << 63):
-        return b"i" + _pack_q(value)
+        return b"i" + pack_q(value)
     return b"I" + value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
 
 
 def _canon_float(x: float) -> bytes:
-    return b"nan" if x != x else _pack_d(x)
+    return b"nan" if x != x else pack_d(x)
 
 
 # The tagged encoding of each atom type (exact types only: subclasses are not atoms).
@@ -112,7 +108,7 @@ def int_list_digest(value: list) -> bytes | None:
                 data.byteswap()
     except OverflowError:
         return None
-    h = _xxh(b"Q" + _pack_len(n))
+    h = _xxh(INT64S + pack_len(n))
     h.update(data)
     return h.digest()
 
@@ -136,7 +132,7 @@ def float_list_digest(value: list) -> bytes | None:
             data[i] = _NAN
         if sys.byteorder == "big":
             data.byteswap()
-    h = _xxh(b"W" + _pack_len(n))
+    h = _xxh(FLOATS + pack_len(n))
     h.update(data)
     return h.digest()
 
@@ -146,7 +142,7 @@ def flat_digest(value: Any) -> bytes | None:
     without the cost of a walker for each small record."""
     tp = type(value)
     if tp is dict:
-        h = _xxh(b"D" + _pack_len(len(value)))
+        h = _xxh(DICT + pack_len(len(value)))
         for k, v in value.items():
             key, val = atom_digest(k), atom_digest(v)
             if key is None or val is None:
@@ -154,7 +150,7 @@ def flat_digest(value: Any) -> bytes | None:
             h.update(key)
             h.update(val)
     else:
-        h = _xxh((b"L" if tp is list else b"U") + _pack_len(len(value)))
+        h = _xxh((LIST if tp is list else TUPLE) + pack_len(len(value)))
         for item in value:
             found = atom_digest(item)
             if found is None:

@@ -15,22 +15,17 @@ Two paths give one digest per value:
   say *where* an unhashable object sits (``argument cfg.pool[0]``).
 
 Which path a value takes depends only on the value, so equal values always get
-equal digests.  numpy and pandas are imported only when such an object is hashed.
+equal digests.  Which types are hashed by a handler of their own is the table in
+:mod:`.handlers`; numpy and pandas are imported only when such an object is hashed.
 """
 
 from __future__ import annotations
 
-import pickle
-import re
-import struct
-import types
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
-import xxhash
-
 from .. import messages
-from ..errors import MemoOptionError, UnhashableTypeError, UserHashError
+from ..errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .atoms import (
     atom_bytes,
     atom_digest,
@@ -39,53 +34,56 @@ from .atoms import (
     int_list_digest,
     type_name,
 )
+from .handlers import Handler, dispatch, register, register_lazy_module, unregister
+from .stream import Sink, StreamPickler
+from .wire import (
+    DICT,
+    FROZENSET,
+    GLOBAL,
+    LIST,
+    PART_DIGEST,
+    REDUCED,
+    REF,
+    SET,
+    SUBSET,
+    TUPLE,
+    USER,
+    pack_len,
+    pack_q,
+)
+from .wire import xxh as _xxh
+from .wire import xxh_digest as _xxh_digest
 
 HashFuncs = Mapping[Any, Callable[[Any], Any]]
 
-_xxh = xxhash.xxh3_128
-_xxh_digest = xxhash.xxh3_128_digest
-_pack_q = struct.Struct("<q").pack
-_pack_d = struct.Struct("<d").pack
-_pack_len = struct.Struct("<Q").pack
-
-# Protocol 3 on purpose: from protocol 4 on, exact sets are written by the pickler
-# itself in iteration order (which follows the per-process ``hash()`` of str) without
-# consulting ``reducer_override``; up to 3 they are reduced to ``set(list)``, and the
-# reference to ``set`` is what sends them to the walk path.
-_PICKLE_PROTOCOL = 3
 # Long lists and tuples are pickled this many items at a time, so the pickler's
 # output stays in cache on its way to xxh3 (protocol 3 does not stream by itself).
 _PICKLE_SLICE = 8192
 # The walk tries the fast path first on containers at least this long.
 _FAST_CHILD_LEN = 64
-# A BINFLOAT opcode whose exponent bits are all set: a NaN (or an infinity).  It may
-# also match other bytes, which only costs a walk.
-_NAN_LIKE = re.compile(rb"G[\x7f\xff][\xf0-\xff]")
 _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
 # Types pickle encodes without consulting reducer_override (object: matches them all).
 _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 
 
-class _Fallback(Exception):
-    """Raised inside the pickler when the value needs the walk path."""
-
-
 class _Digest:
-    """Stand-in written into the pickle stream in place of a specially hashed object."""
+    """Stand-in written into the pickle stream in place of a specially hashed object.
+
+    The stream names it by module and name (``ipycache_ext.hashing.core._Digest``),
+    so every fast-path digest holding one depends on both: do not move or rename it.
+    """
 
 
 def _ref_tag(depth: int) -> bytes:
-    return b"@" + _pack_q(depth)
+    return REF + pack_q(depth)
 
 
 class Hasher:
-    """Hashes values for one memoized function: its ``hash_funcs`` and its error labels."""
+    """Hashes values for one memoized function or cell: its ``hash_funcs`` and ``subject``."""
 
-    def __init__(
-        self, hash_funcs: HashFuncs | None = None, owner: str = "", for_cell: bool = False
-    ) -> None:
-        self.owner = owner
-        self.for_cell = for_cell
+    def __init__(self, hash_funcs: HashFuncs | None = None, subject: Subject | None = None) -> None:
+        # Who the values belong to: errors are worded for it (a function, a cell).
+        self.subject = subject or Subject()
         self._by_type: dict[type, tuple[str, Callable[[Any], Any]]] = {}
         self._by_name: dict[str, tuple[str, Callable[[Any], Any]]] = {}
         for key, fn in (hash_funcs or {}).items():
@@ -114,7 +112,7 @@ class Hasher:
             if found is not None:
                 return found
         try:
-            return self._digest(value)
+            return self.digest_nested(value)
         except UnhashableTypeError as err:
             raise self._located(err, where, param) from None
         except UserHashError as err:
@@ -126,31 +124,33 @@ class Hasher:
             atom = atom_bytes(value)
             if atom is not None and len(atom) <= 64:
                 return atom
-        return b"#" + self.digest(value, where, param)
+        return PART_DIGEST + self.digest(value, where, param)
 
     # ----- error labelling -------------------------------------------------------------
 
     def _located(self, err: UnhashableTypeError, where: str, param: str | None) -> Exception:
-        place = where + err.where
-        if self.for_cell:
-            text = messages.unhashable_in_cell_error(err.type_name, place, param)
-        else:
-            text = messages.unhashable_error(err.type_name, place, self.owner or "the call", param)
-        return UnhashableTypeError(text, err.type_name, place)
+        """``err`` (raised with a place relative to the value) placed and given a subject."""
+        return UnhashableTypeError(
+            type_name=err.type_name, where=where + err.where, param=param, subject=self.subject
+        )
 
     def _located_user(self, err: UserHashError, where: str) -> Exception:
-        exc = err.__cause__ or err
-        place = where + getattr(err, "where", "")
-        text = messages.user_hash_error(
-            err.entry, getattr(err, "type_name", "?"), place, self.owner or "the call", exc
+        return UserHashError(
+            err.entry,
+            type_name=err.type_name,
+            where=where + err.where,
+            subject=self.subject,
+            cause=err.cause or err,
         )
-        new = UserHashError(text, err.entry)
-        new.__cause__ = exc
-        return new
 
     # ----- dispatch --------------------------------------------------------------------
 
-    def _digest(self, value: Any) -> bytes:
+    def digest_nested(self, value: Any) -> bytes:
+        """The digest of a value found inside another, for handlers.
+
+        Errors keep the place relative to the outer value, which :meth:`digest` adds
+        to, so a handler must let them propagate.
+        """
         special = self._special(value)
         if special is not None:
             return special
@@ -172,11 +172,8 @@ class Hasher:
                 try:
                     replacement = fn(value)
                 except Exception as exc:
-                    err = UserHashError(label, label)
-                    err.type_name = type_name(tp)  # type: ignore[attr-defined]
-                    err.where = ""  # type: ignore[attr-defined]
-                    raise err from exc
-                return _xxh_digest(b"user:" + label.encode() + self._digest(replacement))
+                    raise UserHashError(label, type_name(tp), cause=exc) from exc
+                return _xxh_digest(USER + label.encode() + self.digest_nested(replacement))
         return None
 
     def _special(self, value: Any) -> bytes | None:
@@ -185,29 +182,9 @@ class Hasher:
             found = self._user_hash(value)
             if found is not None:
                 return found
-        tp = type(value)
-        if tp in _PLAIN_CONTAINERS:
+        if type(value) in _PLAIN_CONTAINERS:
             return None
-        module = tp.__module__
-        if module.startswith("numpy"):
-            from . import arrays as hash_numpy
-
-            return hash_numpy.digest_numpy(self, value)
-        if module.startswith("pandas"):
-            from . import frames as hash_pandas
-
-            return hash_pandas.digest_pandas(self, value)
-        if isinstance(value, (types.FunctionType, types.ModuleType, type)) or (
-            callable(value) and hasattr(value, "__wrapped__")
-        ):
-            from ..deps import code as codedeps
-
-            return codedeps.digest_of_code_object(self, value)
-        if tp is memoryview:
-            return _xxh_digest(
-                b"mv" + value.format.encode() + repr(value.shape).encode() + value.tobytes()
-            )
-        return None
+        return dispatch(value, self)
 
     # ----- fast path -------------------------------------------------------------------
 
@@ -220,9 +197,9 @@ class Hasher:
             if found is not None:
                 return found
         h = _xxh()
-        sink = _Sink(h)
+        sink = Sink(h)
         try:
-            pickler = _StreamPickler(sink, self)
+            pickler = StreamPickler(sink, self._special, _Digest)
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
                     pickler.dump(value[start : start + _PICKLE_SLICE])
@@ -231,7 +208,7 @@ class Hasher:
         except UserHashError:
             raise
         except Exception:
-            return None  # _Fallback, a cycle, or something pickle refuses
+            return None  # Fallback, a cycle, or something pickle refuses
         if not sink.nan_like:
             return h.digest()
         if type(value) is list and value and type(value[0]) is float:
@@ -310,11 +287,11 @@ class Hasher:
         # hash_funcs entry may claim them.
         atom = (lambda item: None) if self.has_hash_funcs else atom_digest
         if tp is list or tp is tuple:
-            h.update((b"L" if tp is list else b"U") + _pack_len(len(value)))
+            h.update((LIST if tp is list else TUPLE) + pack_len(len(value)))
             for i, item in enumerate(value):
                 h.update(atom(item) or (yield ("[]", i), item))
         elif tp is dict:
-            h.update(b"D" + _pack_len(len(value)))
+            h.update(DICT + pack_len(len(value)))
             for k, v in value.items():
                 h.update(atom(k) or (yield ("key", k), k))
                 h.update(atom(v) or (yield ("[k]", k), v))
@@ -322,9 +299,9 @@ class Hasher:
             # By sorted digest: iteration order follows the per-process hash() of str.
             exact = tp is set or tp is frozenset
             if exact:
-                h.update(b"S" if tp is set else b"Z")
+                h.update(SET if tp is set else FROZENSET)
             else:
-                h.update(b"R" + type_name(tp).encode() + b"\0S")
+                h.update(REDUCED + type_name(tp).encode() + SUBSET)
             digests = []
             for item in value:
                 digests.append((yield "{...}", item))
@@ -337,10 +314,11 @@ class Hasher:
             try:
                 reduced = value.__reduce_ex__(4)
             except Exception:
-                raise UnhashableTypeError("", f"{tp.__module__}.{tp.__qualname__}", "") from None
-            h.update(b"R" + type_name(tp).encode() + b"\0")
+                tp_name = f"{tp.__module__}.{tp.__qualname__}"
+                raise UnhashableTypeError(type_name=tp_name) from None
+            h.update(REDUCED + type_name(tp).encode() + b"\0")
             if isinstance(reduced, str):
-                h.update(b"g" + reduced.encode())
+                h.update(GLOBAL + reduced.encode())
                 return h.digest()
             parts = list(reduced) + [None] * (6 - len(reduced))
             func, args, state, list_items, dict_items = parts[:5]
@@ -378,60 +356,27 @@ def _label_text(label: Label) -> str:
     return text + " (key)" if kind == "key" else text
 
 
-def _prefix(err: Exception, labels: list[Label]) -> None:
+def _prefix(err: UnhashableTypeError | UserHashError, labels: list[Label]) -> None:
     """Put the path of ``labels`` in front of where ``err`` happened."""
-    where = "".join(_label_text(label) for label in labels)
-    err.where = where + getattr(err, "where", "")  # type: ignore[attr-defined]
-
-
-class _Sink:
-    """A write-only file: bytes go straight into an xxh3 state, watched for NaN floats."""
-
-    __slots__ = ("update", "tail", "nan_like")
-
-    def __init__(self, h: Any) -> None:
-        self.update = h.update
-        self.tail = b""
-        self.nan_like = False
-
-    def write(self, data: bytes) -> None:
-        self.update(data)
-        if not self.nan_like:
-            seam = self.tail + bytes(data[:2])
-            self.nan_like = bool(_NAN_LIKE.search(data) or _NAN_LIKE.search(seam))
-            self.tail = bytes(data[-2:])
-
-
-class _StreamPickler(pickle.Pickler):
-    """Pickler in fast mode (no memo) that hands special types to its :class:`Hasher`.
-
-    ``reducer_override`` is not consulted for None, bools and exact int, float, str,
-    bytes, list, tuple, dict, set and frozenset (pickle writes those itself), so it
-    runs once per other object, not once per element.
-    """
-
-    def __init__(self, file: Any, hasher: Hasher) -> None:
-        super().__init__(file, protocol=_PICKLE_PROTOCOL)
-        self.fast = True
-        self.hasher = hasher
-
-    def reducer_override(self, obj: Any) -> Any:
-        # Exact sets arrive here as a reference to ``set``/``frozenset``; subclasses
-        # as themselves, reduced (by default) to a list in iteration order.
-        if obj is set or obj is frozenset or isinstance(obj, (set, frozenset)):
-            raise _Fallback
-        if obj is _Digest:
-            return NotImplemented
-        special = self.hasher._special(obj)
-        if special is None:
-            return NotImplemented
-        return _Digest, (special,)
+    err.where = "".join(_label_text(label) for label in labels) + err.where
 
 
 def digest(value: Any, hash_funcs: HashFuncs | None = None) -> bytes:
     """The 16-byte digest of ``value``; the plain-Python entry point."""
     hasher = Hasher(hash_funcs) if hash_funcs else DEFAULT
     return hasher.digest(value)
+
+
+__all__ = [
+    "DEFAULT",
+    "Handler",
+    "Hasher",
+    "digest",
+    "hexdigest",
+    "register",
+    "register_lazy_module",
+    "unregister",
+]
 
 
 def hexdigest(value: Any, hash_funcs: HashFuncs | None = None) -> str:

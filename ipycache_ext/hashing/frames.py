@@ -5,7 +5,7 @@ one contiguous row of it), column by column, so the block layout does not count.
 String columns are joined into one text (much cheaper than pickling a million small
 strings); other object columns go through the value hasher.  Nothing is sampled: a
 one-cell change changes the digest.  Float columns hash their bits, like numpy arrays
-(see :mod:`.hash_numpy`): a NaN with another sign or payload counts as a change.
+(see :mod:`.arrays`): a NaN with another sign or payload counts as a change.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 import xxhash
 
 from .arrays import array_parts, feed
+from .handlers import register
 
 if TYPE_CHECKING:
     from .core import Hasher
@@ -43,7 +44,7 @@ def _value_parts(values: Any, hasher: Hasher) -> list[Any]:
     elif isinstance(getattr(values, "asi8", None), np.ndarray):
         parts += array_parts(values.asi8, hasher)
     else:
-        parts.append(hasher._digest(np.asarray(values, dtype=object).tolist()))
+        parts.append(hasher.digest_nested(np.asarray(values, dtype=object).tolist()))
     return parts
 
 
@@ -65,7 +66,7 @@ def _string_parts(values: Any, hasher: Hasher) -> list[Any]:
             items = objects[~missing].tolist()
             joined = _joined(items)
     if joined is None:
-        parts.append(b"P" + hasher._digest(items))
+        parts.append(b"P" + hasher.digest_nested(items))
     else:
         parts += [b"J%d|" % len(items), joined]
     return parts
@@ -85,11 +86,11 @@ def _joined(items: list[Any]) -> bytes | None:
 def _index_digest(index: pd.Index, hasher: Hasher) -> bytes:
     h = xxhash.xxh3_128()
     h.update(b"Index|" + type(index).__name__.encode())
-    h.update(hasher._digest(list(index.names)))
+    h.update(hasher.digest_nested(list(index.names)))
     if isinstance(index, pd.RangeIndex):
         h.update(repr((index.start, index.stop, index.step)).encode())
     elif isinstance(index, pd.MultiIndex):
-        h.update(hasher._digest(index.to_flat_index().tolist()))
+        h.update(hasher.digest_nested(index.to_flat_index().tolist()))
     else:
         values = index.to_numpy() if isinstance(index.dtype, np.dtype) else index.array
         feed(h, _value_parts(values, hasher))
@@ -115,28 +116,39 @@ def _column_values(series: pd.Series) -> Any:
     return series.array
 
 
-def digest_pandas(hasher: Hasher, value: Any) -> bytes | None:
-    """Digest of a DataFrame, Series or Index; None for other pandas objects."""
-    if isinstance(value, pd.DataFrame):
-        parts: list[Any] = [
-            b"DataFrame|" + repr(value.shape).encode(),
-            _index_digest(value.columns, hasher),
-            _index_digest(value.index, hasher),
-        ]
-        for values in _columns(value):
-            parts += _value_parts(values, hasher)
-    elif isinstance(value, pd.Series):
-        parts = [
-            b"Series|" + hasher._digest(value.name),
-            _index_digest(value.index, hasher),
-            *_value_parts(_column_values(value), hasher),
-        ]
-    elif isinstance(value, pd.Index):
-        return _index_digest(value, hasher)
-    else:
-        return None
+def digest_frame(value: pd.DataFrame, hasher: Hasher) -> bytes:
+    parts: list[Any] = [
+        b"DataFrame|" + repr(value.shape).encode(),
+        _index_digest(value.columns, hasher),
+        _index_digest(value.index, hasher),
+    ]
+    for values in _columns(value):
+        parts += _value_parts(values, hasher)
+    return _finish(value, parts, hasher)
+
+
+def digest_series(value: pd.Series, hasher: Hasher) -> bytes:
+    parts = [
+        b"Series|" + hasher.digest_nested(value.name),
+        _index_digest(value.index, hasher),
+        *_value_parts(_column_values(value), hasher),
+    ]
+    return _finish(value, parts, hasher)
+
+
+def digest_index(value: pd.Index, hasher: Hasher) -> bytes:
+    return _index_digest(value, hasher)
+
+
+def _finish(value: pd.DataFrame | pd.Series, parts: list[Any], hasher: Hasher) -> bytes:
     if value.attrs:  # metadata a function may read (units, provenance)
-        parts.append(b"attrs|" + hasher._digest(dict(value.attrs)))
+        parts.append(b"attrs|" + hasher.digest_nested(dict(value.attrs)))
     h = xxhash.xxh3_128()
     feed(h, parts)
     return h.digest()
+
+
+# Other pandas objects (Timestamp, Categorical, ...) are hashed by their state.
+register(pd.DataFrame, digest_frame, root="pandas")
+register(pd.Series, digest_series, root="pandas")
+register(pd.Index, digest_index, root="pandas")

@@ -22,7 +22,7 @@ from .. import messages, notify
 from ..deps.cell import CellName, analyze, cell_name
 from ..deps.usercode import is_user_callable
 from ..engine import Cached, Policy
-from ..errors import MemoError
+from ..errors import MemoError, Subject
 from ..hashing.core import Hasher
 from ..keys import CallKey, key_of_cell
 from ..mutation import fingerprint, was_mutated
@@ -111,7 +111,7 @@ def run_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Any:
     __tracebackhide__ = True  # IPython shows the user's frames only
     source = shell.transform_cell(raw_cell)
     facts = analyze(source)
-    hasher = Hasher(owner="the cell", for_cell=True)
+    hasher = Hasher(subject=Subject("cell", "the cell"))
     key = key_of_cell(facts, shell.user_ns, options.flags(), hasher)
     cell = MemoCell(cell_name(options.name, facts, raw_cell), options, hasher)
     run = CellRun(shell, source, facts.binds, key)

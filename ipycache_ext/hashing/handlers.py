@@ -1,0 +1,153 @@
+"""The table of types hashed by a handler of their own rather than by their pickle state.
+
+A handler is ``handler(value, hasher) -> bytes | None``: the 16-byte digest of
+``value``, or None to let it be hashed by its state like any object.  It hashes the
+values it holds with ``hasher.digest_nested(x)``, so ``hash_funcs``, cycle handling
+and error locations work inside it too.
+
+Two kinds of entries, tried in this order:
+
+* module roots: a value whose type's module name starts with a root (``"numpy"``,
+  ``"pandas"``) belongs to the handlers registered under that root, and the module
+  that registers them is imported the first time such a value is hashed, so hashing
+  plain values never imports numpy or pandas.  A root owns all of its values: when
+  none of its handlers matches, the value is hashed by its state.
+* rules, in registration order: the first whose match fits gives the digest (None
+  included).  :mod:`ipycache_ext.deps.code` registers the one for functions, classes
+  and modules, so this package needs nothing from ``deps``.
+
+Dispatch order and every digest are part of the persisted key format: a new entry
+must not claim values an existing one hashes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .. import messages
+from .wire import MEMORYVIEW, xxh_digest
+
+if TYPE_CHECKING:
+    from .core import Hasher
+
+Handler = Callable[[Any, "Hasher"], "bytes | None"]
+Match = type | tuple[type, ...] | Callable[[Any], bool]
+
+
+class Rule(NamedTuple):
+    """One entry: ``types`` (isinstance, or exact type with ``exact``) or ``predicate``."""
+
+    types: tuple[type, ...]
+    exact: bool
+    predicate: Callable[[Any], bool] | None
+    handler: Handler
+
+
+# Module root -> the module that registers its handlers when imported.
+LAZY_MODULES: dict[str, str] = {
+    "numpy": "ipycache_ext.hashing.arrays",
+    "pandas": "ipycache_ext.hashing.frames",
+}
+_ROOT_RULES: dict[str, list[Rule]] = {}
+_imported: set[str] = set()  # roots whose module has been imported
+_roots: tuple[str, ...] = tuple(LAZY_MODULES)
+_RULES: list[Rule] = []
+
+
+def _rule(match: Match, handler: Handler, exact: bool) -> Rule:
+    if isinstance(match, type):
+        return Rule((match,), exact, None, handler)
+    if isinstance(match, tuple):
+        return Rule(match, exact, None, handler)
+    if exact:
+        raise TypeError(messages.exact_match_error(match))
+    return Rule((), False, match, handler)
+
+
+def _same_function(a: Any, b: Any) -> bool:
+    """True for the same function, or its new version after a module reload."""
+    return a is b or (
+        getattr(a, "__module__", None) == getattr(b, "__module__", 0)
+        and getattr(a, "__qualname__", None) == getattr(b, "__qualname__", 0)
+    )
+
+
+def register(
+    match: Match, handler: Handler, *, root: str | None = None, exact: bool = False
+) -> None:
+    """Hash the values ``match`` selects with ``handler``.
+
+    ``match`` is a type or tuple of types (``isinstance``, or the exact type with
+    ``exact=True``) or a predicate on the value.  With ``root``, the rule belongs to
+    that module root (see :func:`register_lazy_module`) and is tried only for values of
+    its modules.  Registering a handler again (a reloaded module) replaces its entry
+    in place, so the order stays as first registered.
+    """
+    rules = _RULES if root is None else _ROOT_RULES.setdefault(root, [])
+    new = _rule(match, handler, exact)
+    for i, old in enumerate(rules):
+        if _same_rule(old, new):
+            rules[i] = new
+            return
+    rules.append(new)
+
+
+def _same_rule(a: Rule, b: Rule) -> bool:
+    if not _same_function(a.handler, b.handler) or a.types != b.types:
+        return False
+    return a.predicate is b.predicate or _same_function(a.predicate, b.predicate)
+
+
+def unregister(handler: Handler) -> None:
+    """Remove every entry of ``handler`` (a test, or a library being unloaded)."""
+    _RULES[:] = [r for r in _RULES if not _same_function(r.handler, handler)]
+    for rules in _ROOT_RULES.values():
+        rules[:] = [r for r in rules if not _same_function(r.handler, handler)]
+
+
+def register_lazy_module(root: str, module: str) -> None:
+    """Let the types of modules named ``root...`` be hashed by what ``module`` registers.
+
+    ``module`` is imported on the first such value, and must call
+    ``register(..., root=root)`` when imported.
+    """
+    global _roots
+    LAZY_MODULES[root] = module
+    _imported.discard(root)
+    _roots = tuple(LAZY_MODULES)
+
+
+def _first(rules: list[Rule], value: Any, hasher: Hasher) -> bytes | None:
+    """The first matching rule's digest (inlined tests: this runs once per object)."""
+    for types, exact, predicate, handler in rules:
+        if (
+            predicate(value)
+            if predicate is not None
+            else (type(value) in types if exact else isinstance(value, types))
+        ):
+            return handler(value, hasher)
+    return None
+
+
+def dispatch(value: Any, hasher: Hasher) -> bytes | None:
+    """The digest the table gives ``value``, or None to hash it by its state."""
+    module = type(value).__module__
+    if module.startswith(_roots):
+        for root in _roots:
+            if module.startswith(root):
+                if root not in _imported:
+                    importlib.import_module(LAZY_MODULES[root])
+                    _imported.add(root)
+                return _first(_ROOT_RULES.get(root, []), value, hasher)
+    return _first(_RULES, value, hasher)
+
+
+def _digest_memoryview(value: memoryview, hasher: Hasher) -> bytes:
+    return xxh_digest(
+        MEMORYVIEW + value.format.encode() + repr(value.shape).encode() + value.tobytes()
+    )
+
+
+register(memoryview, _digest_memoryview, exact=True)

@@ -1,0 +1,112 @@
+"""The building blocks of every message: the :class:`Note` type, short reprs, sizes
+and durations, and the look of a note in Jupyter."""
+
+from __future__ import annotations
+
+import html
+import reprlib
+from dataclasses import dataclass
+
+PREFIX = "ipycache"
+
+
+@dataclass(frozen=True)
+class Note:
+    """One message for the user: ``kind`` is "miss", "hit" or "warning"."""
+
+    kind: str
+    text: str
+    html: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+_short.maxlist = 4
+_short.maxdict = 4
+_short.maxtuple = 4
+_short.maxset = 4
+
+
+_ARRAYS = ("numpy", "pandas")
+
+
+def short_repr(value: object) -> str:
+    """A repr short enough for a one-line note; never raises.
+
+    Arrays and frames are shown by type and shape: their repr spans lines and two
+    different ones often print alike.
+    """
+    shape = getattr(value, "shape", None)
+    if shape and isinstance(shape, tuple) and type(value).__module__.startswith(_ARRAYS):
+        return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
+    try:
+        text = _short.repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+    if "\n" in text or " at 0x" in text:
+        return f"<{type(value).__name__}>"
+    return text
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def _style(color: str) -> str:
+    return (
+        f"font-family:monospace;font-size:90%;color:{color};"
+        "border-left:3px solid currentColor;padding-left:6px;margin:2px 0"
+    )
+
+
+def make_note(kind: str, text: str, body_html: str, color: str) -> Note:
+    return Note(kind, text, f'<div style="{_style(color)}">{body_html}</div>')
+
+
+def warning_note(text: str) -> Note:
+    body = html.escape(text).replace("\n", "<br>")
+    return make_note("warning", f"[{PREFIX}] warning: {text}", f"<b>warning</b>: {body}", "#c62828")
+
+
+def size(n_bytes: int) -> str:
+    n = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def shown_type(full_name: str) -> str:
+    """``builtins.generator`` -> ``generator``: how a type is named in a sentence."""
+    for prefix in ("builtins.", "__main__."):
+        if full_name.startswith(prefix):
+            return full_name[len(prefix) :]
+    return full_name
+
+
+UNDEFINED = "<undefined>"
+
+
+__all__ = [
+    "PREFIX",
+    "Note",
+    "short_repr",
+    "duration",
+    "make_note",
+    "warning_note",
+    "size",
+    "shown_type",
+    "UNDEFINED",
+]

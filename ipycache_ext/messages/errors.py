@@ -1,0 +1,110 @@
+"""The texts of errors raised on purpose: unhashable values, bad options, bad magics."""
+
+from __future__ import annotations
+
+from .base import shown_type
+
+
+def unhashable_error(type_name: str, where: str, func: str, param: str | None) -> str:
+    """``type_name`` is ``module.QualName``: the string form ``hash_funcs`` accepts."""
+    fix_param = f" or rename {param} to _{param} so it is left out of the key" if param else ""
+    return (
+        f"cannot hash a {shown_type(type_name)} found in {where} of {func}. "
+        f"Fix: pass hash_funcs={{{type_name!r}: lambda obj: <something hashable>}} to @memo"
+        f"{fix_param}."
+    )
+
+
+def unhashable_text(
+    type_name: str, where: str, param: str | None, subject_kind: str, subject_name: str
+) -> str:
+    """An :class:`~ipycache_ext.errors.UnhashableTypeError` worded for its subject."""
+    if subject_kind == "cell":
+        return unhashable_in_cell_error(type_name, where, param)
+    return unhashable_error(type_name, where, subject_name or "the call", param)
+
+
+def unhashable_in_cell_error(type_name: str, where: str, param: str | None) -> str:
+    name = param or "it"
+    return (
+        f"%%memo cannot hash a {shown_type(type_name)} found in {where}, which the cell reads. "
+        f"Fix: rename {name} to _{name} so it is left out of the cell's key, or move its "
+        "use into a @memo function that takes it as a _-prefixed parameter."
+    )
+
+
+def user_hash_error(entry: str, type_name: str, where: str, func: str, exc: BaseException) -> str:
+    return (
+        f"hash_funcs entry {entry} raised {type(exc).__name__}: {exc} while hashing a "
+        f"{type_name} found in {where} of {func}. Fix that function, or remove the entry."
+    )
+
+
+def user_hash_text(
+    entry: str, type_name: str, where: str, subject_name: str, cause: BaseException
+) -> str:
+    """A :class:`~ipycache_ext.errors.UserHashError` worded; a cell is its subject's name."""
+    return user_hash_error(entry, type_name, where, subject_name or "the call", cause)
+
+
+def iterator_argument_error(name: str, type_name: str, func: str) -> str:
+    return (
+        f"cannot hash a {shown_type(type_name)} found in argument {name} of {func}: an "
+        "iterator is "
+        "consumed by the call, so a result from the cache would leave it unconsumed. Fix: "
+        f"pass a list ({name}=list(...)); or, if the result does not depend on it, rename "
+        f"{name} to _{name} so it is left out of the key, or pass "
+        f"hash_funcs={{{type_name!r}: ...}} to @memo."
+    )
+
+
+def generator_function_error(func: str) -> str:
+    return (
+        f"@memo cannot cache the generator function {func}: its result is consumed as it "
+        "is read. Return a list (or another container) instead."
+    )
+
+
+def unknown_cache_name(name: str, known: list[str]) -> str:
+    listing = ", ".join(known) if known else "nothing is memoized yet"
+    return f"%memo_clear: no memoized function or cell named {name!r} (known: {listing})."
+
+
+def empty_statement_error() -> str:
+    return "%memo needs a statement, e.g. %memo df = load(path); for a whole cell use %%memo."
+
+
+def bad_cell_option_error(name: str, value: object, expected: str) -> str:
+    return f"%%memo option {name} {value!r} is not valid: expected {expected}."
+
+
+def bad_option_error(name: str, value: object, expected: str) -> str:
+    return f"@memo option {name}={value!r} is not valid: expected {expected}."
+
+
+def unknown_option_error(name: str, known: list[str]) -> str:
+    return f"@memo has no option {name}=...: the options are {', '.join(known)}."
+
+
+def exact_match_error(match: object) -> str:
+    return (
+        f"hashing.register(..., exact=True) needs a type or a tuple of types, not {match!r}: "
+        "exact=True means values of exactly that type."
+    )
+
+
+__all__ = [
+    "exact_match_error",
+    "unhashable_error",
+    "unhashable_text",
+    "unhashable_in_cell_error",
+    "user_hash_error",
+    "user_hash_text",
+    "iterator_argument_error",
+    "generator_function_error",
+    "unknown_cache_name",
+    "empty_statement_error",
+    "bad_cell_option_error",
+    "bad_option_error",
+    "unknown_option_error",
+]

@@ -1,0 +1,161 @@
+"""The notes a run shows (miss, hit, running), the warnings about results and
+variables, and ``%memo_info``'s table."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from ..parts import Reason
+from .base import PREFIX, Note, duration, make_note, shown_type, warning_note
+from .reasons import reason_first_call, reasons_text
+
+if TYPE_CHECKING:
+    from ..errors import UnhashableTypeError, UserHashError
+
+
+def miss_note(what: str, seconds: float, reasons: list[Reason]) -> Note:
+    """One line: which call ran, how long it took, and why it missed."""
+    why = reasons_text(reasons) if reasons else reason_first_call()
+    text = f"[{PREFIX}] cache miss: ran {what} in {duration(seconds)} ({why})"
+    body = (
+        f"<b>cache miss</b>: ran <code>{html.escape(what)}</code> in "
+        f"{duration(seconds)} <i>({html.escape(why)})</i>"
+    )
+    return make_note("miss", text, body, "#8a6d00")
+
+
+def hit_note(what: str, restored: list[str]) -> Note:
+    """``restored`` lists the names bound again when ``what`` does not already say."""
+    names = f" ({', '.join(restored)})" if restored else ""
+    text = f"[{PREFIX}] cache hit: restored {what}{names}"
+    body = f"<b>cache hit</b>: restored {html.escape(what)} <i>{html.escape(names)}</i>"
+    return make_note("hit", text, body, "#2e7d32")
+
+
+def running_note(what: str) -> Note:
+    text = f"[{PREFIX}] running {what} ..."
+    return make_note("spinner", text, f"⏳ running <code>{html.escape(what)}</code> …", "#555")
+
+
+def output_warning(func: str) -> Note:
+    return warning_note(
+        f"{func} writes output (print/display) while it runs. That output appears only on a "
+        "cache miss, never when the result comes from the cache. If that is what you want, "
+        "pass suppress_warning=True to @memo."
+    )
+
+
+def mutation_warning(what: str, func: str) -> Note:
+    return warning_note(
+        f"the cached result of {what} was mutated after it was returned, so this call and "
+        "later calls see the mutated value, not what the function computed.\n"
+        "Fix: don't mutate the result; or work on a copy "
+        f"(res = copy.deepcopy({func}(...))); or, if the mutation is intended, "
+        "pass allow_output_mutation=True to @memo."
+    )
+
+
+def unhashable_result_warning(func: str, err: UnhashableTypeError | UserHashError) -> Note:
+    type_name = err.type_name or "?"
+    where = err.where or "the result"
+    return warning_note(
+        f"the result of {func} holds a {shown_type(type_name)} (at {where}) that cannot be "
+        "hashed, so "
+        "a later mutation of the result cannot be detected. Pass "
+        "allow_output_mutation=True to @memo to say that is fine, or "
+        f"hash_funcs={{{type_name!r}: ...}} to say how to hash it."
+    )
+
+
+def unstable_result_warning(func: str, type_name: str) -> Note:
+    return warning_note(
+        f"the result of {func} (a {type_name}) hashes differently each time it is looked at, "
+        "so a later mutation of it cannot be detected. Pass allow_output_mutation=True to "
+        "@memo to say that is fine."
+    )
+
+
+def outside_code_note(module: str, filename: str) -> Note:
+    folder = filename.rsplit("/", 1)[0]
+    return warning_note(
+        f"module {module} ({filename}) is outside the working directory, so it is treated "
+        "as a library: editing it does not make memoized results miss. If it is your code, "
+        f"add its folder: %config MemoMagics.user_paths = [{folder!r}] (or set "
+        "$IPYCACHE_USER_PATHS)."
+    )
+
+
+def loaded_note(what: str, where: str) -> Note:
+    text = f"[{PREFIX}] cache hit: loaded {what} from {where}"
+    body = f"<b>cache hit</b>: loaded {html.escape(what)} from <code>{html.escape(where)}</code>"
+    return make_note("hit", text, body, "#2e7d32")
+
+
+def mutated_variable_warning(name: str) -> Note:
+    return warning_note(
+        f"variable {name} restored from the cache was mutated after the cell cached it, so "
+        "it now holds the mutated value, not what the cell computed.\n"
+        "Fix: don't mutate it in later cells; or work on a copy (copy.deepcopy); or, if the "
+        "mutation is intended, use %%memo --allow-mutation."
+    )
+
+
+def name_taken_note(name: str) -> Note:
+    text = (
+        f"[{PREFIX}] your variable {name} was left as it is; the decorator is available as "
+        f"`from ipycache_ext import memo` (e.g. `from ipycache_ext import memo as cache`)."
+    )
+    return make_note("info", text, html.escape(text), "#555")
+
+
+def cleared_note(what: str, entries: int) -> Note:
+    text = f"[{PREFIX}] cleared {entries} entr{'y' if entries == 1 else 'ies'} of {what}"
+    return make_note("info", text, html.escape(text), "#555")
+
+
+INFO_COLUMNS = ("name", "kind", "entries", "hits", "misses", "memory", "last miss reason")
+
+
+class InfoTable:
+    """``%memo_info``'s table: plain text in a terminal, an HTML table in Jupyter."""
+
+    def __init__(self, rows: list[tuple[str, ...]]) -> None:
+        self.rows = rows
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return f"[{PREFIX}] nothing is memoized yet"
+        table = [INFO_COLUMNS, *self.rows]
+        widths = [max(len(str(r[i])) for r in table) for i in range(len(INFO_COLUMNS))]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self.rows:
+            return f"<i>{html.escape(repr(self))}</i>"
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+            for row in self.rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+__all__ = [
+    "miss_note",
+    "hit_note",
+    "running_note",
+    "output_warning",
+    "mutation_warning",
+    "unhashable_result_warning",
+    "unstable_result_warning",
+    "outside_code_note",
+    "loaded_note",
+    "mutated_variable_warning",
+    "name_taken_note",
+    "cleared_note",
+    "INFO_COLUMNS",
+    "InfoTable",
+]

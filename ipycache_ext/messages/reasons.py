@@ -1,0 +1,153 @@
+"""How a call or a cell is named, how the parts of a key are named, and why a call
+missed: structured :class:`~ipycache_ext.parts.Reason` s in words."""
+
+from __future__ import annotations
+
+from ..deps.cell import CellName
+from ..parts import PartId, PartKind, Reason, ReasonKind
+from .base import UNDEFINED, short_repr
+
+
+def describe_call(name: str, args: tuple, kwargs: dict) -> str:
+    """``f(2, b=21)`` with short reprs, for notes."""
+    shown = [short_repr(a) for a in args]
+    shown += [f"{k}={short_repr(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(shown)})"
+
+
+_PART_WORDS = {
+    PartKind.ARGUMENT: "argument {}",
+    PartKind.GLOBAL: "global {}",
+    PartKind.CLOSURE: "closure variable {}",
+    PartKind.CLASS_ATTRIBUTE: "class attribute {}",
+    PartKind.VARIABLE: "variable {}",
+    PartKind.DEFAULTS: "defaults of {}",
+    PartKind.CODE: "code of {}",
+    PartKind.CELL_CODE: "code of the cell",
+    PartKind.OPTIONS: "options",
+}
+
+
+def part_label(ident: PartId) -> str:
+    """``global threshold (read by helper)``: a part as a miss reason names it."""
+    text = _PART_WORDS[PartKind(ident.kind)].format(ident.name)
+    return f"{text} (read by {ident.reader})" if ident.reader else text
+
+
+def part_place(kind: PartKind, name: str, via: tuple[str, ...]) -> str:
+    """Where a value sits, for an error: ``f -> helper -> global cfg``."""
+    if kind is PartKind.DEFAULTS:
+        return " -> ".join(via) + " defaults"
+    what = _PART_WORDS[kind].format(name)
+    return what if len(via) <= 1 else " -> ".join(via) + f" -> {what}"
+
+
+def reason_text(reason: Reason) -> str:
+    """One structured :class:`~ipycache_ext.parts.Reason` in words."""
+    kind, part = reason.kind, reason.part
+    if kind is ReasonKind.FIRST_CALL:
+        return reason_first_call()
+    if kind is ReasonKind.GONE:
+        return reason_gone(reason.gone)
+    if kind is ReasonKind.NO_ENTRY or part is None:
+        return reason_no_entry()
+    if kind is ReasonKind.REMOVED:
+        return reason_dep_removed(part_label(part))
+    part_kind = PartKind(part.kind)
+    if part_kind is PartKind.CELL_CODE:
+        return reason_cell_code()
+    if part_kind is PartKind.OPTIONS:
+        return reason_option(reason.new or "")
+    if part_kind is PartKind.CODE:
+        return reason_dep_code(part.name)
+    if part_kind is PartKind.ARGUMENT:
+        return reason_argument(part.name, reason.old, reason.new or "")
+    return reason_global(part_label(part), reason.old, reason.new or "")
+
+
+def reasons_text(reasons: tuple[Reason, ...] | list[Reason]) -> str:
+    return "; ".join(reason_text(r) for r in reasons)
+
+
+def reason_first_call() -> str:
+    return "first call"
+
+
+_GONE = {
+    "expired": "its entry had expired (ttl)",
+    "evicted": "its entry had been evicted (max_entries)",
+    "cleared": "the cache had been cleared",
+}
+
+
+def reason_gone(how: str) -> str:
+    return _GONE.get(how, how)
+
+
+def reason_no_entry() -> str:
+    return "no stored entry for these inputs (expired, evicted or cleared)"
+
+
+def _change(old: str, new: str) -> str:
+    """`` (old -> new)``, or nothing when both print alike (a big frame, an object)."""
+    return "" if old == new else f" ({old} -> {new})"
+
+
+def reason_argument(name: str, old: str | None, new: str) -> str:
+    if old is None:
+        return f"argument {name} is new"
+    return f"argument {name} changed{_change(old, new)}"
+
+
+def reason_global(label: str, old: str | None, new: str) -> str:
+    if old is None:
+        return f"now reads {label}"
+    if old == UNDEFINED:
+        return f"{label} is now defined"
+    if new == UNDEFINED:
+        return f"{label} is no longer defined"
+    return f"{label} changed{_change(old, new)}"
+
+
+def reason_dep_code(label: str) -> str:
+    return f"the code of {label} changed"
+
+
+def reason_dep_removed(label: str) -> str:
+    return f"no longer reads {label}"
+
+
+def reason_cell_code() -> str:
+    return "the cell's code changed"
+
+
+def reason_option(options: str) -> str:
+    return f"the options changed (now {options or 'none'})"
+
+
+def cell_label(name: CellName) -> str:
+    """A cell's name in notes and ``%memo_info``: ``cell [df, model]``."""
+    if name.given:
+        return name.given
+    if name.shown:
+        return f"cell [{', '.join(name.shown)}{', ...' if name.more else ''}]"
+    return f"cell [{short_repr(name.first_line)[1:-1]}]"
+
+
+__all__ = [
+    "describe_call",
+    "part_label",
+    "part_place",
+    "reason_text",
+    "reasons_text",
+    "reason_first_call",
+    "reason_gone",
+    "reason_no_entry",
+    "reason_argument",
+    "reason_global",
+    "reason_dep_code",
+    "reason_dep_removed",
+    "reason_cell_code",
+    "reason_option",
+    "cell_label",
+]
