@@ -18,9 +18,10 @@ implement.  The engine imports nothing of IPython.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -123,38 +124,25 @@ class Cached(Generic[Call]):
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while True:
-            entry = STORE.get(owner, digest)
-            if entry is not None:
-                return self._hit(call, entry)
+        while (entry := STORE.get(owner, digest)) is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
             pending.event.wait()
+        else:
+            return self._hit(call, entry)
         claim = None
         try:
             tier = persistent.tier(self.policy.persist)
             if tier is not None:
-                pause = FIRST_PAUSE
-                while (claim := tier.try_claim(owner, digest, self.label)) is None:
-                    time.sleep(pause)
-                    pause = min(pause * 2, LONGEST_PAUSE)
+                claim = self._claim(tier, digest)
                 if claim.stored is not None:
                     return self._adopt(key, call, claim.stored, tier)
-            started = time.perf_counter()
-            _nesting.depth += self.nests
-            try:
-                with self.running(call) as watch:
-                    value = compute(*args, **kwargs)
-            finally:
-                _nesting.depth -= self.nests
-            stored = self.stored_value(call, value, watch)
-            self._remember(key, call, stored, time.perf_counter() - started, watch, tier)
-            return self.result_of(call, stored)
+            with self._miss(call) as run:
+                run.value = compute(*args, **kwargs)
+            return self._remember(key, call, run, tier)
         finally:
-            if claim is not None:
-                claim.release()
-            STORE.release(owner, digest)
+            self._release(claim, owner, digest)
 
     # ----- the async path ----------------------------------------------------------------
 
@@ -169,38 +157,25 @@ class Cached(Generic[Call]):
         """:meth:`lookup` for a coroutine function: every wait is an ``await``."""
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while True:
-            entry = STORE.get(owner, digest)
-            if entry is not None:
-                return self._hit(call, entry)
+        while (entry := STORE.get(owner, digest)) is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
             await pending.wait_async()
-        claim: Claim | None = None
+        else:
+            return self._hit(call, entry)
+        claim = None
         try:
             tier = persistent.tier(self.policy.persist)
             if tier is not None:
-                pause = FIRST_PAUSE
-                while (claim := tier.try_claim(owner, digest, self.label)) is None:
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, LONGEST_PAUSE)
+                claim = await self._aclaim(tier, digest)
                 if claim.stored is not None:
                     return self._adopt(key, call, claim.stored, tier)
-            started = time.perf_counter()
-            _nesting.depth += self.nests
-            try:
-                with self.running(call) as watch:
-                    value = await compute(*args, **kwargs)
-            finally:
-                _nesting.depth -= self.nests
-            stored = self.stored_value(call, value, watch)
-            self._remember(key, call, stored, time.perf_counter() - started, watch, tier)
-            return self.result_of(call, stored)
+            with self._miss(call) as run:
+                run.value = await compute(*args, **kwargs)
+            return self._remember(key, call, run, tier)
         finally:
-            if claim is not None:
-                claim.release()
-            STORE.release(owner, digest)
+            self._release(claim, owner, digest)
 
     # ----- shared steps ------------------------------------------------------------------
 
@@ -215,9 +190,44 @@ class Cached(Generic[Call]):
         ttl = self.policy.ttl
         return None if ttl is None else time.monotonic() + ttl
 
-    def _remember(
-        self, key: CallKey, call: Call, stored: Any, seconds: float, watch: Any, tier: Tier | None
-    ) -> None:
+    @contextlib.contextmanager
+    def _miss(self, call: Call) -> Iterator[_Run]:
+        """Around the run of a miss: its nesting, its hooks' context and its clock."""
+        run = _Run(time.perf_counter())
+        _nesting.depth += self.nests
+        try:
+            with self.running(call) as run.watch:
+                yield run
+        finally:
+            _nesting.depth -= self.nests
+            run.seconds = time.perf_counter() - run.started
+
+    def _claim(self, tier: Tier, digest: bytes) -> Claim:
+        """The tier's lease on ``digest`` (or its entry), waiting while a kernel holds it."""
+        pause = FIRST_PAUSE
+        while (claim := tier.try_claim(self.owner, digest, self.label)) is None:
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+        return claim
+
+    async def _aclaim(self, tier: Tier, digest: bytes) -> Claim:
+        """:meth:`_claim` for the async path: the wait is an ``await``."""
+        pause = FIRST_PAUSE
+        while (claim := tier.try_claim(self.owner, digest, self.label)) is None:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+        return claim
+
+    def _release(self, claim: Claim | None, owner: str, digest: bytes) -> None:
+        if claim is not None:
+            claim.release()
+        STORE.release(owner, digest)
+
+    def _remember(self, key: CallKey, call: Call, run: _Run, tier: Tier | None) -> Any:
+        """Store what a miss computed (memory, then the tier), count it, say why it
+        missed, and return what the caller gets."""
+        stored = self.stored_value(call, run.value, run.watch)
+        seconds, watch = run.seconds, run.watch
         parts = snapshot(key.parts)
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry())
         if tier is not None:
@@ -243,6 +253,7 @@ class Cached(Generic[Call]):
         if outermost and not self.policy.quiet:
             notify.emit(messages.miss_note(self.describe(call), seconds, list(reasons)))
         self.after_miss(call, stored, watch)
+        return self.result_of(call, stored)
 
     def _hit(self, call: Call, entry: Entry) -> Any:
         STORE.record_hit(self.stats(), entry.parts if self._outermost() else None)
@@ -258,6 +269,17 @@ class Cached(Generic[Call]):
         STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
         STORE.record_hit(self.stats(), entry.parts)
         return self.deliver(call, entry, tier.backend.where)
+
+
+@dataclass
+class _Run:
+    """One run of a miss: when it started, what its hooks' context yielded, what it
+    returned and how long it took."""
+
+    started: float
+    watch: Any = None
+    value: Any = None
+    seconds: float = 0.0
 
 
 def clear_all() -> int:
