@@ -19,7 +19,7 @@ from IPython.utils.capture import capture_output
 from timing import race
 from traitlets.config import Config
 
-from ipycache_ext import notify
+from ipycache_ext.config import SETTINGS
 from ipycache_ext.store.memory import STORE
 
 SMALL_CELL = 'a = x * 2\nb = [y] * 3\nc = {"k": a}\n'
@@ -31,7 +31,7 @@ def _runner(shell: InteractiveShell, source: str, notes: bool = False) -> Callab
     def run() -> Any:
         # Set directly (what `%config MemoMagics.notes` mirrors to) so that toggling it
         # costs nanoseconds, not a traitlets round trip inside the timed call.
-        notify.Settings.notes = notes
+        SETTINGS.notes = notes
         with capture_output(display=True) as captured:
             result = shell.run_cell(source, store_history=True)
         if not result.success:
@@ -70,7 +70,7 @@ def cell_hit_overhead() -> dict[str, Any]:
         with capture_output(display=True):
             shell.run_cell("%unload_ext ipycache_ext")
     finally:
-        notify.Settings.notes = False
+        SETTINGS.notes = False
         InteractiveShell.clear_instance()
     if misses != 2:
         raise RuntimeError(f"expected one miss per %%memo cell (2), saw {misses}")

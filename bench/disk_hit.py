@@ -19,6 +19,8 @@ import numpy as np
 from timing import race
 
 from ipycache_ext import memo
+from ipycache_ext.config import SETTINGS
+from ipycache_ext.store import signed
 from ipycache_ext.store import tier as persist
 
 
@@ -28,8 +30,8 @@ def random_array() -> np.ndarray:
 
 def disk_hit() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as ours, tempfile.TemporaryDirectory() as theirs:
-        persist.Settings.location = ours
-        persist.Settings.secret = "bench"
+        SETTINGS.store = ours
+        SETTINGS.secret_key = "bench"
         try:
             memo.clear()
             persisted = memo(persist=True)(random_array)
@@ -46,7 +48,7 @@ def disk_hit() -> dict[str, Any]:
             assert tier is not None
             (name,) = tier.backend.keys()
             entry = tier.backend.get(name)
-            secret = persist.secret_key()
+            secret = signed.secret_key()
             del loaded, expected
             timings = race(
                 {
@@ -55,7 +57,7 @@ def disk_hit() -> dict[str, Any]:
                     "memory": persisted,
                     "joblib": joblib_cached,
                     "read": lambda: tier.backend.get(name),
-                    "load_entry": lambda: persist.load_entry(entry, secret),
+                    "load_entry": lambda: signed.load_entry(entry, secret),
                     "hmac": lambda: hmac.new(secret, entry, hashlib.sha256).digest(),
                 },
                 before={"disk": memo.clear},
@@ -64,8 +66,8 @@ def disk_hit() -> dict[str, Any]:
         finally:
             memo.clear()
             persist.close()
-            persist.Settings.location = None
-            persist.Settings.secret = None
+            SETTINGS.store = None
+            SETTINGS.secret_key = None
 
 
 def report_disk_hit(t: dict[str, Any]) -> list[str]:
@@ -80,7 +82,7 @@ def report_disk_hit(t: dict[str, Any]) -> list[str]:
         f"## 5. Persistent hit: `@memo(persist=True)` returning an {mb:.0f} MB float64 array",
         "",
         "The function body is `np.random.default_rng(0).random(10_000_000)`.  Directory "
-        'store in a temp dir (`persist.Settings.location`, `Settings.secret = "bench"`); '
+        'store in a temp dir (`SETTINGS.store`, `SETTINGS.secret_key = "bench"`); '
         "`memo.clear()` (untimed) before each timed persistent hit so the value comes "
         "from disk, not memory.  `joblib.Memory(tmpdir2).cache` on the same function, "
         "its disk hit.  Files warm in the OS page cache.",
@@ -99,7 +101,7 @@ def report_disk_hit(t: dict[str, Any]) -> list[str]:
         "|---|---:|---:|",
         f"| read the entry (`backend.get`) | {t['read'] * 1e3:.1f} | "
         f"{100 * t['read'] / t['disk']:.0f}% |",
-        f"| `persist.load_entry` (HMAC check + version check + unpickle) | "
+        f"| `signed.load_entry` (HMAC check + version check + unpickle) | "
         f"{t['load_entry'] * 1e3:.1f} | {100 * t['load_entry'] / t['disk']:.0f}% |",
         f"| of which HMAC-SHA256 of the entry alone | {t['hmac'] * 1e3:.1f} | "
         f"{100 * t['hmac'] / t['disk']:.0f}% |",

@@ -47,7 +47,7 @@ from disk_hit import disk_hit, report_disk_hit
 from timing import QUICK, race, race_per_call
 
 import ipycache_ext
-from ipycache_ext import hashing, memo, notify
+from ipycache_ext import config, hashing, memo, notify
 
 HERE = Path(__file__).resolve().parent
 MB = 1_000_000
@@ -303,7 +303,7 @@ def report(
 
 def main() -> None:
     warnings.simplefilter("ignore")
-    notify.Settings.notes = False
+    config.SETTINGS.notes = False
     started = time.perf_counter()
     print("case 1: hit overhead", file=sys.stderr)
     hits = hit_overhead()

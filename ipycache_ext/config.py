@@ -39,7 +39,7 @@ SETTINGS = Settings()
 
 
 def reset() -> None:
-    """Every setting back to its default (tests; ``%unload_ext``)."""
+    """Every setting back to its default (tests reset it around each test)."""
     fresh = Settings()
     for item in dataclasses.fields(Settings):
         setattr(SETTINGS, item.name, getattr(fresh, item.name))
