@@ -108,6 +108,10 @@ class Cached(Generic[Call]):
     def unpicklable_warning(self, stored: Any, exc: BaseException) -> messages.Note:
         raise NotImplementedError
 
+    def still_valid(self, call: Call, entry: Entry) -> bool:
+        """False drops a stored entry before it is used (``@memo(validate=...)``)."""
+        return True
+
     def result_of(self, call: Call, stored: Any) -> Any:
         """What a miss returns, given what it stored."""
         return stored
@@ -124,7 +128,7 @@ class Cached(Generic[Call]):
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while (entry := STORE.get(owner, digest)) is None:
+        while (entry := self._live(call, owner, digest)) is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
@@ -136,7 +140,7 @@ class Cached(Generic[Call]):
             tier = persistent.tier(self.policy.persist)
             if tier is not None:
                 claim = self._claim(tier, digest)
-                if claim.stored is not None:
+                if claim.stored is not None and self.still_valid(call, claim.stored):
                     return self._adopt(key, call, claim.stored, tier)
             with self._miss(call) as run:
                 run.value = compute(*args, **kwargs)
@@ -157,7 +161,7 @@ class Cached(Generic[Call]):
         """:meth:`lookup` for a coroutine function: every wait is an ``await``."""
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while (entry := STORE.get(owner, digest)) is None:
+        while (entry := self._live(call, owner, digest)) is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
@@ -169,7 +173,7 @@ class Cached(Generic[Call]):
             tier = persistent.tier(self.policy.persist)
             if tier is not None:
                 claim = await self._aclaim(tier, digest)
-                if claim.stored is not None:
+                if claim.stored is not None and self.still_valid(call, claim.stored):
                     return self._adopt(key, call, claim.stored, tier)
             with self._miss(call) as run:
                 run.value = await compute(*args, **kwargs)
@@ -178,6 +182,14 @@ class Cached(Generic[Call]):
             self._release(claim, owner, digest)
 
     # ----- shared steps ------------------------------------------------------------------
+
+    def _live(self, call: Call, owner: str, digest: bytes) -> Entry | None:
+        """The memory entry for ``digest`` if there is one and it is still valid."""
+        entry = STORE.get(owner, digest)
+        if entry is not None and not self.still_valid(call, entry):
+            STORE.drop(owner, digest, "invalid")
+            return None
+        return entry
 
     def outermost_run(self) -> bool:
         """True inside :meth:`running` of a miss that no other miss encloses."""
@@ -256,7 +268,7 @@ class Cached(Generic[Call]):
         return self.result_of(call, stored)
 
     def _hit(self, call: Call, entry: Entry) -> Any:
-        STORE.record_hit(self.stats(), entry.parts if self._outermost() else None)
+        STORE.record_hit(self.stats(), entry.parts if self._outermost() else None, entry)
         value = self.deliver(call, entry, None)
         if entry.fingerprint is not None:
             self.check_mutation(call, entry)
@@ -265,9 +277,9 @@ class Cached(Generic[Call]):
     def _adopt(self, key: CallKey, call: Call, stored: Entry, tier: Tier) -> Any:
         """An entry another kernel (or an earlier one) stored: it joins the memory tier."""
         entry = Entry(stored.value, stored.fingerprint, stored.parts, stored.seconds)
-        entry.expires = self._expiry()
+        entry.expires, entry.stored_at = self._expiry(), stored.stored_at or entry.stored_at
         STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
-        STORE.record_hit(self.stats(), entry.parts)
+        STORE.record_hit(self.stats(), entry.parts, entry)
         return self.deliver(call, entry, tier.backend.where)
 
 

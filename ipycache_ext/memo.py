@@ -20,16 +20,22 @@ from typing import Any, NamedTuple
 from . import messages, notify
 from .deps.usercode import short_name
 from .engine import Cached, Policy, clear_all
+from .entries import Explanation, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey, CallShape, key_of_call
-from .mutation import fingerprint, was_mutated
+from .mutation import fingerprint, private_copy, was_mutated
 from .store.memory import STORE, Entry
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
 
 FunctionCall = tuple[tuple, dict]  # (args, kwargs)
+
+# Streamlit's legacy ``st.cache`` names for options that mean the same here; its other
+# names of the same meaning (persist, hash_funcs, max_entries, ttl, show_spinner,
+# allow_output_mutation) are this decorator's own names already.
+ALIASES = {"suppress_st_warning": "suppress_warning"}
 
 
 class CacheInfo(NamedTuple):
@@ -50,10 +56,13 @@ class MemoOptions:
     hash_funcs: dict | None = None
     max_entries: int | None = None
     ttl: float | _dt.timedelta | None = None
-    show_spinner: bool = True
+    show_spinner: bool | str = True  # a str: the text shown while a miss runs
     persist: bool | None = None
+    validate: Callable[[Any], Any] | None = None
+    copy: bool = False
 
     def __post_init__(self) -> None:
+        self._check_types()
         max_entries, ttl = self.max_entries, self.ttl
         if max_entries is not None and (
             not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1
@@ -75,14 +84,40 @@ class MemoOptions:
             )
         object.__setattr__(self, "ttl", float(ttl))  # always seconds from here on
 
+    def _check_types(self) -> None:
+        flags = ("allow_output_mutation", "suppress_warning", "copy")
+        for name in flags:
+            if not isinstance(getattr(self, name), bool):
+                raise MemoOptionError(
+                    messages.bad_option_error(name, getattr(self, name), "True or False")
+                )
+        if not isinstance(self.show_spinner, (bool, str)):
+            raise MemoOptionError(
+                messages.bad_option_error("show_spinner", self.show_spinner, "a bool or a str")
+            )
+        if self.persist is not None and not isinstance(self.persist, bool):
+            raise MemoOptionError(
+                messages.bad_option_error("persist", self.persist, "None, True or False")
+            )
+        if self.validate is not None and not callable(self.validate):
+            raise MemoOptionError(
+                messages.bad_option_error("validate", self.validate, "a function of the value")
+            )
+
     @classmethod
     def of(cls, options: dict[str, Any]) -> MemoOptions:
-        """Options from keyword arguments; an unknown name is a one-line error."""
+        """Options from keyword arguments, Streamlit's names translated (:data:`ALIASES`);
+        an unknown name is a one-line error naming the supported ones."""
         known = [f.name for f in dataclasses.fields(cls)]
-        for name in options:
+        named: dict[str, Any] = {}
+        for given, value in options.items():
+            name = ALIASES.get(given, given)
             if name not in known:
-                raise MemoOptionError(messages.unknown_option_error(name, known))
-        return cls(**options)
+                raise MemoOptionError(messages.unknown_option_error(given, known, list(ALIASES)))
+            if name in named:
+                raise MemoOptionError(messages.option_given_twice_error(given, name))
+            named[name] = value
+        return cls(**named)
 
     def policy(self) -> Policy:
         ttl = self.ttl
@@ -130,6 +165,17 @@ class MemoizedFunction(Cached[FunctionCall]):
     def cache_clear(self) -> None:
         STORE.clear(self.owner)
 
+    def explain(self, *args: Any, **kwargs: Any) -> Explanation:
+        """Would ``f(*args, **kwargs)`` hit now?  A dry run: the key is computed, nothing
+        runs or is counted; a miss says why, as its miss note would."""
+        call = (args, kwargs)
+        return explain(self, self._key(args, kwargs), call, self.describe(call))
+
+    def clear(self, *args: Any, **kwargs: Any) -> bool:
+        """Remove the one entry for these arguments (memory, and the persistent store
+        when this function persists); True if memory held one."""
+        return clear_one(self, self._key(args, kwargs))
+
     # ----- the call --------------------------------------------------------------------
 
     def _key(self, args: tuple, kwargs: dict) -> CallKey:
@@ -155,8 +201,14 @@ class MemoizedFunction(Cached[FunctionCall]):
     def running(self, call: FunctionCall) -> Iterator[list[bool]]:
         """The spinner (outermost miss only) and the watch for output while it runs."""
         with contextlib.ExitStack() as stack:
-            if self.options.show_spinner and self.outermost_run():
-                stack.enter_context(notify.spinner(messages.running_note(self.describe(call))))
+            spinner = self.options.show_spinner
+            if spinner and self.outermost_run():
+                note = (
+                    messages.spinner_text_note(spinner)
+                    if isinstance(spinner, str)
+                    else messages.running_note(self.describe(call))
+                )
+                stack.enter_context(notify.spinner(note))
             yield stack.enter_context(notify.watch_output())
 
     def after_miss(self, call: FunctionCall, stored: Any, watch: list[bool]) -> None:
@@ -164,7 +216,7 @@ class MemoizedFunction(Cached[FunctionCall]):
             notify.emit(messages.output_warning(self._name))
 
     def fingerprint(self, stored: Any) -> bytes | None:
-        if self.policy.allow_mutation or type(stored) in _IMMUTABLE:
+        if self.policy.allow_mutation or self.options.copy or type(stored) in _IMMUTABLE:
             return None
         try:
             found = fingerprint(self._hasher, stored, "the result")
@@ -184,7 +236,20 @@ class MemoizedFunction(Cached[FunctionCall]):
     def deliver(self, call: FunctionCall, entry: Entry, loaded_from: str | None) -> Any:
         if loaded_from is not None:
             notify.emit(messages.loaded_note(self.describe(call), loaded_from))
-        return entry.value
+        return private_copy(entry.value) if self.options.copy else entry.value
+
+    def result_of(self, call: FunctionCall, stored: Any) -> Any:
+        return private_copy(stored) if self.options.copy else stored
+
+    def still_valid(self, call: FunctionCall, entry: Entry) -> bool:
+        """``validate(value)``; False, or raising, drops the entry and recomputes."""
+        check = self.options.validate
+        if check is None:
+            return True
+        try:
+            return bool(check(entry.value))
+        except Exception:
+            return False
 
     def unpicklable_warning(self, stored: Any, exc: BaseException) -> messages.Note:
         return messages.unpicklable_warning(self._name, type(stored).__name__, exc)
@@ -195,9 +260,10 @@ def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 
     Use as ``@memo`` or ``@memo(option=...)``; the options are :class:`MemoOptions`
     (``allow_output_mutation``, ``suppress_warning``, ``hash_funcs``, ``max_entries``,
-    ``ttl``, ``show_spinner``, ``persist``).  ``persist=True`` also writes entries to
-    the persistent store (None follows ``%config MemoMagics.persist``).
-    ``memo.clear()`` empties the in-memory cache.
+    ``ttl``, ``show_spinner``, ``persist``, ``validate``, ``copy``); Streamlit's
+    ``suppress_st_warning`` is accepted for ``suppress_warning``.  ``persist=True``
+    also writes entries to the persistent store (None follows ``%config
+    MemoMagics.persist``).  ``memo.clear()`` empties the in-memory cache.
     """
     checked = MemoOptions.of(options)
     if fn is None:

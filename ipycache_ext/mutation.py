@@ -9,6 +9,7 @@ fingerprint rather than a warning on every hit.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .errors import MemoError
@@ -37,3 +38,17 @@ def was_mutated(hasher: Hasher, value: Any, before: bytes | None, where: str) ->
         return hasher.digest(value, where) != before
     except MemoError:
         return False
+
+
+def private_copy(value: Any) -> Any:
+    """A copy the caller may mutate without touching the stored value (``copy=True``).
+
+    Arrays and frames copy their buffers (``arr.copy()``, ``df.copy(deep=True)``), which
+    is much cheaper than ``copy.deepcopy`` walking them; anything else is deep-copied.
+    """
+    module = type(value).__module__
+    if module.startswith("numpy") and type(value).__name__ == "ndarray":
+        return value.copy()
+    if module.startswith("pandas") and type(value).__name__ in ("DataFrame", "Series"):
+        return value.copy(deep=True)
+    return copy.deepcopy(value)

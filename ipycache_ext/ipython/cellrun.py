@@ -22,6 +22,7 @@ from .. import messages, notify
 from ..deps.cell import CellName, analyze, cell_name
 from ..deps.usercode import is_user_callable
 from ..engine import Cached, Policy
+from ..entries import Explanation, explain
 from ..errors import MemoError, Subject
 from ..hashing.core import Hasher
 from ..keys import CallKey, key_of_cell
@@ -109,13 +110,24 @@ class CellRun:
 def run_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Any:
     """Replay the cell if its key is stored, else run it and store what it did."""
     __tracebackhide__ = True  # IPython shows the user's frames only
+    cell, run = _prepare(shell, raw_cell, options)
+    return cell.lookup(run.key, run, _execute, (shell, run.source), {})
+
+
+def explain_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Explanation:
+    """``%%memo --explain``: would this cell hit now?  It does not run."""
+    cell, run = _prepare(shell, raw_cell, options)
+    return explain(cell, run.key, run, cell.label)
+
+
+def _prepare(shell: Any, raw_cell: str, options: CellOptions) -> tuple[MemoCell, CellRun]:
+    """The cell's engine (by its label) and its run, key computed."""
     source = shell.transform_cell(raw_cell)
     facts = analyze(source)
     hasher = Hasher(subject=Subject("cell", "the cell"))
     key = key_of_cell(facts, shell.user_ns, options.flags(), hasher)
     cell = MemoCell(cell_name(options.name, facts, raw_cell), options, hasher)
-    run = CellRun(shell, source, facts.binds, key)
-    return cell.lookup(key, run, _execute, (shell, source), {})
+    return cell, CellRun(shell, source, facts.binds, key)
 
 
 def _execute(shell: Any, source: str) -> Any:

@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,10 +24,12 @@ from traitlets import Bool, Float, Int, List, Unicode, observe
 
 from .. import messages, notify
 from ..config import SETTINGS
+from ..entries import Explanation, entry_facts
 from ..memo import memo
 from ..messages import Note
 from ..store.memory import STORE, approx_size
-from .cellrun import CellOptions, run_memo_cell, split_statement
+from .calls import is_call, memoized_call
+from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
 
 
 def _show(note: Note) -> None:
@@ -131,6 +134,11 @@ class MemoMagics(Magics):
         action="store_true",
         help="Also keep the entry in the persistent store (survives restarts, shared).",
     )
+    @argument(
+        "--explain",
+        action="store_true",
+        help="Don't run: say whether the cell would hit, or which inputs changed.",
+    )
     @line_cell_magic
     def memo(self, line: str, cell: str | None = None) -> Any:
         """Run a cell (or, as %memo, one statement) only when what it reads changed.
@@ -142,7 +150,11 @@ class MemoMagics(Magics):
         are left out), the code of the user functions it uses, and the options.
 
             %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
+                   [--explain]
             %memo [options] <statement>
+
+        With --explain the cell does not run: the result says "would hit" (with the
+        entry's age and size) or "would miss" and why, as the miss note would.
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
         if cell is None:
@@ -157,12 +169,32 @@ class MemoMagics(Magics):
         options = CellOptions(
             parsed.allow_mutation, parsed.ttl, parsed.quiet, parsed.name, parsed.persist
         )
+        if parsed.explain:
+            return explain_memo_cell(self.shell, cell, options)
         result = run_memo_cell(self.shell, cell, options)
         return None if cell.rstrip().endswith(";") else result  # `;` hides it, as usual
 
     @line_magic
+    def memo_explain(self, line: str = "") -> Explanation:
+        """Would this call of a @memo function hit?  ``%memo_explain f(2, b=21)``.
+
+        The function and its arguments are evaluated in the notebook; the function is
+        not called.  The answer is "would hit" (where, age, size) or "would miss" and
+        why, worded as the miss note would be.  For a cell: ``%%memo --explain``.
+        """
+        fn, args, kwargs = memoized_call(self.shell, line, "memo_explain")
+        return fn.explain(*args, **kwargs)
+
+    @line_magic
     def memo_info(self, line: str = "") -> messages.InfoTable:
-        """Table of every memoized function and cell: entries, hits, misses, memory."""
+        """Table of every memoized function and cell: entries, hits, misses, memory.
+
+        ``%memo_info NAME`` (a name from the table) lists that function's or cell's
+        entries instead: their inputs, age, hits, size and how long each took to run.
+        """
+        name = line.strip().strip("\"'")
+        if name:
+            return self._entry_table(name)
         rows: list[tuple[str, ...]] = []
         for owner, stats in STORE.owners():
             entries = STORE.entries(owner)
@@ -180,15 +212,15 @@ class MemoMagics(Magics):
             )
         return messages.InfoTable(rows)
 
-    @line_magic
-    def memo_clear(self, line: str = "") -> None:
-        """Empty the whole cache, or (with a NAME from %memo_info) one function or cell."""
-        name = line.strip().strip("\"'")  # %memo_clear "cell [df]" works too
-        if not name:
-            count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
-            STORE.clear()
-            notify.emit(messages.cleared_note("every function and cell", count))
-            return
+    def _entry_table(self, name: str) -> messages.InfoTable:
+        owners = self._owners_named(name, "memo_info")
+        now = time.time()
+        rows = [entry_facts(entry, now).row() for owner in owners for entry in STORE.entries(owner)]
+        title = messages.entry_heading(name, len(rows))
+        return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
+
+    def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:
+        """The owners ``name`` stands for (a label, an owner, a function's short name)."""
         matches = [
             owner
             for owner, stats in STORE.owners()
@@ -196,7 +228,25 @@ class MemoMagics(Magics):
         ]
         if not matches:
             known = sorted(stats.label for _, stats in STORE.owners())
-            raise UsageError(messages.unknown_cache_name(name, known))
+            raise UsageError(messages.unknown_cache_name(name, known, magic))
+        return matches
+
+    @line_magic
+    def memo_clear(self, line: str = "") -> None:
+        """Empty the whole cache, one function or cell (a NAME from %memo_info), or the
+        one entry of a call: ``%memo_clear f(2, 21)``."""
+        if is_call(line):
+            fn, args, kwargs = memoized_call(self.shell, line, "memo_clear")
+            removed = fn.clear(*args, **kwargs)
+            notify.emit(messages.cleared_note(fn.describe((args, kwargs)), int(removed)))
+            return
+        name = line.strip().strip("\"'")  # %memo_clear "cell [df]" works too
+        if not name:
+            count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
+            STORE.clear()
+            notify.emit(messages.cleared_note("every function and cell", count))
+            return
+        matches = self._owners_named(name)
         count = sum(len(STORE.entries(owner)) for owner in matches)
         for owner in matches:
             STORE.clear(owner)

@@ -65,9 +65,9 @@ def generator_function_error(func: str) -> str:
     )
 
 
-def unknown_cache_name(name: str, known: list[str]) -> str:
+def unknown_cache_name(name: str, known: list[str], magic: str = "memo_clear") -> str:
     listing = ", ".join(known) if known else "nothing is memoized yet"
-    return f"%memo_clear: no memoized function or cell named {name!r} (known: {listing})."
+    return f"%{magic}: no memoized function or cell named {name!r} (known: {listing})."
 
 
 def empty_statement_error() -> str:
@@ -82,8 +82,10 @@ def bad_option_error(name: str, value: object, expected: str) -> str:
     return f"@memo option {name}={value!r} is not valid: expected {expected}."
 
 
-def unknown_option_error(name: str, known: list[str]) -> str:
-    return f"@memo has no option {name}=...: the options are {', '.join(known)}."
+def unknown_option_error(name: str, known: list[str], aliases: list[str] | None = None) -> str:
+    """``aliases``: other names accepted for some of ``known`` (Streamlit's)."""
+    also = f" (also {', '.join(aliases)}, as in Streamlit's st.cache)" if aliases else ""
+    return f"@memo has no option {name}=...: the options are {', '.join(known)}{also}."
 
 
 def exact_match_error(match: object) -> str:
@@ -91,6 +93,10 @@ def exact_match_error(match: object) -> str:
         f"hashing.register(..., exact=True) needs a type or a tuple of types, not {match!r}: "
         "exact=True means values of exactly that type."
     )
+
+
+def option_given_twice_error(given: str, name: str) -> str:
+    return f"@memo option {given}=... is another name for {name}=...: give only one of them."
 
 
 __all__ = [
@@ -107,4 +113,5 @@ __all__ = [
     "bad_cell_option_error",
     "bad_option_error",
     "unknown_option_error",
+    "option_given_twice_error",
 ]

@@ -38,6 +38,11 @@ def running_note(what: str) -> Note:
     return make_note("spinner", text, f"⏳ running <code>{html.escape(what)}</code> …", "#555")
 
 
+def spinner_text_note(text: str) -> Note:
+    """``show_spinner="Loading data..."``: the user's own words while a miss runs."""
+    return make_note("spinner", f"[{PREFIX}] {text}", f"⏳ {html.escape(text)}", "#555")
+
+
 def output_warning(func: str) -> Note:
     return warning_note(
         f"{func} writes output (print/display) while it runs. That output appears only on a "
@@ -118,35 +123,50 @@ INFO_COLUMNS = ("name", "kind", "entries", "hits", "misses", "memory", "last mis
 
 
 class InfoTable:
-    """``%memo_info``'s table: plain text in a terminal, an HTML table in Jupyter."""
+    """``%memo_info``'s table: plain text in a terminal, an HTML table in Jupyter.
 
-    def __init__(self, rows: list[tuple[str, ...]]) -> None:
+    The same type shows one function's entries (``%memo_info f``): other ``columns``
+    and a ``title`` above them.
+    """
+
+    def __init__(
+        self,
+        rows: list[tuple[str, ...]],
+        columns: tuple[str, ...] = INFO_COLUMNS,
+        title: str | None = None,
+    ) -> None:
         self.rows = rows
+        self.columns = columns
+        self.title = title
 
     def __repr__(self) -> str:
         if not self.rows:
-            return f"[{PREFIX}] nothing is memoized yet"
-        table = [INFO_COLUMNS, *self.rows]
-        widths = [max(len(str(r[i])) for r in table) for i in range(len(INFO_COLUMNS))]
+            return self.title or f"[{PREFIX}] nothing is memoized yet"
+        table = [self.columns, *self.rows]
+        widths = [max(len(str(r[i])) for r in table) for i in range(len(self.columns))]
         lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
         lines.insert(1, "  ".join("-" * w for w in widths))
+        if self.title:
+            lines.insert(0, self.title)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         if not self.rows:
             return f"<i>{html.escape(repr(self))}</i>"
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
+        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
             for row in self.rows
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 __all__ = [
     "miss_note",
     "hit_note",
     "running_note",
+    "spinner_text_note",
     "output_warning",
     "mutation_warning",
     "unhashable_result_warning",

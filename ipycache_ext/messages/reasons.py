@@ -77,6 +77,7 @@ _GONE = {
     "expired": "its entry had expired (ttl)",
     "evicted": "its entry had been evicted (max_entries)",
     "cleared": "the cache had been cleared",
+    "invalid": "validate rejected its stored entry",
 }
 
 

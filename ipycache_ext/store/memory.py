@@ -29,7 +29,9 @@ class Entry:
     when stored (for the mutation check), and what its key was made of.
 
     The same type is kept in memory and written to the persistent tier; ``expires``
-    is this kernel's clock and is not meaningful elsewhere.
+    is this kernel's clock and is not meaningful elsewhere.  ``stored_at`` is wall-clock
+    time (an entry's age means the same in every kernel sharing a store); ``hits``
+    counts this kernel's hits on it.
     """
 
     value: Any
@@ -37,12 +39,18 @@ class Entry:
     parts: Snapshot
     seconds: float
     expires: float | None = None
+    stored_at: float | None = None  # None only in entries written before it existed
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.stored_at is None:
+            self.stored_at = time.time()
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**vars(self), "expires": None}
+        return {**vars(self), "expires": None, "hits": 0}
 
 
 @dataclass
@@ -120,6 +128,25 @@ class MemoryStore:
             entries.move_to_end(key)
             return entry
 
+    def peek(self, owner: str, key: bytes) -> tuple[Entry | None, str | None]:
+        """The entry for ``key`` without touching it (no LRU move, no hit, an expired
+        one left in place), or how its entry went: for a dry run (``f.explain``)."""
+        with self.lock:
+            entry = self._entries.get(owner, _NO_ENTRIES).get(key)
+            if entry is not None and entry.expired(time.monotonic()):
+                return None, "expired"
+            return entry, None if entry is not None else self._gone.get(owner, _NO_GONE).get(key)
+
+    def drop(self, owner: str, key: bytes, how: str = "cleared") -> bool:
+        """Remove one entry (``f.clear(args)``, a failed ``validate``); True if it was there."""
+        with self.lock:
+            entries = self._entries.get(owner)
+            if not entries or key not in entries:
+                return False
+            del entries[key]
+            self._forget(owner, key, how)
+            return True
+
     def put(self, owner: str, key: bytes, entry: Entry, max_entries: int | None) -> None:
         with self.lock:
             entries = self._entries.setdefault(owner, OrderedDict())
@@ -183,11 +210,15 @@ class MemoryStore:
         with self.lock:
             return iter(list(self._stats.items()))
 
-    def record_hit(self, stats: OwnerStats, parts: Snapshot | None) -> None:
-        """Count a hit; ``parts`` (None for a hit inside another miss) becomes what the
-        next miss of this owner is compared with."""
+    def record_hit(
+        self, stats: OwnerStats, parts: Snapshot | None, entry: Entry | None = None
+    ) -> None:
+        """Count a hit (of the owner, and of ``entry``); ``parts`` (None for a hit inside
+        another miss) becomes what the next miss of this owner is compared with."""
         with self.lock:
             stats.hits += 1
+            if entry is not None:
+                entry.hits += 1
             if parts is not None:
                 stats.last_parts = parts
 
