@@ -518,6 +518,7 @@ import os, sys, time
 from pathlib import Path
 from ipycache_ext.store.signed import secret_key
 
+Path(f"ready-{os.getpid()}").touch()
 while not Path("go").exists():
     time.sleep(0.001)
 print(secret_key().decode())
@@ -535,9 +536,10 @@ def test_kernels_starting_together_all_read_the_same_whole_key(tmp_path: Path) -
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(16)
+        for _ in range(8)
     ]
-    time.sleep(0.5)  # every process is up and polling
+    while len(list(tmp_path.glob("ready-*"))) < len(procs):  # every process is polling
+        time.sleep(0.01)
     (tmp_path / "go").touch()
-    keys = {finish(proc)[1].strip() for proc in procs}
+    keys = {finish(proc, timeout=300)[1].strip() for proc in procs}
     assert len(keys) == 1 and len(keys.pop()) == 64
