@@ -538,7 +538,10 @@ def test_kernels_starting_together_all_read_the_same_whole_key(tmp_path: Path) -
         )
         for _ in range(8)
     ]
-    while len(list(tmp_path.glob("ready-*"))) < len(procs):  # every process is polling
+    # Every process is polling before the key is asked for (or one has died: finish says).
+    while len(list(tmp_path.glob("ready-*"))) < len(procs):
+        if any(proc.poll() is not None for proc in procs):
+            break
         time.sleep(0.01)
     (tmp_path / "go").touch()
     keys = {finish(proc, timeout=300)[1].strip() for proc in procs}
