@@ -89,6 +89,11 @@ class MemoMagics(Magics):
     secret_key = Unicode(
         "", help="Shared key that signs persisted entries (a team store). Empty: per-user key."
     ).tag(config=True)
+    track_files = Bool(
+        True,
+        help="Files a cached function or cell reads (and directories it lists) join its "
+        "key: a changed file is a miss naming it.",
+    ).tag(config=True)
 
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
@@ -99,6 +104,7 @@ class MemoMagics(Magics):
         "max_disk_bytes": "max_disk_bytes",
         "secret_key": "secret_key",
         "user_paths": "user_paths",
+        "track_files": "track_files",
     }
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -131,6 +137,14 @@ class MemoMagics(Magics):
         action="store_true",
         help="Also keep the entry in the persistent store (survives restarts, shared).",
     )
+    @argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="A file or glob the cell depends on that Python's open does not see "
+        "(pyarrow, polars, HDF5 readers); repeatable.",
+    )
     @line_cell_magic
     def memo(self, line: str, cell: str | None = None) -> Any:
         """Run a cell (or, as %memo, one statement) only when what it reads changed.
@@ -142,6 +156,7 @@ class MemoMagics(Magics):
         are left out), the code of the user functions it uses, and the options.
 
             %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
+                   [--files PATTERN]
             %memo [options] <statement>
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
@@ -155,7 +170,12 @@ class MemoMagics(Magics):
         if parsed.ttl is not None and parsed.ttl <= 0:
             raise UsageError(messages.bad_cell_option_error("--ttl", parsed.ttl, "seconds > 0"))
         options = CellOptions(
-            parsed.allow_mutation, parsed.ttl, parsed.quiet, parsed.name, parsed.persist
+            parsed.allow_mutation,
+            parsed.ttl,
+            parsed.quiet,
+            parsed.name,
+            parsed.persist,
+            tuple(parsed.files),
         )
         result = run_memo_cell(self.shell, cell, options)
         return None if cell.rstrip().endswith(";") else result  # `;` hides it, as usual
@@ -175,6 +195,7 @@ class MemoMagics(Magics):
                     str(stats.hits),
                     str(stats.misses),
                     messages.size(held),
+                    str(len({s.path for e in entries for s in e.files if not s.is_dir})),
                     messages.reasons_text(stats.last_reasons),
                 )
             )

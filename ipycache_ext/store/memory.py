@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..parts import Reason, Snapshot
+from ..parts import FileState, Reason, Snapshot
 
 _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 
@@ -26,7 +26,8 @@ _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 @dataclass
 class Entry:
     """A stored result (a function's value or a cell's record), the fingerprint it had
-    when stored (for the mutation check), and what its key was made of.
+    when stored (for the mutation check), what its key was made of, and the files its
+    run read (checked on every hit: :mod:`ipycache_ext.deps.files`).
 
     The same type is kept in memory and written to the persistent tier; ``expires``
     is this kernel's clock and is not meaningful elsewhere.
@@ -37,6 +38,7 @@ class Entry:
     parts: Snapshot
     seconds: float
     expires: float | None = None
+    files: tuple[FileState, ...] = ()
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
@@ -130,6 +132,13 @@ class MemoryStore:
                 while len(entries) > max_entries:
                     evicted, _ = entries.popitem(last=False)
                     self._forget(owner, evicted, "evicted")
+
+    def drop(self, owner: str, key: bytes, entry: Entry) -> None:
+        """Remove ``entry`` (found stale) unless another one took its place meanwhile."""
+        with self.lock:
+            entries = self._entries.get(owner)
+            if entries is not None and entries.get(key) is entry:
+                del entries[key]
 
     def count(self, owner: str) -> int:
         with self.lock:
