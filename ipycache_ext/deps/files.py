@@ -117,10 +117,13 @@ def _first_sight(path: str, is_dir: bool) -> Seen:
     stat moves with the run's own outputs, its names minus those outputs don't)."""
     if not is_dir:
         return _stat(path, False)
+    token = _recorders.set(())  # this listing is ours: not an event to record again
     try:
         return frozenset(os.listdir(path))
     except OSError:
         return None
+    finally:
+        _recorders.reset(token)
 
 
 def _stat(path: str, is_dir: bool) -> Stat:
@@ -216,7 +219,7 @@ def inherit(found: tuple[FileState, ...]) -> None:
     for state in found:
         seen: Seen = _stat_of(state)
         if state.is_dir and state.exists:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError), suspended():
                 seen = frozenset(os.listdir(state.path)).difference(state.ignored)
         for recorder in recorders:
             recorder.note_read(state.path, state.is_dir, seen)
