@@ -41,7 +41,8 @@ READERS = {
         "notes.txt",
         "alpha",
         "gamma",
-        "@memo\ndef load(path):\n    tally(path)\n    with open(path) as fh:\n        return fh.read()",
+        "@memo\ndef load(path):\n    tally(path)\n    with open(path) as fh:\n"
+        "        return fh.read()",
     ),
     "Path.read_text": (
         "notes.txt",
@@ -147,7 +148,8 @@ def test_deleted_and_created_files_are_changes(
     here: Path, ns: dict[str, Any], tally: Tally, notes: Notes
 ) -> None:
     source = (
-        "@memo\ndef settings():\n    tally(1)\n    try:\n        return open('config.json').read()\n"
+        "@memo\ndef settings():\n    tally(1)\n    try:\n"
+        "        return open('config.json').read()\n"
         "    except FileNotFoundError:\n        return None"
     )
     settings = _define(ns, source, tally)["settings"]
@@ -211,7 +213,10 @@ def test_async_function_reading_a_file_misses_after_a_change(
     here: Path, ns: dict[str, Any], tally: Tally
 ) -> None:
     bump(here / "a.txt", "1")
-    source = "@memo\nasync def load():\n    tally(1)\n    await asyncio.sleep(0)\n    return open('a.txt').read()"
+    source = (
+        "@memo\nasync def load():\n    tally(1)\n    await asyncio.sleep(0)\n"
+        "    return open('a.txt').read()"
+    )
     load = _define(ns, source, tally)["load"]
     assert asyncio.run(load()) == asyncio.run(load()) == "1" and len(tally) == 1
     bump(here / "a.txt", "2")
