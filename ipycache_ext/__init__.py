@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .deps.files import depends_on
 from .errors import MemoError, MemoOptionError, UnhashableTypeError, UserHashError
 from .memo import CacheInfo, MemoizedFunction, memo
 
@@ -31,6 +32,7 @@ __all__ = [
     "MemoError",
     "MemoOptionError",
     "MemoizedFunction",
+    "depends_on",
     "UnhashableTypeError",
     "UserHashError",
     "memo",

@@ -33,6 +33,8 @@ class Settings:
     lease_seconds: float = 30.0
     # Folders besides the working directory whose code counts as the user's.
     user_paths: tuple[str, ...] = field(default_factory=_env_paths)
+    # Files a miss reads (and directories it lists) join its entry's key.
+    track_files: bool = True
 
 
 SETTINGS = Settings()

@@ -7,8 +7,9 @@ A sync call, an async call and a ``%%memo`` cell all go through :class:`Cached`:
 2. compute once: threads and coroutines of this kernel wait for the one computing the
    key, and kernels sharing a store wait on its lease;
 3. remember the entry (memory, and the tier when persisting) with a fingerprint for
-   the mutation check, count the miss and say why it missed;
-4. on a hit, check the stored value was not mutated, count it, and hand it back.
+   the mutation check and the files the run read, count the miss and say why it missed;
+4. on a hit, check the files it read are unchanged (else it is a miss saying which
+   file changed), check the stored value was not mutated, count it, hand it back.
 
 What differs between a function and a cell (how it runs, what is stored, how a hit
 is delivered) is a handful of hooks that :mod:`.memo` and :mod:`.ipython.cellrun`
@@ -27,7 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from . import messages, notify
+from .config import SETTINGS
+from .deps import files
 from .keys import CallKey, snapshot, why_missed
+from .parts import Reason
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.tier import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
@@ -137,11 +141,13 @@ class Cached(Generic[Call]):
             return self._hit(call, entry)
         claim = None
         try:
-            tier = persistent.tier(self.policy.persist)
-            if tier is not None:
-                claim = self._claim(tier, digest)
-                if claim.stored is not None and self.still_valid(call, claim.stored):
-                    return self._adopt(key, call, claim.stored, tier)
+            with files.suspended():
+                tier = persistent.tier(self.policy.persist)
+                if tier is not None:
+                    claim = self._claim(tier, digest)
+            stored = None if claim is None else claim.stored
+            if tier is not None and stored is not None and self._usable(call, stored, digest):
+                return self._adopt(key, call, stored, tier)
             with self._miss(call) as run:
                 run.value = compute(*args, **kwargs)
             return self._remember(key, call, run, tier)
@@ -170,11 +176,13 @@ class Cached(Generic[Call]):
             return self._hit(call, entry)
         claim = None
         try:
-            tier = persistent.tier(self.policy.persist)
-            if tier is not None:
-                claim = await self._aclaim(tier, digest)
-                if claim.stored is not None and self.still_valid(call, claim.stored):
-                    return self._adopt(key, call, claim.stored, tier)
+            with files.suspended():
+                tier = persistent.tier(self.policy.persist)
+                if tier is not None:
+                    claim = await self._aclaim(tier, digest)
+            stored = None if claim is None else claim.stored
+            if tier is not None and stored is not None and self._usable(call, stored, digest):
+                return self._adopt(key, call, stored, tier)
             with self._miss(call) as run:
                 run.value = await compute(*args, **kwargs)
             return self._remember(key, call, run, tier)
@@ -186,7 +194,9 @@ class Cached(Generic[Call]):
     def _live(self, call: Call, owner: str, digest: bytes) -> Entry | None:
         """The memory entry for ``digest`` if there is one and it is still valid."""
         entry = STORE.get(owner, digest)
-        if entry is not None and not self.still_valid(call, entry):
+        if entry is None or (entry.files and self._stale(entry, digest)):
+            return None
+        if not self.still_valid(call, entry):
             STORE.drop(owner, digest, "invalid")
             return None
         return entry
@@ -208,7 +218,9 @@ class Cached(Generic[Call]):
         run = _Run(time.perf_counter())
         _nesting.depth += self.nests
         try:
-            with self.running(call) as run.watch:
+            # Recording starts inside ``running``: a spinner thread it starts is not
+            # the miss's own work.
+            with self.running(call) as run.watch, files.recording() as run.reads:
                 yield run
         finally:
             _nesting.depth -= self.nests
@@ -241,24 +253,27 @@ class Cached(Generic[Call]):
         stored = self.stored_value(call, run.value, run.watch)
         seconds, watch = run.seconds, run.watch
         parts = snapshot(key.parts)
-        entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry())
+        read = files.states(run.reads)
+        entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry(), files=read)
         if tier is not None:
             refusal = self.persist_refusal(stored)
             if refusal is not None:
                 notify.emit(refusal)
             else:
-                tier.save(
-                    self.owner,
-                    key.digest,
-                    entry,
-                    self.policy.ttl,
-                    self.label,
-                    lambda exc: self.unpicklable_warning(stored, exc),
-                )
+                with files.suspended():
+                    tier.save(
+                        self.owner,
+                        key.digest,
+                        entry,
+                        self.policy.ttl,
+                        self.label,
+                        lambda exc: self.unpicklable_warning(stored, exc),
+                    )
         outermost = self._outermost()
         stats = self.stats()
         gone = STORE.how_gone(self.owner, key.digest)
-        reasons = tuple(why_missed(stats.last_parts, parts, gone))
+        stale = _stale_reasons.pop((self.owner, key.digest), None)
+        reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
         STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
         # Calls made inside a miss are not what the user compares the next call with.
         STORE.record_miss(stats, parts if outermost else None, reasons)
@@ -267,7 +282,31 @@ class Cached(Generic[Call]):
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
 
+    def _usable(self, call: Call, stored: Entry, digest: bytes) -> bool:
+        """An entry from the tier: usable unless a file it read changed or ``validate``
+        rejects it."""
+        return not (stored.files and self._stale(stored, digest)) and self.still_valid(call, stored)
+
+    def _stale(self, entry: Entry, digest: bytes) -> bool:
+        """True if a file the entry's run read changed: the entry is dropped and the
+        miss that follows says which file.  Same bytes under a new stat: still valid."""
+        if not SETTINGS.track_files:
+            return False
+        reasons, refreshed = files.check(entry.files)
+        if refreshed is not None:
+            entry.files = refreshed
+        if not reasons:
+            return False
+        STORE.drop(self.owner, digest, None, only=entry)
+        with _stale_lock:
+            while len(_stale_reasons) >= _STALE_KEPT:
+                _stale_reasons.pop(next(iter(_stale_reasons)))
+            _stale_reasons[(self.owner, digest)] = tuple(reasons)
+        return True
+
     def _hit(self, call: Call, entry: Entry) -> Any:
+        if entry.files:
+            files.inherit(entry.files)
         STORE.record_hit(self.stats(), entry.parts if self._outermost() else None, entry)
         value = self.deliver(call, entry, None)
         if entry.fingerprint is not None:
@@ -278,9 +317,18 @@ class Cached(Generic[Call]):
         """An entry another kernel (or an earlier one) stored: it joins the memory tier."""
         entry = Entry(stored.value, stored.fingerprint, stored.parts, stored.seconds)
         entry.expires, entry.stored_at = self._expiry(), stored.stored_at or entry.stored_at
+        entry.files = stored.files
+        if entry.files:
+            files.inherit(entry.files)
         STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
         STORE.record_hit(self.stats(), entry.parts, entry)
         return self.deliver(call, entry, tier.backend.where)
+
+
+# Why an entry was found stale, until the miss that follows says so (bounded).
+_stale_reasons: dict[tuple[str, bytes], tuple[Reason, ...]] = {}
+_stale_lock = threading.Lock()
+_STALE_KEPT = 1024
 
 
 @dataclass
@@ -290,6 +338,7 @@ class _Run:
 
     started: float
     watch: Any = None
+    reads: files.Recorder | None = None
     value: Any = None
     seconds: float = 0.0
 

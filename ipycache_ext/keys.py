@@ -25,6 +25,7 @@ from .deps.code import MISSING, Deps, add_value, collect, resolve_chain, short_a
 from .deps.usercode import is_user_module, short_name
 from .errors import UnhashableTypeError
 from .hashing.core import Hasher
+from .hashing.handlers import IN_MEMORY_FILES
 from .parts import (
     CODE_KINDS,
     MISSING_DATA,
@@ -130,7 +131,11 @@ def key_of_call(
         data = short_atom(hasher, value)
         if data is None:
             where = messages.part_place(PartKind.ARGUMENT, name, via)
-            if type(value) not in _SCALARS and isinstance(value, Iterator):
+            if (
+                type(value) not in _SCALARS
+                and isinstance(value, Iterator)
+                and type(value) not in IN_MEMORY_FILES
+            ):
                 type_name = f"{type(value).__module__}.{type(value).__qualname__}"
                 text = messages.iterator_argument_error(name, type_name, via[0])
                 raise UnhashableTypeError(text, type_name, where)

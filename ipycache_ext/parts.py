@@ -26,6 +26,8 @@ class PartKind(enum.StrEnum):
     CODE = "code"  # a user function's or class's code
     CELL_CODE = "cell_code"
     OPTIONS = "options"
+    FILE = "file"  # a file the code read (see deps/files.py)
+    DIRECTORY = "directory"  # a directory the code listed
 
 
 # Kinds whose parts stand for code, not values: they never "change" to a user in the
@@ -90,6 +92,29 @@ _SELF_NAMED = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """A file (or a directory's listing) a miss read, as it was when the entry was
+    stored: ``exists``, ``size`` (a directory: how many names it holds), the times
+    that serve as the fast check, and ``digest`` (xxh3-128 of the bytes; a
+    directory: of its sorted names; b"" when it changed while the miss ran).
+    """
+
+    path: str  # absolute
+    is_dir: bool
+    exists: bool
+    size: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+    digest: bytes = b""
+    ignored: tuple[str, ...] = ()  # a directory's names the run created (its outputs)
+
+    @property
+    def ident(self) -> PartId:
+        kind = PartKind.DIRECTORY if self.is_dir else PartKind.FILE
+        return PartId(kind.value, self.path, "")
+
+
 class ReasonKind(enum.StrEnum):
     """Why a key had no entry."""
 
@@ -105,7 +130,8 @@ class Reason:
     """One reason for a miss; :func:`ipycache_ext.messages.reason_text` words it.
 
     ``old``/``new`` are the short reprs of a changed value (``old`` None: a part the
-    last key did not have); ``gone`` is "expired", "evicted" or "cleared".
+    last key did not have); ``gone`` is "expired", "evicted" or "cleared";
+    ``files`` is a read file's state when stored and now (a FILE/DIRECTORY part).
     """
 
     kind: ReasonKind
@@ -113,3 +139,4 @@ class Reason:
     old: str | None = None
     new: str | None = None
     gone: str = ""
+    files: tuple[FileState, FileState] | None = None

@@ -113,7 +113,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from ipycache_ext import memo
+from ipycache_ext import config, memo
+
+# The glob below only synchronizes the two processes: its listing is not an input.
+config.SETTINGS.track_files = False
 
 @memo(persist=True)
 def slow_square(x):

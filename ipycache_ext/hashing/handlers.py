@@ -23,11 +23,12 @@ must not claim values an existing one hashes.
 from __future__ import annotations
 
 import importlib
+import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import messages
-from .wire import MEMORYVIEW, xxh_digest
+from .wire import MEMORY_FILE, MEMORYVIEW, pack_q, xxh_digest
 
 if TYPE_CHECKING:
     from .core import Hasher
@@ -151,3 +152,21 @@ def _digest_memoryview(value: memoryview, hasher: Hasher) -> bytes:
 
 
 register(memoryview, _digest_memoryview, exact=True)
+
+
+IN_MEMORY_FILES = (io.BytesIO, io.StringIO)
+
+
+def _digest_memory_file(value: io.BytesIO | io.StringIO, hasher: Hasher) -> bytes | None:
+    """An in-memory file is a value, not a stream to consume: its content and position
+    (what the next read returns) are what a result can depend on."""
+    try:
+        content = value.getvalue()
+        position = value.tell()
+    except ValueError:  # closed: hashed by its state, which says so
+        return None
+    data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    return xxh_digest(MEMORY_FILE + type(value).__name__.encode() + b"\0" + pack_q(position) + data)
+
+
+register(IN_MEMORY_FILES, _digest_memory_file, exact=True)

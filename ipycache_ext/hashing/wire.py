@@ -39,5 +39,7 @@ FLOATS = b"W"
 # A value replaced by a hash_funcs entry: USER + entry label + digest of the replacement.
 USER = b"user:"
 MEMORYVIEW = b"mv"
+# An in-memory file (io.BytesIO, io.StringIO): tag + type + position + content.
+MEMORY_FILE = b"mf"
 # A key component given by its digest rather than its atom encoding.
 PART_DIGEST = b"#"

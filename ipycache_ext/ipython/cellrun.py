@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import messages, notify
 from ..deps.cell import CellName, analyze, cell_name
+from ..deps.files import depends_on
 from ..deps.usercode import is_user_callable
 from ..engine import Cached, Policy
 from ..entries import Explanation, explain
@@ -31,7 +32,7 @@ from ..parts import PartKind
 from ..store.memory import Entry
 from . import capture
 
-_OPTION = re.compile(r"\s*(--(?:ttl|name)(?:=\S+|\s+\S+)|--[\w-]+)")
+_OPTION = re.compile(r"\s*(--(?:ttl|name|files)(?:=\S+|\s+\S+)|--[\w-]+)")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class CellOptions:
     quiet: bool = False
     name: str | None = None
     persist: bool = False
+    files: tuple[str, ...] = ()  # declared dependencies (--files PATTERN)
 
     def flags(self) -> str:
         """The options that change what is stored, as flags (part of the cell's key)."""
@@ -55,6 +57,7 @@ class CellOptions:
             parts.append(f"--name {self.name}")
         if self.persist:
             parts.append("--persist")
+        parts += [f"--files {pattern}" for pattern in self.files]
         return " ".join(parts)
 
     def policy(self) -> Policy:
@@ -111,7 +114,7 @@ def run_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Any:
     """Replay the cell if its key is stored, else run it and store what it did."""
     __tracebackhide__ = True  # IPython shows the user's frames only
     cell, run = _prepare(shell, raw_cell, options)
-    return cell.lookup(run.key, run, _execute, (shell, run.source), {})
+    return cell.lookup(run.key, run, _execute, (shell, run.source, options.files), {})
 
 
 def explain_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Explanation:
@@ -130,9 +133,12 @@ def _prepare(shell: Any, raw_cell: str, options: CellOptions) -> tuple[MemoCell,
     return cell, CellRun(shell, source, facts.binds, key)
 
 
-def _execute(shell: Any, source: str) -> Any:
-    """Run transformed cell source in the user namespace, like ``%%time``; last value out."""
+def _execute(shell: Any, source: str, files: tuple[str, ...] = ()) -> Any:
+    """Run transformed cell source in the user namespace, like ``%%time``; last value out.
+
+    ``files`` (``--files``) are declared first, as the cell's dependencies."""
     __tracebackhide__ = True  # IPython shows the user's frames only
+    depends_on(*files)
     tree = shell.compile.ast_parse(source)
     tree = shell.transform_ast(tree)
     last = None

@@ -92,6 +92,11 @@ class MemoMagics(Magics):
     secret_key = Unicode(
         "", help="Shared key that signs persisted entries (a team store). Empty: per-user key."
     ).tag(config=True)
+    track_files = Bool(
+        True,
+        help="Files a cached function or cell reads (and directories it lists) join its "
+        "key: a changed file is a miss naming it.",
+    ).tag(config=True)
 
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
@@ -102,6 +107,7 @@ class MemoMagics(Magics):
         "max_disk_bytes": "max_disk_bytes",
         "secret_key": "secret_key",
         "user_paths": "user_paths",
+        "track_files": "track_files",
     }
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -139,6 +145,14 @@ class MemoMagics(Magics):
         action="store_true",
         help="Don't run: say whether the cell would hit, or which inputs changed.",
     )
+    @argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="A file or glob the cell depends on that Python's open does not see "
+        "(pyarrow, polars, HDF5 readers); repeatable.",
+    )
     @line_cell_magic
     def memo(self, line: str, cell: str | None = None) -> Any:
         """Run a cell (or, as %memo, one statement) only when what it reads changed.
@@ -150,7 +164,7 @@ class MemoMagics(Magics):
         are left out), the code of the user functions it uses, and the options.
 
             %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
-                   [--explain]
+                   [--explain] [--files PATTERN]
             %memo [options] <statement>
 
         With --explain the cell does not run: the result says "would hit" (with the
@@ -167,7 +181,12 @@ class MemoMagics(Magics):
         if parsed.ttl is not None and parsed.ttl <= 0:
             raise UsageError(messages.bad_cell_option_error("--ttl", parsed.ttl, "seconds > 0"))
         options = CellOptions(
-            parsed.allow_mutation, parsed.ttl, parsed.quiet, parsed.name, parsed.persist
+            parsed.allow_mutation,
+            parsed.ttl,
+            parsed.quiet,
+            parsed.name,
+            parsed.persist,
+            tuple(parsed.files),
         )
         if parsed.explain:
             return explain_memo_cell(self.shell, cell, options)
@@ -207,6 +226,7 @@ class MemoMagics(Magics):
                     str(stats.hits),
                     str(stats.misses),
                     messages.size(held),
+                    str(len({s.path for e in entries for s in e.files if not s.is_dir})),
                     messages.reasons_text(stats.last_reasons),
                 )
             )

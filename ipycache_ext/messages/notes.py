@@ -119,7 +119,16 @@ def cleared_note(what: str, entries: int) -> Note:
     return make_note("info", text, html.escape(text), "#555")
 
 
-INFO_COLUMNS = ("name", "kind", "entries", "hits", "misses", "memory", "last miss reason")
+INFO_COLUMNS = (
+    "name",
+    "kind",
+    "entries",
+    "hits",
+    "misses",
+    "memory",
+    "files",
+    "last miss reason",
+)
 
 
 class InfoTable:

@@ -3,9 +3,12 @@ missed: structured :class:`~ipycache_ext.parts.Reason` s in words."""
 
 from __future__ import annotations
 
+import os
+import time
+
 from ..deps.cell import CellName
-from ..parts import PartId, PartKind, Reason, ReasonKind
-from .base import UNDEFINED, short_repr
+from ..parts import FileState, PartId, PartKind, Reason, ReasonKind
+from .base import UNDEFINED, short_repr, size
 
 
 def describe_call(name: str, args: tuple, kwargs: dict) -> str:
@@ -25,6 +28,8 @@ _PART_WORDS = {
     PartKind.CODE: "code of {}",
     PartKind.CELL_CODE: "code of the cell",
     PartKind.OPTIONS: "options",
+    PartKind.FILE: "file {}",
+    PartKind.DIRECTORY: "directory {}",
 }
 
 
@@ -49,6 +54,8 @@ def reason_text(reason: Reason) -> str:
         return reason_first_call()
     if kind is ReasonKind.GONE:
         return reason_gone(reason.gone)
+    if reason.files is not None:
+        return reason_file(*reason.files)
     if kind is ReasonKind.NO_ENTRY or part is None:
         return reason_no_entry()
     if kind is ReasonKind.REMOVED:
@@ -126,6 +133,36 @@ def reason_option(options: str) -> str:
     return f"the options changed (now {options or 'none'})"
 
 
+def shown_path(path: str, is_dir: bool = False) -> str:
+    """A recorded path as the user wrote it, most likely: relative to the working
+    directory when under it; a directory ends in ``/``."""
+    cwd = os.getcwd()
+    shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
+    return shown + "/" if is_dir else shown
+
+
+def _clock(mtime_ns: int) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(mtime_ns / 1e9))
+
+
+def reason_file(old: FileState, new: FileState) -> str:
+    """``file data/sales.csv changed (modified 12:03:07, 1.2 MB -> 1.3 MB)``."""
+    what = "directory" if old.is_dir else "file"
+    name = f"{what} {shown_path(old.path, old.is_dir)}"
+    if old.exists and not new.exists:
+        return f"{name} was deleted"
+    if new.exists and not old.exists:
+        return f"{name} was created"
+    if old.is_dir:
+        if new.size > old.size:
+            return f"{name} has new files"
+        if new.size < old.size:
+            return f"{name} has fewer files"
+        return f"{name} has other files (renamed or replaced)"
+    sizes = size(new.size) if old.size == new.size else f"{size(old.size)} -> {size(new.size)}"
+    return f"{name} changed (modified {_clock(new.mtime_ns)}, {sizes})"
+
+
 def cell_label(name: CellName) -> str:
     """A cell's name in notes and ``%memo_info``: ``cell [df, model]``."""
     if name.given:
@@ -151,4 +188,6 @@ __all__ = [
     "reason_cell_code",
     "reason_option",
     "cell_label",
+    "shown_path",
+    "reason_file",
 ]

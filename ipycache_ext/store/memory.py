@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..parts import Reason, Snapshot
+from ..parts import FileState, Reason, Snapshot
 
 _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 
@@ -26,7 +26,8 @@ _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 @dataclass
 class Entry:
     """A stored result (a function's value or a cell's record), the fingerprint it had
-    when stored (for the mutation check), and what its key was made of.
+    when stored (for the mutation check), what its key was made of, and the files its
+    run read (checked on every hit: :mod:`ipycache_ext.deps.files`).
 
     The same type is kept in memory and written to the persistent tier; ``expires``
     is this kernel's clock and is not meaningful elsewhere.  ``stored_at`` is wall-clock
@@ -41,6 +42,7 @@ class Entry:
     expires: float | None = None
     stored_at: float | None = None  # None only in entries written before it existed
     hits: int = 0
+    files: tuple[FileState, ...] = ()
 
     def __post_init__(self) -> None:
         if self.stored_at is None:
@@ -137,14 +139,20 @@ class MemoryStore:
                 return None, "expired"
             return entry, None if entry is not None else self._gone.get(owner, _NO_GONE).get(key)
 
-    def drop(self, owner: str, key: bytes, how: str = "cleared") -> bool:
-        """Remove one entry (``f.clear(args)``, a failed ``validate``); True if it was there."""
+    def drop(
+        self, owner: str, key: bytes, how: str | None = "cleared", only: Entry | None = None
+    ) -> bool:
+        """Remove one entry (``f.clear(args)``, a failed ``validate``, a file that
+        changed); True if it was there.  ``how`` is remembered for the next miss's note
+        (None: the caller explains it); with ``only``, that entry and no other that took
+        its place meanwhile."""
         with self.lock:
             entries = self._entries.get(owner)
-            if not entries or key not in entries:
+            if not entries or key not in entries or (only is not None and entries[key] is not only):
                 return False
             del entries[key]
-            self._forget(owner, key, how)
+            if how is not None:
+                self._forget(owner, key, how)
             return True
 
     def put(self, owner: str, key: bytes, entry: Entry, max_entries: int | None) -> None:

@@ -1,0 +1,103 @@
+"""What tracking the files a miss reads costs: ``python bench/file_deps.py``.
+
+1. ``open()`` + ``read()`` of a small file when no miss is running, in a process with
+   the audit hook installed against one without it (a hook cannot be removed, so each
+   is timed in a process of its own, several times in turns).
+2. A ``@memo`` hit whose entry depends on 10 files (each stat-ed on the hit) against
+   the same hit with none.
+
+It prints the figures; the tests assert no timing.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from timing import race_per_call
+
+HERE = Path(__file__).resolve().parent
+
+
+def _open_child(with_hook: bool) -> None:
+    """Time open+read of a small file in this process; print seconds per call."""
+    from ipycache_ext.deps import files
+
+    if with_hook:
+        files._install()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "small.txt")
+        Path(path).write_text("x" * 100)
+
+        def read() -> str:
+            with open(path) as fh:
+                return fh.read()
+
+        print(race_per_call({"open": (read, 2000)})["open"])
+
+
+def open_overhead(turns: int = 5) -> tuple[float, float]:
+    """Median seconds per open+read without and with the hook (processes in turns)."""
+    found: dict[str, list[float]] = {"none": [], "hook": []}
+    for _ in range(turns):
+        for mode in found:
+            out = subprocess.run(
+                [sys.executable, __file__, "--open-child", mode],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=HERE,
+            ).stdout
+            found[mode].append(float(out.split()[-1]))
+    return statistics.median(found["none"]), statistics.median(found["hook"])
+
+
+def hit_overhead() -> tuple[float, float]:
+    """Median seconds per hit of a function with no file and one with 10 files."""
+    from ipycache_ext import memo, notify
+
+    notify.set_sink(lambda note: None)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [os.path.join(folder, f"f{i}.txt") for i in range(10)]
+        for path in paths:
+            Path(path).write_text("data")
+
+        # One function, so both keys hash the same code and globals: only the
+        # entry's files differ (none for read=False, 10 for read=True).
+        @memo
+        def load(read: bool) -> bool:
+            if read:
+                for path in paths:
+                    with open(path) as fh:
+                        fh.read()
+            return read
+
+        load(False), load(True)
+        times = race_per_call(
+            {"none": (lambda: load(False), 2000), "ten": (lambda: load(True), 2000)}
+        )
+        return times["none"], times["ten"]
+
+
+def main() -> None:
+    bare, hooked = open_overhead()
+    print(
+        f"open()+read() of a 100 B file, no miss running: {bare * 1e6:.2f} µs without the "
+        f"hook, {hooked * 1e6:.2f} µs with it ({(hooked / bare - 1) * 100:+.1f} %)"
+    )
+    none, ten = hit_overhead()
+    print(
+        f"@memo hit: {none * 1e6:.2f} µs with no file, {ten * 1e6:.2f} µs with 10 files "
+        f"(+{(ten - none) * 1e6:.2f} µs)"
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--open-child"]:
+        _open_child(sys.argv[2] == "hook")
+    else:
+        main()

@@ -1,0 +1,335 @@
+"""Files a miss reads: recorded while it runs, checked on every later hit.
+
+A result computed from ``data/sales.csv`` is only valid while that file is unchanged,
+yet the file is neither an argument nor a global.  Python raises an audit event for
+every ``open`` (``open``, ``io.open``, ``os.open``, ``pathlib``, so pandas, numpy,
+json, csv, pickle and PIL too) and every directory listing (``os.listdir``,
+``os.scandir``, hence ``glob``).  One process-wide hook (audit hooks cannot be
+removed) records those events into the recorders of the misses running in the
+current thread or task (a :class:`~contextvars.ContextVar`), a nested miss into its
+own recorder and every enclosing one.  When no miss is recording, the hook returns
+after one global lookup.
+
+What is recorded is a read: a file opened for writing, appending or creating (an
+output, a temporary file) is not a dependency, nor is anything under a directory the
+miss created.  Files of the interpreter and of installed packages, ``/proc``,
+``/dev``, ``/sys``, compiled code and what the import system reads are left out.
+
+Each read file becomes a :class:`~ipycache_ext.parts.FileState`: size and times as
+the fast check, a streamed xxh3 digest of the bytes as the real one.  A hit stats the
+files; only when a stat differs is the file read again, so ``touch`` still hits and a
+same-size edit misses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import glob
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import xxhash
+
+from ..config import SETTINGS
+from ..parts import FileState, Reason, ReasonKind
+from .usercode import _in_environment
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir"})
+_SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
+_COMPILED_SUFFIXES = (".pyc", ".pyo")
+_IMPORT_FRAMES = "<frozen importlib"
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
+_CHUNK = 1 << 20
+
+Stat = tuple[int, int, int] | None  # (size, mtime_ns, ctime_ns), None: absent
+Seen = Stat | frozenset[str]  # a directory's names when first listed
+
+
+class Recorder:
+    """What one miss read and wrote: path -> (is a directory, what it was when first
+    seen: a file's stat, a directory's names)."""
+
+    __slots__ = ("read", "written")
+
+    def __init__(self) -> None:
+        self.read: dict[str, tuple[bool, Seen]] = {}
+        self.written: set[str] = set()
+
+    def note_read(self, path: str, is_dir: bool, seen: Seen) -> None:
+        if path not in self.read:
+            self.read[path] = (is_dir, seen)
+
+
+_recorders: contextvars.ContextVar[tuple[Recorder, ...]] = contextvars.ContextVar(
+    "ipycache_file_recorders", default=()
+)
+_active = 0  # recorders alive in any thread: the hook's first, cheap test
+_lock = threading.Lock()
+_installed = False
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    """The audit hook: a no-op unless some miss is recording."""
+    if _active and event in _EVENTS:
+        recorders = _recorders.get()
+        if recorders:
+            _record(event, args, recorders)
+
+
+def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
+    raw = args[0] if args else None
+    if raw is None:
+        raw = "."  # os.listdir() lists the working directory
+    if isinstance(raw, int):
+        return  # a file descriptor: opened before, by path (seen then) or not at all
+    try:
+        path = os.path.abspath(os.fsdecode(raw))
+    except TypeError:
+        return
+    if event == "os.mkdir" or (event == "open" and (args[2] or 0) & _WRITE_FLAGS):
+        for recorder in recorders:
+            recorder.written.add(path)
+        return
+    if _left_out(path) or sys._getframe(2).f_code.co_filename.startswith(_IMPORT_FRAMES):
+        return
+    is_dir = event != "open"
+    seen = _first_sight(path, is_dir)
+    for recorder in recorders:
+        recorder.note_read(path, is_dir, seen)
+
+
+def _left_out(path: str) -> bool:
+    """The interpreter's and installed packages' files, system pseudo-files, compiled
+    code and this package: never a dependency of a result."""
+    if path.startswith(_SYSTEM_PREFIXES) or path.endswith(_COMPILED_SUFFIXES):
+        return True
+    real = os.path.realpath(path)
+    return _in_environment(real) or real.startswith(_OWN_DIR)
+
+
+def _first_sight(path: str, is_dir: bool) -> Seen:
+    """What ``path`` is before the run uses it: a stat, or a directory's names (its
+    stat moves with the run's own outputs, its names minus those outputs don't)."""
+    if not is_dir:
+        return _stat(path, False)
+    token = _recorders.set(())  # this listing is ours: not an event to record again
+    try:
+        return frozenset(os.listdir(path))
+    except OSError:
+        return None
+    finally:
+        _recorders.reset(token)
+
+
+def _stat(path: str, is_dir: bool) -> Stat:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (0 if is_dir else found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def _install() -> None:
+    global _installed
+    with _lock:
+        if not _installed:
+            sys.addaudithook(_hook)
+            _installed = True
+
+
+def _count(step: int) -> None:
+    global _active
+    with _lock:
+        _active += step
+
+
+# ----- what the engine uses ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[Recorder | None]:
+    """Record what the code run inside reads (None when ``track_files`` is off)."""
+    if not SETTINGS.track_files:
+        yield None
+        return
+    _install()
+    recorder = Recorder()
+    token = _recorders.set((*_recorders.get(), recorder))
+    _count(1)
+    try:
+        yield recorder
+    finally:
+        _count(-1)
+        _recorders.reset(token)
+
+
+@contextlib.contextmanager
+def suspended() -> Iterator[None]:
+    """Nothing read inside is recorded: the cache's own store, key file and digests."""
+    token = _recorders.set(())
+    try:
+        yield
+    finally:
+        _recorders.reset(token)
+
+
+def states(recorder: Recorder | None) -> tuple[FileState, ...]:
+    """The state of every file and directory ``recorder`` saw read, outputs left out.
+
+    A file whose stat moved since it was first opened changed while the miss ran: it
+    is kept with that first stat and no digest, so the next lookup misses.
+    """
+    if recorder is None or not recorder.read:
+        return ()
+    written = recorder.written
+    made_dirs = tuple(p + os.sep for p in written)
+    found = []
+    with suspended():
+        for path in sorted(recorder.read):
+            if path in written or path.startswith(made_dirs):
+                continue
+            is_dir, first = recorder.read[path]
+            if is_dir:
+                outputs = tuple(sorted(os.path.basename(p) for p in written if _parent(p) == path))
+                state = current(path, True, outputs)
+                if isinstance(first, frozenset) and _names_digest(first, outputs) != state.digest:
+                    state = _unknown(path, True, _stat_of(state), outputs)
+            else:
+                state = current(path, False)
+                if _stat_of(state) != first:
+                    state = _unknown(path, False, first if isinstance(first, tuple) else None)
+            found.append(state)
+    return tuple(found)
+
+
+def _parent(path: str) -> str:
+    return os.path.dirname(path)
+
+
+def inherit(found: tuple[FileState, ...]) -> None:
+    """A hit inside a running miss: the files its entry read are the miss's reads too."""
+    recorders = _recorders.get()
+    if not recorders:
+        return
+    for state in found:
+        seen: Seen = _stat_of(state)
+        if state.is_dir and state.exists:
+            with contextlib.suppress(OSError), suspended():
+                seen = frozenset(os.listdir(state.path)).difference(state.ignored)
+        for recorder in recorders:
+            recorder.note_read(state.path, state.is_dir, seen)
+
+
+def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
+    """Why the files of an entry no longer match, and their refreshed states when only
+    their stat moved (same bytes: the entry stays valid)."""
+    reasons: list[Reason] = []
+    refreshed = list(found)
+    moved = False
+    stat = os.stat
+    for i, old in enumerate(found):
+        try:
+            now_stat = stat(old.path)
+        except OSError:
+            if not old.exists:
+                continue
+        else:  # the fast check, inlined: this loop is a hit's whole cost
+            if (
+                old.exists
+                and now_stat.st_mtime_ns == old.mtime_ns
+                and now_stat.st_ctime_ns == old.ctime_ns
+                and (old.is_dir or now_stat.st_size == old.size)
+            ):
+                continue
+        with suspended():
+            now = current(old.path, old.is_dir, old.ignored)
+        if now.exists == old.exists and now.digest == old.digest and old.digest:
+            refreshed[i] = now
+            moved = True
+        else:
+            reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
+    return reasons, (tuple(refreshed) if moved and not reasons else None)
+
+
+def current(path: str, is_dir: bool, ignored: tuple[str, ...] = ()) -> FileState:
+    """``path`` as it is now, digest included (a directory: its names but ``ignored``)."""
+    stat = _stat(path, is_dir)
+    if stat is None:
+        return FileState(path, is_dir, False, ignored=ignored)
+    _, mtime_ns, ctime_ns = stat
+    try:
+        if is_dir:
+            names = frozenset(os.listdir(path)).difference(ignored)
+            digest = _names_digest(names, ())
+            return FileState(path, True, True, len(names), mtime_ns, ctime_ns, digest, ignored)
+        return FileState(path, False, True, stat[0], mtime_ns, ctime_ns, _digest_file(path))
+    except OSError:
+        return FileState(path, is_dir, False, ignored=ignored)
+
+
+def _names_digest(names: frozenset[str], ignored: tuple[str, ...]) -> bytes:
+    listed = sorted(names.difference(ignored))
+    return xxhash.xxh3_128_digest("\0".join(listed).encode("utf-8", "surrogateescape"))
+
+
+def _digest_file(path: str) -> bytes:
+    hasher = xxhash.xxh3_128()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            hasher.update(view[:n])
+    return hasher.digest()
+
+
+def _stat_of(state: FileState) -> Stat:
+    if not state.exists:
+        return None
+    return (0 if state.is_dir else state.size, state.mtime_ns, state.ctime_ns)
+
+
+def _unknown(path: str, is_dir: bool, stat: Stat, ignored: tuple[str, ...] = ()) -> FileState:
+    """A state no later check matches (no digest): the path changed while the run read it."""
+    if stat is None:
+        return FileState(path, is_dir, False, ignored=ignored)
+    return FileState(path, is_dir, True, stat[0], stat[1], stat[2], b"", ignored)
+
+
+# ----- declared by the user -----------------------------------------------------------------
+
+
+def depends_on(*patterns: str | os.PathLike[str]) -> None:
+    """Declare files the running cached code depends on, for readers Python's ``open``
+    does not see (pyarrow's and polars' native readers, HDF5, a database file).
+
+    Call it inside a ``@memo`` function or a ``%%memo`` cell: each pattern is a path
+    or a glob (``"data/*.parquet"``, ``**`` allowed).  The matching files join the
+    entry's key, and so does the listing of the directories a glob looked in (a new
+    matching file is a change).  Outside a miss it does nothing.
+    """
+    recorders = _recorders.get()
+    if not recorders:
+        return
+    for pattern in patterns:
+        text = os.fsdecode(os.fspath(pattern))
+        # A glob's own listings are recorded by the hook: a new match is a change.
+        paths = glob.glob(text, recursive=True) if glob.has_magic(text) else [text]
+        for found in paths:
+            path = os.path.abspath(found)
+            is_dir = os.path.isdir(path)
+            seen = _first_sight(path, is_dir)
+            for recorder in recorders:
+                recorder.note_read(path, is_dir, seen)
+
+
+def count_files(found: tuple[FileState, ...]) -> int:
+    """How many files (not directories) ``found`` names (``%memo_info``)."""
+    return sum(1 for state in found if not state.is_dir)
+
+
+__all__ = ["depends_on", "recording", "suspended", "states", "inherit", "check", "count_files"]
