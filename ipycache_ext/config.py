@@ -31,6 +31,8 @@ class Settings:
     max_disk_bytes: int = 4 << 30
     secret_key: str | None = None
     lease_seconds: float = 30.0
+    # The endpoint of a non-AWS S3 server (None: $AWS_ENDPOINT_URL, ~/.aws, or AWS).
+    s3_endpoint: str | None = None
     # Folders besides the working directory whose code counts as the user's.
     user_paths: tuple[str, ...] = field(default_factory=_env_paths)
     # Files a miss reads (and directories it lists) join its entry's key.

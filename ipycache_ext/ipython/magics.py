@@ -78,7 +78,8 @@ class MemoMagics(Magics):
     ).tag(config=True)
     store = Unicode(
         "",
-        help="Persistent store: a directory, or redis://host:port/db. Empty: $IPYCACHE_DIR "
+        help="Persistent store: a directory, redis://host:port/db, s3://bucket/prefix, or "
+        "dir|s3://... (a local read-through cache of a team store). Empty: $IPYCACHE_DIR "
         "or the user cache directory.",
     ).tag(config=True)
     max_disk_bytes = Int(4 << 30, min=1, help="Size bound of a directory store (LRU out).").tag(
@@ -98,6 +99,12 @@ class MemoMagics(Magics):
         "key: a changed file is a miss naming it.",
     ).tag(config=True)
 
+    s3_endpoint = Unicode(
+        "",
+        help="Endpoint of a non-AWS S3 server (http allowed on 127.0.0.1). Empty: "
+        "$AWS_ENDPOINT_URL or AWS.",
+    ).tag(config=True)
+
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
         "notes": "notes",
@@ -108,6 +115,7 @@ class MemoMagics(Magics):
         "secret_key": "secret_key",
         "user_paths": "user_paths",
         "track_files": "track_files",
+        "s3_endpoint": "s3_endpoint",
     }
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -120,11 +128,15 @@ class MemoMagics(Magics):
         self._mirror(change["name"], change["new"])
 
     def _mirror(self, trait: str, value: Any) -> None:
-        if trait in ("store", "secret_key"):
+        if trait in ("store", "secret_key", "s3_endpoint"):
             value = value or None  # empty: the default location / the per-user key
         elif trait == "user_paths":
             value = tuple(value)
         setattr(SETTINGS, self._MIRRORED[trait], value)
+        if trait == "s3_endpoint":
+            from ..store import tier
+
+            tier.close()  # the opened store was made for the old endpoint
 
     @magic_arguments()
     @argument(

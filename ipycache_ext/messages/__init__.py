@@ -13,4 +13,5 @@ from .entries import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .notes import *  # noqa: F403
 from .reasons import *  # noqa: F403
+from .s3 import *  # noqa: F403
 from .store import *  # noqa: F403

@@ -27,8 +27,8 @@ from .backends import (
     MissingExtra,
     holder_is_dead,
     new_token,
-    open_backend,
 )
+from .locations import open_backend
 from .memory import Entry
 from .signed import FORMAT_TAG, EntryRejected, dump_entry, load_entry, secret_key
 

@@ -1,0 +1,28 @@
+"""Texts of the S3 object store and of the tiered store."""
+
+from __future__ import annotations
+
+import re
+
+from .base import Note, warning_note
+
+
+def s3_request_error(kind: str, detail: str) -> str:
+    """A failed S3 request in one line: the client's own text spans a screen (the
+    request, the retries, the response body), so keep its first line and the S3
+    error code."""
+    first = detail.strip().splitlines()[0] if detail.strip() else kind
+    first = re.sub(r"Server returned non-2xx status code: ", "", first)[:200]
+    code = re.search(r"<Code>([^<]+)</Code>", detail)
+    return f"{kind}: {first}" + (f" [{code.group(1)}]" if code else "")
+
+
+def s3_no_conditional_put_note(where: str) -> Note:
+    return warning_note(
+        f"the object store at {where} does not support conditional writes (If-None-Match), "
+        "so kernels sharing it cannot take a lease: two kernels that miss the same entry at "
+        "the same moment may both compute it (the results are the same; one is stored)."
+    )
+
+
+__all__ = ["s3_request_error", "s3_no_conditional_put_note"]

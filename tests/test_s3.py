@@ -1,0 +1,355 @@
+"""The persistent tier on a real S3 server (SeaweedFS on 127.0.0.1): entries, leases and
+ttl as objects, two kernels sharing a bucket, a server that goes away and comes back,
+and a local directory in front of the bucket."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import obstore
+import pytest
+from conftest import Notes, Tally
+from obstore.store import S3Store
+from persist_support import (
+    LOADED,
+    SQUARE_CELL,
+    TOTAL_CELL,
+    Kernels,
+    lines,
+    persisted_double,
+    result,
+    store_env,
+    tampered,
+    texts,
+)
+from s3_support import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
+
+from ipycache_ext import memo
+from ipycache_ext.config import SETTINGS
+from ipycache_ext.store import tier as persist
+from ipycache_ext.store.s3 import LOCKS
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One server for the module (it takes seconds to start); each test uses its own
+    prefix.  A test that stops it starts it again; this makes sure it runs."""
+    running = S3Server(tmp_path_factory.mktemp("seaweedfs"))
+    running.start()
+    running.create_bucket()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def up(server: S3Server) -> S3Server:
+    if server.process is None:
+        server.start()
+    return server
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest) -> str:
+    return request.node.name[:60]
+
+
+@pytest.fixture
+def s3_store(up: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """This process persists to ``s3://team-bucket/<test name>`` with a team key."""
+    for name, value in up.env().items():
+        monkeypatch.setenv(name, value)
+    persist.close()
+    SETTINGS.store = up.url(prefix)
+    SETTINGS.secret_key = "team key"
+    yield SETTINGS.store
+    persist.close()
+
+
+def bucket(server: S3Server, prefix: str) -> S3Store:
+    """A plain client on the test's prefix, to look at the objects directly."""
+    return S3Store(
+        BUCKET,
+        prefix=prefix,
+        config={"endpoint": server.endpoint, "access_key_id": ACCESS_KEY,
+                "secret_access_key": SECRET_KEY, "region": "us-east-1"},
+        client_options={"allow_http": True},
+    )  # fmt: skip
+
+
+def objects(server: S3Server, prefix: str) -> list[str]:
+    return sorted(m["path"] for m in obstore.list(bucket(server, prefix)).collect())
+
+
+def warnings(notes: Notes) -> list[str]:
+    return notes.texts("warning")
+
+
+class WritesMarker:
+    """Unpickling this creates ``path``: what a malicious entry would run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+# ----- one process ----------------------------------------------------------------------------
+
+
+def test_a_result_is_loaded_from_the_bucket_after_memory_is_cleared(
+    s3_store: str, notes: Notes, tally: Tally, up: S3Server, prefix: str
+) -> None:
+    double = persisted_double(tally)
+
+    assert double(21) == 42
+    memo.clear()
+    assert double(21) == 42
+    assert tally.runs == [21]
+    assert any(t.endswith(f"double(21) from {s3_store}") for t in notes.texts("hit"))
+    assert len(objects(up, prefix)) == 1  # the entry; the lease is gone
+    assert warnings(notes) == []
+
+
+def test_a_big_array_goes_up_in_parts_and_comes_back_whole(
+    s3_store: str, notes: Notes, up: S3Server, prefix: str
+) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        return np.arange(n, dtype=np.float64)
+
+    n = 5_000_000  # 40 MB: five parts up, five ranges down
+    ramp(n)
+    [name] = objects(up, prefix)
+    assert obstore.head(bucket(up, prefix), name)["e_tag"].rstrip('"').endswith("-5")
+    memo.clear()
+    loaded = ramp(n)
+    assert np.array_equal(loaded, np.arange(n, dtype=np.float64))
+    assert loaded.flags.writeable
+    assert any(t.startswith(LOADED) for t in notes.texts("hit"))
+
+
+def test_a_tampered_object_is_never_unpickled_and_is_recomputed(
+    s3_store: str, notes: Notes, tally: Tally, up: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    double = persisted_double(tally)
+
+    double(2)
+    [name] = objects(up, prefix)
+    marker = tmp_path / "marker"
+    store = bucket(up, prefix)
+    stored = bytes(obstore.get(store, name).bytes())
+    obstore.put(store, name, tampered(stored, pickle.dumps(WritesMarker(marker))))
+    memo.clear()
+
+    assert double(2) == 4
+    assert not marker.exists()
+    assert tally.runs == [2, 2]
+    assert len(warnings(notes)) == 1 and "not unpickled" in warnings(notes)[0]
+
+
+def test_an_expired_entry_is_a_miss_and_is_deleted(
+    s3_store: str, tally: Tally, up: S3Server, prefix: str
+) -> None:
+    @memo(persist=True, ttl=0.5)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(3)
+    [name] = objects(up, prefix)
+    expires = float(obstore.get(bucket(up, prefix), name).attributes["ipycache-expires"])
+    assert expires <= time.time() + 0.5
+    memo.clear()
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
+    assert persist.tier().backend.get(name) is None  # type: ignore[union-attr]
+    assert objects(up, prefix) == []
+    assert double(3) == 6 and tally.runs == [3, 3]
+
+
+def test_a_live_lease_is_refused_and_an_expired_one_is_taken_over(
+    s3_store: str, up: S3Server, prefix: str
+) -> None:
+    backend = persist.tier().backend  # type: ignore[union-attr]
+    assert backend.try_lock("k", "first", 60)
+    assert not backend.try_lock("k", "second", 60)
+    assert backend.holder("k") == "first"
+    stale = json.dumps({"token": "first", "expires": time.time() - 1}).encode()
+    obstore.put(bucket(up, prefix), LOCKS + "k", stale)
+    assert backend.try_lock("k", "second", 60)
+    assert backend.holder("k") == "second"
+    backend.unlock("k", "first")  # not the holder: nothing happens
+    assert backend.holder("k") == "second"
+    backend.unlock("k", "second")
+    assert objects(up, prefix) == []
+
+
+# ----- faults ---------------------------------------------------------------------------------
+
+
+def test_server_stopped_mid_session_warns_once_then_persists_again_when_back(
+    s3_store: str, notes: Notes, tally: Tally, up: S3Server, prefix: str
+) -> None:
+    double = persisted_double(tally)
+
+    assert double(1) == 2
+    up.stop()
+    assert (double(2), double(3)) == (4, 6)
+    assert len(warnings(notes)) == 1 and s3_store in warnings(notes)[0]
+    assert (double(1), double(2), double(3)) == (2, 4, 6)
+    assert tally.runs == [1, 2, 3]
+    up.start()
+    double(4)
+    memo.clear()
+    assert double(4) == 8 and double(1) == 2
+    assert tally.runs == [1, 2, 3, 4]
+    assert len(warnings(notes)) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "code"),
+    [("AWS_SECRET_ACCESS_KEY", "wrong", "SignatureDoesNotMatch"), ("bucket", "no-such", "")],
+)
+def test_wrong_credentials_or_a_missing_bucket_warn_once_naming_the_store(
+    s3_store: str,
+    notes: Notes,
+    tally: Tally,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    value: str,
+    code: str,
+) -> None:
+    if setting == "bucket":
+        SETTINGS.store = s3_store.replace(BUCKET, value)
+    else:
+        monkeypatch.setenv(setting, value)
+    persist.close()
+    double = persisted_double(tally)
+
+    assert (double(1), double(1), double(2)) == (2, 2, 4)
+    assert tally.runs == [1, 2]
+    [warning] = warnings(notes)
+    assert SETTINGS.store in warning and code in warning
+    assert len(warning) < 1000  # the client's error, worded short
+
+
+def test_a_server_without_conditional_puts_says_once_that_misses_may_compute_twice(
+    s3_store: str, notes: Notes, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONDITIONAL_PUT", "disabled")
+    persist.close()
+    double = persisted_double(tally)
+
+    assert (double(1), double(2)) == (2, 4)
+    [warning] = warnings(notes)
+    assert "compute it" in warning and s3_store in warning
+
+
+def test_endpoint_setting_points_at_a_non_aws_server(
+    s3_store: str, notes: Notes, tally: Tally, monkeypatch: pytest.MonkeyPatch, up: S3Server
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    SETTINGS.s3_endpoint = up.endpoint
+    double = persisted_double(tally)
+
+    double(5)
+    memo.clear()
+    assert double(5) == 10 and tally.runs == [5]
+    assert warnings(notes) == []
+
+
+# ----- a local directory in front of the bucket ----------------------------------------------
+
+
+def test_tiered_store_hits_the_local_directory_with_the_server_down(
+    s3_store: str, notes: Notes, tally: Tally, up: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    local = tmp_path / "local"
+    SETTINGS.store = f"{local}|{s3_store}"
+    double = persisted_double(tally)
+
+    double(6)
+    assert len(objects(up, prefix)) == 1  # written through to the bucket
+    up.stop()
+    memo.clear()
+    assert double(6) == 12
+    assert tally.runs == [6]
+    assert warnings(notes) == []
+
+
+def test_tiered_store_copies_a_bucket_hit_into_the_local_directory(
+    s3_store: str, notes: Notes, tally: Tally, up: S3Server, tmp_path: Path
+) -> None:
+    double = persisted_double(tally)
+    double(7)  # in the bucket only
+    memo.clear()
+    SETTINGS.store = f"{tmp_path / 'local'}|{s3_store}"
+
+    assert double(7) == 14  # from the bucket, copied into the directory
+    up.stop()
+    memo.clear()
+    assert double(7) == 14
+    assert tally.runs == [7]
+    assert warnings(notes) == []
+
+
+# ----- two kernels ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kernels(up: S3Server, prefix: str, tmp_path: Path) -> Iterator[Kernels]:
+    env = store_env(up.url(prefix), tmp_path / "secret.key") | up.env()
+    started = Kernels(tmp_path, env)
+    yield started
+    started.stop_all()
+
+
+def test_second_kernel_loads_a_memo_function_result_from_the_bucket(
+    kernels: Kernels, up: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    first, second = kernels.start(), kernels.start()
+    computed = first.run(SQUARE_CELL)
+    loaded = second.run(SQUARE_CELL)
+    assert result(computed) == result(loaded) == "49"
+    assert lines(tmp_path / "runs.log") == ["square 7"]
+    assert f"{LOADED} square(7) from {up.url(prefix)}" in texts(loaded)
+
+
+def test_second_kernel_replays_a_memo_persist_cell_from_the_bucket(
+    kernels: Kernels, up: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    first, second = kernels.start(), kernels.start()
+    first.run("n = 5")
+    first.run(TOTAL_CELL)
+    second.run("n = 5")
+    replayed = second.run(TOTAL_CELL)
+    assert lines(tmp_path / "runs.log") == ["cell"]
+    assert "total is 10\n" in texts(replayed) and result(replayed) == "10"
+    assert any(t.startswith(LOADED) and up.url(prefix) in t for t in texts(replayed))
+
+
+# ----- no client library ---------------------------------------------------------------------
+
+
+def test_s3_store_without_the_client_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, notes: Notes, tally: Tally
+) -> None:
+    """``None`` in ``sys.modules`` makes ``import obstore`` fail, as on an install
+    without the ``[s3]`` extra; the store never opens, so no server is needed."""
+    monkeypatch.setitem(sys.modules, "obstore", None)
+    monkeypatch.setattr(SETTINGS, "store", "s3://team-bucket/cache")
+    persist.close()
+    try:
+        double = persisted_double(tally)
+        assert (double(1), double(1)) == (2, 2)
+    finally:
+        persist.close()
+    [warning] = warnings(notes)
+    assert "s3://team-bucket/cache" in warning and 'pip install "ipycache_ext[s3]"' in warning
