@@ -31,6 +31,10 @@ class Settings:
     max_disk_bytes: int = 4 << 30
     secret_key: str | None = None
     lease_seconds: float = 30.0
+    # A remote store (Redis): seconds to connect or answer before a call gives up on
+    # it, and seconds it is then skipped (calls use memory only) before trying again.
+    store_timeout: float = 2.0
+    store_retry_seconds: float = 30.0
     # Folders besides the working directory whose code counts as the user's.
     user_paths: tuple[str, ...] = field(default_factory=_env_paths)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from . import messages, notify
+from .errors import RecursionCycleError
 from .keys import CallKey, snapshot, why_missed
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
@@ -128,6 +129,8 @@ class Cached(Generic[Call]):
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
+            if pending.waits_for_itself(sync=True):
+                raise RecursionCycleError(self.describe(call))
             pending.event.wait()
         else:
             return self._hit(call, entry)
@@ -161,6 +164,8 @@ class Cached(Generic[Call]):
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
+            if pending.waits_for_itself(sync=False):
+                raise RecursionCycleError(self.describe(call))
             await pending.wait_async()
         else:
             return self._hit(call, entry)
@@ -230,6 +235,13 @@ class Cached(Generic[Call]):
         seconds, watch = run.seconds, run.watch
         parts = snapshot(key.parts)
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry())
+        outermost = self._outermost()
+        stats = self.stats()
+        gone = STORE.how_gone(self.owner, key.digest)
+        reasons = tuple(why_missed(stats.last_parts, parts, gone))
+        # Memory first: a save interrupted (Ctrl-C while a big result is written)
+        # must not lose what was computed.
+        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
         if tier is not None:
             refusal = self.persist_refusal(stored)
             if refusal is not None:
@@ -243,11 +255,6 @@ class Cached(Generic[Call]):
                     self.label,
                     lambda exc: self.unpicklable_warning(stored, exc),
                 )
-        outermost = self._outermost()
-        stats = self.stats()
-        gone = STORE.how_gone(self.owner, key.digest)
-        reasons = tuple(why_missed(stats.last_parts, parts, gone))
-        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
         # Calls made inside a miss are not what the user compares the next call with.
         STORE.record_miss(stats, parts if outermost else None, reasons)
         if outermost and not self.policy.quiet:

@@ -90,6 +90,13 @@ class MemoMagics(Magics):
         "", help="Shared key that signs persisted entries (a team store). Empty: per-user key."
     ).tag(config=True)
 
+    store_timeout = Float(
+        2.0, min=0.01, help="Seconds a remote (Redis) store may take to connect or answer."
+    ).tag(config=True)
+    store_retry_seconds = Float(
+        30.0, min=0.0, help="Seconds a remote store that failed is skipped (memory only)."
+    ).tag(config=True)
+
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
         "notes": "notes",
@@ -98,6 +105,8 @@ class MemoMagics(Magics):
         "store": "store",
         "max_disk_bytes": "max_disk_bytes",
         "secret_key": "secret_key",
+        "store_timeout": "store_timeout",
+        "store_retry_seconds": "store_retry_seconds",
         "user_paths": "user_paths",
     }
 
