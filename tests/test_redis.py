@@ -217,6 +217,7 @@ def test_redis_stopped_mid_session_warns_once_and_memory_keeps_hitting(
 def test_redis_started_again_on_the_same_port_persists_again(
     redis_store: RedisServer, notes: Notes, tally: Tally
 ) -> None:
+    SETTINGS.store_retry_seconds = 0  # no back-off: the next call tries the server again
     double = persisted_double(tally)
 
     double(1)

@@ -39,8 +39,7 @@ _REJECTED = {
     "version": "it was written with other library versions",
     "format": "it was written by an older version of ipycache_ext",
     "unloadable": "it could not be unpickled here",
-    "misplaced": "it was signed for another call's key (copied or renamed), so it was not "
-    "returned",
+    "misplaced": "it was signed for another call's key (copied or renamed), so it was not returned",
     "planted": "it is not an entry this store wrote (a row planted in its index), so it "
     "was not unpickled",
 }

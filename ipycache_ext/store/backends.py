@@ -12,7 +12,6 @@ eviction.  A plain file-per-entry store would have to build all three by hand.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
@@ -346,14 +345,12 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
     if urlparse(location).scheme in ("redis", "rediss", "unix"):
         return RedisBackend(location, timeout=timeout)
     directory = os.path.expanduser(location)
-    try:
-        return DiskBackend(directory, max_disk_bytes)
-    except sqlite3.OperationalError:
-        if os.access(directory, os.W_OK):
-            raise
+    prepare_directory(directory)
+    if not os.access(directory, os.W_OK):  # diskcache can't open it: its index is written
         from .rawdisk import ReadOnlyDiskBackend  # entries stored before still load
 
         return ReadOnlyDiskBackend(directory)
+    return DiskBackend(directory, max_disk_bytes)
 
 
 def new_token() -> str:

@@ -29,7 +29,7 @@ class RawDisk(diskcache.Disk):
 
     def put(self, key: Any) -> tuple[Any, bool]:
         if type(key) is not str:
-            raise TypeError("RawDisk keys are str")
+            raise TypeError(type(key))
         return key, True
 
     def get(self, key: Any, raw: bool) -> Any:
@@ -39,8 +39,8 @@ class RawDisk(diskcache.Disk):
 
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[Any, ...]:
         if not (read or type(value) is bytes):
-            raise TypeError("RawDisk stores bytes only")  # never pickle
-        return super().store(value, read, key)  # type: ignore[no-any-return]
+            raise TypeError(type(value))  # never pickle
+        return super().store(value, read, key)
 
     def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
         if mode == MODE_RAW and filename is None and type(value) in (bytes, sqlite3.Binary):
@@ -96,11 +96,12 @@ class ReadOnlyDiskBackend:
         ).fetchone()
         if row is None:
             return None
+        mode, filename, value = row
         try:
-            found = self._disk.fetch(*row, False)
+            found: bytes = self._disk.fetch(mode, filename, value, False)
         except OSError:
             return None
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _refuse(self, *args: Any) -> Any:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), self.where)

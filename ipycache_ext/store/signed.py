@@ -4,8 +4,9 @@ Every entry is ``MAGIC | key id | HMAC-SHA256 | binding | header | pickle | buff
 Pickles are code, so an entry whose signature does not verify under the secret key is
 never unpickled.  The signed ``binding`` names the store namespace, the owner and the
 key the entry was written for, so a valid entry copied or renamed under another key
-(f(1)'s value under f(2)'s name) is refused too.  An entry carries the id of the key that signed it, so one signed with
-another key (a colleague's) can be told from one that was tampered with.  The header
+(f(1)'s value under f(2)'s name) is refused too.  An entry carries the id of the key
+that signed it, so one signed with another key (a colleague's) can be told from one
+that was tampered with.  The header
 lists the Python version and the versions of the libraries whose objects the pickle
 holds, so an upgrade turns into a miss instead of an incompatible object.
 """

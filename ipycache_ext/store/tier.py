@@ -113,9 +113,7 @@ class Tier:
             kind = rejected.kind if isinstance(rejected, EntryRejected) else "planted"
             detail = str(rejected) if isinstance(rejected, EntryRejected) else ""
             where = self.backend.where
-            self._warn_once(
-                kind, name, messages.rejected_entry_warning(label, kind, detail, where)
-            )
+            self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
             if kind not in ("foreign", "planted"):
                 with contextlib.suppress(Exception):
                     self.backend.delete(name)
