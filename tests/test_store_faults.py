@@ -551,3 +551,12 @@ def test_a_coroutine_that_awaits_itself_raises_a_cycle_error(store: Path, tally:
     first, other = asyncio.run(both())
     assert isinstance(first, RecursionCycleError) and "loops(1)" in str(first)
     assert other == 5
+
+
+def test_config_listing_never_shows_the_team_secret(ip: Any) -> None:
+    from conftest import run_cell
+
+    run_cell(ip, "%config MemoMagics.secret_key = 'the team secret of at least 32 bytes'")
+    listing = run_cell(ip, "%config MemoMagics")
+    assert "secret_key" in listing.stdout and "***" in listing.stdout
+    assert "the team secret of at least 32 bytes" not in listing.stdout

@@ -110,6 +110,14 @@ class MemoMagics(Magics):
         "user_paths": "user_paths",
     }
 
+    @classmethod
+    def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
+        """``%config MemoMagics`` shows each trait's current value: never the secret."""
+        if trait.name == "secret_key" and inst is not None and inst.secret_key:
+            shown = super().class_get_trait_help(trait, None, helptext)
+            return f"{shown}\n    Current: {messages.REDACTED!r}"
+        return super().class_get_trait_help(trait, inst, helptext)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         for trait in self._MIRRORED:

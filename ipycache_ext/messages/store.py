@@ -6,6 +6,7 @@ import re
 
 from .base import Note, size, warning_note
 
+REDACTED = "***"  # what is shown instead of a password or the team secret
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*)(:[^@/\s]*)?@", re.I)
 
 
@@ -164,6 +165,7 @@ def missing_extra_warning(where: str, extra: str, module: str) -> Note:
 
 __all__ = [
     "redacted",
+    "REDACTED",
     "unsafe_key_warning",
     "short_team_key_warning",
     "unsafe_store_dir_warning",
