@@ -560,3 +560,15 @@ def test_config_listing_never_shows_the_team_secret(ip: Any) -> None:
     listing = run_cell(ip, "%config MemoMagics")
     assert "secret_key" in listing.stdout and "***" in listing.stdout
     assert "the team secret of at least 32 bytes" not in listing.stdout
+
+
+def test_lease_holder_in_another_pid_namespace_is_not_taken_for_dead() -> None:
+    from ipycache_ext.store import backends
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    ours = backends.new_token().split("|")
+    assert backends.holder_is_dead("|".join([ours[0], str(dead.pid), "x"]))
+    elsewhere = f"{socket.gethostname()}/another-boot/pid:[1]"
+    assert not backends.holder_is_dead("|".join([elsewhere, str(dead.pid), "x"]))
+    assert not backends.holder_is_dead("|".join([socket.gethostname(), str(dead.pid), "x"]))

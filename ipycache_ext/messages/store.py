@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from .base import Note, size, warning_note
@@ -14,12 +15,14 @@ def redacted(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@host`` replaced by
     ``***`` (and the team secret, if one is set): nothing shown to the user (notes,
     warnings, ``%memo_info``, tracebacks) may carry a credential."""
-    text = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m[3] else m[0], text)
+    text = _CREDENTIALS.sub(
+        lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@" if m[3] else m[0], text
+    )
     from ..config import SETTINGS
 
-    secret = SETTINGS.secret_key
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
+    for secret in (SETTINGS.secret_key, os.environ.get("IPYCACHE_SECRET")):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
     return text
 
 

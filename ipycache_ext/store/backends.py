@@ -12,6 +12,7 @@ eviction.  A plain file-per-entry store would have to build all three by hand.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -353,17 +354,31 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
     return DiskBackend(directory, max_disk_bytes)
 
 
+def _process_space() -> str:
+    """Where a pid means this process's pids: the host name, the boot (a pid of an
+    earlier boot is not ours) and the pid namespace (a container on the same host
+    has its own pids).  Where the last two are unknown, the host alone."""
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
+        parts.append(boot.read().strip())
+    with contextlib.suppress(OSError, AttributeError):
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    return "/".join(parts)
+
+
 def new_token() -> str:
-    """A lock holder's id: host and pid, so a crashed local holder can be told apart."""
-    return f"{socket.gethostname()}|{os.getpid()}|{uuid.uuid4().hex}"
+    """A lock holder's id: where its pid is meaningful, and the pid, so a crashed
+    holder of this host, boot and pid namespace can be told apart from a live one."""
+    return f"{_process_space()}|{os.getpid()}|{uuid.uuid4().hex}"
 
 
 def holder_is_dead(token: str | None) -> bool:
-    """True if ``token`` names a process on this host that no longer exists."""
+    """True if ``token`` names a process of this host, boot and pid namespace that no
+    longer exists (a holder elsewhere is left to its lease lifetime)."""
     if not token or token.count("|") != 2:
         return False
-    host, pid, _ = token.split("|")
-    if host != socket.gethostname() or not pid.isdigit():
+    space, pid, _ = token.split("|")
+    if space != _process_space() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)
