@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar
 from . import messages, notify
 from .config import SETTINGS
 from .deps import files
+from .errors import RecursionCycleError
 from .keys import CallKey, snapshot, why_missed
 from .parts import Reason
 from .store import tier as persistent
@@ -136,6 +137,8 @@ class Cached(Generic[Call]):
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
+            if pending.waits_for_itself(sync=True):
+                raise RecursionCycleError(self.describe(call))
             pending.event.wait()
         else:
             return self._hit(call, entry)
@@ -171,6 +174,8 @@ class Cached(Generic[Call]):
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
+            if pending.waits_for_itself(sync=False):
+                raise RecursionCycleError(self.describe(call))
             await pending.wait_async()
         else:
             return self._hit(call, entry)
@@ -255,6 +260,14 @@ class Cached(Generic[Call]):
         parts = snapshot(key.parts)
         read = files.states(run.reads)
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry(), files=read)
+        outermost = self._outermost()
+        stats = self.stats()
+        gone = STORE.how_gone(self.owner, key.digest)
+        stale = _stale_reasons.pop((self.owner, key.digest), None)
+        reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
+        # Memory first: a save interrupted (Ctrl-C while a big result is written)
+        # must not lose what was computed.
+        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
         if tier is not None:
             refusal = self.persist_refusal(stored)
             if refusal is not None:
@@ -269,12 +282,6 @@ class Cached(Generic[Call]):
                         self.label,
                         lambda exc: self.unpicklable_warning(stored, exc),
                     )
-        outermost = self._outermost()
-        stats = self.stats()
-        gone = STORE.how_gone(self.owner, key.digest)
-        stale = _stale_reasons.pop((self.owner, key.digest), None)
-        reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
-        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
         # Calls made inside a miss are not what the user compares the next call with.
         STORE.record_miss(stats, parts if outermost else None, reasons)
         if outermost and not self.policy.quiet:

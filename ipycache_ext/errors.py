@@ -94,3 +94,16 @@ class UserHashError(MemoError):
 
 class MemoOptionError(MemoError, TypeError, ValueError):
     """An option of ``@memo`` (or a function it cannot memoize) is not valid."""
+
+
+class RecursionCycleError(MemoError, RecursionError):
+    """A memoized call that needs its own result: it calls itself with the same
+    arguments (directly or through other memoized calls), so waiting for the one
+    computation of its key would wait forever.  ``call`` is the call (``f(3)``)."""
+
+    def __init__(self, call: str = "") -> None:
+        super().__init__(call)
+        self.call = call
+
+    def __str__(self) -> str:
+        return messages.recursion_cycle_error(self.call)

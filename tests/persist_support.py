@@ -108,38 +108,43 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def _split(data: bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
-    """An entry as (MAGIC and signer id, MAC, header, pickle), found by its JSON header."""
+_MAC = hashlib.sha256().digest_size
+_BINDING = 32  # the signed digest of the slot (namespace, owner, key) an entry is for
+
+
+def _split(data: bytes) -> tuple[bytes, bytes, bytes, dict[str, Any], bytes]:
+    """An entry as (MAGIC and signer id, MAC, binding, header, pickle), found by its
+    JSON header."""
     start = data.index(b'{"format"') - 4
     size = int.from_bytes(data[start : start + 4], "little")
     header = json.loads(data[start + 4 : start + 4 + size])
-    mac_size = hashlib.sha256().digest_size
     return (
-        data[: start - mac_size],
-        data[start - mac_size : start],
+        data[: start - _BINDING - _MAC],
+        data[start - _BINDING - _MAC : start - _BINDING],
+        data[start - _BINDING : start],
         header,
         data[start + 4 + size :],
     )
 
 
-def _body(header: dict[str, Any], pickled: bytes) -> bytes:
+def _body(binding: bytes, header: dict[str, Any], pickled: bytes) -> bytes:
     encoded = json.dumps(header, sort_keys=True).encode()
-    return len(encoded).to_bytes(4, "little") + encoded + pickled
+    return binding + len(encoded).to_bytes(4, "little") + encoded + pickled
 
 
 def resign(data: bytes, key: bytes, edit_header: Callable[[dict[str, Any]], None]) -> bytes:
     """The entry ``data`` with its header edited and a valid signature under ``key``."""
-    prefix, _, header, pickled = _split(data)
+    prefix, _, binding, header, pickled = _split(data)
     edit_header(header)
-    body = _body(header, pickled)
+    body = _body(binding, header, pickled)
     return prefix + hmac.new(key, body, hashlib.sha256).digest() + body
 
 
 def tampered(data: bytes, pickled: bytes) -> bytes:
     """The entry ``data`` (still naming its signer) with another pickle and no valid MAC."""
-    prefix, mac, header, _ = _split(data)
+    prefix, mac, binding, header, _ = _split(data)
     assert prefix.startswith(signed.MAGIC)
-    return prefix + bytes(len(mac)) + _body(header, pickled)
+    return prefix + bytes(len(mac)) + _body(binding, header, pickled)
 
 
 def texts(outputs: list[dict[str, Any]]) -> list[str]:

@@ -309,7 +309,7 @@ def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_pat
     from ipycache_ext.config import SETTINGS
     from ipycache_ext.store import tier as persist
 
-    SETTINGS.store, SETTINGS.secret_key = str(tmp_path / "store"), "k"
+    SETTINGS.store, SETTINGS.secret_key = str(tmp_path / "store"), "k" * 32
     try:
         (tmp_path / "t.txt").write_text("hi")
         cell = run_cell(

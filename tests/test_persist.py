@@ -216,10 +216,10 @@ def test_entry_written_with_another_key_warns_and_misses(
 ) -> None:
     double = persisted_double(tally)
 
-    SETTINGS.secret_key = "the key of kernel one"
+    SETTINGS.secret_key = "the key of kernel one, long enough"
     double(2)
     persist.close()
-    SETTINGS.secret_key = "the key of kernel two"
+    SETTINGS.secret_key = "the key of kernel two, long enough"
     memo.clear()
 
     assert double(2) == 4

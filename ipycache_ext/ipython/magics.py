@@ -105,6 +105,13 @@ class MemoMagics(Magics):
         "$AWS_ENDPOINT_URL or AWS.",
     ).tag(config=True)
 
+    store_timeout = Float(
+        2.0, min=0.01, help="Seconds a remote (Redis) store may take to connect or answer."
+    ).tag(config=True)
+    store_retry_seconds = Float(
+        30.0, min=0.0, help="Seconds a remote store that failed is skipped (memory only)."
+    ).tag(config=True)
+
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
         "notes": "notes",
@@ -113,10 +120,20 @@ class MemoMagics(Magics):
         "store": "store",
         "max_disk_bytes": "max_disk_bytes",
         "secret_key": "secret_key",
+        "store_timeout": "store_timeout",
+        "store_retry_seconds": "store_retry_seconds",
         "user_paths": "user_paths",
         "track_files": "track_files",
         "s3_endpoint": "s3_endpoint",
     }
+
+    @classmethod
+    def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
+        """``%config MemoMagics`` shows each trait's current value: never the secret."""
+        if trait.name == "secret_key" and inst is not None and inst.secret_key:
+            shown = super().class_get_trait_help(trait, None, helptext)
+            return f"{shown}\n    Current: {messages.REDACTED!r}"
+        return super().class_get_trait_help(trait, inst, helptext)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)

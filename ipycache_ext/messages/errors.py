@@ -99,7 +99,17 @@ def option_given_twice_error(given: str, name: str) -> str:
     return f"@memo option {given}=... is another name for {name}=...: give only one of them."
 
 
+def recursion_cycle_error(call: str) -> str:
+    return (
+        f"{call} calls itself with the same arguments while computing its own result, "
+        f"so it would wait for itself forever (the cycle is {call} -> ... -> {call}). Fix: "
+        "give the recursion a base case that changes the arguments, or take @memo off "
+        "the function that recurses."
+    )
+
+
 __all__ = [
+    "recursion_cycle_error",
     "exact_match_error",
     "unhashable_error",
     "unhashable_text",

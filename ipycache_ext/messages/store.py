@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from .base import Note, size, warning_note
+
+REDACTED = "***"  # what is shown instead of a password or the team secret
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*)(:[^@/\s]*)?@", re.I)
+
+
+def redacted(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` replaced by
+    ``***`` (and the team secret, if one is set): nothing shown to the user (notes,
+    warnings, ``%memo_info``, tracebacks) may carry a credential."""
+    text = _CREDENTIALS.sub(
+        lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@" if m[3] else m[0], text
+    )
+    from ..config import SETTINGS
+
+    for secret in (SETTINGS.secret_key, os.environ.get("IPYCACHE_SECRET")):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def store_fault_warning(where: str, exc: BaseException) -> Note:
+    where, shown = redacted(where), redacted(f"{type(exc).__name__}: {exc}")
     return warning_note(
-        f"the persistent cache at {where} failed ({type(exc).__name__}: {exc}). Results are "
+        f"the persistent cache at {where} failed ({shown}). Results are "
         "still returned and kept in memory for this kernel; nothing stored is lost. Fix the "
         "store (disk space, permissions, the Redis server) or point %config "
         "MemoMagics.store at another location."
@@ -21,7 +43,59 @@ _REJECTED = {
     "version": "it was written with other library versions",
     "format": "it was written by an older version of ipycache_ext",
     "unloadable": "it could not be unpickled here",
+    "misplaced": "it was signed for another call's key (copied or renamed), so it was not returned",
+    "planted": "it is not an entry this store wrote (a row planted in its index), so it "
+    "was not unpickled",
 }
+
+
+_KEY_PROBLEMS = {
+    "short": "is shorter than {n} bytes, so entries signed with it can be forged",
+    "readable": "can be read by other users, who could forge entries signed with it",
+    "owner": "is owned by another user, who could forge entries signed with it",
+}
+
+
+def unsafe_key_warning(path: str, problem: str, min_bytes: int) -> Note:
+    """A key file (or, with ``path`` empty, the team secret) that must not sign."""
+    reason = _KEY_PROBLEMS.get(problem, problem).format(n=min_bytes)
+    if not path:
+        return warning_note(
+            f"the team secret key {reason}; the persistent cache is not used. Fix: set "
+            f"%config MemoMagics.secret_key (or $IPYCACHE_SECRET) to at least {min_bytes} "
+            "random bytes, e.g. python -c 'import secrets; print(secrets.token_hex(32))'."
+        )
+    fixes = {
+        "short": f"delete {path} (a new random key is made on next use)",
+        "readable": f"chmod 600 {path}",
+        "owner": f"delete {path} or make it yours (chown)",
+    }
+    return warning_note(
+        f"the secret key file {path} {reason}; the persistent cache is not used. Fix: "
+        f"{fixes.get(problem, 'replace it')}. Entries it signed are then recomputed."
+    )
+
+
+def short_team_key_warning(min_bytes: int) -> Note:
+    return warning_note(
+        f"the team secret key is shorter than {min_bytes} bytes, so someone who can write "
+        "to the store could guess it and forge entries. Fix: use at least "
+        f"{min_bytes} random bytes (python -c 'import secrets; print(secrets.token_hex(32))')."
+    )
+
+
+def unsafe_store_dir_warning(path: str, reason: str, mode: int) -> Note:
+    why = (
+        "is owned by another user"
+        if reason == "owner"
+        else f"can be written by other users (mode {mode & 0o777:o})"
+    )
+    return warning_note(
+        f"refused the persistent store directory {path}: it {why}, who could plant "
+        "entries in it. Results are still returned and kept in memory. Fix: use a "
+        f"directory of your own that only you can write (chmod go-w {path}), or point "
+        "%config MemoMagics.store elsewhere."
+    )
 
 
 def short_read_error(size_bytes: int) -> str:
@@ -93,6 +167,11 @@ def missing_extra_warning(where: str, extra: str, module: str) -> Note:
 
 
 __all__ = [
+    "redacted",
+    "REDACTED",
+    "unsafe_key_warning",
+    "short_team_key_warning",
+    "unsafe_store_dir_warning",
     "store_fault_warning",
     "short_read_error",
     "no_room_error",

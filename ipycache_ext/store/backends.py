@@ -24,9 +24,11 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from .. import messages
+from .guard import ForeignRow, prepare_directory
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
+_MODE_RAW = 1  # diskcache's mode of a row whose value is inline bytes
 
 
 Chunks = Any  # bytes, or a list of bytes-like chunks that together make an entry
@@ -99,6 +101,8 @@ class Backend(Protocol):
 
     def try_lock(self, key: str, token: str, lease: float) -> bool: ...
 
+    def break_stale(self, key: str, lease: float) -> bool: ...
+
     def renew(self, key: str, token: str, lease: float) -> None: ...
 
     def holder(self, key: str) -> str | None: ...
@@ -113,12 +117,14 @@ class Backend(Protocol):
 class DiskBackend:
     """A directory managed by diskcache, created owner-only (0700)."""
 
+    remote = False
+
     def __init__(self, directory: str, max_bytes: int) -> None:
         import diskcache
 
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        with contextlib.suppress(OSError):  # a read-only mount can still be read
-            os.chmod(directory, 0o700)
+        from .rawdisk import RawDisk
+
+        prepare_directory(directory)
         self.where = directory
         self._max_bytes = max_bytes
         # Eviction is done here, one least recently used entry at a time: diskcache's
@@ -128,6 +134,7 @@ class DiskBackend:
             size_limit=max_bytes,
             eviction_policy="least-recently-used",
             cull_limit=0,
+            disk=RawDisk,
         )
 
     def get(self, key: str) -> bytes | memoryview | None:
@@ -190,23 +197,53 @@ class DiskBackend:
         self._cache.delete(key, retry=True)
 
     def try_lock(self, key: str, token: str, lease: float) -> bool:
-        return bool(self._cache.add("lock:" + key, token, expire=lease, retry=True))
+        # Tokens are stored as bytes, as entries are: nothing here is ever pickled.
+        return bool(self._cache.add("lock:" + key, token.encode(), expire=lease, retry=True))
+
+    def _token(self, key: str) -> str | None:
+        try:
+            found = self._cache.get("lock:" + key)
+        except ForeignRow:
+            return None
+        return found.decode("utf-8", "replace") if isinstance(found, bytes) else None
 
     def renew(self, key: str, token: str, lease: float) -> None:
         with self._cache.transact(retry=True):
-            if self._cache.get("lock:" + key) == token:
-                self._cache.set("lock:" + key, token, expire=lease)
+            if self._token(key) == token:
+                self._cache.set("lock:" + key, token.encode(), expire=lease)
 
     def holder(self, key: str) -> str | None:
-        return self._cache.get("lock:" + key, retry=True)
+        return self._token(key)
 
     def unlock(self, key: str, token: str) -> None:
         with self._cache.transact(retry=True):
-            if self._cache.get("lock:" + key) == token:
+            if self._token(key) == token:
                 self._cache.delete("lock:" + key)
 
+    def break_stale(self, key: str, lease: float) -> bool:
+        """Break the lease on ``key`` if it was written more than ``lease`` seconds
+        ago or is not one this store wrote, whatever expiry its row claims (a row
+        planted without one would block the key for good).  True if broken."""
+        with self._cache.transact(retry=True):
+            row = self._cache._sql(
+                "SELECT store_time, mode, filename FROM Cache WHERE key = ? AND raw = 1",
+                ("lock:" + key,),
+            ).fetchone()
+            if row is None:
+                return False
+            written, mode, filename = row
+            now = time.time()
+            fresh = isinstance(written, (int, float)) and now - lease <= written <= now + 1
+            if fresh and mode == _MODE_RAW and filename is None:
+                return False
+            self._cache._sql("DELETE FROM Cache WHERE key = ? AND raw = 1", ("lock:" + key,))
+        if filename is not None:
+            self._cache.disk.remove(filename)  # checked: only a file inside the store
+        return True
+
     def keys(self) -> list[str]:
-        return [k for k in self._cache.iterkeys() if not str(k).startswith("lock:")]
+        rows = self._cache._sql("SELECT key FROM Cache WHERE raw = 1").fetchall()
+        return [k for (k,) in rows if isinstance(k, str) and not k.startswith("lock:")]
 
     def clear(self) -> None:
         self._cache.clear(retry=True)
@@ -226,19 +263,34 @@ return 0
 
 
 class RedisBackend:
-    """A Redis database (``redis://host:port/db``): one store for a team of kernels."""
+    """A Redis database (``redis://host:port/db``): one store for a team of kernels.
 
-    def __init__(self, url: str, prefix: str = "ipycache:") -> None:
+    Connecting and every command time out after ``timeout`` seconds, so a black-holed
+    or stalled server costs one call that long (the tier then skips it for a while).
+    ``where`` is the URL without its password: it is shown in notes and warnings.
+    """
+
+    remote = True
+
+    def __init__(self, url: str, prefix: str = "ipycache:", timeout: float = 2.0) -> None:
         try:
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
         except ModuleNotFoundError as missing:
             if missing.name != "redis":
                 raise  # redis is there but broken: its own error says more
             raise MissingExtra("redis", "redis") from missing
 
-        self.where = url
+        self.where = messages.redacted(url)
+        self.namespace = "redis:" + prefix
         self._prefix = prefix
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self._redis = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),  # no retries: the tier backs off instead
+        )
 
     def get(self, key: str) -> bytes | None:
         found = self._redis.get(self._prefix + key)
@@ -266,6 +318,16 @@ class RedisBackend:
     def unlock(self, key: str, token: str) -> None:
         self._redis.eval(_UNLOCK_SCRIPT, 1, self._prefix + "lock:" + key, token)
 
+    def break_stale(self, key: str, lease: float) -> bool:
+        """A lease without an expiry, or one set longer than ``lease`` (planted by
+        hand), gets the lease lifetime as its expiry: it ends within one lifetime,
+        and a live holder renews it meanwhile.  Never breaks a lease at once."""
+        px = max(1, int(lease * 1000))
+        left = self._redis.pttl(self._prefix + "lock:" + key)
+        if left == -1 or left > px:
+            self._redis.pexpire(self._prefix + "lock:" + key, px)
+        return False
+
     def keys(self) -> list[str]:
         found = self._redis.scan_iter(match=self._prefix + "*")
         names = [k.decode() if isinstance(k, bytes) else k for k in found]
@@ -279,24 +341,44 @@ class RedisBackend:
         self._redis.close()
 
 
-def open_backend(location: str, max_disk_bytes: int) -> Any:
+def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> Any:
     """``redis://...`` selects Redis; anything else is a directory."""
     if urlparse(location).scheme in ("redis", "rediss", "unix"):
-        return RedisBackend(location)
-    return DiskBackend(os.path.expanduser(location), max_disk_bytes)
+        return RedisBackend(location, timeout=timeout)
+    directory = os.path.expanduser(location)
+    prepare_directory(directory)
+    if not os.access(directory, os.W_OK):  # diskcache can't open it: its index is written
+        from .rawdisk import ReadOnlyDiskBackend  # entries stored before still load
+
+        return ReadOnlyDiskBackend(directory)
+    return DiskBackend(directory, max_disk_bytes)
+
+
+def _process_space() -> str:
+    """Where a pid means this process's pids: the host name, the boot (a pid of an
+    earlier boot is not ours) and the pid namespace (a container on the same host
+    has its own pids).  Where the last two are unknown, the host alone."""
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
+        parts.append(boot.read().strip())
+    with contextlib.suppress(OSError, AttributeError):
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    return "/".join(parts)
 
 
 def new_token() -> str:
-    """A lock holder's id: host and pid, so a crashed local holder can be told apart."""
-    return f"{socket.gethostname()}|{os.getpid()}|{uuid.uuid4().hex}"
+    """A lock holder's id: where its pid is meaningful, and the pid, so a crashed
+    holder of this host, boot and pid namespace can be told apart from a live one."""
+    return f"{_process_space()}|{os.getpid()}|{uuid.uuid4().hex}"
 
 
 def holder_is_dead(token: str | None) -> bool:
-    """True if ``token`` names a process on this host that no longer exists."""
+    """True if ``token`` names a process of this host, boot and pid namespace that no
+    longer exists (a holder elsewhere is left to its lease lifetime)."""
     if not token or token.count("|") != 2:
         return False
-    host, pid, _ = token.split("|")
-    if host != socket.gethostname() or not pid.isdigit():
+    space, pid, _ = token.split("|")
+    if space != _process_space() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)

@@ -14,12 +14,14 @@ from .s3 import S3Backend
 from .tiered import SEPARATOR, TieredBackend
 
 
-def open_backend(location: str, max_disk_bytes: int) -> Any:
+def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> Any:
     """``near|far`` a directory in front of a shared store, ``s3://bucket/prefix`` an
     object store, ``redis://...`` Redis; anything else is a directory."""
     if SEPARATOR in location:
         near, far = location.split(SEPARATOR, 1)
-        return TieredBackend(open_backend(near, max_disk_bytes), open_backend(far, max_disk_bytes))
+        return TieredBackend(
+            open_backend(near, max_disk_bytes, timeout), open_backend(far, max_disk_bytes, timeout)
+        )
     if urlparse(location).scheme == "s3":
         return S3Backend(location)
-    return backends.open_backend(location, max_disk_bytes)
+    return backends.open_backend(location, max_disk_bytes, timeout)

@@ -97,6 +97,8 @@ class S3Backend:
         self._obs = obstore
         self.where = url
         parsed = urlparse(url)
+        # Signed into every entry: an entry copied here from another store is misplaced.
+        self.namespace = f"s3:{parsed.netloc}/{parsed.path.strip('/')}"
         config: dict[str, Any] = _profile_settings()
         endpoint = SETTINGS.s3_endpoint or config.get("endpoint")
         if endpoint:

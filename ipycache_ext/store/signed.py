@@ -1,9 +1,12 @@
 """The signed entry format and the secret key that signs it.
 
-Every entry is ``MAGIC | key id | HMAC-SHA256 | header | pickle | buffers``.  Pickles
-are code, so an entry whose signature does not verify under the secret key is never
-unpickled.  An entry carries the id of the key that signed it, so one signed with
-another key (a colleague's) can be told from one that was tampered with.  The header
+Every entry is ``MAGIC | key id | HMAC-SHA256 | binding | header | pickle | buffers``.
+Pickles are code, so an entry whose signature does not verify under the secret key is
+never unpickled.  The signed ``binding`` names the store namespace, the owner and the
+key the entry was written for, so a valid entry copied or renamed under another key
+(f(1)'s value under f(2)'s name) is refused too.  An entry carries the id of the key
+that signed it, so one signed with another key (a colleague's) can be told from one
+that was tampered with.  The header
 lists the Python version and the versions of the libraries whose objects the pickle
 holds, so an upgrade turns into a miss instead of an incompatible object.
 """
@@ -26,10 +29,12 @@ from typing import Any
 
 from ..config import SETTINGS
 
-MAGIC = b"IPYCACHE2\n"  # 2: one entry type for functions and cells
+MAGIC = b"IPYCACHE3\n"  # 2: one entry type for functions and cells; 3: key bound
 _MAGIC_FAMILY = b"IPYCACHE"
 _MAC_SIZE = 32
 _KEY_ID_SIZE = 8
+_BINDING_SIZE = 32
+MIN_KEY_BYTES = 32  # a shorter key can be guessed; an empty one signs for anyone
 FORMAT_TAG = f"py{sys.version_info.major}.{sys.version_info.minor}-{sys.implementation.name}"
 
 
@@ -41,17 +46,53 @@ def key_file() -> str:
     )
 
 
+class UnsafeKey(Exception):
+    """A secret key that must not sign entries; ``path`` is the key file ("" for the
+    team secret), ``problem`` one of "short", "readable", "owner"."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+        self.path, self.problem = path, problem
+
+
+def team_secret() -> str | None:
+    """The team's shared secret (setting, else ``$IPYCACHE_SECRET``), if one is set."""
+    return SETTINGS.secret_key or os.environ.get("IPYCACHE_SECRET") or None
+
+
 def secret_key() -> bytes:
-    """The team key if configured, else this user's key file (created 0600 on first use)."""
-    shared = SETTINGS.secret_key or os.environ.get("IPYCACHE_SECRET")
-    if shared:
+    """The team key if configured, else this user's key file (created 0600 on first use).
+
+    :class:`UnsafeKey` for an empty team secret, and for a key file that is shorter
+    than :data:`MIN_KEY_BYTES`, readable by others or owned by another user: anyone
+    who can read (or write) the key can forge entries that unpickle as code.
+    """
+    shared = team_secret()
+    if shared is not None:
+        if not shared.strip():
+            raise UnsafeKey("", "short")
         return shared.encode()
     path = key_file()
-    with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
-        return fh.read().strip()
+    try:
+        return _read_key_file(path)
+    except FileNotFoundError:
+        pass
     _create_key_file(path)
-    with open(path, "rb") as fh:
-        return fh.read().strip()
+    return _read_key_file(path)
+
+
+def _read_key_file(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        found = os.fstat(fh.fileno())
+        if hasattr(os, "geteuid") and found.st_uid != os.geteuid():
+            raise UnsafeKey(path, "owner")
+        if found.st_mode & 0o077:
+            raise UnsafeKey(path, "readable")
+        key = fh.read().strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise UnsafeKey(path, "short")
+    return key
 
 
 def _create_key_file(path: str) -> None:
@@ -135,8 +176,15 @@ class _RecordingPickler(pickle.Pickler):
         return NotImplemented
 
 
-def dump_entry(payload: Any, key: bytes) -> list[Any]:
-    """Pickle, version and sign ``payload`` into a list of byte chunks (never joined).
+def binding(namespace: str, owner: str, digest: bytes) -> bytes:
+    """What an entry is for: the store namespace, the owner and the key digest."""
+    named = b"\0".join([b"ipycache entry", namespace.encode(), owner.encode(), digest])
+    return hashlib.sha256(named).digest()
+
+
+def dump_entry(payload: Any, key: bytes, bound_to: bytes) -> list[Any]:
+    """Pickle, version and sign ``payload`` into a list of byte chunks (never joined),
+    for the slot ``bound_to`` (see :func:`binding`).
 
     Array data travels as protocol-5 out-of-band buffers, so neither writing nor
     reading an entry copies it more than the disk needs.  Raises what pickle raises.
@@ -150,7 +198,7 @@ def dump_entry(payload: Any, key: bytes) -> list[Any]:
         {"format": FORMAT_TAG, "libs": _library_versions(pickler.roots)}, sort_keys=True
     ).encode()
     pickled = buf.getbuffer()
-    body: list[Any] = [len(header).to_bytes(4, "little"), header]
+    body: list[Any] = [bound_to, len(header).to_bytes(4, "little"), header]
     for part in (pickled, *views):
         body += [len(part).to_bytes(8, "little"), part]
     mac = hmac.new(key, digestmod=hashlib.sha256)
@@ -164,8 +212,9 @@ def key_id(key: bytes) -> bytes:
     return hmac.new(key, b"ipycache key id", hashlib.sha256).digest()[:_KEY_ID_SIZE]
 
 
-def load_entry(data: Any, key: bytes) -> Any:
-    """Verify and unpickle an entry; :class:`EntryRejected` if it must not be used.
+def load_entry(data: Any, key: bytes, bound_to: bytes) -> Any:
+    """Verify and unpickle the entry found in slot ``bound_to``; :class:`EntryRejected`
+    if it must not be used (a valid entry of another slot is "misplaced").
 
     Arrays come back as views of ``data``, so read-only data is copied first: the
     arrays must be writable, as the ones that were stored.
@@ -174,7 +223,7 @@ def load_entry(data: Any, key: bytes) -> Any:
     if view.readonly:
         view = memoryview(bytearray(view))
     start = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE
-    if len(view) < start + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
+    if len(view) < start + _BINDING_SIZE + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
             raise EntryRejected("format")
         raise EntryRejected("corrupt")
@@ -183,6 +232,9 @@ def load_entry(data: Any, key: bytes) -> Any:
     body = view[start:]
     if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
         raise EntryRejected("signature" if signer == key_id(key) else "foreign")
+    if not hmac.compare_digest(bytes(body[:_BINDING_SIZE]), bound_to):
+        raise EntryRejected("misplaced")
+    body = body[_BINDING_SIZE:]
     size = int.from_bytes(body[:4], "little")
     try:
         header = json.loads(bytes(body[4 : 4 + size]))

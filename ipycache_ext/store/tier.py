@@ -1,9 +1,14 @@
 """The persistent tier: signed entries in a directory or in Redis, with the fault policy.
 
 Lookup order is memory, then this tier (whose entry then joins the memory tier).  An
-entry that does not verify is reported once and treated as a miss: one signed with
-another key (a colleague's) is left in place, one that claims our key but does not
-verify (tampered) is replaced.
+entry that does not verify is reported once and treated as a miss, and the next
+verified write replaces it: one signed with another key (a colleague's), one that
+claims our key but does not verify (tampered), one copied from another key's slot,
+and a row this store did not write (planted in the index) are never unpickled.
+
+A store that stops answering (Redis down or black-holed) is skipped at once for
+``SETTINGS.store_retry_seconds`` after a failure, so every call does not wait out a
+timeout; a lease older than its lifetime is broken whatever its row says.
 
 Faults (no store, a full or read-only disk, Redis down, a corrupt entry, a result
 pickle refuses) never lose the computed value: the call returns it, the memory tier
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 
 import xxhash
@@ -28,9 +34,20 @@ from .backends import (
     holder_is_dead,
     new_token,
 )
+from .guard import ForeignRow, UnsafeStoreDir
 from .locations import open_backend
 from .memory import Entry
-from .signed import FORMAT_TAG, EntryRejected, dump_entry, load_entry, secret_key
+from .signed import (
+    FORMAT_TAG,
+    MIN_KEY_BYTES,
+    EntryRejected,
+    UnsafeKey,
+    binding,
+    dump_entry,
+    load_entry,
+    secret_key,
+    team_secret,
+)
 
 
 def default_location() -> str:
@@ -53,7 +70,8 @@ class Tier:
         self.backend = backend
         self._secret = secret
         self._warned: set[tuple[str, str]] = set()
-        self._foreign: set[str] = set()
+        self._namespace: str = getattr(backend, "namespace", "dir")
+        self._skip_until = 0.0  # a remote store that failed is skipped until then
 
     def _warn_once(self, kind: str, where: str, note: messages.Note) -> None:
         if (kind, where) not in self._warned:
@@ -63,6 +81,15 @@ class Tier:
     def _fault(self, exc: BaseException) -> None:
         note = messages.store_fault_warning(self.backend.where, exc)
         self._warn_once("fault", self.backend.where, note)
+        if getattr(self.backend, "remote", False):
+            self._skip_until = time.monotonic() + SETTINGS.store_retry_seconds
+
+    def _skipped(self) -> bool:
+        """True while a remote store that failed is being left alone."""
+        return self._skip_until > 0 and time.monotonic() < self._skip_until
+
+    def _binding(self, owner: str, key: bytes) -> bytes:
+        return binding(self._namespace, owner, key)
 
     @staticmethod
     def entry_key(owner: str, key: bytes) -> str:
@@ -71,30 +98,30 @@ class Tier:
 
     def load(self, owner: str, key: bytes, label: str) -> Entry | None:
         """The stored entry, or None (missing, rejected, or the store failing)."""
+        if self._skipped():
+            return None
         name = self.entry_key(owner, key)
         try:
             data = self.backend.get(name)
-        except Exception as exc:
-            self._fault(exc)
-            return None
-        if data is None:
-            return None
-        try:
-            found = load_entry(data, self._secret)
+            if data is None:
+                return None
+            found = load_entry(data, self._secret, self._binding(owner, key))
             if not isinstance(found, Entry):
                 raise EntryRejected("corrupt")
             return found
-        except EntryRejected as rejected:
+        except (EntryRejected, ForeignRow) as rejected:
+            kind = rejected.kind if isinstance(rejected, EntryRejected) else "planted"
+            detail = str(rejected) if isinstance(rejected, EntryRejected) else ""
             where = self.backend.where
-            note = messages.rejected_entry_warning(label, rejected.kind, str(rejected), where)
-            self._warn_once(rejected.kind, name, note)
-            if rejected.kind == "foreign":
-                # Signed with another key (a colleague's): leave it, and don't overwrite
-                # it with an entry only this kernel could read.
-                self._foreign.add(name)
-            else:
+            self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
+            if kind not in ("foreign", "planted"):
                 with contextlib.suppress(Exception):
                     self.backend.delete(name)
+            # A colleague's entry and a planted row are left for the next verified
+            # write to replace (deleting a planted row could follow its file name).
+            return None
+        except Exception as exc:
+            self._fault(exc)
             return None
 
     def save(
@@ -111,10 +138,10 @@ class Tier:
         ``unpicklable`` words the warning when pickle refuses the value: it knows
         whether that is a result or a cell's variables.
         """
-        if self.entry_key(owner, key) in self._foreign:
+        if self._skipped():
             return False
         try:
-            data = dump_entry(entry, self._secret)
+            data = dump_entry(entry, self._secret, self._binding(owner, key))
         except Exception as exc:
             self._warn_once("pickle", label, unpicklable(exc))
             return False
@@ -139,6 +166,8 @@ class Tier:
         The caller waits (a thread sleeps, a coroutine awaits), so this serves both.
         """
         name = self.entry_key(owner, key)
+        if self._skipped():
+            return Claim(self, name, None, None)
         token = new_token()
         try:
             locked = self.backend.try_lock(name, token, SETTINGS.lease_seconds)
@@ -150,13 +179,18 @@ class Tier:
         found = self.load(owner, key, label)
         if found is not None:
             return Claim(self, name, None, found)
+        if self._skipped():  # the store failed while loading: don't wait on it
+            return Claim(self, name, None, None)
         self._break_dead_lock(name)
         return None
 
     def _break_dead_lock(self, name: str) -> None:
         """A lock held by a process of this host that died (kill -9) is released now,
-        not when its lease runs out."""
+        not when its lease runs out; one older than its lifetime (or not written by
+        this store: no expiry, a planted row) is broken whatever its row says."""
         with contextlib.suppress(Exception):
+            if self.backend.break_stale(name, SETTINGS.lease_seconds):
+                return
             holder = self.backend.holder(name)
             if holder is not None and holder_is_dead(holder):
                 self.backend.unlock(name, holder)
@@ -216,24 +250,35 @@ def tier(wanted: bool | None = True) -> Tier | None:
         return None
     global _tier, _tier_config
     location = SETTINGS.store or default_location()
-    config = (location, SETTINGS.max_disk_bytes, SETTINGS.secret_key)
+    config = (location, SETTINGS.max_disk_bytes, SETTINGS.secret_key, SETTINGS.store_timeout)
     with _tier_lock:
         if _tier is not None and _tier_config == config:
             return _tier
         try:
-            backend = open_backend(location, SETTINGS.max_disk_bytes)
-            _tier = Tier(backend, secret_key())
+            key = secret_key()
+            backend = open_backend(location, SETTINGS.max_disk_bytes, SETTINGS.store_timeout)
+            _tier = Tier(backend, key)
             _tier_config = config
+            shared = team_secret()
+            if shared is not None and len(shared.encode()) < MIN_KEY_BYTES:
+                notify.emit(messages.short_team_key_warning(MIN_KEY_BYTES))
         except Exception as exc:
             if location not in _open_failures:
                 _open_failures.add(location)
-                if isinstance(exc, MissingExtra):
-                    note = messages.missing_extra_warning(location, exc.extra, exc.module)
-                else:
-                    note = messages.store_fault_warning(location, exc)
-                notify.emit(note)
+                notify.emit(_open_failure(messages.redacted(location), exc))
             return None
         return _tier
+
+
+def _open_failure(where: str, exc: BaseException) -> messages.Note:
+    """The one warning for a store that could not be opened."""
+    if isinstance(exc, MissingExtra):
+        return messages.missing_extra_warning(where, exc.extra, exc.module)
+    if isinstance(exc, UnsafeKey):
+        return messages.unsafe_key_warning(exc.path, exc.problem, MIN_KEY_BYTES)
+    if isinstance(exc, UnsafeStoreDir):
+        return messages.unsafe_store_dir_warning(exc.path, exc.reason, exc.mode)
+    return messages.store_fault_warning(where, exc)
 
 
 def close() -> None:

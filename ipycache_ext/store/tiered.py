@@ -25,6 +25,8 @@ class TieredBackend:
     def __init__(self, near: Backend, far: Backend) -> None:
         self.near, self.far = near, far
         self.where = f"{near.where}{SEPARATOR}{far.where}"
+        # One namespace for both: the near store holds copies of the far store's entries.
+        self.namespace: str = getattr(far, "namespace", "dir")
         # Entries read from the near store by try_lock, handed to the get that follows
         # (the tier takes the lease, then reads): read once, not twice.
         self._ahead = threading.local()

@@ -1,0 +1,122 @@
+"""What the directory store lets diskcache do: move raw bytes, inside the directory.
+
+diskcache's own :class:`~diskcache.Disk` pickles any value that is not bytes and
+unpickles any row of its index marked as pickled (``MODE_PICKLE``), before our
+signature check could run: a row planted in the SQLite index would run code (the
+class of CVE-2025-69872).  :class:`RawDisk` never pickles nor unpickles: it stores
+bytes (inline or in a value file) and raises :class:`~.guard.ForeignRow` for any row
+not in that form, which the tier reports as a planted entry.  Value file paths are
+checked by :func:`~.guard.inside`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+import time
+from typing import Any
+
+import diskcache
+from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
+
+from .guard import ForeignRow, inside
+
+
+class RawDisk(diskcache.Disk):
+    """A diskcache ``Disk`` for ``str`` keys and ``bytes`` values, and nothing else."""
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            raise TypeError(type(key))
+        return key, True
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw or type(key) is not str:
+            raise ForeignRow("a key stored pickled")
+        return key
+
+    def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[Any, ...]:
+        if not (read or type(value) is bytes):
+            raise TypeError(type(value))  # never pickle
+        return super().store(value, read, key)
+
+    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
+        if mode == MODE_RAW and filename is None and type(value) in (bytes, sqlite3.Binary):
+            return bytes(value)
+        if mode == MODE_BINARY and value is None:
+            full = inside(self._directory, filename)
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            handle = os.fdopen(fd, "rb")
+            if read:
+                return handle
+            with handle:
+                return handle.read()
+        raise ForeignRow(f"mode {mode}")
+
+    def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> Any:
+        os.makedirs(os.path.dirname(full_path), exist_ok=True)
+        inside(self._directory, os.path.relpath(full_path, self._directory))
+        return super()._write(full_path, iterator, mode, encoding)
+
+    def remove(self, file_path: Any) -> None:
+        with contextlib.suppress(ForeignRow):
+            full = inside(self._directory, file_path)
+            with contextlib.suppress(OSError):
+                os.remove(full)
+            with contextlib.suppress(OSError):
+                os.removedirs(os.path.dirname(full))
+
+
+class ReadOnlyDiskBackend:
+    """A directory store that cannot be written (a read-only mount, no write
+    permission): entries already stored still load, every write fails with
+    ``EROFS`` (the tier warns once and keeps results in memory).
+
+    diskcache cannot open such a directory (opening writes its index), so the index
+    is read here, as an immutable SQLite file, through :class:`RawDisk`'s checks.
+    """
+
+    remote = False
+
+    def __init__(self, directory: str) -> None:
+        self.where = directory
+        self._disk = RawDisk(directory)
+        index = os.path.join(directory, diskcache.core.DBNAME)
+        self._index = sqlite3.connect(
+            f"file:{index}?immutable=1", uri=True, check_same_thread=False
+        )
+
+    def get(self, key: str) -> bytes | None:
+        row = self._index.execute(
+            "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
+            "AND (expire_time IS NULL OR expire_time > ?)",
+            (key, time.time()),
+        ).fetchone()
+        if row is None:
+            return None
+        mode, filename, value = row
+        try:
+            found: bytes = self._disk.fetch(mode, filename, value, False)
+        except OSError:
+            return None
+        return found
+
+    def _refuse(self, *args: Any) -> Any:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), self.where)
+
+    set = delete = try_lock = renew = unlock = clear = _refuse
+
+    def break_stale(self, key: str, lease: float) -> bool:
+        return False
+
+    def holder(self, key: str) -> str | None:
+        return None
+
+    def keys(self) -> list[str]:
+        rows = self._index.execute("SELECT key FROM Cache WHERE raw = 1").fetchall()
+        return [k for (k,) in rows if isinstance(k, str) and not k.startswith("lock:")]
+
+    def close(self) -> None:
+        self._index.close()
