@@ -21,7 +21,16 @@ import xxhash
 
 from . import messages
 from .deps.cell import CellFacts
-from .deps.code import MISSING, Deps, add_value, collect, resolve_chain, short_atom
+from .deps.code import (
+    MISSING,
+    Deps,
+    add_import_read,
+    add_value,
+    collect,
+    resolve_chain,
+    short_atom,
+)
+from .deps.imports import user_module_of
 from .deps.usercode import is_user_module, short_name
 from .errors import UnhashableTypeError
 from .hashing.core import Hasher
@@ -168,6 +177,15 @@ def key_of_cell(
                     found, used = resolve_chain(value, chain[1:])
                     dotted = ".".join((name, *used))
                     add_value(deps, _THE_CELL, PartKind.VARIABLE, dotted, found, name)
+    for name, source in facts.imported:
+        # A user module the cell imports itself: keyed on what the cell reads of it,
+        # as when it was imported in an earlier cell (imported now if need be).
+        imported = None if name.startswith("_") else user_module_of(source, None)
+        if imported is None:
+            continue
+        paths = [()] + [chain[1:] for chain in facts.chains if chain[0] == name]
+        for path in dict.fromkeys(paths):
+            add_import_read(deps, _THE_CELL, PartKind.VARIABLE, name, source, imported, path)
     return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
 
 
