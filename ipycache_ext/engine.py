@@ -108,6 +108,11 @@ class Cached(Generic[Call]):
     def unpicklable_warning(self, stored: Any, exc: BaseException) -> messages.Note:
         raise NotImplementedError
 
+    def not_storable(self, stored: Any) -> bool:
+        """True for a value that must not be stored at all (an iterator a hit would hand
+        out used up): the miss returns it and stores nothing; the hook says why."""
+        return False
+
     def result_of(self, call: Call, stored: Any) -> Any:
         """What a miss returns, given what it stored."""
         return stored
@@ -227,6 +232,8 @@ class Cached(Generic[Call]):
         """Store what a miss computed (memory, then the tier), count it, say why it
         missed, and return what the caller gets."""
         stored = self.stored_value(call, run.value, run.watch)
+        if self.not_storable(stored):
+            return self.result_of(call, stored)
         seconds, watch = run.seconds, run.watch
         parts = snapshot(key.parts)
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry())

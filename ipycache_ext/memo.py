@@ -12,8 +12,9 @@ import dataclasses
 import datetime as _dt
 import functools
 import inspect
+import io
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -28,6 +29,9 @@ from .store.memory import STORE, Entry
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
+
+# Containers: iterable many times over, never "used up" by reading them.
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray, range})
 
 FunctionCall = tuple[tuple, dict]  # (args, kwargs)
 
@@ -111,6 +115,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
+        self._warned_iterator = False
         self.stats()
 
     def __repr__(self) -> str:
@@ -162,6 +167,18 @@ class MemoizedFunction(Cached[FunctionCall]):
     def after_miss(self, call: FunctionCall, stored: Any, watch: list[bool]) -> None:
         if watch[0] and not self.options.suppress_warning:
             notify.emit(messages.output_warning(self._name))
+
+    def not_storable(self, stored: Any) -> bool:
+        """A generator, ``map``, an open file...: a hit would hand out an exhausted one."""
+        if type(stored) in _CONTAINERS or not isinstance(
+            stored, (Iterator, AsyncIterator, io.IOBase)
+        ):
+            return False
+        if not self._warned_iterator:
+            self._warned_iterator = True
+            type_name = type(stored).__name__
+            notify.emit(messages.iterator_result_warning(self._name, type_name))
+        return True
 
     def fingerprint(self, stored: Any) -> bytes | None:
         if self.policy.allow_mutation or type(stored) in _IMMUTABLE:
