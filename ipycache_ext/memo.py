@@ -25,6 +25,8 @@ from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey, CallShape, key_of_call
 from .mutation import fingerprint, was_mutated
+from .store import owners as persisted
+from .store import tier as persistent
 from .store.memory import STORE, Entry
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
@@ -133,7 +135,14 @@ class MemoizedFunction(Cached[FunctionCall]):
         return CacheInfo(stats.hits, stats.misses, self.policy.max_entries, STORE.count(self.owner))
 
     def cache_clear(self) -> None:
+        """Empty this function's entries: in memory, and in the persistent store when
+        it persists (a note says how many persisted entries went)."""
         STORE.clear(self.owner)
+        persist = self.policy.persist
+        tier = persistent.tier(True) if persist else None
+        if persist is None:
+            tier = persistent.in_use()  # following MemoMagics.persist, or opened already
+        persisted.clear_and_say(tier, {self.owner}, self._name)
 
     # ----- the call --------------------------------------------------------------------
 
@@ -214,7 +223,8 @@ def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     (``allow_output_mutation``, ``suppress_warning``, ``hash_funcs``, ``max_entries``,
     ``ttl``, ``show_spinner``, ``persist``).  ``persist=True`` also writes entries to
     the persistent store (None follows ``%config MemoMagics.persist``).
-    ``memo.clear()`` empties the in-memory cache.
+    ``memo.clear()`` empties the in-memory cache, and the persisted entries of every
+    function and cell this kernel has seen.
     """
     checked = MemoOptions.of(options)
     if fn is None:
@@ -223,8 +233,12 @@ def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 
 
 def _clear() -> None:
-    """Empty the kernel-wide memory cache (every function and cell)."""
+    """Empty the kernel-wide memory cache (every function and cell), and their entries
+    in the persistent store if one is in use (the store's other entries are kept:
+    ``%memo_clear --store`` empties it all)."""
+    known = {owner for owner, _ in STORE.owners()}
     clear_all()
+    persisted.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)
 
 
 memo.clear = _clear  # type: ignore[attr-defined]

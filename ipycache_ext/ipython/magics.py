@@ -25,6 +25,8 @@ from .. import messages, notify
 from ..config import SETTINGS
 from ..memo import memo
 from ..messages import Note
+from ..store import owners as persisted
+from ..store import tier as persistent
 from ..store.memory import STORE, approx_size
 from .cellrun import CellOptions, run_memo_cell, split_statement
 
@@ -161,8 +163,17 @@ class MemoMagics(Magics):
         return None if cell.rstrip().endswith(";") else result  # `;` hides it, as usual
 
     @line_magic
-    def memo_info(self, line: str = "") -> messages.InfoTable:
-        """Table of every memoized function and cell: entries, hits, misses, memory."""
+    def memo_info(self, line: str = "") -> messages.InfoTable | messages.StoreTable:
+        """Table of every memoized function and cell: entries, hits, misses, memory.
+
+        %memo_info           this kernel's cache
+        %memo_info --store   what the persistent store holds, per function or cell
+        """
+        if line.strip() == "--store":
+            tier = _open_store()
+            found, unknown = persisted.listing(tier)
+            listed = [(p.label, p.kind, str(len(p.entries))) for p in found]
+            return messages.StoreTable(tier.backend.where, listed, unknown)
         rows: list[tuple[str, ...]] = []
         for owner, stats in STORE.owners():
             entries = STORE.entries(owner)
@@ -182,25 +193,70 @@ class MemoMagics(Magics):
 
     @line_magic
     def memo_clear(self, line: str = "") -> None:
-        """Empty the whole cache, or (with a NAME from %memo_info) one function or cell."""
-        name = line.strip().strip("\"'")  # %memo_clear "cell [df]" works too
-        if not name:
-            count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
-            STORE.clear()
-            notify.emit(messages.cleared_note("every function and cell", count))
+        """Empty the whole cache, or (with a NAME from %memo_info) one function or cell,
+        in memory and in the persistent store when one is in use.
+
+            %memo_clear [NAME]           memory, and those persisted entries
+            %memo_clear --store [NAME]   the persistent store only: all of it, or NAME's
+        """
+        text = line.strip()
+        store = text.startswith("--store")
+        if store:
+            text = text[len("--store") :]
+        name = text.strip().strip("\"'")  # %memo_clear "cell [df]" works too
+        if store:
+            _clear_store(name)
             return
-        matches = [
-            owner
-            for owner, stats in STORE.owners()
-            if name in (stats.label, owner, owner.rsplit(".", 1)[-1])
-        ]
+        tier = persistent.in_use()
+        if not name:
+            known = {owner for owner, _ in STORE.owners()}
+            count = sum(len(STORE.entries(owner)) for owner in known)
+            STORE.clear()
+            notify.emit(messages.cleared_note(messages.EVERYTHING, count))
+            persisted.clear_and_say(tier, known, messages.EVERYTHING)
+            return
+        matches = {owner for owner, stats in STORE.owners() if _named(name, owner, stats.label)}
+        if not matches and tier is not None:
+            matches = {
+                p.owner for p in persisted.listing(tier)[0] if _named(name, p.owner, p.label)
+            }
         if not matches:
-            known = sorted(stats.label for _, stats in STORE.owners())
-            raise UsageError(messages.unknown_cache_name(name, known))
+            known_names = sorted(stats.label for _, stats in STORE.owners())
+            raise UsageError(messages.unknown_cache_name(name, known_names))
         count = sum(len(STORE.entries(owner)) for owner in matches)
         for owner in matches:
             STORE.clear(owner)
         notify.emit(messages.cleared_note(name, count))
+        persisted.clear_and_say(tier, matches, name)
+
+
+def _named(name: str, owner: str, label: str) -> bool:
+    return name in (label, owner, owner.rsplit(".", 1)[-1])
+
+
+def _open_store() -> persistent.Tier:
+    found = persistent.tier(True)
+    if found is None:
+        raise UsageError(messages.no_store_error())
+    return found
+
+
+def _clear_store(name: str) -> None:
+    """``%memo_clear --store [NAME]``: the persistent store's entries (all, or NAME's)."""
+    tier = _open_store()
+    if not name:
+        try:
+            count = persisted.clear_store(tier)
+        except Exception as exc:
+            notify.emit(messages.store_fault_warning(tier.backend.where, exc))
+            return
+        notify.emit(messages.cleared_store_note(messages.EVERYTHING, count, tier.backend.where))
+        return
+    found = persisted.listing(tier)[0]
+    matches = {p.owner for p in found if _named(name, p.owner, p.label)}
+    if not matches:
+        raise UsageError(messages.unknown_stored_name(name, sorted(p.label for p in found)))
+    persisted.clear_and_say(tier, matches, name)
 
 
 def _display_probe(shell: Any) -> Callable[[Callable[[], None]], Any]:

@@ -70,6 +70,13 @@ def unknown_cache_name(name: str, known: list[str]) -> str:
     return f"%memo_clear: no memoized function or cell named {name!r} (known: {listing})."
 
 
+def no_store_error() -> str:
+    return (
+        "--store: the persistent store could not be opened (see the warning above); set "
+        "%config MemoMagics.store to a directory or redis://host:port/db."
+    )
+
+
 def empty_statement_error() -> str:
     return "%memo needs a statement, e.g. %memo df = load(path); for a whole cell use %%memo."
 
@@ -103,6 +110,7 @@ __all__ = [
     "iterator_argument_error",
     "generator_function_error",
     "unknown_cache_name",
+    "no_store_error",
     "empty_statement_error",
     "bad_cell_option_error",
     "bad_option_error",
