@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
+import contextvars
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
@@ -46,11 +46,10 @@ class Policy:
     quiet: bool = False  # no miss/hit notes of its own (warnings still show)
 
 
-class _Nesting(threading.local):
-    depth = 0  # misses of functions running on this thread
-
-
-_nesting = _Nesting()
+# Misses of functions running in this thread or task: a context variable, so each task
+# of ``asyncio.gather`` starts from its creator's depth and three misses gathered at
+# the top level are three outermost misses, each with its own note.
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("ipycache_miss_depth", default=0)
 
 
 class Cached(Generic[Call]):
@@ -186,10 +185,10 @@ class Cached(Generic[Call]):
 
     def outermost_run(self) -> bool:
         """True inside :meth:`running` of a miss that no other miss encloses."""
-        return _nesting.depth == 1 or not self.nests
+        return _depth.get() == 1 or not self.nests
 
     def _outermost(self) -> bool:
-        return not (self.nests and _nesting.depth)
+        return not (self.nests and _depth.get())
 
     def _expiry(self) -> float | None:
         ttl = self.policy.ttl
@@ -199,12 +198,12 @@ class Cached(Generic[Call]):
     def _miss(self, call: Call) -> Iterator[_Run]:
         """Around the run of a miss: its nesting, its hooks' context and its clock."""
         run = _Run(time.perf_counter())
-        _nesting.depth += self.nests
+        token = _depth.set(_depth.get() + self.nests)
         try:
             with self.running(call) as run.watch:
                 yield run
         finally:
-            _nesting.depth -= self.nests
+            _depth.reset(token)
             run.seconds = time.perf_counter() - run.started
 
     def _claim(self, tier: Tier, digest: bytes) -> Claim:

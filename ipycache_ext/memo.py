@@ -102,6 +102,11 @@ class MemoizedFunction(Cached[FunctionCall]):
     def __init__(self, fn: Callable[..., Any], options: MemoOptions | None = None) -> None:
         options = options or MemoOptions()
         fn = getattr(fn, "__memo_wrapped__", fn)
+        if isinstance(fn, (classmethod, staticmethod)):
+            inner = short_name(fn.__func__)
+            raise MemoOptionError(messages.memo_above_descriptor_error(type(fn).__name__, inner))
+        if isinstance(fn, functools.partial):
+            raise MemoOptionError(messages.memo_on_partial_error(short_name(fn.func)))
         if not isinstance(fn, types.FunctionType):
             raise MemoOptionError(messages.bad_option_error("function", fn, "a Python function"))
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
@@ -119,6 +124,20 @@ class MemoizedFunction(Cached[FunctionCall]):
         self._warned_unhashable = False
         self._warned_iterator = False
         self.stats()
+
+    # What functools.update_wrapper does not copy, read from the function itself so
+    # ``f.__defaults__`` and ``inspect.signature(f)`` are the function's.
+    @property
+    def __defaults__(self) -> tuple | None:
+        return self.__memo_wrapped__.__defaults__
+
+    @property
+    def __kwdefaults__(self) -> dict | None:
+        return self.__memo_wrapped__.__kwdefaults__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.__memo_wrapped__)
 
     def __repr__(self) -> str:
         return f"<memoized function {self.owner}>"

@@ -65,6 +65,20 @@ def generator_function_error(func: str) -> str:
     )
 
 
+def memo_above_descriptor_error(kind: str, func: str) -> str:
+    return (
+        f"@memo cannot wrap a {kind} ({func}): put @memo underneath it, next to the "
+        f"function:\n    @{kind}\n    @memo\n    def {func.rsplit('.', 1)[-1]}(...): ..."
+    )
+
+
+def memo_on_partial_error(func: str) -> str:
+    return (
+        f"@memo cannot wrap a functools.partial of {func}: memoize the function and make "
+        f"the partial of that: functools.partial(memo({func}), ...)."
+    )
+
+
 def unknown_cache_name(name: str, known: list[str]) -> str:
     listing = ", ".join(known) if known else "nothing is memoized yet"
     return f"%memo_clear: no memoized function or cell named {name!r} (known: {listing})."
@@ -101,6 +115,8 @@ def exact_match_error(match: object) -> str:
 
 
 __all__ = [
+    "memo_above_descriptor_error",
+    "memo_on_partial_error",
     "exact_match_error",
     "unhashable_error",
     "unhashable_text",
