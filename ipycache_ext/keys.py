@@ -37,6 +37,7 @@ from .hashing.core import Hasher
 from .parts import (
     CODE_KINDS,
     MISSING_DATA,
+    REF_DATA,
     Part,
     PartKind,
     Reason,
@@ -218,6 +219,8 @@ def _shown(part: Part) -> str:
         return str(part.value)
     if part.data == MISSING_DATA:
         return messages.UNDEFINED
+    if part.by_name and part.data.startswith(REF_DATA):
+        return short_name(part.value)
     return messages.short_repr(part.value)
 
 
@@ -239,8 +242,12 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
             continue
         if ident.kind == PartKind.CODE.value and old is None:
             continue  # newly reached code: the part that leads to it says why
+        rebound = old is not None and old.data.startswith(REF_DATA)
+        kind = ReasonKind.REBOUND if rebound and seen.data.startswith(REF_DATA) else None
         reasons.append(
-            Reason(ReasonKind.CHANGED, ident, None if old is None else old.shown, seen.shown)
+            Reason(
+                kind or ReasonKind.CHANGED, ident, None if old is None else old.shown, seen.shown
+            )
         )
     for ident in before:
         if ident not in now and ident.kind != PartKind.CODE.value:

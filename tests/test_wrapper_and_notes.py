@@ -64,3 +64,27 @@ def test_gathered_misses_each_get_their_own_note(ip: Any) -> None:
     notes = cell.notes("cache miss")
     assert len(notes) == 3, notes
     assert all(any(f"fetch({x})" in n for n in notes) for x in (1, 2, 3))
+
+
+def test_global_rebound_to_another_function_says_what_it_now_refers_to(ip: Any) -> None:
+    run_cell(
+        ip,
+        "def double(x):\n    return 2 * x\ndef triple(x):\n    return 3 * x\n"
+        "helper = double\n@memo\ndef f(x):\n    return helper(x)\n",
+    )
+    assert run_cell(ip, "f(2)").result.result == 4
+    run_cell(ip, "helper = triple")
+    changed = run_cell(ip, "f(2)")
+    assert changed.result.result == 6
+    [note] = changed.notes("cache miss")
+    assert "global helper now refers to triple" in note
+    assert "no stored entry" not in note
+
+
+def test_cell_variable_rebound_to_another_function_says_so(ip: Any) -> None:
+    run_cell(ip, "def one():\n    return 1\ndef two():\n    return 2\npick = one")
+    cell = "%%memo\nv = pick()"
+    run_cell(ip, cell)
+    run_cell(ip, "pick = two")
+    [note] = run_cell(ip, cell).notes("cache miss")
+    assert "variable pick now refers to two" in note

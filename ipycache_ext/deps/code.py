@@ -20,7 +20,7 @@ from .. import messages
 from ..errors import MemoError
 from ..hashing.atoms import atom_bytes
 from ..hashing.core import DEFAULT, Hasher, register
-from ..parts import MISSING_DATA, Part, PartKind
+from ..parts import MISSING_DATA, REF_DATA, Part, PartKind
 from .imports import ImportRead, import_reads, start_value, user_module_of
 from .usercode import (
     is_environment,
@@ -192,6 +192,10 @@ def add_value(
             return
     if is_user_callable(value):
         target = unwrap(value)
+        # Which function the name refers to, by name: rebinding it (helper = other) is
+        # then a changed global, not only new code reached.
+        data = REF_DATA + qualified_name(target).encode()
+        deps.parts.append(Part(kind, name, via, data, target, True))
         collect(deps, target, via + (short_name(target),))
         return
     if value is MISSING:

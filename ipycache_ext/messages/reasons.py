@@ -53,6 +53,8 @@ def reason_text(reason: Reason) -> str:
         return reason_no_entry()
     if kind is ReasonKind.REMOVED:
         return reason_dep_removed(part_label(part))
+    if kind is ReasonKind.REBOUND:
+        return reason_rebound(part_label(part), reason.new or "")
     part_kind = PartKind(part.kind)
     if part_kind is PartKind.CELL_CODE:
         return reason_cell_code()
@@ -109,6 +111,10 @@ def reason_global(label: str, old: str | None, new: str) -> str:
     return f"{label} changed{_change(old, new)}"
 
 
+def reason_rebound(label: str, target: str) -> str:
+    return f"{label} now refers to {target}"
+
+
 def reason_dep_code(label: str) -> str:
     return f"the code of {label} changed"
 
@@ -145,6 +151,7 @@ __all__ = [
     "reason_no_entry",
     "reason_argument",
     "reason_global",
+    "reason_rebound",
     "reason_dep_code",
     "reason_dep_removed",
     "reason_cell_code",
