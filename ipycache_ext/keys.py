@@ -240,7 +240,7 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
         old = before.get(ident)
         if old is not None and old.data == seen.data:
             continue
-        if ident.kind == PartKind.CODE.value and old is None:
+        if old is None and (ident.kind == PartKind.CODE.value or seen.data.startswith(REF_DATA)):
             continue  # newly reached code: the part that leads to it says why
         rebound = old is not None and old.data.startswith(REF_DATA)
         kind = ReasonKind.REBOUND if rebound and seen.data.startswith(REF_DATA) else None
@@ -249,7 +249,9 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
                 kind or ReasonKind.CHANGED, ident, None if old is None else old.shown, seen.shown
             )
         )
-    for ident in before:
+    for ident, seen in before.items():
         if ident not in now and ident.kind != PartKind.CODE.value:
+            if seen.data.startswith(REF_DATA):
+                continue  # code no longer reached: the changed code that read it says why
             reasons.append(Reason(ReasonKind.REMOVED, ident))
     return reasons or [Reason(ReasonKind.NO_ENTRY)]
