@@ -26,6 +26,8 @@ does not write RESULTS.md).
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import functools
 import os
 import pickle
@@ -109,6 +111,18 @@ def hit_overhead() -> dict[str, float]:
 # ----- case 2: hashing throughput ---------------------------------------------------
 
 
+@dataclasses.dataclass
+class Point:
+    """A user class (defined in ``__main__``, as in a notebook): its code is keyed."""
+
+    x: int
+    y: float
+    name: str
+
+
+PointNT = collections.namedtuple("PointNT", "x y name")
+
+
 def make_values() -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     rows = 1_000_000
@@ -127,6 +141,8 @@ def make_values() -> list[dict[str, Any]]:
     mapping = {f"key{i}": i for i in range(100_000)}
     letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ0123456789.,", np.uint8)
     text = letters[rng.integers(0, len(letters), 100 * MB)].tobytes().decode("ascii")
+    points = [Point(i, i * 0.5, f"p{i}") for i in range(10_000)]
+    tuples = [PointNT(i, i * 0.5, f"p{i}") for i in range(10_000)]
 
     def pickled_size(v: Any) -> int:
         return len(pickle.dumps(v, protocol=5))
@@ -154,6 +170,8 @@ def make_values() -> list[dict[str, Any]]:
         ),
         dict(name="list of 1e6 ints (< 2^40)", value=ints, size=pickled_size(ints)),
         dict(name="dict of 1e5 str -> int", value=mapping, size=pickled_size(mapping)),
+        dict(name="list of 1e4 dataclasses", value=points, size=pickled_size(points)),
+        dict(name="list of 1e4 namedtuples", value=tuples, size=pickled_size(tuples)),
         dict(
             name="str of 100 M chars (ASCII)",
             value=text,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -51,11 +52,10 @@ class Policy:
     quiet: bool = False  # no miss/hit notes of its own (warnings still show)
 
 
-class _Nesting(threading.local):
-    depth = 0  # misses of functions running on this thread
-
-
-_nesting = _Nesting()
+# Misses of functions running in this thread or task: a context variable, so each task
+# of ``asyncio.gather`` starts from its creator's depth and three misses gathered at
+# the top level are three outermost misses, each with its own note.
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("ipycache_miss_depth", default=0)
 
 
 class Cached(Generic[Call]):
@@ -116,6 +116,11 @@ class Cached(Generic[Call]):
     def still_valid(self, call: Call, entry: Entry) -> bool:
         """False drops a stored entry before it is used (``@memo(validate=...)``)."""
         return True
+
+    def not_storable(self, stored: Any) -> bool:
+        """True for a value that must not be stored at all (an iterator a hit would hand
+        out used up): the miss returns it and stores nothing; the hook says why."""
+        return False
 
     def result_of(self, call: Call, stored: Any) -> Any:
         """What a miss returns, given what it stored."""
@@ -208,10 +213,10 @@ class Cached(Generic[Call]):
 
     def outermost_run(self) -> bool:
         """True inside :meth:`running` of a miss that no other miss encloses."""
-        return _nesting.depth == 1 or not self.nests
+        return _depth.get() == 1 or not self.nests
 
     def _outermost(self) -> bool:
-        return not (self.nests and _nesting.depth)
+        return not (self.nests and _depth.get())
 
     def _expiry(self) -> float | None:
         ttl = self.policy.ttl
@@ -221,14 +226,14 @@ class Cached(Generic[Call]):
     def _miss(self, call: Call) -> Iterator[_Run]:
         """Around the run of a miss: its nesting, its hooks' context and its clock."""
         run = _Run(time.perf_counter())
-        _nesting.depth += self.nests
+        token = _depth.set(_depth.get() + self.nests)
         try:
             # Recording starts inside ``running``: a spinner thread it starts is not
             # the miss's own work.
             with self.running(call) as run.watch, files.recording() as run.reads:
                 yield run
         finally:
-            _nesting.depth -= self.nests
+            _depth.reset(token)
             run.seconds = time.perf_counter() - run.started
 
     def _claim(self, tier: Tier, digest: bytes) -> Claim:
@@ -256,6 +261,8 @@ class Cached(Generic[Call]):
         """Store what a miss computed (memory, then the tier), count it, say why it
         missed, and return what the caller gets."""
         stored = self.stored_value(call, run.value, run.watch)
+        if self.not_storable(stored):
+            return self.result_of(call, stored)
         seconds, watch = run.seconds, run.watch
         parts = snapshot(key.parts)
         read = files.states(run.reads)

@@ -21,7 +21,16 @@ import xxhash
 
 from . import messages
 from .deps.cell import CellFacts
-from .deps.code import MISSING, Deps, add_value, collect, resolve_chain, short_atom
+from .deps.code import (
+    MISSING,
+    Deps,
+    add_import_read,
+    add_value,
+    collect,
+    resolve_chain,
+    short_atom,
+)
+from .deps.imports import user_module_of
 from .deps.usercode import is_user_module, short_name
 from .errors import UnhashableTypeError
 from .hashing.core import Hasher
@@ -29,6 +38,7 @@ from .hashing.handlers import IN_MEMORY_FILES
 from .parts import (
     CODE_KINDS,
     MISSING_DATA,
+    REF_DATA,
     Part,
     PartKind,
     Reason,
@@ -173,6 +183,15 @@ def key_of_cell(
                     found, used = resolve_chain(value, chain[1:])
                     dotted = ".".join((name, *used))
                     add_value(deps, _THE_CELL, PartKind.VARIABLE, dotted, found, name)
+    for name, source in facts.imported:
+        # A user module the cell imports itself: keyed on what the cell reads of it,
+        # as when it was imported in an earlier cell (imported now if need be).
+        imported = None if name.startswith("_") else user_module_of(source, None)
+        if imported is None:
+            continue
+        paths = [()] + [chain[1:] for chain in facts.chains if chain[0] == name]
+        for path in dict.fromkeys(paths):
+            add_import_read(deps, _THE_CELL, PartKind.VARIABLE, name, source, imported, path)
     return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
 
 
@@ -205,6 +224,8 @@ def _shown(part: Part) -> str:
         return str(part.value)
     if part.data == MISSING_DATA:
         return messages.UNDEFINED
+    if part.by_name and part.data.startswith(REF_DATA):
+        return short_name(part.value)
     return messages.short_repr(part.value)
 
 
@@ -224,12 +245,18 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
         old = before.get(ident)
         if old is not None and old.data == seen.data:
             continue
-        if ident.kind == PartKind.CODE.value and old is None:
+        if old is None and (ident.kind == PartKind.CODE.value or seen.data.startswith(REF_DATA)):
             continue  # newly reached code: the part that leads to it says why
+        rebound = old is not None and old.data.startswith(REF_DATA)
+        kind = ReasonKind.REBOUND if rebound and seen.data.startswith(REF_DATA) else None
         reasons.append(
-            Reason(ReasonKind.CHANGED, ident, None if old is None else old.shown, seen.shown)
+            Reason(
+                kind or ReasonKind.CHANGED, ident, None if old is None else old.shown, seen.shown
+            )
         )
-    for ident in before:
+    for ident, seen in before.items():
         if ident not in now and ident.kind != PartKind.CODE.value:
+            if seen.data.startswith(REF_DATA):
+                continue  # code no longer reached: the changed code that read it says why
             reasons.append(Reason(ReasonKind.REMOVED, ident))
     return reasons or [Reason(ReasonKind.NO_ENTRY)]

@@ -12,8 +12,9 @@ import dataclasses
 import datetime as _dt
 import functools
 import inspect
+import io
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -25,10 +26,15 @@ from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey, CallShape, key_of_call
 from .mutation import fingerprint, private_copy, was_mutated
+from .store import owners as persisted
+from .store import tier as persistent
 from .store.memory import STORE, Entry
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
+
+# Containers: iterable many times over, never "used up" by reading them.
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray, range})
 
 FunctionCall = tuple[tuple, dict]  # (args, kwargs)
 
@@ -131,6 +137,11 @@ class MemoizedFunction(Cached[FunctionCall]):
     def __init__(self, fn: Callable[..., Any], options: MemoOptions | None = None) -> None:
         options = options or MemoOptions()
         fn = getattr(fn, "__memo_wrapped__", fn)
+        if isinstance(fn, (classmethod, staticmethod)):
+            inner = short_name(fn.__func__)
+            raise MemoOptionError(messages.memo_above_descriptor_error(type(fn).__name__, inner))
+        if isinstance(fn, functools.partial):
+            raise MemoOptionError(messages.memo_on_partial_error(short_name(fn.func)))
         if not isinstance(fn, types.FunctionType):
             raise MemoOptionError(messages.bad_option_error("function", fn, "a Python function"))
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
@@ -146,7 +157,22 @@ class MemoizedFunction(Cached[FunctionCall]):
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
+        self._warned_iterator = False
         self.stats()
+
+    # What functools.update_wrapper does not copy, read from the function itself so
+    # ``f.__defaults__`` and ``inspect.signature(f)`` are the function's.
+    @property
+    def __defaults__(self) -> tuple | None:
+        return self.__memo_wrapped__.__defaults__
+
+    @property
+    def __kwdefaults__(self) -> dict | None:
+        return self.__memo_wrapped__.__kwdefaults__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.__memo_wrapped__)
 
     def __repr__(self) -> str:
         return f"<memoized function {self.owner}>"
@@ -163,7 +189,14 @@ class MemoizedFunction(Cached[FunctionCall]):
         return CacheInfo(stats.hits, stats.misses, self.policy.max_entries, STORE.count(self.owner))
 
     def cache_clear(self) -> None:
+        """Empty this function's entries: in memory, and in the persistent store when
+        it persists (a note says how many persisted entries went)."""
         STORE.clear(self.owner)
+        persist = self.policy.persist
+        tier = persistent.tier(True) if persist else None
+        if persist is None:
+            tier = persistent.in_use()  # following MemoMagics.persist, or opened already
+        persisted.clear_and_say(tier, {self.owner}, self._name)
 
     def explain(self, *args: Any, **kwargs: Any) -> Explanation:
         """Would ``f(*args, **kwargs)`` hit now?  A dry run: the key is computed, nothing
@@ -215,6 +248,18 @@ class MemoizedFunction(Cached[FunctionCall]):
         if watch[0] and not self.options.suppress_warning:
             notify.emit(messages.output_warning(self._name))
 
+    def not_storable(self, stored: Any) -> bool:
+        """A generator, ``map``, an open file...: a hit would hand out an exhausted one."""
+        if type(stored) in _CONTAINERS or not isinstance(
+            stored, (Iterator, AsyncIterator, io.IOBase)
+        ):
+            return False
+        if not self._warned_iterator:
+            self._warned_iterator = True
+            type_name = type(stored).__name__
+            notify.emit(messages.iterator_result_warning(self._name, type_name))
+        return True
+
     def fingerprint(self, stored: Any) -> bytes | None:
         if self.policy.allow_mutation or self.options.copy or type(stored) in _IMMUTABLE:
             return None
@@ -263,7 +308,9 @@ def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     ``ttl``, ``show_spinner``, ``persist``, ``validate``, ``copy``); Streamlit's
     ``suppress_st_warning`` is accepted for ``suppress_warning``.  ``persist=True``
     also writes entries to the persistent store (None follows ``%config
-    MemoMagics.persist``).  ``memo.clear()`` empties the in-memory cache.
+    MemoMagics.persist``).
+    ``memo.clear()`` empties the in-memory cache, and the persisted entries of every
+    function and cell this kernel has seen.
     """
     checked = MemoOptions.of(options)
     if fn is None:
@@ -272,8 +319,12 @@ def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 
 
 def _clear() -> None:
-    """Empty the kernel-wide memory cache (every function and cell)."""
+    """Empty the kernel-wide memory cache (every function and cell), and their entries
+    in the persistent store if one is in use (the store's other entries are kept:
+    ``%memo_clear --store`` empties it all)."""
+    known = {owner for owner, _ in STORE.owners()}
     clear_all()
+    persisted.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)
 
 
 memo.clear = _clear  # type: ignore[attr-defined]

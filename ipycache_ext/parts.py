@@ -57,6 +57,7 @@ class Seen(NamedTuple):
 Snapshot = dict[PartId, Seen]
 
 MISSING_DATA = b"?missing"  # the data of a name that is not defined
+REF_DATA = b"ref:"  # prefix of the data of a name that refers to user code (by its name)
 
 
 @dataclass(slots=True)
@@ -123,6 +124,7 @@ class ReasonKind(enum.StrEnum):
     NO_ENTRY = "no_entry"  # same parts as last time, yet no entry
     CHANGED = "changed"  # a part is new or differs from the last key's
     REMOVED = "removed"  # the last key had a part this one has not
+    REBOUND = "rebound"  # a name now refers to another user function or class
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from kernels import Kernel
 
 from ipycache_ext import memo
 from ipycache_ext.store import signed
+from ipycache_ext.store.memory import STORE
 
 REPO = Path(__file__).resolve().parent.parent
 LOADED = "[ipycache] cache hit: loaded"
@@ -204,6 +205,12 @@ total = sum(range(n))
 print("total is", total)
 total
 """
+
+
+def forget_memory() -> None:
+    """What a new kernel starts with: the memory tier empty, the persistent store as it
+    was (``memo.clear()`` would clear the persisted entries of what it clears too)."""
+    STORE.clear()
 
 
 def persisted_double(tally: Any) -> Any:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import Notes, Tally, define, run_cell
+from persist_support import forget_memory
 
-from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.entries import Explanation
 from ipycache_ext.messages import PREFIX, InfoTable
@@ -121,7 +121,7 @@ def test_explain_finds_an_entry_in_the_persistent_store_without_loading_it_into_
 ) -> None:
     f = multiply(ns, tally, persist=True)
     f(2, 21)
-    memo.clear()  # as in a new kernel: only the store has it
+    forget_memory()  # as in a new kernel: only the store has it
     found = f.explain(2, 21)
     assert found.would_hit and found.where == str(store)
     assert repr(found).startswith(f"{WOULD_HIT}: f(2, 21) would be loaded from {store} (")
@@ -161,7 +161,7 @@ def test_clear_with_arguments_removes_the_persisted_entry_too(
     f(2, 21)
     f(2, 210)
     f.clear(2, 21)
-    memo.clear()  # as in a new kernel
+    forget_memory()  # as in a new kernel
     f(2, 210)
     f(2, 21)
     assert tally.runs == [(2, 21), (2, 210), (2, 21)]

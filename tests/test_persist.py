@@ -25,6 +25,7 @@ from persist_support import (
     LOADED,
     WARNING,
     finish,
+    forget_memory,
     lines,
     persisted_double,
     resign,
@@ -180,13 +181,13 @@ def test_tampered_entry_is_never_unpickled_and_is_recomputed(
     assert control.exists()  # the planted pickle does run code when unpickled
     backend = persist.tier().backend
     backend.set(name, tampered(backend.get(name), pickle.dumps(WritesMarker(marker))), None)
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert not marker.exists()
     assert len(tally) == 2
     assert len(warnings(notes)) == 1 and "not unpickled" in warnings(notes)[0]
-    memo.clear()
+    forget_memory()
     assert double(2) == 4 and len(tally) == 2  # the recomputed entry replaced it
 
 
@@ -203,7 +204,7 @@ def test_planted_entry_naming_another_key_is_never_unpickled(
     signer = slice(len(signed.MAGIC), len(signed.MAGIC) + len(signed.key_id(b"k")))
     planted = planted[: signer.start] + bytes(signer.stop - signer.start) + planted[signer.stop :]
     backend.set(name, planted, None)
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert not marker.exists()
@@ -220,7 +221,7 @@ def test_entry_written_with_another_key_warns_and_misses(
     double(2)
     persist.close()
     SETTINGS.secret_key = "the key of kernel two, long enough"
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert len(tally) == 2
@@ -241,7 +242,7 @@ def test_truncated_entry_warns_and_misses_and_other_entries_still_hit(
     files = sorted(store.rglob("*.val"), key=lambda p: p.stat().st_mtime_ns)
     assert len(files) == 2
     os.truncate(files[0], files[0].stat().st_size // 2)  # block(1)'s value file
-    memo.clear()
+    forget_memory()
 
     assert block(1) == bytes([1]) * 200_000
     assert block(2) == bytes([2]) * 200_000
@@ -259,7 +260,7 @@ def test_corrupt_entry_warns_and_misses_and_other_entries_still_hit(
     first = only_entry()
     double(2)
     persist.tier().backend.set(first, b"\x00\xff garbage where an entry was", None)
-    memo.clear()
+    forget_memory()
 
     assert (double(1), double(2)) == (2, 4)
     assert tally.runs == [1, 2, 1]
@@ -283,7 +284,7 @@ def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, ta
         header["libs"]["numpy"] = "0.0.1"
 
     backend.set(name, resign(data, signed.secret_key(), older_numpy), None)
-    memo.clear()
+    forget_memory()
 
     assert ramp(5).tolist() == [0, 1, 2, 3, 4]
     assert len(tally) == 2
@@ -299,7 +300,7 @@ def test_python_version_is_part_of_the_entry_key(
     double(2)
     before = only_entry()
     monkeypatch.setattr(persist, "FORMAT_TAG", "py2.7-cpython")
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert len(tally) == 2
@@ -358,7 +359,7 @@ def test_full_disk_keeps_earlier_entries_loadable(
     small, big = small_and_big(tally)
     small(1)
     big(1)
-    memo.clear()
+    forget_memory()
 
     assert small(1) == 1
     assert tally.runs == [("small", 1), ("big", 1)]
@@ -383,7 +384,7 @@ def test_disk_filled_by_other_files_still_serves_entries_stored_before(
     small, _ = small_and_big(tally)
     small(1)
     fill(one_megabyte_disk.parent)
-    memo.clear()
+    forget_memory()
 
     assert small(1) == 1
     assert tally.runs == [("small", 1)]
@@ -431,11 +432,11 @@ def test_max_disk_bytes_evicts_least_recently_used_entries(
     block(1)
     block(2)
     block(3)
-    memo.clear()
+    forget_memory()
     block(1)  # loaded from the store: now the most recently used
     assert tally.runs == [1, 2, 3]
     block(4)
-    memo.clear()
+    forget_memory()
     tally.runs.clear()
 
     block(1)

@@ -21,6 +21,7 @@ from persist_support import (
     SQUARE_CELL,
     TOTAL_CELL,
     Kernels,
+    forget_memory,
     lines,
     persisted_double,
     result,
@@ -124,7 +125,8 @@ def redis_store(server: RedisServer) -> Iterator[RedisServer]:
 
 def entry_keys(server: RedisServer) -> list[bytes]:
     with server.client() as client:
-        return [k for k in client.keys("ipycache:*") if b":lock:" not in k]
+        found = client.keys("ipycache:*")
+        return [k for k in found if b":lock:" not in k and b":idx-" not in k]
 
 
 def warnings(notes: Notes) -> list[str]:
@@ -226,7 +228,7 @@ def test_redis_started_again_on_the_same_port_persists_again(
     redis_store.start()
     double(3)
     assert len(entry_keys(redis_store)) == 1
-    memo.clear()
+    forget_memory()
     assert double(3) == 6
     assert tally.runs == [1, 2, 3]
     loaded = [t for t in notes.texts("hit") if t.startswith(LOADED)]
@@ -253,3 +255,18 @@ def test_redis_store_without_the_client_names_the_extra(
     assert tally.runs == [1, 2]
     [warning] = warnings(notes)
     assert url in warning and 'pip install "ipycache_ext[redis]"' in warning
+
+
+def test_cache_clear_removes_the_functions_redis_keys_and_their_index(
+    redis_store: RedisServer, tally: Tally, notes: Notes
+) -> None:
+    double = persisted_double(tally)
+    double(2)
+    double(3)
+    assert len(entry_keys(redis_store)) == 2
+    double.cache_clear()
+    assert any("removed 2 persisted entries" in t for t in notes.texts("info"))
+    with redis_store.client() as client:
+        assert [k for k in client.keys("ipycache:*") if b":lock:" not in k] == []
+    double(2)
+    assert tally.runs == [2, 3, 2]

@@ -22,6 +22,7 @@ from persist_support import (
     SQUARE_CELL,
     TOTAL_CELL,
     Kernels,
+    forget_memory,
     lines,
     persisted_double,
     result,
@@ -110,7 +111,7 @@ def test_a_result_is_loaded_from_the_bucket_after_memory_is_cleared(
     double = persisted_double(tally)
 
     assert double(21) == 42
-    memo.clear()
+    forget_memory()
     assert double(21) == 42
     assert tally.runs == [21]
     assert any(t.endswith(f"double(21) from {s3_store}") for t in notes.texts("hit"))
@@ -129,7 +130,7 @@ def test_a_big_array_goes_up_in_parts_and_comes_back_whole(
     ramp(n)
     [name] = objects(up, prefix)
     assert obstore.head(bucket(up, prefix), name)["e_tag"].rstrip('"').endswith("-5")
-    memo.clear()
+    forget_memory()
     loaded = ramp(n)
     assert np.array_equal(loaded, np.arange(n, dtype=np.float64))
     assert loaded.flags.writeable
@@ -147,7 +148,7 @@ def test_a_tampered_object_is_never_unpickled_and_is_recomputed(
     store = bucket(up, prefix)
     stored = bytes(obstore.get(store, name).bytes())
     obstore.put(store, name, tampered(stored, pickle.dumps(WritesMarker(marker))))
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert not marker.exists()
@@ -167,7 +168,7 @@ def test_an_expired_entry_is_a_miss_and_is_deleted(
     [name] = objects(up, prefix)
     expires = float(obstore.get(bucket(up, prefix), name).attributes["ipycache-expires"])
     assert expires <= time.time() + 0.5
-    memo.clear()
+    forget_memory()
     time.sleep(max(0.0, expires - time.time()) + 0.2)
     assert persist.tier().backend.get(name) is None  # type: ignore[union-attr]
     assert objects(up, prefix) == []
@@ -207,7 +208,7 @@ def test_server_stopped_mid_session_warns_once_then_persists_again_when_back(
     assert tally.runs == [1, 2, 3]
     up.start()
     double(4)
-    memo.clear()
+    forget_memory()
     assert double(4) == 8 and double(1) == 2
     assert tally.runs == [1, 2, 3, 4]
     assert len(warnings(notes)) == 1
@@ -260,7 +261,7 @@ def test_endpoint_setting_points_at_a_non_aws_server(
     double = persisted_double(tally)
 
     double(5)
-    memo.clear()
+    forget_memory()
     assert double(5) == 10 and tally.runs == [5]
     assert warnings(notes) == []
 
@@ -278,7 +279,7 @@ def test_tiered_store_hits_the_local_directory_with_the_server_down(
     double(6)
     assert len(objects(up, prefix)) == 1  # written through to the bucket
     up.stop()
-    memo.clear()
+    forget_memory()
     assert double(6) == 12
     assert tally.runs == [6]
     assert warnings(notes) == []
@@ -289,12 +290,12 @@ def test_tiered_store_copies_a_bucket_hit_into_the_local_directory(
 ) -> None:
     double = persisted_double(tally)
     double(7)  # in the bucket only
-    memo.clear()
+    forget_memory()
     SETTINGS.store = f"{tmp_path / 'local'}|{s3_store}"
 
     assert double(7) == 14  # from the bucket, copied into the directory
     up.stop()
-    memo.clear()
+    forget_memory()
     assert double(7) == 14
     assert tally.runs == [7]
     assert warnings(notes) == []

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from conftest import Notes, Tally
-from persist_support import LOADED, persisted_double
+from persist_support import LOADED, forget_memory, persisted_double
 from test_redis import RedisServer, free_port
 
 from ipycache_ext import memo
@@ -123,14 +123,14 @@ def test_index_row_switched_to_pickle_mode_never_runs_and_the_call_recomputes(
             )
         else:
             db.execute("UPDATE Cache SET mode = 4, value = ? WHERE key = ?", (planted, name))
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert not marker.exists()
     assert tally.runs == [2, 2]
     [warning] = warnings(notes)
     assert "planted" in warning and "not unpickled" in warning
-    memo.clear()
+    forget_memory()
     assert double(2) == 4 and tally.runs == [2, 2]  # the verified write replaced the row
     assert not marker.exists()
 
@@ -148,7 +148,7 @@ def test_lease_row_switched_to_pickle_mode_never_runs_and_is_broken(
             " tag, size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, 4, NULL, ?)",
             ("lock:" + name, time.time(), time.time(), pickle.dumps(WritesMarker(marker))),
         )
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert not marker.exists()
@@ -170,7 +170,7 @@ def test_lease_row_without_expiry_is_broken_after_its_lifetime(
             " tag, size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, 1, NULL, ?)",
             ("lock:" + name, time.time(), time.time(), b"otherhost|1|0"),
         )
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4  # waited out one lease lifetime, not forever
     assert tally.runs == [2, 2]
@@ -195,14 +195,14 @@ def test_swapped_entries_on_disk_are_refused_and_recomputed(
     data_one, data_two = first.read_bytes(), second.read_bytes()
     first.write_bytes(data_two)
     second.write_bytes(data_one)
-    memo.clear()
+    forget_memory()
 
     assert block(1) == bytes([1]) * 200_000
     assert block(2) == bytes([2]) * 200_000
     assert tally.runs == [1, 2, 1, 2]
     assert len(warnings(notes)) == 2
     assert all("another call's key" in w for w in warnings(notes))
-    memo.clear()
+    forget_memory()
     assert (block(1), block(2)) == (bytes([1]) * 200_000, bytes([2]) * 200_000)
     assert tally.runs == [1, 2, 1, 2]  # both slots were overwritten with verified entries
 
@@ -214,13 +214,13 @@ def test_entry_copied_onto_another_key_in_redis_is_refused_and_overwritten(
     one, two = name_of(lambda: double(1)), name_of(lambda: double(2))
     with redis_store.client() as client:
         client.copy("ipycache:" + one, "ipycache:" + two, replace=True)
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert tally.runs == [1, 2, 2]
     [warning] = warnings(notes)
     assert "another call's key" in warning
-    memo.clear()
+    forget_memory()
     assert (double(1), double(2)) == (2, 4)
     assert tally.runs == [1, 2, 2]
 
@@ -232,7 +232,7 @@ def test_entry_renamed_onto_another_key_in_redis_is_refused(
     one, two = name_of(lambda: double(1)), name_of(lambda: double(2))
     with redis_store.client() as client:
         client.rename("ipycache:" + one, "ipycache:" + two)
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert tally.runs == [1, 2, 2]
@@ -256,7 +256,7 @@ def test_index_row_naming_a_file_outside_the_store_never_reads_or_deletes_it(
         db.execute(
             "UPDATE Cache SET mode = 2, filename = ?, value = NULL WHERE key = ?", (filename, name)
         )
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert tally.runs == [2, 2]
@@ -338,11 +338,11 @@ def test_entry_signed_with_another_key_is_replaced_by_the_next_verified_write(
     double(2)
     persist.close()
     SETTINGS.secret_key = "the key of kernel two, long enough to sign"
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert tally.runs == [2, 2]
-    memo.clear()
+    forget_memory()
     assert double(2) == 4
     assert tally.runs == [2, 2]
     assert len(loaded(notes)) == 1
@@ -417,7 +417,7 @@ def test_read_only_store_still_serves_stored_entries(
     double(1)
     persist.close()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk.parent)], check=True)
-    memo.clear()
+    forget_memory()
 
     assert double(1) == 2
     assert double(2) == 4
@@ -479,7 +479,7 @@ def test_redis_lease_set_without_expiry_is_broken_after_its_lifetime(
     with redis_store.client() as client:
         client.delete("ipycache:" + name)
         client.set("ipycache:lock:" + name, b"otherhost|1|0")
-    memo.clear()
+    forget_memory()
 
     assert double(2) == 4
     assert tally.runs == [2, 2]

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import xxhash
 
+from .imports import Imported
+
 
 @dataclass(frozen=True)
 class CellFacts:
@@ -34,6 +36,7 @@ class CellFacts:
     chains: tuple[tuple[str, ...], ...] = ()
     star_modules: tuple[str, ...] = ()
     gone: frozenset[str] = frozenset()
+    imported: tuple[tuple[str, Imported], ...] = ()  # names the cell's imports bind
 
 
 class _Scope:
@@ -281,7 +284,45 @@ def analyze(source: str) -> CellFacts:
         _attribute_chains(tree),
         tuple(finder.star_modules),
         frozenset(finder.gone),
+        _imports_of(tree),
     )
+
+
+def _imports_of(tree: ast.AST) -> tuple[tuple[str, Imported], ...]:
+    """What each import in the cell binds (anywhere: in a branch, in a function it
+    defines), and ``m = importlib.import_module("m")`` with a constant name."""
+    found: dict[tuple[str, Imported], None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    found[(alias.asname, Imported(alias.name))] = None
+                else:
+                    top = alias.name.split(".")[0]
+                    found[(top, Imported(alias.name, top="." in alias.name))] = None
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name != "*":
+                    source = Imported(node.module or "", node.level, attr=alias.name)
+                    found[(alias.asname or alias.name, source)] = None
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, call = node.targets[0], node.value
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(call, ast.Call)
+                and _names_import_module(call.func)
+                and len(call.args) == 1
+                and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, str)
+            ):
+                found[(target.id, Imported(call.args[0].value))] = None
+    return tuple(found)
+
+
+def _names_import_module(func: ast.expr) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "import_module"
+    return isinstance(func, ast.Name) and func.id == "import_module"
 
 
 def _attribute_chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:

@@ -20,7 +20,8 @@ from .. import messages
 from ..errors import MemoError
 from ..hashing.atoms import atom_bytes
 from ..hashing.core import DEFAULT, Hasher, register
-from ..parts import MISSING_DATA, Part, PartKind
+from ..parts import MISSING_DATA, REF_DATA, Part, PartKind
+from .imports import ImportRead, import_reads, start_value, user_module_of
 from .usercode import (
     is_environment,
     is_library_ref,
@@ -46,6 +47,7 @@ class CodeFacts:
     digest: bytes
     bare: tuple[str, ...]
     chains: tuple[tuple[str, ...], ...]
+    imports: tuple[ImportRead, ...] = ()  # reads through names its own imports bind
 
 
 _facts_cache: dict[int, tuple[types.CodeType, CodeFacts]] = {}
@@ -118,6 +120,7 @@ def facts_of(code: types.CodeType) -> CodeFacts:
         _code_digest(code),
         tuple(bare),
         tuple(c for c in chains if c[0] not in bare),
+        import_reads(code),
     )
     with _facts_lock:
         _facts_cache[id(code)] = (code, facts)
@@ -189,6 +192,10 @@ def add_value(
             return
     if is_user_callable(value):
         target = unwrap(value)
+        # Which function the name refers to, by name: rebinding it (helper = other) is
+        # then a changed global, not only new code reached.
+        data = REF_DATA + qualified_name(target).encode()
+        deps.parts.append(Part(kind, name, via, data, target, True))
         collect(deps, target, via + (short_name(target),))
         return
     if value is MISSING:
@@ -228,6 +235,32 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
         add_value(deps, via, PartKind.GLOBAL, ".".join(chain[:1] + used), value)
 
 
+def _read_imports(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tuple) -> None:
+    """What the function reads of user modules it imports itself: keyed as if the
+    import were at module level (``mymod.helper``, ``helper``)."""
+    package = fn.__globals__.get("__package__")
+    for read in facts.imports:
+        module = user_module_of(read.source, package)
+        if module is not None:
+            add_import_read(deps, via, PartKind.GLOBAL, read.name, read.source, module, read.path)
+
+
+def add_import_read(
+    deps: Deps,
+    via: tuple[str, ...],
+    kind: PartKind,
+    name: str,
+    source: Any,
+    module: types.ModuleType,
+    path: tuple[str, ...],
+) -> None:
+    """The part of ``name.path`` where ``name`` was bound by importing ``module``."""
+    root, first = start_value(source, module)
+    value, used = resolve_chain(root, first + path)
+    dotted = ".".join((name, *used[len(first) :]))
+    add_value(deps, via, kind, dotted, value, name if kind is PartKind.VARIABLE else None)
+
+
 def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) -> None:
     facts = facts_of(fn.__code__)
     deps.parts.append(Part(PartKind.CODE, via[-1], via, facts.digest, fn, True))
@@ -238,6 +271,8 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
         data = deps.hasher.part(defaults, where)
         deps.parts.append(Part(PartKind.DEFAULTS, via[-1], via, data, None))
     _read_globals(deps, fn, facts, via)
+    if facts.imports:
+        _read_imports(deps, fn, facts, via)
     registry = getattr(fn, "registry", None)
     if isinstance(registry, types.MappingProxyType):  # functools.singledispatch
         for impl in registry.values():

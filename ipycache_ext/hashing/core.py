@@ -21,6 +21,7 @@ equal digests.  Which types are hashed by a handler of their own is the table in
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -62,6 +63,8 @@ _PICKLE_SLICE = 8192
 # The walk tries the fast path first on containers at least this long.
 _FAST_CHILD_LEN = 64
 _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
+# What is hashed by its code or name, the same every time it is met in one value.
+_CODE_TYPES = (type, types.FunctionType, types.BuiltinFunctionType)
 # Types pickle encodes without consulting reducer_override (object: matches them all).
 _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 
@@ -199,7 +202,7 @@ class Hasher:
         h = _xxh()
         sink = Sink(h)
         try:
-            pickler = StreamPickler(sink, self._special, _Digest)
+            pickler = StreamPickler(sink, self._special_once(), _Digest)
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
                     pickler.dump(value[start : start + _PICKLE_SLICE])
@@ -214,6 +217,26 @@ class Hasher:
         if type(value) is list and value and type(value[0]) is float:
             return float_list_digest(value)
         return None
+
+    def _special_once(self) -> Callable[[Any], bytes | None]:
+        """:meth:`_special`, remembering what it gave for classes and functions during
+        one pickling: the pickler meets the class of every instance, and a list of
+        10,000 dataclass instances must analyse the class's code once, not 10,000
+        times (a class cannot change in the middle of one hash)."""
+        seen: dict[int, tuple[Any, bytes | None]] = {}
+        special = self._special
+
+        def once(value: Any) -> bytes | None:
+            if not isinstance(value, _CODE_TYPES):
+                return special(value)
+            hit = seen.get(id(value))
+            if hit is not None:
+                return hit[1]
+            found = special(value)
+            seen[id(value)] = (value, found)  # the value kept alive: its id stays its own
+            return found
+
+        return once
 
     # ----- walk path -------------------------------------------------------------------
 

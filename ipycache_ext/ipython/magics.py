@@ -27,6 +27,8 @@ from ..config import SETTINGS
 from ..entries import Explanation, entry_facts
 from ..memo import memo
 from ..messages import Note
+from ..store import owners as persisted
+from ..store import tier as persistent
 from ..store.memory import STORE, approx_size
 from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
@@ -234,12 +236,19 @@ class MemoMagics(Magics):
         return fn.explain(*args, **kwargs)
 
     @line_magic
-    def memo_info(self, line: str = "") -> messages.InfoTable:
+    def memo_info(self, line: str = "") -> messages.InfoTable | messages.StoreTable:
         """Table of every memoized function and cell: entries, hits, misses, memory.
 
-        ``%memo_info NAME`` (a name from the table) lists that function's or cell's
-        entries instead: their inputs, age, hits, size and how long each took to run.
+        %memo_info           this kernel's cache
+        %memo_info NAME      that function's or cell's entries: inputs, age, hits,
+                             size and how long each took to run
+        %memo_info --store   what the persistent store holds, per function or cell
         """
+        if line.strip() == "--store":
+            tier = _open_store()
+            found, unknown = persisted.listing(tier)
+            listed = [(p.label, p.kind, str(len(p.entries))) for p in found]
+            return messages.StoreTable(tier.backend.where, listed, unknown)
         name = line.strip().strip("\"'")
         if name:
             return self._entry_table(name)
@@ -270,11 +279,7 @@ class MemoMagics(Magics):
 
     def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:
         """The owners ``name`` stands for (a label, an owner, a function's short name)."""
-        matches = [
-            owner
-            for owner, stats in STORE.owners()
-            if name in (stats.label, owner, owner.rsplit(".", 1)[-1])
-        ]
+        matches = [owner for owner, stats in STORE.owners() if _named(name, owner, stats.label)]
         if not matches:
             known = sorted(stats.label for _, stats in STORE.owners())
             raise UsageError(messages.unknown_cache_name(name, known, magic))
@@ -283,23 +288,72 @@ class MemoMagics(Magics):
     @line_magic
     def memo_clear(self, line: str = "") -> None:
         """Empty the whole cache, one function or cell (a NAME from %memo_info), or the
-        one entry of a call: ``%memo_clear f(2, 21)``."""
-        if is_call(line):
-            fn, args, kwargs = memoized_call(self.shell, line, "memo_clear")
+        one entry of a call, in memory and in the persistent store when one is in use.
+
+            %memo_clear [NAME]           memory, and those persisted entries
+            %memo_clear f(2, 21)         the one entry of that call
+            %memo_clear --store [NAME]   the persistent store only: all of it, or NAME's
+        """
+        text = line.strip()
+        if text.startswith("--store"):
+            _clear_store(text[len("--store") :].strip().strip("\"'"))
+            return
+        if is_call(text):
+            fn, args, kwargs = memoized_call(self.shell, text, "memo_clear")
             removed = fn.clear(*args, **kwargs)
             notify.emit(messages.cleared_note(fn.describe((args, kwargs)), int(removed)))
             return
-        name = line.strip().strip("\"'")  # %memo_clear "cell [df]" works too
+        name = text.strip("\"'")  # %memo_clear "cell [df]" works too
+        tier = persistent.in_use()
         if not name:
-            count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
+            known = {owner for owner, _ in STORE.owners()}
+            count = sum(len(STORE.entries(owner)) for owner in known)
             STORE.clear()
-            notify.emit(messages.cleared_note("every function and cell", count))
+            notify.emit(messages.cleared_note(messages.EVERYTHING, count))
+            persisted.clear_and_say(tier, known, messages.EVERYTHING)
             return
-        matches = self._owners_named(name)
+        matches = {owner for owner, stats in STORE.owners() if _named(name, owner, stats.label)}
+        if not matches and tier is not None:
+            matches = {
+                p.owner for p in persisted.listing(tier)[0] if _named(name, p.owner, p.label)
+            }
+        if not matches:
+            known_names = sorted(stats.label for _, stats in STORE.owners())
+            raise UsageError(messages.unknown_cache_name(name, known_names))
         count = sum(len(STORE.entries(owner)) for owner in matches)
         for owner in matches:
             STORE.clear(owner)
         notify.emit(messages.cleared_note(name, count))
+        persisted.clear_and_say(tier, matches, name)
+
+
+def _named(name: str, owner: str, label: str) -> bool:
+    return name in (label, owner, owner.rsplit(".", 1)[-1])
+
+
+def _open_store() -> persistent.Tier:
+    found = persistent.tier(True)
+    if found is None:
+        raise UsageError(messages.no_store_error())
+    return found
+
+
+def _clear_store(name: str) -> None:
+    """``%memo_clear --store [NAME]``: the persistent store's entries (all, or NAME's)."""
+    tier = _open_store()
+    if not name:
+        try:
+            count = persisted.clear_store(tier)
+        except Exception as exc:
+            notify.emit(messages.store_fault_warning(tier.backend.where, exc))
+            return
+        notify.emit(messages.cleared_store_note(messages.EVERYTHING, count, tier.backend.where))
+        return
+    found = persisted.listing(tier)[0]
+    matches = {p.owner for p in found if _named(name, p.owner, p.label)}
+    if not matches:
+        raise UsageError(messages.unknown_stored_name(name, sorted(p.label for p in found)))
+    persisted.clear_and_say(tier, matches, name)
 
 
 def _display_probe(shell: Any) -> Callable[[Callable[[], None]], Any]:

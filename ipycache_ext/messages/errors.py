@@ -65,9 +65,30 @@ def generator_function_error(func: str) -> str:
     )
 
 
+def memo_above_descriptor_error(kind: str, func: str) -> str:
+    return (
+        f"@memo cannot wrap a {kind} ({func}): put @memo underneath it, next to the "
+        f"function:\n    @{kind}\n    @memo\n    def {func.rsplit('.', 1)[-1]}(...): ..."
+    )
+
+
+def memo_on_partial_error(func: str) -> str:
+    return (
+        f"@memo cannot wrap a functools.partial of {func}: memoize the function and make "
+        f"the partial of that: functools.partial(memo({func}), ...)."
+    )
+
+
 def unknown_cache_name(name: str, known: list[str], magic: str = "memo_clear") -> str:
     listing = ", ".join(known) if known else "nothing is memoized yet"
     return f"%{magic}: no memoized function or cell named {name!r} (known: {listing})."
+
+
+def no_store_error() -> str:
+    return (
+        "--store: the persistent store could not be opened (see the warning above); set "
+        "%config MemoMagics.store to a directory or redis://host:port/db."
+    )
 
 
 def empty_statement_error() -> str:
@@ -110,6 +131,8 @@ def recursion_cycle_error(call: str) -> str:
 
 __all__ = [
     "recursion_cycle_error",
+    "memo_above_descriptor_error",
+    "memo_on_partial_error",
     "exact_match_error",
     "unhashable_error",
     "unhashable_text",
@@ -119,6 +142,7 @@ __all__ = [
     "iterator_argument_error",
     "generator_function_error",
     "unknown_cache_name",
+    "no_store_error",
     "empty_statement_error",
     "bad_cell_option_error",
     "bad_option_error",

@@ -81,6 +81,14 @@ def unstable_result_warning(func: str, type_name: str) -> Note:
     )
 
 
+def iterator_result_warning(func: str, type_name: str) -> Note:
+    return warning_note(
+        f"{func} returned a {type_name}, an iterator: it is used up when read, so a cached "
+        "copy would come back empty. It is not cached: every call runs again.\n"
+        f"Fix: return a list (return list(...)) so {func} can be cached."
+    )
+
+
 def outside_code_note(module: str, filename: str) -> Note:
     folder = filename.rsplit("/", 1)[0]
     return warning_note(
@@ -180,6 +188,7 @@ __all__ = [
     "mutation_warning",
     "unhashable_result_warning",
     "unstable_result_warning",
+    "iterator_result_warning",
     "outside_code_note",
     "loaded_note",
     "mutated_variable_warning",

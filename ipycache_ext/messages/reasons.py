@@ -60,6 +60,8 @@ def reason_text(reason: Reason) -> str:
         return reason_no_entry()
     if kind is ReasonKind.REMOVED:
         return reason_dep_removed(part_label(part))
+    if kind is ReasonKind.REBOUND:
+        return reason_rebound(part_label(part), reason.new or "")
     part_kind = PartKind(part.kind)
     if part_kind is PartKind.CELL_CODE:
         return reason_cell_code()
@@ -115,6 +117,10 @@ def reason_global(label: str, old: str | None, new: str) -> str:
     if new == UNDEFINED:
         return f"{label} is no longer defined"
     return f"{label} changed{_change(old, new)}"
+
+
+def reason_rebound(label: str, target: str) -> str:
+    return f"{label} now refers to {target}"
 
 
 def reason_dep_code(label: str) -> str:
@@ -183,6 +189,7 @@ __all__ = [
     "reason_no_entry",
     "reason_argument",
     "reason_global",
+    "reason_rebound",
     "reason_dep_code",
     "reason_dep_removed",
     "reason_cell_code",

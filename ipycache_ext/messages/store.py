@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 
-from .base import Note, size, warning_note
+from .base import PREFIX, Note, make_note, size, warning_note
 
 REDACTED = "***"  # what is shown instead of a password or the team secret
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*)(:[^@/\s]*)?@", re.I)
@@ -166,12 +167,70 @@ def missing_extra_warning(where: str, extra: str, module: str) -> Note:
     )
 
 
+def cleared_store_note(what: str, entries: int, where: str) -> Note:
+    """How many persisted entries a clear removed, and from where."""
+    text = (
+        f"[{PREFIX}] removed {entries} persisted entr{'y' if entries == 1 else 'ies'} "
+        f"of {what} from {where}"
+    )
+    return make_note("info", text, html.escape(text), "#555")
+
+
+def unknown_stored_name(name: str, known: list[str]) -> str:
+    listing = ", ".join(known) if known else "the store is empty"
+    return f"%memo_clear --store: nothing stored for {name!r} (stored: {listing})."
+
+
+EVERYTHING = "every function and cell"  # what a clear without a name clears
+
+STORE_COLUMNS = ("name", "kind", "persisted entries")
+
+
+class StoreTable:
+    """``%memo_info --store``: what the persistent store holds, per function or cell."""
+
+    def __init__(self, where: str, rows: list[tuple[str, str, str]], unknown: int) -> None:
+        self.where, self.rows, self.unknown = where, rows, unknown
+
+    def _all_rows(self) -> list[tuple[str, str, str]]:
+        extra = [("(owner unknown: older entries)", "?", str(self.unknown))] if self.unknown else []
+        return self.rows + extra
+
+    def __repr__(self) -> str:
+        rows = self._all_rows()
+        if not rows:
+            return f"[{PREFIX}] the persistent store at {self.where} is empty"
+        table = [STORE_COLUMNS, *rows]
+        widths = [max(len(r[i]) for r in table) for i in range(len(STORE_COLUMNS))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return f"persistent store at {self.where}\n" + "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = self._all_rows()
+        if not rows:
+            return f"<i>{html.escape(repr(self))}</i>"
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in STORE_COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        return (
+            f"<p>persistent store at <code>{html.escape(self.where)}</code></p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
+
 __all__ = [
     "redacted",
     "REDACTED",
     "unsafe_key_warning",
     "short_team_key_warning",
     "unsafe_store_dir_warning",
+    "cleared_store_note",
+    "unknown_stored_name",
+    "EVERYTHING",
+    "STORE_COLUMNS",
+    "StoreTable",
     "store_fault_warning",
     "short_read_error",
     "no_room_error",

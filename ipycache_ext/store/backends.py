@@ -111,6 +111,8 @@ class Backend(Protocol):
 
     def keys(self) -> list[str]: ...
 
+    def index_names(self) -> list[str]: ...
+
     def clear(self) -> None: ...
 
 
@@ -180,14 +182,17 @@ class DiskBackend:
         self._evict()
 
     def _evict(self) -> None:
-        """Drop least recently used entries (never locks) until under ``max_bytes``.
+        """Drop least recently used entries (never locks, nor the owner index records
+        of :mod:`.owners`: an entry must not outlive its record) until under
+        ``max_bytes``.
 
         Reads diskcache's ``Cache`` table (its ``access_time`` column) directly: the
         public API has no "oldest entry" query.
         """
         while self._cache.volume() > self._max_bytes:
             row = self._cache._sql(
-                "SELECT key FROM Cache WHERE key NOT LIKE 'lock:%' ORDER BY access_time LIMIT 1"
+                "SELECT key FROM Cache WHERE key NOT LIKE 'lock:%' AND key NOT LIKE 'idx-%' "
+                "ORDER BY access_time LIMIT 1"
             ).fetchone()
             if row is None:
                 return
@@ -243,7 +248,12 @@ class DiskBackend:
 
     def keys(self) -> list[str]:
         rows = self._cache._sql("SELECT key FROM Cache WHERE raw = 1").fetchall()
-        return [k for (k,) in rows if isinstance(k, str) and not k.startswith("lock:")]
+        return [k for (k,) in rows if isinstance(k, str) and not k.startswith(("lock:", "idx-"))]
+
+    def index_names(self) -> list[str]:
+        """The owner index records (:mod:`.owners`), apart from the entries."""
+        rows = self._cache._sql("SELECT key FROM Cache WHERE raw = 1").fetchall()
+        return [k for (k,) in rows if isinstance(k, str) and k.startswith("idx-")]
 
     def clear(self) -> None:
         self._cache.clear(retry=True)
@@ -331,10 +341,17 @@ class RedisBackend:
     def keys(self) -> list[str]:
         found = self._redis.scan_iter(match=self._prefix + "*")
         names = [k.decode() if isinstance(k, bytes) else k for k in found]
-        return [n[len(self._prefix) :] for n in names if ":lock:" not in n]
+        names = [n[len(self._prefix) :] for n in names if ":lock:" not in n]
+        return [n for n in names if not n.startswith("idx-")]
+
+    def index_names(self) -> list[str]:
+        """The owner index records (:mod:`.owners`), apart from the entries."""
+        found = self._redis.scan_iter(match=self._prefix + "idx-*")
+        names = [k.decode() if isinstance(k, bytes) else k for k in found]
+        return [n[len(self._prefix) :] for n in names]
 
     def clear(self) -> None:
-        for key in self.keys():
+        for key in self.keys() + self.index_names():
             self.delete(key)
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ import xxhash
 
 from .. import messages, notify
 from ..config import SETTINGS
+from . import owners
 from .backends import (
     Backend,
     EntryTooLarge,
@@ -154,6 +155,7 @@ class Tier:
         except Exception as exc:
             self._fault(exc)
             return False
+        owners.record(self.backend, owner, label, self.entry_key(owner, key), ttl)
         return True
 
     def try_claim(self, owner: str, key: bytes, label: str) -> Claim | None:
@@ -279,6 +281,18 @@ def _open_failure(where: str, exc: BaseException) -> messages.Note:
     if isinstance(exc, UnsafeStoreDir):
         return messages.unsafe_store_dir_warning(exc.path, exc.reason, exc.mode)
     return messages.store_fault_warning(where, exc)
+
+
+def in_use() -> Tier | None:
+    """The tier a clear should reach: the configured one when persisting is on, else
+    the one a ``persist=True`` function opened (same settings); never opens a store
+    nothing in this kernel uses."""
+    if SETTINGS.persist:
+        return tier(True)
+    location = SETTINGS.store or default_location()
+    config = (location, SETTINGS.max_disk_bytes, SETTINGS.secret_key)
+    with _tier_lock:
+        return _tier if _tier is not None and _tier_config == config else None
 
 
 def close() -> None:

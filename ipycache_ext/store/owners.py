@@ -1,0 +1,112 @@
+"""Which function or cell each persisted entry belongs to, so the persistent store can
+be listed (``%memo_info --store``) and cleared by function or cell (``f.cache_clear()``,
+``%memo_clear NAME``, ``memo.clear()``), not only as a whole.
+
+An entry's name is a digest of its owner and key (:meth:`Tier.entry_key`): the owner
+cannot be read back from it.  So each saved entry gets a small index record beside it,
+``idx-<entry name>``, holding its owner and label (JSON, never unpickled) with the
+entry's ttl.  An index record whose entry is gone (evicted, expired, rejected) is
+dropped when the store is next listed or cleared; an entry without one (written by an
+older version) is listed as unknown and only ``%memo_clear --store`` removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import messages, notify
+
+if TYPE_CHECKING:
+    from .tier import Tier
+
+INDEX = "idx-"
+
+
+@dataclass
+class Persisted:
+    """What the store holds for one owner: its label and its entries' names."""
+
+    owner: str
+    label: str
+    entries: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return "cell" if self.owner.startswith("cell:") else "function"
+
+
+def record(backend: Any, owner: str, label: str, name: str, ttl: float | None) -> None:
+    """Write the index record of entry ``name`` (a failure only costs the listing)."""
+    data = json.dumps([owner, label]).encode()
+    with contextlib.suppress(Exception):
+        backend.set(INDEX + name, data, ttl)
+
+
+def listing(tier: Tier) -> tuple[list[Persisted], int]:
+    """Every owner with entries in the store, and how many entries have no owner known."""
+    backend = tier.backend
+    entries = set(backend.keys())
+    found: dict[str, Persisted] = {}
+    owned: set[str] = set()
+    for name in sorted(backend.index_names()):
+        entry = name[len(INDEX) :]
+        owner_label = _read(backend, name)
+        if entry not in entries or owner_label is None:
+            with contextlib.suppress(Exception):
+                backend.delete(name)  # its entry is gone: the record is stale
+            continue
+        owner, label = owner_label
+        found.setdefault(owner, Persisted(owner, label)).entries.append(entry)
+        owned.add(entry)
+    return sorted(found.values(), key=lambda p: p.label), len(entries - owned)
+
+
+def _read(backend: Any, name: str) -> tuple[str, str] | None:
+    try:
+        data = backend.get(name)
+        owner, label = json.loads(bytes(data)) if data is not None else (None, None)
+    except Exception:
+        return None
+    if not isinstance(owner, str) or not isinstance(label, str):
+        return None
+    return owner, label
+
+
+def clear_owners(tier: Tier, owners: set[str]) -> int:
+    """Delete the persisted entries of ``owners``; how many there were."""
+    if not owners:
+        return 0
+    count = 0
+    for persisted in listing(tier)[0]:
+        if persisted.owner in owners:
+            for entry in persisted.entries:
+                tier.backend.delete(entry)
+                tier.backend.delete(INDEX + entry)
+                count += 1
+    return count
+
+
+def clear_store(tier: Tier) -> int:
+    """Delete every entry of the store and its index (locks of running kernels stay)."""
+    names = tier.backend.keys()
+    for name in names:
+        tier.backend.delete(name)
+    for name in tier.backend.index_names():
+        tier.backend.delete(name)
+    return len(names)
+
+
+def clear_and_say(tier: Tier | None, owner_names: set[str], what: str) -> int:
+    """:func:`clear_owners` with a note saying how many went (or the store's fault)."""
+    if tier is None:
+        return 0
+    try:
+        count = clear_owners(tier, owner_names)
+    except Exception as exc:
+        notify.emit(messages.store_fault_warning(tier.backend.where, exc))
+        return 0
+    notify.emit(messages.cleared_store_note(what, count, tier.backend.where))
+    return count
