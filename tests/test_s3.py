@@ -35,6 +35,7 @@ from s3_support import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
+from ipycache_ext.store.owners import INDEX_PREFIX
 from ipycache_ext.store.s3 import LOCKS
 
 
@@ -68,7 +69,7 @@ def s3_store(up: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iter
         monkeypatch.setenv(name, value)
     persist.close()
     SETTINGS.store = up.url(prefix)
-    SETTINGS.secret_key = "team key"
+    SETTINGS.secret_key = "the team key of the S3 tests, long enough"
     yield SETTINGS.store
     persist.close()
 
@@ -85,7 +86,8 @@ def bucket(server: S3Server, prefix: str) -> S3Store:
 
 
 def objects(server: S3Server, prefix: str) -> list[str]:
-    return sorted(m["path"] for m in obstore.list(bucket(server, prefix)).collect())
+    found = obstore.list(bucket(server, prefix)).collect()
+    return sorted(m["path"] for m in found if not m["path"].startswith(INDEX_PREFIX))
 
 
 def warnings(notes: Notes) -> list[str]:

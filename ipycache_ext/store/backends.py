@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from .. import messages
 from .guard import ForeignRow, prepare_directory
+from .owners import INDEX_PREFIX
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
@@ -248,12 +249,14 @@ class DiskBackend:
 
     def keys(self) -> list[str]:
         rows = self._cache._sql("SELECT key FROM Cache WHERE raw = 1").fetchall()
-        return [k for (k,) in rows if isinstance(k, str) and not k.startswith(("lock:", "idx-"))]
+        return [
+            k for (k,) in rows if isinstance(k, str) and not k.startswith(("lock:", INDEX_PREFIX))
+        ]
 
     def index_names(self) -> list[str]:
         """The owner index records (:mod:`.owners`), apart from the entries."""
         rows = self._cache._sql("SELECT key FROM Cache WHERE raw = 1").fetchall()
-        return [k for (k,) in rows if isinstance(k, str) and k.startswith("idx-")]
+        return [k for (k,) in rows if isinstance(k, str) and k.startswith(INDEX_PREFIX)]
 
     def clear(self) -> None:
         self._cache.clear(retry=True)
@@ -342,11 +345,11 @@ class RedisBackend:
         found = self._redis.scan_iter(match=self._prefix + "*")
         names = [k.decode() if isinstance(k, bytes) else k for k in found]
         names = [n[len(self._prefix) :] for n in names if ":lock:" not in n]
-        return [n for n in names if not n.startswith("idx-")]
+        return [n for n in names if not n.startswith(INDEX_PREFIX)]
 
     def index_names(self) -> list[str]:
         """The owner index records (:mod:`.owners`), apart from the entries."""
-        found = self._redis.scan_iter(match=self._prefix + "idx-*")
+        found = self._redis.scan_iter(match=self._prefix + INDEX_PREFIX + "*")
         names = [k.decode() if isinstance(k, bytes) else k for k in found]
         return [n[len(self._prefix) :] for n in names]
 

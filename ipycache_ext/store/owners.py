@@ -22,7 +22,8 @@ from .. import messages, notify
 if TYPE_CHECKING:
     from .tier import Tier
 
-INDEX = "idx-"
+# Names of the owner index records, kept apart from the entries by every backend.
+INDEX_PREFIX = INDEX = "idx-"
 
 
 @dataclass

@@ -22,6 +22,7 @@ import diskcache
 from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 
 from .guard import ForeignRow, inside
+from .owners import INDEX_PREFIX
 
 
 class RawDisk(diskcache.Disk):
@@ -115,8 +116,14 @@ class ReadOnlyDiskBackend:
         return None
 
     def keys(self) -> list[str]:
+        return [k for k in self._names() if not k.startswith(("lock:", INDEX_PREFIX))]
+
+    def index_names(self) -> list[str]:
+        return [k for k in self._names() if k.startswith(INDEX_PREFIX)]
+
+    def _names(self) -> list[str]:
         rows = self._index.execute("SELECT key FROM Cache WHERE raw = 1").fetchall()
-        return [k for (k,) in rows if isinstance(k, str) and not k.startswith("lock:")]
+        return [k for (k,) in rows if isinstance(k, str)]
 
     def close(self) -> None:
         self._index.close()

@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 from .. import messages, notify
 from ..config import SETTINGS
 from .backends import Chunks, MissingExtra, _read_buffer, as_chunks
+from .owners import INDEX_PREFIX
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
 LOCKS = "locks/"
@@ -195,11 +196,18 @@ class S3Backend:
             raise _fault(exc) from None
 
     def keys(self) -> list[str]:
+        return [p for p in self._paths() if not p.startswith((LOCKS, INDEX_PREFIX))]
+
+    def index_names(self) -> list[str]:
+        """The owner index records (:mod:`.owners`), apart from the entries."""
+        return [p for p in self._paths() if p.startswith(INDEX_PREFIX)]
+
+    def _paths(self) -> list[str]:
         try:
             found = self._obs.list(self._store).collect()
         except Exception as exc:
             raise _fault(exc) from None
-        return sorted(m["path"] for m in found if not m["path"].startswith(LOCKS))
+        return sorted(m["path"] for m in found)
 
     def clear(self) -> None:
         """Every entry and lease under the prefix."""

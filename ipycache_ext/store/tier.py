@@ -251,8 +251,7 @@ def tier(wanted: bool | None = True) -> Tier | None:
     if not (SETTINGS.persist if wanted is None else wanted):
         return None
     global _tier, _tier_config
-    location = SETTINGS.store or default_location()
-    config = (location, SETTINGS.max_disk_bytes, SETTINGS.secret_key, SETTINGS.store_timeout)
+    location, config = _configured()
     with _tier_lock:
         if _tier is not None and _tier_config == config:
             return _tier
@@ -283,14 +282,24 @@ def _open_failure(where: str, exc: BaseException) -> messages.Note:
     return messages.store_fault_warning(where, exc)
 
 
+def _configured() -> tuple[str, tuple[object, ...]]:
+    """The store location the settings name, and everything an opened tier depends on."""
+    location = SETTINGS.store or default_location()
+    return location, (
+        location,
+        SETTINGS.max_disk_bytes,
+        SETTINGS.secret_key,
+        SETTINGS.store_timeout,
+    )
+
+
 def in_use() -> Tier | None:
     """The tier a clear should reach: the configured one when persisting is on, else
     the one a ``persist=True`` function opened (same settings); never opens a store
     nothing in this kernel uses."""
     if SETTINGS.persist:
         return tier(True)
-    location = SETTINGS.store or default_location()
-    config = (location, SETTINGS.max_disk_bytes, SETTINGS.secret_key)
+    _, config = _configured()
     with _tier_lock:
         return _tier if _tier is not None and _tier_config == config else None
 

@@ -95,6 +95,9 @@ class TieredBackend:
     def keys(self) -> list[str]:
         return self.far.keys()
 
+    def index_names(self) -> list[str]:
+        return self.far.index_names()
+
     def clear(self) -> None:
         with contextlib.suppress(Exception):
             self.near.clear()
