@@ -81,6 +81,7 @@ class S3Server:
         self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS))))
         self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.buckets: list[str] = []  # made by create_bucket: probed for writes on a start
         self.log = data_dir / "weed.log"
 
     def url(self, prefix: str = "cache") -> str:
@@ -125,6 +126,8 @@ class S3Server:
                 self._command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         self._wait_until_ready()
+        if self.buckets:
+            self._wait_until_writable(self.buckets[0])
 
     def _wait_until_ready(self, timeout: float = 120) -> None:
         """Until the S3 gateway answers (any HTTP status: it is up) and a bucket
@@ -143,6 +146,31 @@ class S3Server:
                 )
                 time.sleep(0.2)
 
+    def _wait_until_writable(self, name: str, timeout: float = 120) -> None:
+        """Until an object can be written and read back in bucket ``name``: after a
+        restart the gateway answers before the volume server behind it takes writes."""
+        import obstore
+        from obstore.store import S3Store
+
+        store = S3Store(
+            name,
+            config={"endpoint": self.endpoint, "access_key_id": ACCESS_KEY,
+                    "secret_access_key": SECRET_KEY, "region": "us-east-1"},
+            client_options={"allow_http": True},
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                obstore.put(store, "ready-probe", b"ok")
+                obstore.get(store, "ready-probe").bytes()
+                obstore.delete(store, "ready-probe")
+                return
+            except Exception:
+                assert time.monotonic() < deadline, "the S3 server takes no writes\n" + (
+                    self._tail()
+                )
+                time.sleep(0.2)
+
     def create_bucket(self, name: str = BUCKET) -> None:
         """The bucket, made as the directory ``/buckets/<name>/`` through the filer's
         HTTP API (a SeaweedFS bucket is that directory; no S3 admin client is needed)."""
@@ -151,6 +179,8 @@ class S3Server:
         while True:
             try:
                 urllib.request.urlopen(urllib.request.Request(filer, method="POST"), timeout=10)
+                self.buckets.append(name)
+                self._wait_until_writable(name)
                 return
             except OSError:
                 assert time.monotonic() < deadline, "could not create the bucket\n" + self._tail()
