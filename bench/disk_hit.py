@@ -51,6 +51,9 @@ def disk_hit() -> dict[str, Any]:
             (name,) = tier.backend.keys()
             entry = tier.backend.get(name)
             secret = signed.secret_key()
+            digest = persisted._key((), {}).digest
+            namespace = getattr(tier.backend, "namespace", "dir")
+            bound_to = signed.binding(namespace, persisted.owner, digest)
             del loaded, expected
             timings = race(
                 {
@@ -59,7 +62,7 @@ def disk_hit() -> dict[str, Any]:
                     "memory": persisted,
                     "joblib": joblib_cached,
                     "read": lambda: tier.backend.get(name),
-                    "load_entry": lambda: signed.load_entry(entry, secret),
+                    "load_entry": lambda: signed.load_entry(entry, secret, bound_to),
                     "hmac": lambda: hmac.new(secret, entry, hashlib.sha256).digest(),
                 },
                 before={"disk": clear_all},
