@@ -157,11 +157,9 @@ class DiskBackend:
         return data
 
     def _get_without_bookkeeping(self, key: str) -> bytes | None:
-        row = self._cache._sql(
-            "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
-            "AND (expire_time IS NULL OR expire_time > ?)",
-            (key, time.time()),
-        ).fetchone()
+        from .rawdisk import LIVE_ROW
+
+        row = self._cache._sql(LIVE_ROW, (key, time.time())).fetchone()
         if row is None:
             return None
         mode, filename, value = row

@@ -24,6 +24,12 @@ from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 from .guard import ForeignRow, inside
 from .owners import INDEX_PREFIX
 
+# The raw row of a live (unexpired) entry, read straight from diskcache's index.
+LIVE_ROW = (
+    "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
+    "AND (expire_time IS NULL OR expire_time > ?)"
+)
+
 
 class RawDisk(diskcache.Disk):
     """A diskcache ``Disk`` for ``str`` keys and ``bytes`` values, and nothing else."""
@@ -90,11 +96,7 @@ class ReadOnlyDiskBackend:
         )
 
     def get(self, key: str) -> bytes | None:
-        row = self._index.execute(
-            "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
-            "AND (expire_time IS NULL OR expire_time > ?)",
-            (key, time.time()),
-        ).fetchone()
+        row = self._index.execute(LIVE_ROW, (key, time.time())).fetchone()
         if row is None:
             return None
         mode, filename, value = row
