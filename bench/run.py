@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python bench/run.py``).  Prints one markdown
 report and writes it to ``bench/RESULTS.md``.
 
-Five questions:
+Six questions:
 
 1. What does a cache hit cost on ``f(2, 21)`` (a function reading two globals),
    compared with ``functools.lru_cache`` and ``joblib.Memory``?
@@ -17,6 +17,11 @@ Five questions:
    (``cell_hit.py``)?
 5. What does a persistent hit on an 80 MB array cost, against recomputing it and
    against ``joblib.Memory``'s disk hit (``disk_hit.py``)?
+6. What does tracking the files a miss reads cost: ``open()`` with no miss running,
+   and a hit whose entry depends on 10 files (``file_deps.py``)?
+
+The report opens with the targets the issues set, each with PASS or FAIL
+(``targets.py``).
 
 Every number is a median of repeated timed runs after a warm-up, with the garbage
 collector off while timing, the contenders of one row timed in turns (see
@@ -46,6 +51,8 @@ import pandas as pd
 import xxhash
 from cell_hit import cell_hit_overhead, report_cell_hit
 from disk_hit import disk_hit, report_disk_hit
+from file_deps import file_deps, report_file_deps
+from targets import Target, table
 from timing import QUICK, race, race_per_call
 
 import ipycache_ext
@@ -244,12 +251,57 @@ def fmt_rate(size: int, seconds: float | None) -> str:
     return "—" if seconds is None else f"{size / MB / seconds:,.0f}"
 
 
+def targets_of(
+    hits: dict[str, float],
+    rows: list[dict[str, Any]],
+    disk: dict[str, Any],
+    files: dict[str, float],
+) -> list[Target]:
+    """The figures the issues set targets for, from this run's measurements."""
+    memo_hit, lru_hit = hits["`@memo`"], hits["`functools.lru_cache`"]
+    found = [
+        Target(11, "hit `f(2, 21)`, µs", memo_hit * 1e6, 1.5, "µs"),
+        Target(11, "hit `f(2, 21)` vs `lru_cache`", memo_hit / lru_hit, 15, "x"),
+        Target(
+            11,
+            "persistent 80 MB hit vs `joblib.Memory` hit",
+            disk["disk"] / disk["joblib"],
+            1.0,
+            "x",
+        ),
+    ]
+    for row in rows:
+        if row["name"].startswith(("list of 1e4 dataclasses", "list of 1e4 namedtuples")):
+            t = row["timings"]
+            found.append(
+                Target(14, f"{row['name']} vs pickle5→xxh3", t["memo"] / t["pickle5"], 2.0, "x")
+            )
+    found += [
+        Target(
+            10,
+            "`open()` with the file hook, no miss running",
+            100 * (files["hooked"] / files["bare"] - 1),
+            5.0,
+            "%",
+        ),
+        Target(
+            10,
+            "hit depending on 10 files, extra µs",
+            (files["ten"] - files["none"]) * 1e6,
+            10.0,
+            "µs",
+        ),
+    ]
+    return found
+
+
 def report(
     hits: dict[str, float],
     rows: list[dict[str, Any]],
     big: dict[str, Any],
     cell: dict[str, Any],
     disk: dict[str, Any],
+    files: dict[str, float],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -260,6 +312,7 @@ def report(
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
         "contenders of a row timed in turns.",
         "",
+        *table(targets_of(hits, rows, disk, files)),
         "## 1. Cache hit on `f(2, 21)` (f reads two globals)",
         "",
         "| | µs per hit | vs `@memo` |",
@@ -316,6 +369,7 @@ def report(
     ]
     out += report_cell_hit(cell)
     out += report_disk_hit(disk)
+    out += report_file_deps(files)
     return "\n".join(out)
 
 
@@ -333,7 +387,9 @@ def main() -> None:
     cell = cell_hit_overhead()
     print("case 5: persistent hit", file=sys.stderr)
     disk = disk_hit()
-    text = report(hits, rows, big, cell, disk)
+    print("case 6: files in the key", file=sys.stderr)
+    files = file_deps()
+    text = report(hits, rows, big, cell, disk, files)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:
