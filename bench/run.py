@@ -280,7 +280,7 @@ def targets_of(
         Target(
             10,
             "`open()` with the file hook, no miss running",
-            100 * (files["hooked"] / files["bare"] - 1),
+            100 * (files["ratio"] - 1),
             5.0,
             "%",
         ),

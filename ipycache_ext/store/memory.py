@@ -66,6 +66,7 @@ class OwnerStats:
     max_entries: int | None = None
     last_reasons: tuple[Reason, ...] = ()
     last_parts: Snapshot | None = None
+    readers_hinted: bool = False  # the native-reader hint was given (once per owner)
 
 
 class Flight:
