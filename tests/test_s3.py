@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -336,6 +337,74 @@ def test_second_kernel_replays_a_memo_persist_cell_from_the_bucket(
     assert lines(tmp_path / "runs.log") == ["cell"]
     assert "total is 10\n" in texts(replayed) and result(replayed) == "10"
     assert any(t.startswith(LOADED) and up.url(prefix) in t for t in texts(replayed))
+
+
+# The entry upload of a kernel, held after its first parts went up (the server has a
+# multipart upload in progress) until the test kills the kernel: a real kill mid-upload.
+HOLD_UPLOAD = """
+import pathlib, time
+import obstore
+from ipycache_ext.store import s3
+
+_real_put = obstore.put
+
+def _held_put(store, key, chunks, **options):
+    if not key.startswith("v2-"):
+        return _real_put(store, key, chunks, **options)
+
+    def feed():
+        sent = 0
+        for chunk in chunks:
+            yield chunk
+            sent += memoryview(chunk).nbytes
+            if sent >= 2 * s3.PART:
+                pathlib.Path("uploading").write_text("parts sent")
+                time.sleep(600)
+
+    return _real_put(store, key, feed(), **options)
+
+obstore.put = _held_put
+"""
+
+BIG_CELL = """
+import numpy as np
+
+@memo(persist=True)
+def big(n):
+    with open("runs.log", "a") as log:
+        log.write(f"big {n}\\n")
+    return np.full(n, 7.0)
+
+float(big(5_000_000).sum())
+"""
+
+
+def test_a_kernel_killed_mid_upload_leaves_nothing_that_reads_as_an_entry(
+    kernels: Kernels, up: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    first = kernels.start()
+    first.run(HOLD_UPLOAD)
+    first.client.execute(BIG_CELL)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "uploading").exists():
+        assert time.monotonic() < deadline, "the upload never started"
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the parts handed over reach the server
+    first.manager.signal_kernel(signal.SIGKILL)
+    while first.manager.is_alive():
+        time.sleep(0.05)
+    assert lines(tmp_path / "runs.log") == ["big 5000000"]
+    assert [name for name in objects(up, prefix) if name.startswith("v2-")] == []
+
+    second = kernels.start()
+    computed = second.run(BIG_CELL)
+    assert result(computed) == "35000000.0"
+    assert lines(tmp_path / "runs.log") == ["big 5000000"] * 2  # computed again, not loaded
+    assert not any("warning" in text for text in texts(computed))
+    third = kernels.start()
+    loaded = third.run(BIG_CELL)
+    assert result(loaded) == "35000000.0" and len(lines(tmp_path / "runs.log")) == 2
+    assert any(text.startswith(LOADED) for text in texts(loaded))
 
 
 # ----- no client library ---------------------------------------------------------------------
