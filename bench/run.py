@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python bench/run.py``).  Prints one markdown
 report and writes it to ``bench/RESULTS.md``.
 
-Six questions:
+Seven questions:
 
 1. What does a cache hit cost on ``f(2, 21)`` (a function reading two globals),
    compared with ``functools.lru_cache`` and ``joblib.Memory``?
@@ -15,10 +15,12 @@ Six questions:
 4. What does a ``%%memo`` hit add to running the same cell bare, in a real
    ``InteractiveShell``, with small reads and with an 80 MB array read
    (``cell_hit.py``)?
-5. What does a persistent hit on an 80 MB array cost, against recomputing it and
-   against ``joblib.Memory``'s disk hit (``disk_hit.py``)?
+5. What does a persistent hit on an 8 / 80 / 800 MB array cost, against recomputing it
+   and against ``joblib.Memory``'s disk hit (``disk_hit.py``)?
 6. What does tracking the files a miss reads cost: ``open()`` with no miss running,
    and a hit whose entry depends on 10 files (``file_deps.py``)?
+7. What does a persistent hit of an 8 / 80 / 800 MB array cost from a local S3 server,
+   against the directory store (``s3_hit.py``)?
 
 The report opens with the targets the issues set, each with PASS or FAIL
 (``targets.py``).
@@ -52,6 +54,7 @@ import xxhash
 from cell_hit import cell_hit_overhead, report_cell_hit
 from disk_hit import disk_hit, report_disk_hit
 from file_deps import file_deps, report_file_deps
+from s3_hit import report_s3_hit, s3_hit
 from targets import Target, table
 from timing import QUICK, race, race_per_call
 
@@ -254,22 +257,26 @@ def fmt_rate(size: int, seconds: float | None) -> str:
 def targets_of(
     hits: dict[str, float],
     rows: list[dict[str, Any]],
-    disk: dict[str, Any],
+    disk: dict[int, dict[str, Any]],
     files: dict[str, float],
+    s3: dict[int, dict[str, float]],
 ) -> list[Target]:
     """The figures the issues set targets for, from this run's measurements."""
     memo_hit, lru_hit = hits["`@memo`"], hits["`functools.lru_cache`"]
     found = [
         Target(11, "hit `f(2, 21)`, µs", memo_hit * 1e6, 1.5, "µs"),
         Target(11, "hit `f(2, 21)` vs `lru_cache`", memo_hit / lru_hit, 15, "x"),
-        Target(
-            11,
-            "persistent 80 MB hit vs `joblib.Memory` hit",
-            disk["disk"] / disk["joblib"],
-            1.0,
-            "x",
-        ),
     ]
+    for mb, t in disk.items():
+        found.append(
+            Target(
+                11,
+                f"persistent {mb} MB hit vs `joblib.Memory` hit",
+                t["disk"] / t["joblib"],
+                1.0,
+                "x",
+            )
+        )
     for row in rows:
         if row["name"].startswith(("list of 1e4 dataclasses", "list of 1e4 namedtuples")):
             t = row["timings"]
@@ -292,6 +299,10 @@ def targets_of(
             "µs",
         ),
     ]
+    for mb, t in s3.items():
+        found.append(
+            Target(13, f"S3 hit of {mb} MB vs directory store", t["s3"] / t["directory"], 2.0, "x")
+        )
     return found
 
 
@@ -300,8 +311,9 @@ def report(
     rows: list[dict[str, Any]],
     big: dict[str, Any],
     cell: dict[str, Any],
-    disk: dict[str, Any],
+    disk: dict[int, dict[str, Any]],
     files: dict[str, float],
+    s3: dict[int, dict[str, float]],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -312,7 +324,7 @@ def report(
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
         "contenders of a row timed in turns.",
         "",
-        *table(targets_of(hits, rows, disk, files)),
+        *table(targets_of(hits, rows, disk, files, s3)),
         "## 1. Cache hit on `f(2, 21)` (f reads two globals)",
         "",
         "| | µs per hit | vs `@memo` |",
@@ -370,6 +382,7 @@ def report(
     out += report_cell_hit(cell)
     out += report_disk_hit(disk)
     out += report_file_deps(files)
+    out += report_s3_hit(s3)
     return "\n".join(out)
 
 
@@ -389,7 +402,9 @@ def main() -> None:
     disk = disk_hit()
     print("case 6: files in the key", file=sys.stderr)
     files = file_deps()
-    text = report(hits, rows, big, cell, disk, files)
+    print("case 7: persistent hit from S3", file=sys.stderr)
+    s3 = s3_hit()
+    text = report(hits, rows, big, cell, disk, files, s3)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:

@@ -202,6 +202,11 @@ class Tier:
         name = self.entry_key(owner, key)
         if self._skipped():
             return Claim(self, name, None, None)
+        # A stored entry is read, not computed: no lease for a hit (a lease is a write
+        # and a delete, two round trips to a remote store).
+        found = self.load(owner, key, label)
+        if found is not None or self._skipped():
+            return Claim(self, name, None, found)
         token = new_token()
         try:
             locked = self.backend.try_lock(name, token, SETTINGS.lease_seconds)
