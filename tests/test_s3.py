@@ -38,6 +38,7 @@ from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
 from ipycache_ext.store.owners import INDEX_PREFIX
 from ipycache_ext.store.s3 import LOCKS
+from ipycache_ext.store.s3_bound import USED
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def bucket(server: S3Server, prefix: str) -> S3Store:
 
 def objects(server: S3Server, prefix: str) -> list[str]:
     found = obstore.list(bucket(server, prefix)).collect()
-    return sorted(m["path"] for m in found if not m["path"].startswith(INDEX_PREFIX))
+    return sorted(m["path"] for m in found if not m["path"].startswith((INDEX_PREFIX, USED)))
 
 
 def warnings(notes: Notes) -> list[str]:
@@ -176,6 +177,48 @@ def test_an_expired_entry_is_a_miss_and_is_deleted(
     assert persist.tier().backend.get(name) is None  # type: ignore[union-attr]
     assert objects(up, prefix) == []
     assert double(3) == 6 and tally.runs == [3, 3]
+
+
+def test_the_prefix_stays_within_its_bound_least_recently_used_out(
+    s3_store: str, tally: Tally, up: S3Server, prefix: str
+) -> None:
+    SETTINGS.max_disk_bytes = 3_500_000
+
+    @memo(persist=True)
+    def block(i: int) -> np.ndarray:
+        tally(i)
+        return np.full(125_000, i, dtype=np.float64)  # 1 MB
+
+    for i in (0, 1, 2):
+        block(i)
+        time.sleep(1.1)  # the server's LastModified has a resolution of one second
+    forget_memory()
+    assert block(0)[0] == 0 and len(tally) == 3  # read from the bucket: marked as used
+    time.sleep(1.1)
+    block(3)  # 4 MB > 3.5 MB: the least recently used entry, block(1), goes
+    assert len(objects(up, prefix)) == 3
+    forget_memory()
+    for i in (0, 2, 3):
+        assert block(i)[0] == i
+    assert tally.runs == [0, 1, 2, 3]
+    block(1)
+    assert tally.runs == [0, 1, 2, 3, 1]
+
+
+def test_an_entry_bigger_than_the_bound_stays_in_memory_with_a_warning(
+    s3_store: str, tally: Tally, notes: Notes, up: S3Server, prefix: str
+) -> None:
+    SETTINGS.max_disk_bytes = 1_000_000
+
+    @memo(persist=True)
+    def big() -> np.ndarray:
+        tally(1)
+        return np.zeros(250_000)  # 2 MB
+
+    big()
+    assert objects(up, prefix) == []
+    assert any("max_disk_bytes" in text for text in warnings(notes))
+    assert big() is big() and len(tally) == 1
 
 
 def test_a_live_lease_is_refused_and_an_expired_one_is_taken_over(
