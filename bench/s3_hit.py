@@ -52,7 +52,13 @@ def one_size(mb: int, s3_url: str, directory: str) -> dict[str, float]:
     timings = {}
     for label, location in (("s3", f"{s3_url}/{mb}"), ("directory", f"{directory}/{mb}")):
         persisted = hit_from(location, n)
-        timings[label] = race({label: lambda p=persisted: p(n)}, before={label: clear_all})[label]
+        contenders: dict[str, Any] = {label: lambda p=persisted: p(n)}
+        if label == "s3":  # the floor: the entry's bytes from the server, nothing else
+            tier = persist.tier()
+            assert tier is not None
+            (name,) = tier.backend.keys()
+            contenders["get"] = lambda b=tier.backend, k=name: b.get(k)
+        timings |= race(contenders, before={label: clear_all})
         persisted.cache_clear()  # and its stored entry: the next size starts empty
         persist.close()
     timings["recompute"] = race({"recompute": lambda: make(n)})["recompute"]
@@ -97,15 +103,24 @@ def report_s3_hit(found: dict[int, dict[str, float]]) -> list[str]:
         "in a directory store; the memory tier emptied (untimed) before each hit.  S3: "
         "ranged reads in parallel into one buffer, then the signature check and unpickling.",
         "",
-        "| array | S3 hit (ms) | directory hit (ms) | S3 / directory | recompute (ms) |",
-        "|---|---:|---:|---:|---:|",
+        "| array | S3 hit (ms) | directory hit (ms) | S3 / directory | the entry's bytes "
+        "alone from S3 (ms) | that / directory hit | recompute (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for mb, t in found.items():
         rows.append(
             f"| {mb} MB | {t['s3'] * 1e3:.0f} | {t['directory'] * 1e3:.0f} | "
-            f"{t['s3'] / t['directory']:.2f}x | {t['recompute'] * 1e3:.0f} |"
+            f"{t['s3'] / t['directory']:.2f}x | {t['get'] * 1e3:.0f} | "
+            f"{t['get'] / t['directory']:.2f}x | {t['recompute'] * 1e3:.0f} |"
         )
-    return [*rows, ""]
+    return [
+        *rows,
+        "",
+        "The entry's bytes alone (`S3Backend.get`: parallel ranged reads, nothing verified "
+        "or unpickled) are the floor a hit from this server cannot go below; the server "
+        "runs on the same cores as the kernel.",
+        "",
+    ]
 
 
 def main() -> None:
