@@ -3,7 +3,8 @@
 Two paths give one digest per value:
 
 * the fast path streams the value through a C pickler in "fast" mode (no memo, so a
-  shared object and an equal copy encode alike) straight into xxh3.  Types pickle
+  shared object and an equal copy encode alike) straight into xxh3, unless shared
+  parts would make that stream huge (:mod:`.sharing`).  Types pickle
   cannot encode deterministically are taken over in ``reducer_override``: arrays,
   frames, functions (by code), user classes (by code), modules (by name), and
   ``hash_funcs`` types, each replaced in the stream by its own digest.  A list of
@@ -11,8 +12,10 @@ Two paths give one digest per value:
 * the walk path is a Merkle walk in Python.  It is taken when the value holds a set
   (whose pickle order follows ``hash()`` of str, randomised per process), a cycle,
   a float that may be a NaN (pickle keeps a NaN's sign and payload bits, the walk
-  hashes every NaN alike), or something pickle refuses, and it is the one that can
-  say *where* an unhashable object sits (``argument cfg.pool[0]``).
+  hashes every NaN alike), parts shared so often that the stream would be huge
+  (each distinct part is hashed once, by its contents), or something pickle
+  refuses, and it is the one that can say *where* an unhashable object sits
+  (``argument cfg.pool[0]``).
 
 Which path a value takes depends only on the value, so equal values always get
 equal digests.  Which types are hashed by a handler of their own is the table in
@@ -36,6 +39,7 @@ from .atoms import (
     type_name,
 )
 from .handlers import Handler, dispatch, register, register_lazy_module, unregister
+from .sharing import fits_one_stream
 from .stream import Sink, StreamPickler
 from .wire import (
     DICT,
@@ -199,6 +203,8 @@ class Hasher:
             found = int_list_digest(value)
             if found is not None:
                 return found
+        if type(value) in _PLAIN_CONTAINERS and not fits_one_stream(value):
+            return None  # shared parts would be written once per occurrence: walk
         h = _xxh()
         sink = Sink(h)
         try:
