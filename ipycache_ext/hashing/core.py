@@ -38,7 +38,14 @@ from .atoms import (
     int_list_digest,
     type_name,
 )
-from .handlers import Handler, dispatch, register, register_lazy_module, unregister
+from .handlers import (
+    Handler,
+    dispatch,
+    predicates_for,
+    register,
+    register_lazy_module,
+    unregister,
+)
 from .sharing import fits_one_stream
 from .stream import Sink, StreamPickler
 from .wire import (
@@ -76,8 +83,8 @@ _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 class _Digest:
     """Stand-in written into the pickle stream in place of a specially hashed object.
 
-    The stream names it by module and name (``ipycache_ext.hashing.core._Digest``),
-    so every fast-path digest holding one depends on both: do not move or rename it.
+    It is entry 0 of the pickler's memo (:class:`.stream.StreamPickler`), so the stream
+    writes it as ``BINGET 0``, never by its name.
     """
 
 
@@ -208,7 +215,7 @@ class Hasher:
         h = _xxh()
         sink = Sink(h)
         try:
-            pickler = StreamPickler(sink, self._special_once(), _Digest)
+            pickler = StreamPickler(sink, self._special, _Digest, self._asks, _CODE_TYPES)
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
                     pickler.dump(value[start : start + _PICKLE_SLICE])
@@ -224,25 +231,15 @@ class Hasher:
             return float_list_digest(value)
         return None
 
-    def _special_once(self) -> Callable[[Any], bytes | None]:
-        """:meth:`_special`, remembering what it gave for classes and functions during
-        one pickling: the pickler meets the class of every instance, and a list of
-        10,000 dataclass instances must analyse the class's code once, not 10,000
-        times (a class cannot change in the middle of one hash)."""
-        seen: dict[int, tuple[Any, bytes | None]] = {}
-        special = self._special
-
-        def once(value: Any) -> bytes | None:
-            if not isinstance(value, _CODE_TYPES):
-                return special(value)
-            hit = seen.get(id(value))
-            if hit is not None:
-                return hit[1]
-            found = special(value)
-            seen[id(value)] = (value, found)  # the value kept alive: its id stays its own
-            return found
-
-        return once
+    def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
+        """For :class:`.stream.StreamPickler`: None when a ``hash_funcs`` entry or a
+        handler may claim instances of ``tp``, else the predicates to ask of each."""
+        if self.has_hash_funcs and any(
+            k in self._by_type or f"{k.__module__}.{k.__qualname__}" in self._by_name
+            for k in tp.__mro__
+        ):
+            return None
+        return predicates_for(tp)
 
     # ----- walk path -------------------------------------------------------------------
 

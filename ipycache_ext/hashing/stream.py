@@ -50,23 +50,66 @@ class StreamPickler(pickle.Pickler):
 
     ``reducer_override`` is not consulted for None, bools and exact int, float, str,
     bytes, list, tuple, dict, set and frozenset (pickle writes those itself), so it
-    runs once per other object, not once per element.
+    runs once per other object, not once per element.  A list of 100,000 instances of
+    one class meets that class 100,000 times, so two answers are kept for the length of
+    one pickling (a class cannot change in the middle of one hash):
+
+    * per type, ``asks(type)``: None when the type's instances may be hashed by a
+      handler, else the predicates still to ask of each instance (usually none): an
+      instance none of them claims is reduced by pickle as usual;
+    * per class or function (``code_types``): pickle's memo (see ``seen``), so its
+      code is analysed, and its digest written, once.
     """
 
-    def __init__(self, file: Any, special: Callable[[Any], bytes | None], stand_in: type) -> None:
+    def __init__(
+        self,
+        file: Any,
+        special: Callable[[Any], bytes | None],
+        stand_in: type,
+        asks: Callable[[type], tuple[Callable[[Any], bool], ...] | None],
+        code_types: tuple[type, ...],
+    ) -> None:
         super().__init__(file, protocol=PICKLE_PROTOCOL)
         self.fast = True
         self.special = special
         self.stand_in = stand_in
+        self.asks = asks
+        self.code_types = code_types
+        self.by_type: dict[type, tuple[Callable[[Any], bool], ...] | None] = {}
+        # Classes and functions met before: pickle's memo, read even in fast mode, so
+        # their later occurrences are a two-byte BINGET without a call into Python.
+        # The stand-in is entry 0; each other one takes the next index when first met
+        # (written in full that time), so the stream stays a function of the value.
+        # Nothing else is ever memoized (fast mode), so sharing still never counts.
+        self.seen: dict[int, tuple[int, Any]] = {id(stand_in): (0, stand_in)}
+        self.memo = self.seen
 
     def reducer_override(self, obj: Any) -> Any:
+        tp = type(obj)
+        try:
+            predicates = self.by_type[tp]
+        except KeyError:
+            predicates = self.by_type[tp] = self._asks(tp)
+        if predicates is not None:
+            for predicate in predicates:
+                if predicate(obj):
+                    return self._reduce(obj)
+            return NotImplemented
+        return self._reduce(obj)
+
+    def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
+        # Sets are written in iteration order (the per-process hash() of str): walked.
+        if issubclass(tp, (set, frozenset)):
+            return None
+        return self.asks(tp)
+
+    def _reduce(self, obj: Any) -> Any:
         # Exact sets arrive here as a reference to ``set``/``frozenset``; subclasses
         # as themselves, reduced (by default) to a list in iteration order.
         if obj is set or obj is frozenset or isinstance(obj, (set, frozenset)):
             raise Fallback
-        if obj is self.stand_in:
-            return NotImplemented
         special = self.special(obj)
-        if special is None:
-            return NotImplemented
-        return self.stand_in, (special,)
+        if isinstance(obj, self.code_types):
+            self.seen[id(obj)] = (len(self.seen), obj)
+            self.memo = self.seen  # the setter copies: one copy per distinct class
+        return NotImplemented if special is None else (self.stand_in, (special,))
