@@ -136,3 +136,59 @@ def test_a_set_subclass_inside_a_list_of_instances_is_still_order_independent() 
 
     one, two = Tags(["a", "b", "c"]), Tags(["c", "b", "a"])
     assert hexdigest([*points(Point, 10), one]) == hexdigest([*points(Point, 10), two])
+
+
+@dataclasses.dataclass
+class Holder:
+    """An object with a set in its state, as pydantic models carry their fields set."""
+
+    items: Any
+    name: str
+
+
+def test_a_set_in_instances_states_keeps_its_members_in_the_digest() -> None:
+    base = [Holder({"a", "b"}, str(i)) for i in range(100)]
+    changed = [*base[:-1], Holder({"a", "c"}, "99")]
+    assert hexdigest(base) != hexdigest(changed)
+    assert hexdigest(base) == hexdigest([Holder({"b", "a"}, str(i)) for i in range(100)])
+
+
+def test_a_set_and_a_frozenset_in_instances_states_differ() -> None:
+    sets = [Holder({"a", "b"}, "x"), Holder({"a", "b"}, "y")]
+    frozen = [Holder(frozenset({"a", "b"}), "x"), Holder(frozenset({"a", "b"}), "y")]
+    mixed = [Holder({"a", "b"}, "x"), Holder(frozenset({"a", "b"}), "y")]
+    assert len({hexdigest(sets), hexdigest(frozen), hexdigest(mixed)}) == 3
+
+
+def test_sets_equal_in_python_but_of_other_member_types_differ_in_states() -> None:
+    assert hexdigest([Holder({1}, "x"), Holder({1}, "y")]) != hexdigest(
+        [Holder({1}, "x"), Holder({True}, "y")]
+    )
+
+
+def test_pydantic_models_differing_only_in_the_fields_set_explicitly_differ() -> None:
+    explicit = [ModelPoint(x=1, y=0.5, name="p") for _ in range(10)]
+    partial = [
+        ModelPoint.model_construct(_fields_set={"x", "y"}, x=1, y=0.5, name="p") for _ in range(10)
+    ]
+    assert hexdigest(explicit) == hexdigest([ModelPoint(x=1, y=0.5, name="p") for _ in range(10)])
+    assert explicit[0].model_fields_set != partial[0].model_fields_set
+    assert hexdigest(explicit) != hexdigest(partial)
+
+
+@pytest.mark.parametrize("kind", [ModelPoint, Holder], ids=["pydantic", "set-in-state"])
+def test_a_list_of_objects_with_sets_in_their_state_is_pickled_not_walked(
+    kind: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walked: list[type] = []
+    real = core.Hasher._walk_container
+
+    def counting(self: core.Hasher, value: Any) -> Any:
+        walked.append(type(value))
+        return real(self, value)
+
+    monkeypatch.setattr(core.Hasher, "_walk_container", counting)
+    make = (lambda i: ModelPoint(x=i, y=0.5, name="p")) if kind is ModelPoint else None
+    hexdigest([make(i) if make else Holder({"a"}, str(i)) for i in range(1000)])
+    assert kind not in walked
+    assert len(walked) <= 5  # the set and the class's own bookkeeping, once each

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Generator, Mapping
+from operator import countOf
 from typing import Any
 
 from .. import messages
@@ -47,7 +48,7 @@ from .handlers import (
     unregister,
 )
 from .sharing import fits_one_stream
-from .stream import Sink, StreamPickler
+from .stream import Fallback, Sink, StreamPickler
 from .wire import (
     DICT,
     FROZENSET,
@@ -86,6 +87,9 @@ class _Digest:
     It is entry 0 of the pickler's memo (:class:`.stream.StreamPickler`), so the stream
     writes it as ``BINGET 0``, never by its name.
     """
+
+
+_SET_MET = object()  # the first pickling met a set
 
 
 def _ref_tag(depth: int) -> bytes:
@@ -212,10 +216,19 @@ class Hasher:
                 return found
         if type(value) in _PLAIN_CONTAINERS and not fits_one_stream(value):
             return None  # shared parts would be written once per occurrence: walk
+        found = self._stream(value, None)
+        if found is _SET_MET:  # again, with sets in objects' states hashed order-free
+            found = self._stream(value, self._set_digests())
+        return None if found is _SET_MET else found
+
+    def _stream(self, value: Any, set_digest: Callable[[Any], bytes] | None) -> Any:
+        """The fast-path digest, None when it must be walked, or ``_SET_MET``."""
         h = _xxh()
         sink = Sink(h)
         try:
-            pickler = StreamPickler(sink, self._special, _Digest, self._asks, _CODE_TYPES)
+            pickler = StreamPickler(
+                sink, self._special, _Digest, self._asks, _CODE_TYPES, set_digest
+            )
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
                     pickler.dump(value[start : start + _PICKLE_SLICE])
@@ -223,13 +236,33 @@ class Hasher:
                 pickler.dump(value)
         except UserHashError:
             raise
+        except Fallback:
+            return _SET_MET
         except Exception:
-            return None  # Fallback, a cycle, or something pickle refuses
+            return None  # a cycle, or something pickle refuses
         if not sink.nan_like:
             return h.digest()
         if type(value) is list and value and type(value[0]) is float:
             return float_list_digest(value)
         return None
+
+    def _set_digests(self) -> Callable[[Any], bytes]:
+        """The walk's digest of a set, remembered for sets of str during one hash (a
+        model's set of field names is the same for most instances).  Equal sets of
+        other types are not merged: ``{1} == {True}``."""
+        known: dict[tuple[type, frozenset[str]], bytes] = {}
+        nested = self.digest_nested
+
+        def set_digest(value: Any) -> bytes:
+            if countOf(map(type, value), str) != len(value):
+                return nested(value)
+            key = (type(value), frozenset(value))  # a set and a frozenset differ
+            found = known.get(key)
+            if found is None:
+                found = known[key] = nested(value)
+            return found
+
+        return set_digest
 
     def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
         """For :class:`.stream.StreamPickler`: None when a ``hash_funcs`` entry or a

@@ -6,6 +6,7 @@ are given to it (:mod:`.core` owns both), so this module knows nothing of the Ha
 
 from __future__ import annotations
 
+import copyreg
 import pickle
 import re
 from collections.abc import Callable
@@ -68,6 +69,7 @@ class StreamPickler(pickle.Pickler):
         stand_in: type,
         asks: Callable[[type], tuple[Callable[[Any], bool], ...] | None],
         code_types: tuple[type, ...],
+        set_digest: Callable[[Any], bytes] | None = None,
     ) -> None:
         super().__init__(file, protocol=PICKLE_PROTOCOL)
         self.fast = True
@@ -75,6 +77,7 @@ class StreamPickler(pickle.Pickler):
         self.stand_in = stand_in
         self.asks = asks
         self.code_types = code_types
+        self.set_digest = set_digest
         self.by_type: dict[type, tuple[Callable[[Any], bool], ...] | None] = {}
         # Classes and functions met before: pickle's memo, read even in fast mode, so
         # their later occurrences are a two-byte BINGET without a call into Python.
@@ -94,7 +97,7 @@ class StreamPickler(pickle.Pickler):
             for predicate in predicates:
                 if predicate(obj):
                     return self._reduce(obj)
-            return NotImplemented
+            return NotImplemented if self.set_digest is None else self._without_sets(obj, tp)
         return self._reduce(obj)
 
     def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
@@ -102,6 +105,44 @@ class StreamPickler(pickle.Pickler):
         if issubclass(tp, (set, frozenset)):
             return None
         return self.asks(tp)
+
+    def _without_sets(self, obj: Any, tp: type) -> Any:
+        """``obj`` reduced as pickle would, with each set or frozenset in its state
+        (pydantic's ``__pydantic_fields_set__``) written as its order-free digest.
+
+        Used when ``set_digest`` is given: the second try of a value whose first
+        pickling met a set, so instances carrying one in their state need no walk.
+        """
+        if tp in copyreg.dispatch_table:
+            return NotImplemented
+        reduced = obj.__reduce_ex__(PICKLE_PROTOCOL)
+        if type(reduced) is not tuple or len(reduced) < 3:
+            return reduced
+        state = reduced[2]
+        if type(state) is dict:  # inline: this runs once per instance
+            new: Any = None
+            for key, item in state.items():
+                if type(item) is set or type(item) is frozenset:
+                    if new is None:
+                        new = dict(state)
+                    new[key] = (self.stand_in, (self.set_digest(item),))  # type: ignore[misc]
+            return reduced if new is None else (*reduced[:2], new, *reduced[3:])
+        if type(state) is tuple and len(state) == 2:  # (__dict__, slots)
+            pair = (self._state_without_sets(state[0]), self._state_without_sets(state[1]))
+            if pair[0] is not state[0] or pair[1] is not state[1]:
+                return (*reduced[:2], pair, *reduced[3:])
+        return reduced
+
+    def _state_without_sets(self, state: Any) -> Any:
+        if type(state) is not dict:
+            return state
+        found = None
+        for key, item in state.items():
+            if type(item) is set or type(item) is frozenset:
+                if found is None:
+                    found = dict(state)
+                found[key] = (self.stand_in, (self.set_digest(item),))  # type: ignore[misc]
+        return state if found is None else found
 
     def _reduce(self, obj: Any) -> Any:
         # Exact sets arrive here as a reference to ``set``/``frozenset``; subclasses
