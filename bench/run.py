@@ -19,6 +19,8 @@ Six questions:
    against ``joblib.Memory``'s disk hit (``disk_hit.py``)?
 6. What does tracking the files a miss reads cost: ``open()`` with no miss running,
    and a hit whose entry depends on 10 files (``file_deps.py``)?
+7. How fast are the value shapes the issues name (shared parts, a small frame, long
+   lists of instances), and how much memory does a tiny entry take (``shapes.py``)?
 
 The report opens with the targets the issues set, each with PASS or FAIL
 (``targets.py``).
@@ -52,6 +54,7 @@ import xxhash
 from cell_hit import cell_hit_overhead, report_cell_hit
 from disk_hit import disk_hit, report_disk_hit
 from file_deps import file_deps, report_file_deps
+from shapes import report_shapes, shape_targets, shapes
 from targets import Target, table
 from timing import QUICK, race, race_per_call
 
@@ -256,6 +259,7 @@ def targets_of(
     rows: list[dict[str, Any]],
     disk: dict[str, Any],
     files: dict[str, float],
+    shaped: dict[str, Any],
 ) -> list[Target]:
     """The figures the issues set targets for, from this run's measurements."""
     memo_hit, lru_hit = hits["`@memo`"], hits["`functools.lru_cache`"]
@@ -292,7 +296,7 @@ def targets_of(
             "µs",
         ),
     ]
-    return found
+    return found + shape_targets(shaped)
 
 
 def report(
@@ -302,6 +306,7 @@ def report(
     cell: dict[str, Any],
     disk: dict[str, Any],
     files: dict[str, float],
+    shaped: dict[str, Any],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -312,7 +317,7 @@ def report(
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
         "contenders of a row timed in turns.",
         "",
-        *table(targets_of(hits, rows, disk, files)),
+        *table(targets_of(hits, rows, disk, files, shaped)),
         "## 1. Cache hit on `f(2, 21)` (f reads two globals)",
         "",
         "| | µs per hit | vs `@memo` |",
@@ -370,6 +375,7 @@ def report(
     out += report_cell_hit(cell)
     out += report_disk_hit(disk)
     out += report_file_deps(files)
+    out += report_shapes(shaped)
     return "\n".join(out)
 
 
@@ -389,7 +395,9 @@ def main() -> None:
     disk = disk_hit()
     print("case 6: files in the key", file=sys.stderr)
     files = file_deps()
-    text = report(hits, rows, big, cell, disk, files)
+    print("case 7: value shapes and entry size", file=sys.stderr)
+    shaped = shapes(pickle5_xxh3)
+    text = report(hits, rows, big, cell, disk, files, shaped)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:
