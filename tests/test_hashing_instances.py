@@ -192,3 +192,14 @@ def test_a_list_of_objects_with_sets_in_their_state_is_pickled_not_walked(
     hexdigest([make(i) if make else Holder({"a"}, str(i)) for i in range(1000)])
     assert kind not in walked
     assert len(walked) <= 5  # the set and the class's own bookkeeping, once each
+
+
+def test_a_list_of_many_distinct_functions_hashes_each_by_its_code() -> None:
+    ns: dict[str, Any] = {"__name__": "__main__"}
+    source = "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(400))
+    exec(compile(source, "<cell>", "exec"), ns)
+    functions = [ns[f"f{i}"] for i in range(400)]
+    digest = hexdigest(functions * 2)
+    assert digest == hexdigest(functions * 2)
+    ns["f399"] = ns["f0"]
+    assert hexdigest([ns[f"f{i}"] for i in range(400)] * 2) != digest

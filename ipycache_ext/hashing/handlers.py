@@ -152,7 +152,8 @@ def predicates_for(tp: type) -> tuple[Callable[[Any], bool], ...] | None:
 
     Lets the fast path decide once per type for a list of 100,000 instances of one class.
     """
-    if getattr(tp, "__module__", "").startswith(_roots):
+    module = getattr(tp, "__module__", None)
+    if not isinstance(module, str) or module.startswith(_roots):
         return None
     predicates = []
     for types, exact, predicate, _ in _RULES:

@@ -22,6 +22,10 @@ PICKLE_PROTOCOL = 3
 _NAN_LIKE = re.compile(rb"G[\x7f\xff][\xf0-\xff]")
 
 
+# Classes and functions put in the pickler's memo per pickling (see StreamPickler).
+_MEMO_KEPT = 256
+
+
 class Fallback(Exception):
     """Raised inside the pickler when the value needs the walk path."""
 
@@ -84,8 +88,11 @@ class StreamPickler(pickle.Pickler):
         # The stand-in is entry 0; each other one takes the next index when first met
         # (written in full that time), so the stream stays a function of the value.
         # Nothing else is ever memoized (fast mode), so sharing still never counts.
+        # Past _MEMO_KEPT of them (setting the memo copies it), the rest are written in
+        # full each time, from ``reductions``.
         self.seen: dict[int, tuple[int, Any]] = {id(stand_in): (0, stand_in)}
         self.memo = self.seen
+        self.reductions: dict[int, tuple[Any, Any]] = {}
 
     def reducer_override(self, obj: Any) -> Any:
         tp = type(obj)
@@ -149,8 +156,16 @@ class StreamPickler(pickle.Pickler):
         # as themselves, reduced (by default) to a list in iteration order.
         if obj is set or obj is frozenset or isinstance(obj, (set, frozenset)):
             raise Fallback
+        if not isinstance(obj, self.code_types):
+            special = self.special(obj)
+            return NotImplemented if special is None else (self.stand_in, (special,))
+        known = self.reductions.get(id(obj))
+        if known is not None:
+            return known[1]
         special = self.special(obj)
-        if isinstance(obj, self.code_types):
+        found = NotImplemented if special is None else (self.stand_in, (special,))
+        self.reductions[id(obj)] = (obj, found)  # obj kept alive: its id stays its own
+        if len(self.seen) < _MEMO_KEPT:
             self.seen[id(obj)] = (len(self.seen), obj)
             self.memo = self.seen  # the setter copies: one copy per distinct class
-        return NotImplemented if special is None else (self.stand_in, (special,))
+        return found
