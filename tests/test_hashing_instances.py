@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -203,3 +206,35 @@ def test_a_list_of_many_distinct_functions_hashes_each_by_its_code() -> None:
     assert digest == hexdigest(functions * 2)
     ns["f399"] = ns["f0"]
     assert hexdigest([ns[f"f{i}"] for i in range(400)] * 2) != digest
+
+
+MODELS_SOURCE = """
+import pydantic
+
+
+class Model(pydantic.BaseModel):
+    x: int
+    tags: set[str]
+
+
+VALUES = [
+    [Model(x=i, tags={"alpha", "beta", "gamma", str(i)}) for i in range(50)],
+    [Model.model_construct(_fields_set={"x"}, x=i, tags=set()) for i in range(50)],
+]
+"""
+
+
+@pytest.mark.parametrize("seed", ["0", "7"])
+def test_lists_of_models_with_sets_hash_alike_under_another_hash_seed(seed: str) -> None:
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(MODELS_SOURCE, "<string>", "exec", dont_inherit=True), namespace)
+    here = [hexdigest(v) for v in namespace["VALUES"]]
+    script = MODELS_SOURCE + (
+        "from ipycache_ext.hashing import hexdigest\n"
+        "print('\\n'.join(hexdigest(v) for v in VALUES))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == here
