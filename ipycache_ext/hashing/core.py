@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Generator, Mapping
-from operator import countOf
 from typing import Any
 
 from .. import messages
@@ -48,7 +47,7 @@ from .handlers import (
     unregister,
 )
 from .sharing import fits_one_stream
-from .stream import Fallback, Sink, StreamPickler
+from .stream import Fallback, Sink, StreamPickler, order_free_sets
 from .wire import (
     DICT,
     FROZENSET,
@@ -218,7 +217,7 @@ class Hasher:
             return None  # shared parts would be written once per occurrence: walk
         found = self._stream(value, None)
         if found is _SET_MET:  # again, with sets in objects' states hashed order-free
-            found = self._stream(value, self._set_digests())
+            found = self._stream(value, order_free_sets(self.digest_nested))
         return None if found is _SET_MET else found
 
     def _stream(self, value: Any, set_digest: Callable[[Any], bytes] | None) -> Any:
@@ -245,24 +244,6 @@ class Hasher:
         if type(value) is list and value and type(value[0]) is float:
             return float_list_digest(value)
         return None
-
-    def _set_digests(self) -> Callable[[Any], bytes]:
-        """The walk's digest of a set, remembered for sets of str during one hash (a
-        model's set of field names is the same for most instances).  Equal sets of
-        other types are not merged: ``{1} == {True}``."""
-        known: dict[tuple[type, frozenset[str]], bytes] = {}
-        nested = self.digest_nested
-
-        def set_digest(value: Any) -> bytes:
-            if countOf(map(type, value), str) != len(value):
-                return nested(value)
-            key = (type(value), frozenset(value))  # a set and a frozenset differ
-            found = known.get(key)
-            if found is None:
-                found = known[key] = nested(value)
-            return found
-
-        return set_digest
 
     def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
         """For :class:`.stream.StreamPickler`: None when a ``hash_funcs`` entry or a

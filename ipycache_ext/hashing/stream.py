@@ -10,6 +10,7 @@ import copyreg
 import pickle
 import re
 from collections.abc import Callable
+from operator import countOf
 from typing import Any
 
 # Protocol 3 on purpose: from protocol 4 on, exact sets are written by the pickler
@@ -169,3 +170,22 @@ class StreamPickler(pickle.Pickler):
             self.seen[id(obj)] = (len(self.seen), obj)
             self.memo = self.seen  # the setter copies: one copy per distinct class
         return found
+
+
+def order_free_sets(nested: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    """The ``set_digest`` of :class:`StreamPickler`: ``nested`` (the walk's order-free
+    digest of a set), remembered for sets of str during one hash (a model's set of
+    field names is the same for most instances).  Equal sets of other types are not
+    merged: ``{1} == {True}``."""
+    known: dict[tuple[type, frozenset[str]], bytes] = {}
+
+    def set_digest(value: Any) -> bytes:
+        if countOf(map(type, value), str) != len(value):
+            return nested(value)
+        key = (type(value), frozenset(value))  # a set and a frozenset differ
+        found = known.get(key)
+        if found is None:
+            found = known[key] = nested(value)
+        return found
+
+    return set_digest

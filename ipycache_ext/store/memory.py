@@ -109,12 +109,6 @@ class Entry:
             state.get("files", ()),
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"Entry(value={self.value!r}, seconds={self.seconds!r}, hits={self.hits!r}, "
-            f"parts={dict(self.parts)!r})"
-        )
-
 
 @dataclass
 class OwnerStats:
