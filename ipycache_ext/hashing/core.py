@@ -217,10 +217,10 @@ class Hasher:
             return None  # shared parts would be written once per occurrence: walk
         found = self._stream(value, None)
         if found is _SET_MET:  # again, with sets in objects' states hashed order-free
-            found = self._stream(value, order_free_sets(self.digest_nested))
+            found = self._stream(value, order_free_sets(self.digest_nested, _Digest))
         return None if found is _SET_MET else found
 
-    def _stream(self, value: Any, set_digest: Callable[[Any], bytes] | None) -> Any:
+    def _stream(self, value: Any, set_digest: Callable[[Any], Any] | None) -> Any:
         """The fast-path digest, None when it must be walked, or ``_SET_MET``."""
         h = _xxh()
         sink = Sink(h)

@@ -74,7 +74,7 @@ class StreamPickler(pickle.Pickler):
         stand_in: type,
         asks: Callable[[type], tuple[Callable[[Any], bool], ...] | None],
         code_types: tuple[type, ...],
-        set_digest: Callable[[Any], bytes] | None = None,
+        set_digest: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(file, protocol=PICKLE_PROTOCOL)
         self.fast = True
@@ -101,12 +101,38 @@ class StreamPickler(pickle.Pickler):
             predicates = self.by_type[tp]
         except KeyError:
             predicates = self.by_type[tp] = self._asks(tp)
-        if predicates is not None:
-            for predicate in predicates:
-                if predicate(obj):
-                    return self._reduce(obj)
-            return NotImplemented if self.set_digest is None else self._without_sets(obj, tp)
-        return self._reduce(obj)
+        if predicates is None:
+            return self._reduce(obj)
+        for predicate in predicates:
+            if predicate(obj):
+                return self._reduce(obj)
+        if self.set_digest is None or tp in copyreg.dispatch_table:
+            return NotImplemented
+        # The second try of a value whose first pickling met a set: ``obj`` reduced as
+        # pickle would, each set or frozenset in its state (pydantic's fields set)
+        # written as its order-free digest, so instances carrying one need no walk.
+        # Inline: this runs once per instance.
+        reduced = obj.__reduce_ex__(PICKLE_PROTOCOL)
+        if type(reduced) is not tuple or len(reduced) < 3:
+            return reduced
+        state = reduced[2]
+        if type(state) is dict:
+            new = None
+            for key, item in state.items():
+                if type(item) is set or type(item) is frozenset:
+                    if new is None:
+                        new = dict(state)
+                    new[key] = self.set_digest(item)
+            if new is None:
+                return reduced
+            if len(reduced) == 5:  # what object.__reduce_ex__ gives
+                return (reduced[0], reduced[1], new, reduced[3], reduced[4])
+            return (*reduced[:2], new, *reduced[3:])
+        if type(state) is tuple and len(state) == 2:  # (__dict__, slots)
+            pair = (self._state_without_sets(state[0]), self._state_without_sets(state[1]))
+            if pair[0] is not state[0] or pair[1] is not state[1]:
+                return (*reduced[:2], pair, *reduced[3:])
+        return reduced
 
     def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
         # Sets are written in iteration order (the per-process hash() of str): walked.
@@ -114,34 +140,8 @@ class StreamPickler(pickle.Pickler):
             return None
         return self.asks(tp)
 
-    def _without_sets(self, obj: Any, tp: type) -> Any:
-        """``obj`` reduced as pickle would, with each set or frozenset in its state
-        (pydantic's ``__pydantic_fields_set__``) written as its order-free digest.
-
-        Used when ``set_digest`` is given: the second try of a value whose first
-        pickling met a set, so instances carrying one in their state need no walk.
-        """
-        if tp in copyreg.dispatch_table:
-            return NotImplemented
-        reduced = obj.__reduce_ex__(PICKLE_PROTOCOL)
-        if type(reduced) is not tuple or len(reduced) < 3:
-            return reduced
-        state = reduced[2]
-        if type(state) is dict:  # inline: this runs once per instance
-            new: Any = None
-            for key, item in state.items():
-                if type(item) is set or type(item) is frozenset:
-                    if new is None:
-                        new = dict(state)
-                    new[key] = (self.stand_in, (self.set_digest(item),))  # type: ignore[misc]
-            return reduced if new is None else (*reduced[:2], new, *reduced[3:])
-        if type(state) is tuple and len(state) == 2:  # (__dict__, slots)
-            pair = (self._state_without_sets(state[0]), self._state_without_sets(state[1]))
-            if pair[0] is not state[0] or pair[1] is not state[1]:
-                return (*reduced[:2], pair, *reduced[3:])
-        return reduced
-
     def _state_without_sets(self, state: Any) -> Any:
+        """``state`` with each set or frozenset value as ``stand_in(its digest)``."""
         if type(state) is not dict:
             return state
         found = None
@@ -149,7 +149,7 @@ class StreamPickler(pickle.Pickler):
             if type(item) is set or type(item) is frozenset:
                 if found is None:
                     found = dict(state)
-                found[key] = (self.stand_in, (self.set_digest(item),))  # type: ignore[misc]
+                found[key] = self.set_digest(item)  # type: ignore[misc]
         return state if found is None else found
 
     def _reduce(self, obj: Any) -> Any:
@@ -172,20 +172,21 @@ class StreamPickler(pickle.Pickler):
         return found
 
 
-def order_free_sets(nested: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
-    """The ``set_digest`` of :class:`StreamPickler`: ``nested`` (the walk's order-free
-    digest of a set), remembered for sets of str during one hash (a model's set of
-    field names is the same for most instances).  Equal sets of other types are not
-    merged: ``{1} == {True}``."""
-    known: dict[tuple[type, frozenset[str]], bytes] = {}
+def order_free_sets(nested: Callable[[Any], bytes], stand_in: type) -> Callable[[Any], Any]:
+    """The ``set_digest`` of :class:`StreamPickler`: a set or frozenset as
+    ``stand_in(digest)``, the digest being ``nested`` (the walk's order-free digest of a
+    set).  Remembered for sets of str during one hash (a model's set of field names is
+    the same for most instances); equal sets of other types are not merged:
+    ``{1} == {True}``."""
+    known: dict[tuple[type, frozenset[str]], Any] = {}
 
-    def set_digest(value: Any) -> bytes:
+    def set_digest(value: Any) -> Any:
         if countOf(map(type, value), str) != len(value):
-            return nested(value)
+            return (stand_in, (nested(value),))
         key = (type(value), frozenset(value))  # a set and a frozenset differ
         found = known.get(key)
         if found is None:
-            found = known[key] = nested(value)
+            found = known[key] = (stand_in, (nested(value),))
         return found
 
     return set_digest
