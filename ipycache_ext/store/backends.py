@@ -125,10 +125,11 @@ class DiskBackend:
     def __init__(self, directory: str, max_bytes: int) -> None:
         import diskcache
 
-        from .rawdisk import RawDisk
+        from .rawdisk import RawDisk, sweep_orphans
 
         prepare_directory(directory)
         self.where = directory
+        self._identity = _identity(directory)
         self._max_bytes = max_bytes
         # Eviction is done here, one least recently used entry at a time: diskcache's
         # own culling drops ten entries whenever the store is over its bound.
@@ -139,6 +140,13 @@ class DiskBackend:
             cull_limit=0,
             disk=RawDisk,
         )
+        with contextlib.suppress(Exception):
+            sweep_orphans(directory, self._cache)
+
+    def gone(self) -> bool:
+        """True when the directory was deleted or replaced since it was opened (its
+        index is then a deleted file: writes would be lost)."""
+        return _identity(self.where) != self._identity
 
     def get(self, key: str) -> bytes | memoryview | None:
         try:
@@ -357,6 +365,14 @@ class RedisBackend:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _identity(directory: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(directory)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> Any:

@@ -31,6 +31,44 @@ LIVE_ROW = (
 )
 
 
+ORPHAN_GRACE = 600.0  # seconds: a value file without a row younger than this may be in writing
+
+
+def sweep_orphans(directory: str, cache: diskcache.Cache, grace: float = ORPHAN_GRACE) -> int:
+    """Delete the value files no index row names, older than ``grace``: what writers
+    killed between writing the file and adding its row left behind (they would count
+    against the disk, never against the size bound).  Symlinks are never followed and
+    nothing outside the store is touched.  Returns how many were deleted."""
+    named = {
+        os.path.normpath(name)
+        for (name,) in cache._sql("SELECT filename FROM Cache WHERE filename IS NOT NULL")
+    }
+    cutoff = time.time() - grace
+    removed = 0
+    for first in _subdirs(directory):
+        for second in _subdirs(first.path):
+            with contextlib.suppress(OSError), os.scandir(second.path) as files:
+                for found in files:
+                    if not (found.name.endswith(".val") and found.is_file(follow_symlinks=False)):
+                        continue
+                    relative = os.path.relpath(found.path, directory)
+                    if relative in named or found.stat(follow_symlinks=False).st_mtime > cutoff:
+                        continue
+                    with contextlib.suppress(OSError):
+                        os.unlink(found.path)
+                        removed += 1
+    return removed
+
+
+def _subdirs(path: str) -> list[os.DirEntry[str]]:
+    """diskcache's two levels of two-hex-digit folders (never through a symlink)."""
+    try:
+        with os.scandir(path) as entries:
+            return [e for e in entries if len(e.name) == 2 and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
 class RawDisk(diskcache.Disk):
     """A diskcache ``Disk`` for ``str`` keys and ``bytes`` values, and nothing else."""
 

@@ -291,7 +291,12 @@ def tier(wanted: bool | None = True) -> Tier | None:
     location, config = _configured()
     with _tier_lock:
         if _tier is not None and _tier_config == config:
-            return _tier
+            # A directory store deleted while the kernel runs is made again, not
+            # written into a deleted index.
+            if not getattr(_tier.backend, "gone", lambda: False)():
+                return _tier
+            with contextlib.suppress(Exception):
+                _tier.backend.close()  # type: ignore[attr-defined]
         try:
             key = secret_key()
             backend = open_backend(location, SETTINGS.max_disk_bytes, SETTINGS.store_timeout)

@@ -56,6 +56,10 @@ class TieredBackend:
             self._copy_near(key, found)
         return found
 
+    def gone(self) -> bool:
+        """True when either store's directory was deleted since it was opened."""
+        return any(getattr(store, "gone", lambda: False)() for store in (self.near, self.far))
+
     def served_near(self) -> bool:
         """True when this thread's last :meth:`get` came from the near store."""
         return bool(getattr(self._served, "near", False))
