@@ -41,6 +41,9 @@ class Settings:
     user_paths: tuple[str, ...] = field(default_factory=_env_paths)
     # Files a miss reads (and directories it lists) join its entry's key.
     track_files: bool = True
+    # The memory all entries may hold together: bytes, or a share of RAM ("25%");
+    # "" or 0: no bound.  Least recently used out, entries of earlier code first.
+    max_memory: int | str = "25%"
 
 
 SETTINGS = Settings()

@@ -36,6 +36,7 @@ from .keys import CallKey, snapshot, why_missed
 from .parts import FileState, PartKind, Reason
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
+from .store.sizes import approx_size, memory_budget
 from .store.tier import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
 
 Call = TypeVar("Call")  # what one call carries to the hooks: arguments, or a cell's run
@@ -50,6 +51,7 @@ class Policy:
     persist: bool | None = None  # None: follow ``%config MemoMagics.persist``
     allow_mutation: bool = False
     quiet: bool = False  # no miss/hit notes of its own (warnings still show)
+    max_size: int | None = None  # bytes this function's entries may hold together
 
 
 # Misses of functions running in this thread or task: a context variable, so each task
@@ -278,7 +280,7 @@ class Cached(Generic[Call]):
         reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
         # Memory first: a save interrupted (Ctrl-C while a big result is written)
         # must not lose what was computed.
-        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
+        self._keep(entry, key.digest)
         if tier is not None:
             refusal = self.persist_refusal(stored)
             if refusal is not None:
@@ -300,6 +302,20 @@ class Cached(Generic[Call]):
             notify.emit(messages.miss_note(self.describe(call), seconds, list(reasons), unseen))
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
+
+    def _keep(self, entry: Entry, digest: bytes) -> None:
+        """Keep ``entry`` in memory, unless it is bigger than the memory budget (or
+        ``max_size``): then it is only returned, and that is said once."""
+        policy = self.policy
+        if STORE.put(self.owner, digest, entry, policy.max_entries, policy.max_size):
+            return
+        stats = self.stats()
+        if not stats.too_big_said:
+            stats.too_big_said = True
+            size, budget = approx_size(entry.value), memory_budget()
+            notify.emit(
+                messages.too_big_for_memory_warning(self.label, size, budget, policy.max_size)
+            )
 
     def _unseen_readers(
         self, call: Call, key: CallKey, run: _Run, read: tuple[FileState, ...], stats: OwnerStats
@@ -351,7 +367,7 @@ class Cached(Generic[Call]):
         entry.files = stored.files
         if entry.files:
             files.inherit(entry.files)
-        STORE.put(self.owner, key.digest, entry, self.policy.max_entries)
+        self._keep(entry, key.digest)
         STORE.record_hit(self.stats(), entry.parts, entry)
         return self.deliver(call, entry, tier.backend.where)
 

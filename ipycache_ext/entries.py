@@ -19,7 +19,8 @@ from .engine import Cached
 from .keys import CallKey, snapshot, why_missed
 from .parts import PartKind, Reason, Snapshot
 from .store import tier as persistent
-from .store.memory import STORE, Entry, approx_size
+from .store.memory import STORE, Entry
+from .store.sizes import approx_size
 
 
 @dataclass(frozen=True)

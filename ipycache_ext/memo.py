@@ -66,16 +66,17 @@ class MemoOptions:
     persist: bool | None = None
     validate: Callable[[Any], Any] | None = None
     copy: bool = False
+    max_size: int | None = None  # bytes this function's entries may hold in memory
 
     def __post_init__(self) -> None:
         self._check_types()
-        max_entries, ttl = self.max_entries, self.ttl
-        if max_entries is not None and (
-            not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1
-        ):
-            raise MemoOptionError(
-                messages.bad_option_error("max_entries", max_entries, "None or an int >= 1")
-            )
+        ttl = self.ttl
+        for name in ("max_entries", "max_size"):
+            bound = getattr(self, name)
+            if bound is not None and (
+                not isinstance(bound, int) or isinstance(bound, bool) or bound < 1
+            ):
+                raise MemoOptionError(messages.bad_option_error(name, bound, "None or an int >= 1"))
         if self.hash_funcs is not None and not isinstance(self.hash_funcs, dict):
             raise MemoOptionError(
                 messages.bad_option_error("hash_funcs", self.hash_funcs, "a dict")
@@ -128,7 +129,13 @@ class MemoOptions:
     def policy(self) -> Policy:
         ttl = self.ttl
         assert ttl is None or isinstance(ttl, float)
-        return Policy(ttl, self.max_entries, self.persist, self.allow_output_mutation)
+        return Policy(
+            ttl,
+            self.max_entries,
+            self.persist,
+            self.allow_output_mutation,
+            max_size=self.max_size,
+        )
 
 
 class MemoizedFunction(Cached[FunctionCall]):

@@ -20,7 +20,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
-from traitlets import Bool, Float, Int, List, Unicode, observe
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, observe, validate
 
 from .. import messages, notify
 from ..config import SETTINGS
@@ -29,7 +29,8 @@ from ..memo import memo
 from ..messages import Note
 from ..store import owners as persisted
 from ..store import tier as persistent
-from ..store.memory import STORE, approx_size
+from ..store.memory import STORE
+from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
 
@@ -103,6 +104,13 @@ class MemoMagics(Magics):
         "key: a changed file is a miss naming it.",
     ).tag(config=True)
 
+    max_memory = Unicode(
+        "25%",
+        help="Memory all cached results may hold together: bytes, or a share of RAM "
+        '("25%"); "" for no bound. Least recently used out, results of earlier code '
+        "first; a result bigger than this is returned but not kept.",
+    ).tag(config=True)
+
     s3_endpoint = Unicode(
         "",
         help="Endpoint of a non-AWS S3 server (http allowed on 127.0.0.1). Empty: "
@@ -128,6 +136,7 @@ class MemoMagics(Magics):
         "store_retry_seconds": "store_retry_seconds",
         "user_paths": "user_paths",
         "track_files": "track_files",
+        "max_memory": "max_memory",
         "s3_endpoint": "s3_endpoint",
     }
 
@@ -143,6 +152,14 @@ class MemoMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         for trait in self._MIRRORED:
             self._mirror(trait, getattr(self, trait))
+
+    @validate("max_memory")
+    def _valid_budget(self, proposal: dict) -> str:
+        try:
+            parse_budget(proposal["value"])
+        except ValueError:
+            raise TraitError(messages.bad_memory_budget_error(proposal["value"])) from None
+        return str(proposal["value"])
 
     @observe(*_MIRRORED)
     def _setting_changed(self, change: dict) -> None:
@@ -276,7 +293,8 @@ class MemoMagics(Magics):
         owners = self._owners_named(name, "memo_info")
         now = time.time()
         rows = [entry_facts(entry, now).row() for owner in owners for entry in STORE.entries(owner)]
-        title = messages.entry_heading(name, len(rows))
+        outdated = sum(stats.evicted_outdated for owner, stats in STORE.owners() if owner in owners)
+        title = messages.entry_heading(name, len(rows), outdated)
         return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
 
     def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:

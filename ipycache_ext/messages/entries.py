@@ -71,8 +71,14 @@ def not_memoized_error(magic: str, what: str) -> str:
 ENTRY_COLUMNS = ("entry", "age", "hits", "size", "ran in")
 
 
-def entry_heading(label: str, count: int) -> str:
-    return f"{label}: {count} entr{'y' if count == 1 else 'ies'}"
+def entry_heading(label: str, count: int, outdated_evicted: int = 0) -> str:
+    heading = f"{label}: {count} entr{'y' if count == 1 else 'ies'}"
+    if outdated_evicted:
+        heading += (
+            f"; {outdated_evicted} result{'s' if outdated_evicted != 1 else ''} of earlier "
+            "code evicted to stay within max_memory"
+        )
+    return heading
 
 
 def entry_inputs(shown: list[tuple[str, str]]) -> str:

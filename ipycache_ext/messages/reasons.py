@@ -88,6 +88,7 @@ def reason_first_call() -> str:
 _GONE = {
     "expired": "its entry had expired (ttl)",
     "evicted": "its entry had been evicted (max_entries)",
+    "memory": "its entry had been evicted to keep the cache within max_memory or max_size",
     "cleared": "the cache had been cleared",
     "invalid": "validate rejected its stored entry",
 }

@@ -132,6 +132,28 @@ def entry_too_large_warning(what: str, size_bytes: int, limit: int) -> Note:
     )
 
 
+def too_big_for_memory_warning(
+    what: str, size_bytes: int, budget: int | None, max_size: int | None
+) -> Note:
+    if max_size is not None and size_bytes > max_size:
+        bound, fix = f"max_size = {size(max_size)}", "raise max_size in @memo(max_size=...)"
+    else:
+        bound = f"max_memory = {size(budget or 0)}"
+        fix = 'raise %config MemoMagics.max_memory (bytes, or a share of RAM such as "50%")'
+    return warning_note(
+        f"the result of {what} ({size(size_bytes)}) is larger than the memory cache may "
+        f"hold ({bound}), so it was returned but not kept: the next call computes it "
+        f"again (or loads it from the persistent store). Fix: {fix}."
+    )
+
+
+def bad_memory_budget_error(value: object) -> str:
+    return (
+        f'max_memory must be a number of bytes, a share of RAM such as "25%", or "" for '
+        f"no bound; got {value!r}"
+    )
+
+
 def unpicklable_variables_warning(
     what: str, refused: list[tuple[str, str]], exc: BaseException
 ) -> Note:
@@ -221,6 +243,8 @@ class StoreTable:
 
 
 __all__ = [
+    "too_big_for_memory_warning",
+    "bad_memory_budget_error",
     "redacted",
     "REDACTED",
     "unsafe_key_warning",

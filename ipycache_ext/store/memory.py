@@ -8,20 +8,20 @@ and changing it back hits again.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 import time
-import types
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..parts import FileState, Reason, Snapshot
+from ..parts import FileState, PartKind, Reason, Snapshot
 from . import compact
+from .flights import Flight
+from .sizes import approx_size, memory_budget
 
 _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
+BUDGETED = 64 << 10  # entries of this many bytes and more count against the memory budget
 
 
 class Entry:
@@ -40,7 +40,16 @@ class Entry:
     entries persisted before and after read alike.
     """
 
-    __slots__ = ("value", "fingerprint", "expires", "hits", "files", "_layout", "_packed")
+    __slots__ = (
+        "value",
+        "fingerprint",
+        "expires",
+        "hits",
+        "files",
+        "size",
+        "_layout",
+        "_packed",
+    )
 
     def __init__(
         self,
@@ -58,6 +67,7 @@ class Entry:
         self.expires = expires
         self.hits = hits
         self.files = files
+        self.size: int | None = None  # bytes held, measured when stored (big ones only)
         self._layout = compact.layout_of(parts)
         when = time.time() if stored_at is None else stored_at
         self._packed = compact.pack(self._layout, parts, seconds, when)
@@ -122,57 +132,8 @@ class OwnerStats:
     last_reasons: tuple[Reason, ...] = ()
     last_parts: Snapshot | None = None
     readers_hinted: bool = False  # the native-reader hint was given (once per owner)
-
-
-class Flight:
-    """A key being computed in this kernel: threads wait on the event, coroutines on a
-    future of their own loop (woken thread-safely)."""
-
-    __slots__ = ("event", "_lock", "_waiters", "thread", "task")
-
-    def __init__(self) -> None:
-        # Who computes it: a wait by the same thread (sync) or task (async) is a cycle.
-        self.thread = threading.get_ident()
-        self.task = _current_task()
-        self.event = threading.Event()
-        self._lock = threading.Lock()
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-
-    async def wait_async(self) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        with self._lock:
-            if self.event.is_set():
-                return
-            self._waiters.append((loop, future))
-        await asyncio.shield(future)
-
-    def waits_for_itself(self, sync: bool) -> bool:
-        """True if waiting for this flight here would never end: a sync wait on the
-        thread computing it, or an async wait by the task computing it."""
-        if sync:
-            return self.thread == threading.get_ident()
-        return self.task is not None and self.task is _current_task()
-
-    def land(self) -> None:
-        with self._lock:
-            self.event.set()
-            waiters, self._waiters = self._waiters, []
-        for loop, future in waiters:
-            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
-                loop.call_soon_threadsafe(_resolve, future)
-
-
-def _current_task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop in this thread
-        return None
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+    too_big_said: bool = False  # an entry too big to keep in memory was reported
+    evicted_outdated: int = 0  # entries of earlier code evicted for memory
 
 
 class MemoryStore:
@@ -187,6 +148,11 @@ class MemoryStore:
         self._stats: dict[str, OwnerStats] = {}
         self._inflight: dict[tuple[str, bytes], Flight] = {}
         self._gone: dict[str, OrderedDict[bytes, str]] = {}
+        # The entries that count against the memory budget, least recently used first
+        # across every owner, and their bytes in all and per owner.
+        self._big: OrderedDict[tuple[str, bytes], Entry] = OrderedDict()
+        self._big_bytes = 0
+        self._owner_bytes: dict[str, int] = {}
 
     # ----- entries ---------------------------------------------------------------------
 
@@ -201,9 +167,12 @@ class MemoryStore:
                 return None
             if entry.expires is not None and entry.expired(time.monotonic()):
                 del entries[key]
+                self._unsize(owner, key, entry)
                 self._forget(owner, key, "expired")
                 return None
             _to_end(entries, key)
+            if entry.size is not None:
+                self._big.move_to_end((owner, key))
             return entry
 
     def peek(self, owner: str, key: bytes) -> tuple[Entry | None, str | None]:
@@ -226,26 +195,112 @@ class MemoryStore:
             entries = self._entries.get(owner)
             if not entries or key not in entries or (only is not None and entries[key] is not only):
                 return False
-            del entries[key]
+            self._unsize(owner, key, entries.pop(key))
             if how is not None:
                 self._forget(owner, key, how)
             return True
 
-    def put(self, owner: str, key: bytes, entry: Entry, max_entries: int | None) -> None:
+    def put(
+        self,
+        owner: str,
+        key: bytes,
+        entry: Entry,
+        max_entries: int | None,
+        max_size: int | None = None,
+    ) -> bool:
+        """Keep ``entry``; False when it is bigger than the memory budget (or the
+        owner's ``max_size``): the caller returns it without keeping it.  Entries of
+        :data:`BUDGETED` bytes and more are measured once, here, and make room for
+        themselves: entries of earlier code first, then the least recently used."""
+        size = approx_size(entry.value)
+        budget = memory_budget()
+        if size >= BUDGETED:
+            if (budget is not None and size > budget) or (max_size is not None and size > max_size):
+                return False
+            entry.size = size
         with self.lock:
             entries = self._entries.get(owner)
             if entries is None or (max_entries is not None and type(entries) is dict):
                 entries = self._entries[owner] = (
                     OrderedDict(entries or ()) if max_entries is not None else dict(entries or ())
                 )
+            replaced = entries.get(key)
+            if replaced is not None:
+                self._unsize(owner, key, replaced)
             entries[key] = entry
             _to_end(entries, key)
             self._gone.get(owner, _NO_GONE).pop(key, None)
             if max_entries is not None:
                 while len(entries) > max_entries:
                     evicted = next(iter(entries))  # an OrderedDict: its first, in O(1)
-                    del entries[evicted]
+                    self._unsize(owner, evicted, entries.pop(evicted))
                     self._forget(owner, evicted, "evicted")
+            if entry.size is not None:
+                self._big[(owner, key)] = entry
+                self._big_bytes += entry.size
+                self._owner_bytes[owner] = self._owner_bytes.get(owner, 0) + entry.size
+                self._make_room(owner, key, budget, max_size)
+            return True
+
+    def _unsize(self, owner: str, key: bytes, entry: Entry) -> None:
+        """``entry`` left the store: it no longer counts against the budget."""
+        if entry.size is not None and self._big.pop((owner, key), None) is not None:
+            self._big_bytes -= entry.size
+            self._owner_bytes[owner] -= entry.size
+
+    def _make_room(self, owner: str, kept: bytes, budget: int | None, max_size: int | None) -> None:
+        """Evict until the owner is within ``max_size`` and everything within
+        ``budget``: first entries no current code reaches (made by an earlier body of
+        their function: only editing it back would hit them), then the least recently
+        used.  The entry just stored stays."""
+        if max_size is not None:
+            while self._owner_bytes.get(owner, 0) > max_size:
+                if not self._evict_one(self._candidates(owner), kept, owner):
+                    break
+        if budget is not None:
+            while self._big_bytes > budget:
+                if not self._evict_one(self._candidates(None), kept, owner):
+                    break
+
+    def _candidates(self, owner: str | None) -> list[tuple[str, bytes]]:
+        """Big entries (of ``owner``, or of all), earlier code first, then by use."""
+        found = [k for k in self._big if owner is None or k[0] == owner]
+        outdated = [k for k in found if not self._current(k[0], self._big[k])]
+        return outdated + [k for k in found if k not in set(outdated)]
+
+    def _current(self, owner: str, entry: Entry) -> bool:
+        """False when ``entry`` was made by code its owner no longer has."""
+        stats = self._stats.get(owner)
+        last = None if stats is None else stats.last_parts
+        if last is None:
+            return True
+        for ident, seen in entry.parts.items():
+            if ident.kind == PartKind.CODE.value and ident.reader == "":
+                now = last.get(ident)
+                if now is not None and now.data != seen.data:
+                    return False
+        return True
+
+    def _evict_one(self, candidates: list[tuple[str, bytes]], kept: bytes, owner: str) -> bool:
+        for name, key in candidates:
+            if (name, key) == (owner, kept):
+                continue
+            entry = self._entries.get(name, _NO_ENTRIES).pop(key, None)
+            if entry is None:
+                self._big.pop((name, key), None)
+                continue
+            self._unsize(name, key, entry)
+            self._forget(name, key, "memory")
+            stats = self._stats.get(name)
+            if stats is not None and not self._current(name, entry):
+                stats.evicted_outdated += 1
+            return True
+        return False
+
+    def memory_bytes(self, owner: str | None = None) -> int:
+        """Bytes counted against the budget, of one owner or of all."""
+        with self.lock:
+            return self._big_bytes if owner is None else self._owner_bytes.get(owner, 0)
 
     def count(self, owner: str) -> int:
         with self.lock:
@@ -262,7 +317,8 @@ class MemoryStore:
         with self.lock:
             owners = list(self._entries) if owner is None else [owner]
             for name in owners:
-                for key in self._entries.pop(name, _NO_ENTRIES):
+                for key, entry in self._entries.pop(name, _NO_ENTRIES).items():
+                    self._unsize(name, key, entry)
                     self._forget(name, key, "cleared")
                 self._stats.pop(name, None)
             if owner is None:
@@ -351,46 +407,3 @@ _NO_ENTRIES: dict[bytes, Entry] = {}  # read-only stand-ins for absent
 _NO_GONE: OrderedDict[bytes, str] = OrderedDict()
 
 STORE = MemoryStore()
-
-
-def approx_size(obj: Any, limit: int = 20_000) -> int:
-    """Rough bytes held by ``obj``: buffers of arrays and frames, containers walked.
-
-    Bounded (``limit`` objects) so ``%memo_info`` stays fast on huge structures.
-    """
-    import sys
-
-    seen: set[int] = set()
-    stack = [obj]
-    total = 0
-    while stack and len(seen) < limit:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (types.ModuleType, type, types.FunctionType)):
-            continue  # shared with the rest of the program, not held by the cache
-        memory_usage = getattr(item, "memory_usage", None)
-        nbytes = getattr(item, "nbytes", None)
-        if callable(memory_usage) and type(item).__module__.startswith("pandas"):
-            try:
-                usage = memory_usage(deep=True)
-                total += int(usage.sum() if hasattr(usage, "sum") else usage)
-                continue
-            except Exception:
-                pass
-        if isinstance(nbytes, int):
-            total += nbytes
-            continue
-        try:
-            total += sys.getsizeof(item)
-        except TypeError:
-            continue
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif hasattr(item, "__dict__") and not isinstance(item, type):
-            stack.append(vars(item))
-    return total

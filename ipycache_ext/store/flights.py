@@ -1,0 +1,63 @@
+"""Keys being computed in this kernel: the one computing, and those waiting for it.
+
+A thread waits on an event; a coroutine awaits a future of its own loop, woken
+thread-safely, so sync and async callers of one key compute it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Any
+
+
+class Flight:
+    """A key being computed in this kernel: threads wait on the event, coroutines on a
+    future of their own loop (woken thread-safely)."""
+
+    __slots__ = ("event", "_lock", "_waiters", "thread", "task")
+
+    def __init__(self) -> None:
+        # Who computes it: a wait by the same thread (sync) or task (async) is a cycle.
+        self.thread = threading.get_ident()
+        self.task = _current_task()
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    async def wait_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self.event.is_set():
+                return
+            self._waiters.append((loop, future))
+        await asyncio.shield(future)
+
+    def waits_for_itself(self, sync: bool) -> bool:
+        """True if waiting for this flight here would never end: a sync wait on the
+        thread computing it, or an async wait by the task computing it."""
+        if sync:
+            return self.thread == threading.get_ident()
+        return self.task is not None and self.task is _current_task()
+
+    def land(self) -> None:
+        with self._lock:
+            self.event.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
+                loop.call_soon_threadsafe(_resolve, future)
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop in this thread
+        return None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

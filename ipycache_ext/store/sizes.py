@@ -1,0 +1,89 @@
+"""How many bytes a stored value holds, and the memory budget all entries share.
+
+Sizes are approximate (buffers of arrays and frames, containers walked to a bound) and
+measured once, when an entry is stored: enough to keep a notebook's cache within a
+share of the machine's memory, cheap enough for every miss.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from typing import Any
+
+from ..config import SETTINGS
+
+
+def memory_budget() -> int | None:
+    """``SETTINGS.max_memory`` in bytes (None: no bound)."""
+    return parse_budget(SETTINGS.max_memory)
+
+
+def parse_budget(value: int | str | None) -> int | None:
+    """Bytes from ``1_000_000``, ``"2e9"`` or a share of this machine's RAM
+    (``"25%"``); None for no bound (``""``, ``0``, ``None``).  ValueError otherwise."""
+    if value is None or value == "" or value == 0:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(value)
+        return value
+    text = str(value).strip()
+    if text.endswith("%"):
+        share = float(text[:-1])
+        if not 0 < share <= 100:
+            raise ValueError(value)
+        return int(_physical_memory() * share / 100)
+    found = float(text)
+    if found < 0:
+        raise ValueError(value)
+    return int(found) or None
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30  # unknown: as if 8 GiB
+
+
+def approx_size(obj: Any, limit: int = 20_000) -> int:
+    """Rough bytes held by ``obj``: buffers of arrays and frames, containers walked.
+
+    Bounded (``limit`` objects) so ``%memo_info`` stays fast on huge structures.
+    """
+    seen: set[int] = set()
+    stack = [obj]
+    total = 0
+    while stack and len(seen) < limit:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (types.ModuleType, type, types.FunctionType)):
+            continue  # shared with the rest of the program, not held by the cache
+        memory_usage = getattr(item, "memory_usage", None)
+        nbytes = getattr(item, "nbytes", None)
+        if callable(memory_usage) and type(item).__module__.startswith("pandas"):
+            try:
+                usage = memory_usage(deep=True)
+                total += int(usage.sum() if hasattr(usage, "sum") else usage)
+                continue
+            except Exception:
+                pass
+        if isinstance(nbytes, int):
+            total += nbytes
+            continue
+        try:
+            total += sys.getsizeof(item)
+        except TypeError:
+            continue
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            stack.append(vars(item))
+    return total
