@@ -48,19 +48,26 @@ class UnhashableTypeError(MemoError, TypeError):
         where: str = "",
         param: str | None = None,
         subject: Subject | None = None,
+        endless: int = 0,
     ) -> None:
-        super().__init__(message, type_name, where, param, subject)
+        super().__init__(message, type_name, where, param, subject, endless)
         self.message = message
         self.type_name = type_name
         self.where = where
         self.param = param
         self.subject = subject or Subject()
+        self.endless = endless  # the bound of objects the walk went past (0: it did not)
 
     def __str__(self) -> str:
         if self.message:
             return self.message
         return messages.unhashable_text(
-            self.type_name, self.where, self.param, self.subject.kind, self.subject.name
+            self.type_name,
+            self.where,
+            self.param,
+            self.subject.kind,
+            self.subject.name,
+            self.endless,
         )
 
 

@@ -73,6 +73,9 @@ HashFuncs = Mapping[Any, Callable[[Any], Any]]
 _PICKLE_SLICE = 8192
 # The walk tries the fast path first on containers at least this long.
 _FAST_CHILD_LEN = 64
+# Objects a walk may visit: a ``__reduce__`` that builds a new object every time it is
+# called would otherwise be walked until memory runs out.
+WALK_BOUND = 250_000
 _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
 # What is hashed by its code or name, the same every time it is met in one value.
 _CODE_TYPES = (type, types.FunctionType, types.BuiltinFunctionType)
@@ -148,7 +151,11 @@ class Hasher:
     def _located(self, err: UnhashableTypeError, where: str, param: str | None) -> Exception:
         """``err`` (raised with a place relative to the value) placed and given a subject."""
         return UnhashableTypeError(
-            type_name=err.type_name, where=where + err.where, param=param, subject=self.subject
+            type_name=err.type_name,
+            where=where + err.where,
+            param=param,
+            subject=self.subject,
+            endless=err.endless,
         )
 
     def _located_user(self, err: UserHashError, where: str) -> Exception:
@@ -290,6 +297,11 @@ class Hasher:
                 _prefix(err, [entry[2] for entry in stack] + [label])
                 raise
             if reply is None:
+                if len(done) + len(stack) >= WALK_BOUND:
+                    tp = type(root)
+                    raise UnhashableTypeError(
+                        type_name=f"{tp.__module__}.{tp.__qualname__}", endless=WALK_BOUND
+                    )
                 path[id(item)] = len(stack)
                 stack.append((self._walk_container(item), item, label))
 

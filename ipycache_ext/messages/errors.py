@@ -16,12 +16,28 @@ def unhashable_error(type_name: str, where: str, func: str, param: str | None) -
 
 
 def unhashable_text(
-    type_name: str, where: str, param: str | None, subject_kind: str, subject_name: str
+    type_name: str,
+    where: str,
+    param: str | None,
+    subject_kind: str,
+    subject_name: str,
+    endless: int = 0,
 ) -> str:
     """An :class:`~ipycache_ext.errors.UnhashableTypeError` worded for its subject."""
+    if endless:
+        return endless_value_error(type_name, where, subject_name or "the cell", endless)
     if subject_kind == "cell":
         return unhashable_in_cell_error(type_name, where, param)
     return unhashable_error(type_name, where, subject_name or "the call", param)
+
+
+def endless_value_error(type_name: str, where: str, func: str, bound: int) -> str:
+    return (
+        f"cannot hash the {shown_type(type_name)} found in {where} of {func}: hashing it "
+        f"went past {bound:,} objects (a __reduce__ that makes new objects each time it is "
+        f"called never ends). Fix: pass hash_funcs={{{type_name!r}: lambda obj: <what "
+        "identifies it>} to @memo, or give the class a __reduce__ that returns its state."
+    )
 
 
 def unhashable_in_cell_error(type_name: str, where: str, param: str | None) -> str:
@@ -130,6 +146,7 @@ def recursion_cycle_error(call: str) -> str:
 
 
 __all__ = [
+    "endless_value_error",
     "recursion_cycle_error",
     "memo_above_descriptor_error",
     "memo_on_partial_error",
