@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,3 +77,14 @@ def test_plot_is_replayed_as_an_image(kernel: Kernel) -> None:
     assert len(images) == 1
     assert images == [o["data"]["image/png"] for o in miss if "image/png" in o.get("data", {})]
     assert not [t for t in texts(hit) if "warning" in t]
+
+
+def test_an_error_in_a_memo_cell_names_the_cell_s_own_number(kernel: Kernel) -> None:
+    found = kernel.messages("%%memo\nfailing = 1\nraise ValueError('boom')")
+    number = next(
+        m["content"]["execution_count"] for m in found if m["msg_type"] == "execute_input"
+    )
+    (error,) = [m["content"] for m in found if m["msg_type"] == "error"]
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))  # no colours
+    assert "ValueError" in shown
+    assert f"In[{number}]" in shown and f"In[{number + 1}]" not in shown

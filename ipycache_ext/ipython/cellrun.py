@@ -146,7 +146,8 @@ def _execute(shell: Any, source: str, files: tuple[str, ...] = ()) -> Any:
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
-    filename = shell.compile.cache(source, shell.execution_count)
+    # The number IPython shows for this cell (execution_count already counts the next).
+    filename = shell.compile.cache(source, shell.displayhook.prompt_count)
     exec(shell.compile(tree, filename, "exec"), shell.user_global_ns, shell.user_ns)
     if last is None:
         return None
