@@ -299,7 +299,10 @@ class Cached(Generic[Call]):
         STORE.record_miss(stats, parts if outermost else None, reasons)
         if outermost and not self.policy.quiet:
             unseen = self._unseen_readers(call, key, run, read, stats)
-            notify.emit(messages.miss_note(self.describe(call), seconds, list(reasons), unseen))
+            note = messages.miss_note(
+                self.describe(call), seconds, list(reasons), unseen, self.label
+            )
+            notify.emit(note)
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
 
@@ -321,9 +324,10 @@ class Cached(Generic[Call]):
         self, call: Call, key: CallKey, run: _Run, read: tuple[FileState, ...], stats: OwnerStats
     ) -> tuple[str, ...]:
         """Native file readers the code calls, said once per function or cell, when
-        the run read no file the hook could see (they may have read one unseen)."""
-        if run.reads is None or read or stats.readers_hinted:
-            return ()
+        the run opened no file the hook could see (they may have read one unseen)."""
+        seen = run.reads
+        if seen is None or read or seen.read or seen.written or stats.readers_hinted:
+            return ()  # it did file work the hook saw (its own outputs count too)
         functions = (part.value for part in key.parts if part.kind is PartKind.CODE)
         found = files.unseen_readers(files.code_names(functions) | set(self.names_used(call)))
         stats.readers_hinted = bool(found)

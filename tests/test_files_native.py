@@ -173,3 +173,22 @@ def test_a_cell_declaring_the_database_with_files_misses_when_it_changes(
     make_db(here / "data.db", 4)
     changed = run_cell(ip, cell)
     assert ip.user_ns["n"] == 4 and "file data.db changed" in changed.notes(MISS)[0]
+
+
+def test_reading_back_a_file_the_run_wrote_gives_no_hint(
+    here: Path, tally: Tally, notes: Notes
+) -> None:
+    import pandas as pd
+
+    ns = define(
+        {"memo": memo, "pd": pd, "tally": tally},
+        """
+        @memo
+        def roundtrip(n):
+            tally(n)
+            pd.DataFrame({"x": range(n)}).to_csv("out.csv", index=False)
+            return len(pd.read_csv("out.csv"))
+        """,
+    )
+    assert ns["roundtrip"](3) == 3
+    assert "natively" not in notes.texts("miss")[0]

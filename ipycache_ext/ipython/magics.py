@@ -9,9 +9,6 @@ and ``.secret_key`` configure the persistent store.
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,50 +16,19 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import display
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, observe, validate
 
 from .. import messages, notify
 from ..config import SETTINGS
 from ..entries import Explanation, entry_facts
 from ..memo import memo
-from ..messages import Note
 from ..store import owners as persisted
 from ..store import tier as persistent
 from ..store.memory import STORE
 from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
-
-
-def _show(note: Note) -> None:
-    display({"text/plain": note.text, "text/html": note.html}, raw=True)
-
-
-@contextlib.contextmanager
-def _spinner(note: Note, delay: float) -> Iterator[None]:
-    """Show ``note`` if the body is still running after ``delay`` seconds, then blank it."""
-    shown: list[Any] = []
-    context = contextvars.copy_context()
-
-    def show() -> None:
-        notify.emit_silently(lambda: shown.append(_display_with_id(note)))
-
-    timer = threading.Timer(delay, context.run, args=(show,))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        timer.join()
-        for handle in shown:
-            if handle is not None:
-                notify.emit_silently(functools.partial(handle.update, {"text/plain": ""}, raw=True))
-
-
-def _display_with_id(note: Note) -> Any:
-    return display({"text/plain": note.text, "text/html": note.html}, raw=True, display_id=True)
+from .sink import CellSink, show, spinner
 
 
 @magics_class
@@ -413,8 +379,11 @@ def load(shell: Any) -> None:
     magics = MemoMagics(shell=shell)
     shell.register_magics(magics)
     probe = _display_probe(shell)
-    notify.set_sink(_show)
-    notify.set_spinner(_spinner)
+    sink = CellSink(show)
+    notify.set_sink(sink)
+    notify.set_spinner(spinner)
+    shell.events.register("pre_run_cell", sink.cell_started)
+    shell.events.register("post_run_cell", sink.cell_finished)
     notify.add_display_probe(probe)
     existing = shell.user_ns.get("memo", memo)
     added_memo = "memo" not in shell.user_ns
@@ -422,7 +391,7 @@ def load(shell: Any) -> None:
         notify.emit(messages.name_taken_note("memo"))
     elif added_memo:
         shell.push({"memo": memo}, interactive=False)
-    _loaded[id(shell)] = {"magics": magics, "probe": probe, "memo": added_memo}
+    _loaded[id(shell)] = {"magics": magics, "probe": probe, "memo": added_memo, "sink": sink}
 
 
 def unload(shell: Any) -> None:
@@ -438,6 +407,13 @@ def unload(shell: Any) -> None:
     manager.registry.pop(type(magics).__name__, None)
     shell.configurables[:] = [c for c in shell.configurables if c is not magics]
     notify.remove_display_probe(state["probe"])
+    sink = state["sink"]
+    for event, callback in (
+        ("pre_run_cell", sink.cell_started),
+        ("post_run_cell", sink.cell_finished),
+    ):
+        with contextlib.suppress(ValueError):
+            shell.events.unregister(event, callback)
     notify.set_sink(None)
     notify.set_spinner(None)
     if state["memo"] and shell.user_ns.get("memo") is memo:

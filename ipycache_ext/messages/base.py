@@ -17,6 +17,11 @@ class Note:
     kind: str
     text: str
     html: str
+    # A miss note's facts, for a front end that sums up many misses of one function:
+    # whose miss it was (its label), how long it ran, and why in short (no values).
+    subject: str = ""
+    seconds: float = 0.0
+    gists: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return self.text

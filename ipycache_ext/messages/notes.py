@@ -3,19 +3,24 @@ variables, and ``%memo_info``'s table."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import TYPE_CHECKING
 
 from ..parts import Reason
 from .base import PREFIX, Note, duration, make_note, shown_type, warning_note
-from .reasons import reason_first_call, reasons_text
+from .reasons import reason_first_call, reason_gist, reasons_text
 
 if TYPE_CHECKING:
     from ..errors import UnhashableTypeError, UserHashError
 
 
 def miss_note(
-    what: str, seconds: float, reasons: list[Reason], unseen_readers: tuple[str, ...] = ()
+    what: str,
+    seconds: float,
+    reasons: list[Reason],
+    unseen_readers: tuple[str, ...] = (),
+    subject: str = "",
 ) -> Note:
     """One line: which call ran, how long it took, and why it missed; once per
     function or cell, the native file readers it calls that the file tracking
@@ -26,6 +31,25 @@ def miss_note(
     body = (
         f"<b>cache miss</b>: ran <code>{html.escape(what)}</code> in "
         f"{duration(seconds)} <i>({html.escape(why)})</i>{html.escape(hint)}"
+    )
+    gists = tuple(reason_gist(r) for r in reasons) or (reason_first_call(),)
+    note = make_note("miss", text, body, "#8a6d00")
+    return dataclasses.replace(note, subject=subject, seconds=seconds, gists=gists)
+
+
+def miss_summary_note(subject: str, times: int, seconds: float, gists: dict[str, int]) -> Note:
+    """The misses of one function in one cell past the first few, in one line."""
+    common = sorted(gists.items(), key=lambda item: (-item[1], item[0]))
+    why = ", ".join(f"{gist}: {n}" for gist, n in common[:3])
+    if len(common) > 3:
+        why += ", ..."
+    text = (
+        f"[{PREFIX}] cache miss: ran {subject} {times} more time{'s' if times != 1 else ''} "
+        f"in {duration(seconds)} ({why})"
+    )
+    body = (
+        f"<b>cache miss</b>: ran <code>{html.escape(subject)}</code> {times} more "
+        f"time{'s' if times != 1 else ''} in {duration(seconds)} <i>({html.escape(why)})</i>"
     )
     return make_note("miss", text, body, "#8a6d00")
 
@@ -194,6 +218,7 @@ class InfoTable:
 
 
 __all__ = [
+    "miss_summary_note",
     "miss_note",
     "hit_note",
     "running_note",

@@ -77,6 +77,21 @@ def reason_text(reason: Reason) -> str:
     return reason_global(part_label(part), reason.old, reason.new or "")
 
 
+def reason_gist(reason: Reason) -> str:
+    """A reason without the values it names (``argument i changed``): what many misses
+    in a row have in common."""
+    part = reason.part
+    valued = (PartKind.ARGUMENT, PartKind.GLOBAL, PartKind.CLOSURE)
+    if (
+        reason.files is None
+        and part is not None
+        and reason.kind is ReasonKind.CHANGED
+        and PartKind(part.kind) in valued
+    ):
+        return f"{part_label(part)} changed"
+    return reason_text(reason)
+
+
 def reasons_text(reasons: tuple[Reason, ...] | list[Reason]) -> str:
     return "; ".join(reason_text(r) for r in reasons)
 
@@ -183,6 +198,7 @@ def cell_label(name: CellName) -> str:
 
 
 __all__ = [
+    "reason_gist",
     "describe_call",
     "part_label",
     "part_place",
