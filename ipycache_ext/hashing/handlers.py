@@ -50,6 +50,7 @@ class Rule(NamedTuple):
 LAZY_MODULES: dict[str, str] = {
     "numpy": "ipycache_ext.hashing.arrays",
     "pandas": "ipycache_ext.hashing.frames",
+    "ipywidgets": "ipycache_ext.hashing.widgets",
 }
 _ROOT_RULES: dict[str, list[Rule]] = {}
 _imported: set[str] = set()  # roots whose module has been imported
