@@ -157,3 +157,19 @@ def ip(bare_shell: Any) -> Iterator[Any]:
     """The session shell with ``%load_ext ipycache_ext`` done."""
     bare_shell.run_line_magic("load_ext", "ipycache_ext")
     yield bare_shell
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh directory store and per-user key file under ``tmp_path``; persisted
+    entries go there (``persist=True``)."""
+    from ipycache_ext.store import tier as persist
+
+    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
+    location = tmp_path / "store"
+    persist.close()
+    config.SETTINGS.store = str(location)
+    yield location
+    persist.close()  # the settings are reset by clean_cache

@@ -6,7 +6,6 @@ empties it.  Real InteractiveShell, real directory store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,7 @@ import pytest
 from conftest import Tally, run_cell
 
 from ipycache_ext.config import SETTINGS
-from ipycache_ext.store import tier as persist
 from ipycache_ext.store.memory import STORE
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
-    persist.close()
-    SETTINGS.store = str(tmp_path / "store")
-    yield tmp_path / "store"
-    persist.close()
 
 
 @pytest.fixture

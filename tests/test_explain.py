@@ -5,33 +5,17 @@ of one function listed by ``%memo_info NAME``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import Notes, Tally, define, run_cell
 from persist_support import forget_memory
 
-from ipycache_ext.config import SETTINGS
 from ipycache_ext.entries import Explanation
 from ipycache_ext.messages import PREFIX, InfoTable
-from ipycache_ext.store import tier as persist
 
 WOULD_HIT = f"[{PREFIX}] would hit"
 WOULD_MISS = f"[{PREFIX}] would miss"
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh directory store and per-user key file under ``tmp_path``."""
-    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
-    persist.close()
-    SETTINGS.store = str(tmp_path / "store")
-    yield tmp_path / "store"
-    persist.close()
 
 
 def multiply(ns: dict[str, Any], tally: Tally, **options: Any) -> Any:

@@ -12,7 +12,6 @@ import os
 import pickle
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ from files_support import bump
 from persist_support import forget_memory
 
 from ipycache_ext import memo
-from ipycache_ext.config import SETTINGS
-from ipycache_ext.store import tier as persist
 from ipycache_ext.store.memory import STORE
 
 
@@ -141,17 +138,6 @@ def test_what_another_thread_reads_while_the_miss_runs_is_not_its_dependency(
     assert files_of(load) == ["mine.txt"]
     bump(here / "theirs.txt", "changed")
     assert load() == "mine" and len(tally) == 1
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
-    persist.close()
-    SETTINGS.store = str(tmp_path / "store")
-    yield tmp_path / "store"
-    persist.close()
 
 
 def test_the_cache_s_own_store_and_key_file_are_not_dependencies(

@@ -41,19 +41,6 @@ from ipycache_ext.store import signed
 from ipycache_ext.store import tier as persist
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh directory store and per-user key file under ``tmp_path``."""
-    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
-    location = tmp_path / "store"
-    persist.close()
-    SETTINGS.store = str(location)
-    yield location
-    persist.close()  # the settings are reset by conftest's clean_cache
-
-
 def stored_names() -> list[str]:
     tier = persist.tier()
     assert tier is not None

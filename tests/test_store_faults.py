@@ -36,19 +36,6 @@ OTHER_UID = 4321  # a user that is not us (the tests run as root, so chown works
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh directory store and per-user key file under ``tmp_path``."""
-    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
-    location = tmp_path / "store"
-    persist.close()
-    SETTINGS.store = str(location)
-    yield location
-    persist.close()
-
-
-@pytest.fixture
 def server() -> Iterator[RedisServer]:
     running = RedisServer(free_port())
     running.start()

@@ -7,28 +7,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from conftest import Tally
 from persist_support import forget_memory
 
 from ipycache_ext import memo
-from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "config" / "secret.key"))
-    persist.close()
-    SETTINGS.store = str(tmp_path / "store")
-    yield tmp_path / "store"
-    persist.close()
 
 
 def value_files(store: Path) -> set[str]:
