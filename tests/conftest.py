@@ -16,6 +16,9 @@ from hypothesis import HealthCheck, settings
 from ipycache_ext import config, memo, notify
 from ipycache_ext.messages import Note
 
+# The Redis server fixtures (``server``, ``redis_store``) for every test module.
+pytest_plugins = ["redis_support"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 settings.register_profile(

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from conftest import Notes, Tally
 from persist_support import LOADED, forget_memory, persisted_double
-from test_redis import RedisServer, free_port
+from redis_support import RedisServer, free_port
 
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
@@ -33,23 +33,6 @@ from ipycache_ext.errors import RecursionCycleError
 from ipycache_ext.store import tier as persist
 
 OTHER_UID = 4321  # a user that is not us (the tests run as root, so chown works)
-
-
-@pytest.fixture
-def server() -> Iterator[RedisServer]:
-    running = RedisServer(free_port())
-    running.start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def redis_store(server: RedisServer) -> Iterator[RedisServer]:
-    persist.close()
-    SETTINGS.store = server.url
-    SETTINGS.secret_key = "a team key that is long enough to sign"
-    yield server
-    persist.close()
 
 
 class WritesMarker:
