@@ -17,7 +17,7 @@ from typing import Any
 
 import joblib
 import numpy as np
-from timing import race
+from timing import BENCH_KEY, quietly, race
 
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
@@ -43,7 +43,7 @@ def one_size(mb: int) -> dict[str, Any]:
     make = _maker(mb)
     with tempfile.TemporaryDirectory() as ours, tempfile.TemporaryDirectory() as theirs:
         SETTINGS.store = ours
-        SETTINGS.secret_key = "bench"
+        SETTINGS.secret_key = BENCH_KEY
         try:
             persisted = memo(persist=True)(make)
             joblib_cached = joblib.Memory(theirs, verbose=0).cache(make)
@@ -81,7 +81,7 @@ def one_size(mb: int) -> dict[str, Any]:
             timings = race(contenders, before={"disk": clear_all}, budget=8.0)
             return {**timings, **extra, "nbytes": mb * 1_000_000}
         finally:
-            persisted.cache_clear()
+            quietly(persisted.cache_clear)
             persist.close()
             SETTINGS.store = None
             SETTINGS.secret_key = None
@@ -104,7 +104,7 @@ def report_disk_hit(found: dict[int, dict[str, Any]]) -> list[str]:
         "## 5. Persistent hit: `@memo(persist=True)` returning a float64 array",
         "",
         "The function body is `np.random.default_rng(0).random(n)`.  Directory store in a "
-        'temp dir (`SETTINGS.store`, `SETTINGS.secret_key = "bench"`); the memory tier '
+        "temp dir (`SETTINGS.store`, a team `secret_key` of 41 bytes); the memory tier "
         "emptied (untimed) before each timed persistent hit so the value comes from disk, "
         "not memory.  `joblib.Memory(tmpdir2).cache` on the same function, its disk hit.  "
         "Files warm in the OS page cache.",
