@@ -281,12 +281,7 @@ def targets_of(
                 "x",
             )
         )
-    for row in rows:
-        if row["name"].startswith(("list of 1e4 dataclasses", "list of 1e4 namedtuples")):
-            t = row["timings"]
-            found.append(
-                Target(14, f"{row['name']} vs pickle5→xxh3", t["memo"] / t["pickle5"], 2.0, "x")
-            )
+    # Lists of instances (issue 14) have their targets in section 8 (shapes.py).
     found += [
         Target(
             10,
