@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import glob
 import os
 import sys
@@ -380,14 +381,24 @@ def code_names(functions: Iterable[object]) -> set[str]:
     """Every global and attribute name the code of ``functions`` uses, nested code
     (comprehensions, inner functions) included."""
     names: set[str] = set()
-    stack = [
-        code for fn in functions if isinstance(code := getattr(fn, "__code__", None), CodeType)
-    ]
-    while stack:
-        code = stack.pop()
-        names.update(code.co_names)
-        stack.extend(c for c in code.co_consts if isinstance(c, CodeType))
+    for fn in functions:
+        code = getattr(fn, "__code__", None)
+        if isinstance(code, CodeType):
+            names |= _names_in(code)
     return names
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_in(code: CodeType) -> frozenset[str]:
+    """The names ``code`` and the code nested in it use (once per code object: a miss
+    of a function that read no file asks again)."""
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        found = stack.pop()
+        names.update(found.co_names)
+        stack.extend(c for c in found.co_consts if isinstance(c, CodeType))
+    return frozenset(names)
 
 
 def count_files(found: tuple[FileState, ...]) -> int:
