@@ -68,6 +68,7 @@ class Cached(Generic[Call]):
 
     kind = "function"
     nests = True
+    validates = True  # False: :meth:`still_valid` always says True (skip the call)
 
     def __init__(self, owner: str, label: str, policy: Policy) -> None:
         self.owner = owner
@@ -138,13 +139,17 @@ class Cached(Generic[Call]):
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while (entry := self._live(call, owner, digest)) is None:
+        entry = STORE.get(owner, digest)
+        if entry is not None and (entry.files or self.validates):
+            entry = self._valid(call, owner, digest, entry)
+        while entry is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
             if pending.waits_for_itself(sync=True):
                 raise RecursionCycleError(self.describe(call))
             pending.event.wait()
+            entry = self._live(call, owner, digest)
         else:
             return self._hit(call, entry)
         claim = None
@@ -175,13 +180,15 @@ class Cached(Generic[Call]):
         """:meth:`lookup` for a coroutine function: every wait is an ``await``."""
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while (entry := self._live(call, owner, digest)) is None:
+        entry = self._live(call, owner, digest)
+        while entry is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
             if pending.waits_for_itself(sync=False):
                 raise RecursionCycleError(self.describe(call))
             await pending.wait_async()
+            entry = self._live(call, owner, digest)
         else:
             return self._hit(call, entry)
         claim = None
@@ -204,9 +211,13 @@ class Cached(Generic[Call]):
     def _live(self, call: Call, owner: str, digest: bytes) -> Entry | None:
         """The memory entry for ``digest`` if there is one and it is still valid."""
         entry = STORE.get(owner, digest)
-        if entry is None or (entry.files and self._stale(entry, digest)):
+        return None if entry is None else self._valid(call, owner, digest, entry)
+
+    def _valid(self, call: Call, owner: str, digest: bytes, entry: Entry) -> Entry | None:
+        """``entry`` unless a file its run read changed or ``validate`` rejects it."""
+        if entry.files and self._stale(entry, digest):
             return None
-        if not self.still_valid(call, entry):
+        if self.validates and not self.still_valid(call, entry):
             STORE.drop(owner, digest, "invalid")
             return None
         return entry
@@ -321,7 +332,8 @@ class Cached(Generic[Call]):
     def _hit(self, call: Call, entry: Entry) -> Any:
         if entry.files:
             files.inherit(entry.files)
-        STORE.record_hit(self.stats(), entry.parts if self._outermost() else None, entry)
+        outermost = not (self.nests and _depth.get())
+        STORE.record_hit(self.stats(), entry.parts if outermost else None, entry)
         value = self.deliver(call, entry, None)
         if entry.fingerprint is not None:
             self.check_mutation(call, entry)

@@ -3,6 +3,11 @@
 The parts are kept with the entry (as a :data:`~ipycache_ext.parts.Snapshot`), so a
 later miss can say which of them changed: :func:`why_missed` compares part ids and
 bytes, and :mod:`ipycache_ext.messages` words the result.
+
+A function's calls are keyed by :class:`CallKeys`: the first call walks its code and
+records guards (:mod:`.deps.guards`); later calls, while the guards hold, hash only
+their arguments and the values that can change in place, and reuse the rest of the
+key as bytes.  The digest is the same either way.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from .deps.code import (
     resolve_chain,
     short_atom,
 )
+from .deps.guards import Dynamic, Guards, Recorder
 from .deps.imports import user_module_of
 from .deps.usercode import is_user_module, short_name
 from .errors import UnhashableTypeError
@@ -69,9 +75,15 @@ class CallShape:
         self.names = [p.name for p in params]
         self.defaults = {p.name: p.default for p in params if p.default is not _NO_DEFAULT}
         self.kept = [not n.startswith("_") for n in self.names]
+        self.all_kept = self.simple and all(self.kept)
+        self.via = (short_name(fn),)
+        # Each argument's id as it enters a key, encoded once.
+        self.ids = {n: _id_bytes(PartKind.ARGUMENT, n, self.via) for n in self.names}
 
     def bind(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
         """``(name, value)`` for every parameter that counts, defaults applied."""
+        if self.all_kept and not kwargs and len(args) == len(self.names):
+            return list(zip(self.names, args))
         if self.simple and len(args) <= len(self.names):
             out = []
             from_kwargs = 0
@@ -103,13 +115,29 @@ class CallShape:
 
 
 class CallKey:
-    """A call's (or cell's) digest and the parts it was made of."""
+    """A call's (or cell's) digest and the parts it was made of (made when first
+    asked for: a hit needs the digest only)."""
 
-    __slots__ = ("digest", "parts")
+    __slots__ = ("digest", "_parts", "_make", "_source")
 
-    def __init__(self, digest: bytes, parts: list[Part]) -> None:
+    def __init__(
+        self,
+        digest: bytes,
+        parts: list[Part] | None = None,
+        make: Callable[[Any], list[Part]] | None = None,
+        source: Any = None,
+    ) -> None:
         self.digest = digest
-        self.parts = parts
+        self._parts = parts
+        self._make = make
+        self._source = source
+
+    @property
+    def parts(self) -> list[Part]:
+        if self._parts is None:
+            assert self._make is not None
+            self._parts = self._make(self._source)
+        return self._parts
 
 
 def digest_parts(identity: bytes, parts: list[Part]) -> bytes:
@@ -126,17 +154,18 @@ def _id_bytes(kind: PartKind, name: str, via: tuple[str, ...]) -> bytes:
     return "\x1f".join(part_id(kind, name, via)).encode() + b"\0"
 
 
-def key_of_call(
-    fn: Callable[..., Any],
-    identity: bytes,
-    shape: CallShape,
-    hasher: Hasher,
-    args: tuple,
-    kwargs: dict,
-) -> CallKey:
-    """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its arguments."""
-    deps = Deps(hasher)
-    via = (short_name(fn),)
+def _chunk(part: Part) -> bytes:
+    """What one part adds to a key's digest (see :func:`digest_parts`)."""
+    return _id_bytes(part.kind, part.name, part.via) + _pack_len(len(part.data)) + part.data
+
+
+Argument = tuple[str, Any, bytes]  # name, value, key data
+
+
+def _arguments(shape: CallShape, hasher: Hasher, args: tuple, kwargs: dict) -> list[Argument]:
+    """The arguments that count, each with its key data."""
+    via = shape.via
+    found = []
     for name, value in shape.bind(args, kwargs):
         data = short_atom(hasher, value)
         if data is None:
@@ -150,9 +179,148 @@ def key_of_call(
                 text = messages.iterator_argument_error(name, type_name, via[0])
                 raise UnhashableTypeError(text, type_name, where)
             data = hasher.part(value, where, name)
-        deps.parts.append(Part(PartKind.ARGUMENT, name, via, data, value))
-    collect(deps, fn, via)
-    return CallKey(digest_parts(identity, deps.parts), deps.parts)
+        found.append((name, value, data))
+    return found
+
+
+def _argument_parts(arguments: list[Argument], via: tuple[str, ...]) -> list[Part]:
+    return [Part(PartKind.ARGUMENT, name, via, data, value) for name, value, data in arguments]
+
+
+def key_of_call(
+    fn: Callable[..., Any],
+    identity: bytes,
+    shape: CallShape,
+    hasher: Hasher,
+    args: tuple,
+    kwargs: dict,
+) -> CallKey:
+    """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its arguments."""
+    return CallKeys(fn, identity, shape, hasher).key(args, kwargs)
+
+
+class CallKeys:
+    """The keys of one function's calls: the first walks its code and records guards,
+    the next ones reuse that walk while every guard holds (:mod:`.deps.guards`)."""
+
+    def __init__(
+        self, fn: Callable[..., Any], identity: bytes, shape: CallShape, hasher: Hasher
+    ) -> None:
+        self.fn = fn
+        self.identity = identity
+        self.shape = shape
+        self.hasher = hasher
+        self.guarded: GuardedCode | None = None
+
+    def key(self, args: tuple, kwargs: dict) -> CallKey:
+        """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its
+        arguments."""
+        guarded = self.guarded
+        if guarded is not None and guarded.guards.hold():
+            if kwargs or guarded.changing:
+                arguments = _arguments(self.shape, self.hasher, args, kwargs)
+                return guarded.key(self.identity, self.shape, self.hasher, arguments)
+            return self._positional(guarded, args)
+        arguments = _arguments(self.shape, self.hasher, args, kwargs)
+        recorder = None if self.hasher.has_hash_funcs else Recorder()
+        deps = Deps(self.hasher, guards=recorder)
+        collect(deps, self.fn, self.shape.via)
+        # A walk that met something it cannot guard is made again on every call.
+        guarded = None
+        if recorder is not None and not recorder.broken:
+            guarded = GuardedCode(Guards(recorder), deps.parts)
+        self.guarded = guarded
+        parts = _argument_parts(arguments, self.shape.via) + deps.parts
+        return CallKey(digest_parts(self.identity, parts), parts)
+
+    def _positional(self, guarded: GuardedCode, args: tuple) -> CallKey:
+        """A call with positional arguments only, its code unchanged: the digest of the
+        same ints and strings (exact types: ``1 == 1.0 == True``) is remembered."""
+        for value in args:
+            if type(value) not in _REMEMBERED:
+                break
+        else:
+            digest = guarded.digests.get(args)
+            if digest is None:
+                arguments = _arguments(self.shape, self.hasher, args, {})
+                digest = guarded.key(self.identity, self.shape, self.hasher, arguments).digest
+                if len(guarded.digests) >= _DIGESTS_KEPT:
+                    guarded.digests.clear()
+                guarded.digests[args] = digest
+            return CallKey(digest, None, self._parts_of, args)
+        arguments = _arguments(self.shape, self.hasher, args, {})
+        return guarded.key(self.identity, self.shape, self.hasher, arguments)
+
+    def _parts_of(self, args: tuple) -> list[Part]:
+        arguments = _arguments(self.shape, self.hasher, args, {})
+        guarded = self.guarded
+        assert guarded is not None
+        return guarded.key(self.identity, self.shape, self.hasher, arguments).parts
+
+
+_REMEMBERED = frozenset({int, str})  # argument types whose equality is identity of key
+_DIGESTS_KEPT = 1024
+
+
+class GuardedCode:
+    """A function's key apart from its arguments, as the bytes its digest takes, with
+    the parts whose value can change in place left to hash on each call."""
+
+    __slots__ = ("guards", "parts", "segments", "changing", "digests")
+
+    def __init__(self, guards: Guards, parts: list[Part]) -> None:
+        self.guards = guards
+        self.parts = parts
+        # The digest of positional calls by their arguments, while nothing can change
+        # in place (the cache dies with these guards).
+        self.digests: dict[tuple, bytes] = {}
+        self.changing = bool(guards.dynamic)
+        changing = {d.index: d for d in guards.dynamic}
+        segments: list[bytes | tuple[Dynamic, bytes]] = []
+        run: list[bytes] = []
+        for i, part in enumerate(parts):
+            dynamic = changing.get(i)
+            if dynamic is None:
+                run.append(_chunk(part))
+                continue
+            if run:
+                segments.append(b"".join(run))
+                run = []
+            segments.append((dynamic, _id_bytes(part.kind, part.name, part.via)))
+        if run:
+            segments.append(b"".join(run))
+        self.segments = segments
+
+    def key(
+        self, identity: bytes, shape: CallShape, hasher: Hasher, arguments: list[Argument]
+    ) -> CallKey:
+        chunks = [identity]
+        ids = shape.ids
+        for name, _, data in arguments:
+            chunks += (ids[name], _pack_len(len(data)), data)
+        fresh: dict[int, bytes] = {}
+        for segment in self.segments:
+            if isinstance(segment, bytes):
+                chunks.append(segment)
+                continue
+            dynamic, ident = segment
+            data = hasher.part(dynamic.value, dynamic.where, dynamic.param)
+            chunks += (ident, _pack_len(len(data)), data)
+            fresh[dynamic.index] = data
+        digest = xxhash.xxh3_128_digest(b"".join(chunks))
+        return CallKey(digest, None, self._parts, (arguments, shape.via, fresh))
+
+    def _parts(
+        self, source: tuple[list[Argument], tuple[str, ...], dict[int, bytes]]
+    ) -> list[Part]:
+        arguments, via, fresh = source
+        parts = _argument_parts(arguments, via)
+        for i, part in enumerate(self.parts):
+            data = fresh.get(i)
+            if data is not None:
+                part = Part(part.kind, part.name, part.via, data, part.value, part.by_name)
+            parts.append(part)
+        return parts
 
 
 def key_of_cell(
@@ -241,12 +409,17 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
     if before is None:
         return [Reason(ReasonKind.FIRST_CALL)]
     reasons = []
+    references = []  # names newly bound to user code: why, when nothing else says
     for ident, seen in now.items():
         old = before.get(ident)
         if old is not None and old.data == seen.data:
             continue
         if old is None and (ident.kind == PartKind.CODE.value or seen.data.startswith(REF_DATA)):
-            continue  # newly reached code: the part that leads to it says why
+            # Newly reached code: the part that leads to it says why (or, with no
+            # other change, a name that now refers to it: a builtin shadowed).
+            if ident.kind != PartKind.CODE.value:
+                references.append(Reason(ReasonKind.CHANGED, ident, None, seen.shown))
+            continue
         rebound = old is not None and old.data.startswith(REF_DATA)
         kind = ReasonKind.REBOUND if rebound and seen.data.startswith(REF_DATA) else None
         reasons.append(
@@ -259,4 +432,4 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
             if seen.data.startswith(REF_DATA):
                 continue  # code no longer reached: the changed code that read it says why
             reasons.append(Reason(ReasonKind.REMOVED, ident))
-    return reasons or [Reason(ReasonKind.NO_ENTRY)]
+    return reasons or references or [Reason(ReasonKind.NO_ENTRY)]

@@ -24,7 +24,7 @@ from .engine import Cached, Policy, clear_all
 from .entries import Explanation, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
-from .keys import CallKey, CallShape, key_of_call
+from .keys import CallKey, CallKeys, CallShape
 from .mutation import fingerprint, private_copy, was_mutated
 from .store import owners as persisted
 from .store import tier as persistent
@@ -152,9 +152,9 @@ class MemoizedFunction(Cached[FunctionCall]):
         owner = f"{fn.__module__}.{fn.__qualname__}"
         super().__init__(owner, self._name, options.policy())
         self.options = options
-        self._identity = owner.encode()
-        self._shape = CallShape(fn)
+        self.validates = options.validate is not None
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
+        self._keys = CallKeys(fn, owner.encode(), CallShape(fn), self._hasher)
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self._warned_iterator = False
@@ -212,9 +212,7 @@ class MemoizedFunction(Cached[FunctionCall]):
     # ----- the call --------------------------------------------------------------------
 
     def _key(self, args: tuple, kwargs: dict) -> CallKey:
-        return key_of_call(
-            self.__memo_wrapped__, self._identity, self._shape, self._hasher, args, kwargs
-        )
+        return self._keys.key(args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True  # IPython shows the user's frames only
@@ -222,7 +220,7 @@ class MemoizedFunction(Cached[FunctionCall]):
             return self.alookup(
                 self._key(args, kwargs), (args, kwargs), self.__memo_wrapped__, args, kwargs
             )
-        key = self._key(args, kwargs)
+        key = self._keys.key(args, kwargs)
         return self.lookup(key, (args, kwargs), self.__memo_wrapped__, args, kwargs)
 
     # ----- the engine's hooks ------------------------------------------------------------
