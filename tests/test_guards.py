@@ -3,7 +3,8 @@ made of is the very same objects instead of walking the code again.  Every way o
 changing one of them must still be a miss saying why, never a stale hit.
 
 Each test runs in a real IPython shell: define, call twice (a miss, then a hit taken
-on the guards), change one thing, call again.
+on the guards), change one thing, call again; once with dicts' version tags (where
+this interpreter has them) and once comparing every name.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from typing import Any
 import pytest
 from conftest import run_cell
 
+from ipycache_ext.deps import versions
 from ipycache_ext.messages import PREFIX
 
 MISS = f"[{PREFIX}] cache miss"
+
+
+@pytest.fixture(autouse=True, params=["tags", "names"])
+def dict_tags(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guards made with version tags where readable, and without."""
+    if request.param == "names":
+        monkeypatch.setattr(versions, "ENABLED", False)
 
 
 def setup(ip: Any, source: str, call: str) -> None:
@@ -63,6 +72,14 @@ def test_rebound_global_misses_with_old_and_new_value(ip: Any) -> None:
     value, note = miss_after(ip, "SCALE = 4", "f(2)")
     assert value == 9
     assert "global SCALE (read by helper) changed (3 -> 4)" in note
+
+
+def test_unrelated_global_assigned_still_hits(ip: Any) -> None:
+    setup(ip, HELPER, "f(2)")
+    assert run_cell(ip, "OTHER = 5\nSCALE = SCALE").error is None
+    cell = run_cell(ip, "f(2)")
+    assert cell.result.result == 7
+    assert cell.notes(MISS) == []
 
 
 def test_global_rebound_to_an_equal_value_of_another_type_misses(ip: Any) -> None:
@@ -295,3 +312,14 @@ def test_chain_of_a_thousand_helpers_is_keyed_without_recursion_error(ip: Any) -
         assert "the code of h1000 changed" in note
     finally:
         sys.setrecursionlimit(limit)
+
+
+def test_dict_version_tags_are_read_on_this_interpreter_when_its_layout_is_known() -> None:
+    known = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
+    assert versions.ENABLED is known
+    namespace = {"a": 1}
+    tag = versions.tag_of(namespace)
+    if tag is not None:
+        before = tag.value
+        namespace["a"] = 2
+        assert tag.value != before

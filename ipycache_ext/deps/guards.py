@@ -30,6 +30,7 @@ from typing import Any
 
 from ..config import SETTINGS
 from . import usercode
+from .versions import tag_of
 
 MISSING = object()  # a name with no binding (or a chain that cannot be followed)
 
@@ -96,25 +97,69 @@ class Recorder:
         self.dynamic.append(Dynamic(index, value, where, param))
 
 
+class Bindings:
+    """The names one walk read in one dict, and what each was bound to.
+
+    Where the dict has a version tag (:mod:`.versions`), a check whose tag is the one
+    last seen costs one comparison; else (and after any change to the dict, related
+    or not) every name is compared by identity, in C where possible.
+    """
+
+    __slots__ = ("namespace", "tag", "seen", "getter", "expected", "many", "absent", "pairs")
+
+    def __init__(self, namespace: dict, names: dict[str, Any]) -> None:
+        self.namespace = namespace
+        self.tag = tag_of(namespace)
+        self.seen: int | None = None  # the tag when every name was last found in place
+        present = {name: value for name, value in names.items() if value is not MISSING}
+        plain = type(namespace) is dict
+        self.getter = operator.itemgetter(*present) if plain and present else None
+        self.many = len(present) > 1
+        self.expected: Any = (
+            tuple(present.values()) if self.many else next(iter(present.values()), None)
+        )
+        self.absent = tuple(name for name, value in names.items() if value is MISSING)
+        self.pairs = () if plain else tuple(names.items())  # a dict subclass: .get only
+
+    def hold(self) -> bool:
+        tag = self.tag
+        if tag is None:
+            return self._same()
+        version = tag.value  # read before comparing: a change meanwhile gets a new tag
+        if version == self.seen:
+            return True
+        if not self._same():
+            return False
+        self.seen = version
+        return True
+
+    def _same(self) -> bool:
+        namespace = self.namespace
+        if self.getter is not None:
+            try:
+                found = self.getter(namespace)
+            except KeyError:
+                return False
+            if self.many:
+                if not all(map(_is, found, self.expected)):
+                    return False
+            elif found is not self.expected:
+                return False
+        for name in self.absent:
+            if name in namespace:
+                return False
+        return all(namespace.get(name, MISSING) is value for name, value in self.pairs)
+
+
 class Guards:
     """The checks of one recorded walk, in the cheapest order."""
 
-    __slots__ = ("epoch", "user_paths", "groups", "singles", "cells", "checks", "dynamic")
+    __slots__ = ("epoch", "user_paths", "bindings", "cells", "checks", "dynamic")
 
     def __init__(self, recorder: Recorder) -> None:
         self.epoch = recorder.epoch
         self.user_paths = recorder.user_paths
-        groups, singles = [], []
-        for namespace, names in recorder.bindings.values():
-            present = {n: v for n, v in names.items() if v is not MISSING}
-            for name, value in names.items():
-                if value is MISSING or len(present) < 2 or type(namespace) is not dict:
-                    singles.append((namespace, name, value))
-            if len(present) >= 2 and type(namespace) is dict:
-                getter = operator.itemgetter(*present)
-                groups.append((namespace, getter, tuple(present.values())))
-        self.groups = tuple(groups)
-        self.singles = tuple(singles)
+        self.bindings = tuple(Bindings(*found) for found in recorder.bindings.values())
         self.cells = tuple(recorder.cells)
         self.checks = tuple(recorder.checks)
         self.dynamic = tuple(recorder.dynamic)
@@ -123,16 +168,9 @@ class Guards:
         """True while everything the walk read is what it was."""
         if usercode.epoch != self.epoch or SETTINGS.user_paths is not self.user_paths:
             return False
-        for namespace, getter, expected in self.groups:
-            try:
-                if not all(map(_is, getter(namespace), expected)):
-                    return False
-            except KeyError:
+        for bindings in self.bindings:
+            if not bindings.hold():
                 return False
-        if self.singles:
-            for namespace, name, value in self.singles:
-                if namespace.get(name, MISSING) is not value:
-                    return False
         if self.cells and not self._cells_hold():
             return False
         if self.checks:
