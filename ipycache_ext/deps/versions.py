@@ -67,7 +67,12 @@ def _moves_on_every_change() -> bool:
     return ctypes.c_ssize_t.from_address(id(probe) + _USED).value == 2
 
 
-ENABLED = _layout_known() and _moves_on_every_change()
+def readable() -> bool:
+    """True where this interpreter's dict version tags can be read and trusted."""
+    return _layout_known() and _moves_on_every_change()
+
+
+ENABLED = readable()
 
 
 def tag_of(namespace: dict) -> Tag | None:
