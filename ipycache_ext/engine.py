@@ -69,6 +69,7 @@ class Cached(Generic[Call]):
     kind = "function"
     nests = True
     validates = True  # False: :meth:`still_valid` always says True (skip the call)
+    as_stored = False  # True: :meth:`deliver` of a memory hit is ``entry.value`` (skip it)
 
     def __init__(self, owner: str, label: str, policy: Policy) -> None:
         self.owner = owner
@@ -334,7 +335,7 @@ class Cached(Generic[Call]):
             files.inherit(entry.files)
         outermost = not (self.nests and _depth.get())
         STORE.record_hit(self.stats(), entry.parts if outermost else None, entry)
-        value = self.deliver(call, entry, None)
+        value = entry.value if self.as_stored else self.deliver(call, entry, None)
         if entry.fingerprint is not None:
             self.check_mutation(call, entry)
         return value

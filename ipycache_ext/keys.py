@@ -234,46 +234,40 @@ class CallKeys:
         return CallKey(digest_parts(self.identity, parts), parts)
 
     def _positional(self, guarded: GuardedCode, args: tuple) -> CallKey:
-        """A call with positional arguments only, its code unchanged: the digest of the
-        same ints and strings (exact types: ``1 == 1.0 == True``) is remembered."""
+        """A call with positional arguments only, its code unchanged: the key of the
+        same short ints and strings (exact types: ``1 == 1.0 == True``) is remembered."""
         for value in args:
-            if type(value) not in _REMEMBERED:
+            if type(value) not in _REMEMBERED or (type(value) is str and len(value) > 256):
                 break
         else:
-            digest = guarded.digests.get(args)
-            if digest is None:
+            key = guarded.keys.get(args)
+            if key is None:
                 arguments = _arguments(self.shape, self.hasher, args, {})
-                digest = guarded.key(self.identity, self.shape, self.hasher, arguments).digest
-                if len(guarded.digests) >= _DIGESTS_KEPT:
-                    guarded.digests.clear()
-                guarded.digests[args] = digest
-            return CallKey(digest, None, self._parts_of, args)
+                key = guarded.key(self.identity, self.shape, self.hasher, arguments)
+                if len(guarded.keys) >= _KEYS_KEPT:
+                    guarded.keys.clear()
+                guarded.keys[args] = key
+            return key
         arguments = _arguments(self.shape, self.hasher, args, {})
         return guarded.key(self.identity, self.shape, self.hasher, arguments)
 
-    def _parts_of(self, args: tuple) -> list[Part]:
-        arguments = _arguments(self.shape, self.hasher, args, {})
-        guarded = self.guarded
-        assert guarded is not None
-        return guarded.key(self.identity, self.shape, self.hasher, arguments).parts
-
 
 _REMEMBERED = frozenset({int, str})  # argument types whose equality is identity of key
-_DIGESTS_KEPT = 1024
+_KEYS_KEPT = 1024
 
 
 class GuardedCode:
     """A function's key apart from its arguments, as the bytes its digest takes, with
     the parts whose value can change in place left to hash on each call."""
 
-    __slots__ = ("guards", "parts", "segments", "changing", "digests")
+    __slots__ = ("guards", "parts", "segments", "changing", "keys")
 
     def __init__(self, guards: Guards, parts: list[Part]) -> None:
         self.guards = guards
         self.parts = parts
-        # The digest of positional calls by their arguments, while nothing can change
-        # in place (the cache dies with these guards).
-        self.digests: dict[tuple, bytes] = {}
+        # The keys of positional calls by their arguments, while nothing can change in
+        # place (the cache dies with these guards).
+        self.keys: dict[tuple, CallKey] = {}
         self.changing = bool(guards.dynamic)
         changing = {d.index: d for d in guards.dynamic}
         segments: list[bytes | tuple[Dynamic, bytes]] = []

@@ -153,6 +153,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         super().__init__(owner, self._name, options.policy())
         self.options = options
         self.validates = options.validate is not None
+        self.as_stored = not options.copy
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
         self._keys = CallKeys(fn, owner.encode(), CallShape(fn), self._hasher)
         self._is_async = inspect.iscoroutinefunction(fn)
@@ -220,8 +221,9 @@ class MemoizedFunction(Cached[FunctionCall]):
             return self.alookup(
                 self._key(args, kwargs), (args, kwargs), self.__memo_wrapped__, args, kwargs
             )
-        key = self._keys.key(args, kwargs)
-        return self.lookup(key, (args, kwargs), self.__memo_wrapped__, args, kwargs)
+        return self.lookup(
+            self._keys.key(args, kwargs), (args, kwargs), self.__memo_wrapped__, args, kwargs
+        )
 
     # ----- the engine's hooks ------------------------------------------------------------
 

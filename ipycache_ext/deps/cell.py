@@ -17,6 +17,7 @@ stale results.
 from __future__ import annotations
 
 import ast
+import functools
 import symtable
 from dataclasses import dataclass
 
@@ -269,8 +270,12 @@ class _ReadsFinder(ast.NodeVisitor):
         return None
 
 
+@functools.lru_cache(maxsize=256)
 def analyze(source: str) -> CellFacts:
-    """Parse a (transformed, plain Python) cell and say what it reads and binds."""
+    """Parse a (transformed, plain Python) cell and say what it reads and binds.
+
+    Remembered per cell text (the facts are a function of the text alone): a cell run
+    again is not parsed again."""
     tree = ast.parse(source)
     finder = _ReadsFinder()
     for stmt in tree.body:
