@@ -32,7 +32,7 @@ from . import messages, notify
 from .config import SETTINGS
 from .deps import files
 from .errors import RecursionCycleError
-from .keys import CallKey, snapshot, why_missed
+from .keys import CallKey, why_missed
 from .parts import Reason
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
@@ -276,7 +276,7 @@ class Cached(Generic[Call]):
         if self.not_storable(stored):
             return self.result_of(call, stored)
         seconds, watch = run.seconds, run.watch
-        parts = snapshot(key.parts)
+        parts = key.snapshot()
         read = files.states(run.reads)
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry(), files=read)
         outermost = self._outermost()
@@ -303,7 +303,7 @@ class Cached(Generic[Call]):
                     )
         # Calls made inside a miss are not what the user compares the next call with.
         STORE.record_miss(stats, parts if outermost else None, reasons)
-        if outermost and not self.policy.quiet:
+        if outermost and not self.policy.quiet and SETTINGS.notes:  # else it is dropped
             notify.emit(messages.miss_note(self.describe(call), seconds, list(reasons)))
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import messages, notify
+from .callkeys import CallKeys, CallShape
 from .deps.usercode import short_name
 from .engine import Cached, Policy, clear_all
 from .entries import Explanation, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
-from .keys import CallKey, CallKeys, CallShape
+from .keys import CallKey
 from .mutation import fingerprint, private_copy, was_mutated
 from .store import owners as persisted
 from .store import tier as persistent
@@ -233,16 +234,18 @@ class MemoizedFunction(Cached[FunctionCall]):
     @contextlib.contextmanager
     def running(self, call: FunctionCall) -> Iterator[list[bool]]:
         """The spinner (outermost miss only) and the watch for output while it runs."""
-        with contextlib.ExitStack() as stack:
-            spinner = self.options.show_spinner
-            if spinner and self.outermost_run():
-                note = (
-                    messages.spinner_text_note(spinner)
-                    if isinstance(spinner, str)
-                    else messages.running_note(self.describe(call))
-                )
-                stack.enter_context(notify.spinner(note))
-            yield stack.enter_context(notify.watch_output())
+        spinner = self.options.show_spinner
+        if not (spinner and notify.spinning() and self.outermost_run()):
+            with notify.watch_output() as watch:  # no note to build: nothing shows it
+                yield watch
+            return
+        note = (
+            messages.spinner_text_note(spinner)
+            if isinstance(spinner, str)
+            else messages.running_note(self.describe(call))
+        )
+        with notify.spinner(note), notify.watch_output() as watch:
+            yield watch
 
     def after_miss(self, call: FunctionCall, stored: Any, watch: list[bool]) -> None:
         if watch[0] and not self.options.suppress_warning:
@@ -250,8 +253,10 @@ class MemoizedFunction(Cached[FunctionCall]):
 
     def not_storable(self, stored: Any) -> bool:
         """A generator, ``map``, an open file...: a hit would hand out an exhausted one."""
-        if type(stored) in _CONTAINERS or not isinstance(
-            stored, (Iterator, AsyncIterator, io.IOBase)
+        if (
+            type(stored) in _IMMUTABLE
+            or type(stored) in _CONTAINERS
+            or not isinstance(stored, (Iterator, AsyncIterator, io.IOBase))
         ):
             return False
         if not self._warned_iterator:

@@ -69,6 +69,11 @@ def emit_silently(show: Callable[[], Any]) -> Any:
         _local.emitting = False
 
 
+def spinning() -> bool:
+    """True if a front end shows a running miss (else its note need not be built)."""
+    return _spinner is not None
+
+
 def spinner(note: Note) -> ContextManager[None]:
     """Show ``note`` while the body runs longer than ``SETTINGS.spinner_delay``."""
     if _spinner is None:
@@ -102,13 +107,16 @@ def watch_output() -> Iterator[list[bool]]:
 
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Tee(out, seen), _Tee(err, seen)
-    with contextlib.ExitStack() as stack:
-        for probe in list(_display_probes):
-            stack.enter_context(probe(seen))
-        try:
+    try:
+        if _display_probes:
+            with contextlib.ExitStack() as stack:
+                for probe in list(_display_probes):
+                    stack.enter_context(probe(seen))
+                yield flag
+        else:
             yield flag
-        finally:
-            if isinstance(sys.stdout, _Tee) and sys.stdout._stream is out:
-                sys.stdout = out
-            if isinstance(sys.stderr, _Tee) and sys.stderr._stream is err:
-                sys.stderr = err
+    finally:
+        if isinstance(sys.stdout, _Tee) and sys.stdout._stream is out:
+            sys.stdout = out
+        if isinstance(sys.stderr, _Tee) and sys.stderr._stream is err:
+            sys.stderr = err
