@@ -19,6 +19,9 @@ Six questions:
    against ``joblib.Memory``'s disk hit (``disk_hit.py``)?
 6. What does tracking the files a miss reads cost: ``open()`` with no miss running,
    and a hit whose entry depends on 10 files (``file_deps.py``)?
+7. Does a hit cost more as the code it reaches or the globals it reads grow (10 vs
+   1,000 helpers, 2 vs 200 globals), and what does a miss add to its body
+   (``hot_paths.py``)?
 
 The report opens with the targets the issues set, each with PASS or FAIL
 (``targets.py``).
@@ -52,6 +55,7 @@ import xxhash
 from cell_hit import cell_hit_overhead, report_cell_hit
 from disk_hit import disk_hit, report_disk_hit
 from file_deps import file_deps, report_file_deps
+from hot_paths import hot_paths, report_hot_paths
 from targets import Target, table
 from timing import QUICK, race, race_per_call
 
@@ -256,6 +260,8 @@ def targets_of(
     rows: list[dict[str, Any]],
     disk: dict[str, Any],
     files: dict[str, float],
+    hot: dict[str, float],
+    cell: dict[str, Any],
 ) -> list[Target]:
     """The figures the issues set targets for, from this run's measurements."""
     memo_hit, lru_hit = hits["`@memo`"], hits["`functools.lru_cache`"]
@@ -277,6 +283,30 @@ def targets_of(
                 Target(14, f"{row['name']} vs pickle5→xxh3", t["memo"] / t["pickle5"], 2.0, "x")
             )
     found += [
+        Target(
+            11,
+            "hit reaching 1,000 helpers vs 10",
+            hot["1000 helpers"] / hot["10 helpers"],
+            1.2,
+            "x",
+        ),
+        Target(
+            11,
+            "hit, extra per int global read (200 vs 2)",
+            (hot["200 globals"] - hot["2 globals"]) / 198 * 1e9,
+            50,
+            "ns",
+        ),
+        Target(
+            11, "a miss's work beyond its body", (hot["`@memo` miss"] - hot["body"]) * 1e6, 20, "µs"
+        ),
+        Target(
+            11,
+            "`%%memo` hit, cell reading 500 variables, vs running it bare",
+            cell["hit, 500"] / cell["bare, 500"],
+            1.0,
+            "x",
+        ),
         Target(
             10,
             "`open()` with the file hook, no miss running",
@@ -302,6 +332,7 @@ def report(
     cell: dict[str, Any],
     disk: dict[str, Any],
     files: dict[str, float],
+    hot: dict[str, float],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -312,7 +343,7 @@ def report(
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
         "contenders of a row timed in turns.",
         "",
-        *table(targets_of(hits, rows, disk, files)),
+        *table(targets_of(hits, rows, disk, files, hot, cell)),
         "## 1. Cache hit on `f(2, 21)` (f reads two globals)",
         "",
         "| | µs per hit | vs `@memo` |",
@@ -370,6 +401,7 @@ def report(
     out += report_cell_hit(cell)
     out += report_disk_hit(disk)
     out += report_file_deps(files)
+    out += report_hot_paths(hot)
     return "\n".join(out)
 
 
@@ -389,7 +421,9 @@ def main() -> None:
     disk = disk_hit()
     print("case 6: files in the key", file=sys.stderr)
     files = file_deps()
-    text = report(hits, rows, big, cell, disk, files)
+    print("case 7: hits as the code grows, a miss's work", file=sys.stderr)
+    hot = hot_paths()
+    text = report(hits, rows, big, cell, disk, files, hot)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:
