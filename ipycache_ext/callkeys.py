@@ -23,7 +23,7 @@ from .errors import UnhashableTypeError
 from .hashing.core import Hasher
 from .hashing.handlers import IN_MEMORY_FILES
 from .keys import CallKey, digest_parts, id_bytes, pack_len, part_chunk, shown_of
-from .parts import Part, PartKind, Seen, Snapshot
+from .parts import Part, PartKind, Seen, Snapshot, part_id
 
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
 _NO_DEFAULT = inspect.Parameter.empty
@@ -47,6 +47,7 @@ class CallShape:
         self.via = (short_name(fn),)
         # Each argument's id as it enters a key, encoded once.
         self.ids = {n: id_bytes(PartKind.ARGUMENT, n, self.via) for n in self.names}
+        self.idents = {n: part_id(PartKind.ARGUMENT, n, self.via) for n in self.names}
 
     def bind(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
         """``(name, value)`` for every parameter that counts, defaults applied."""
@@ -228,13 +229,11 @@ class GuardedCode:
             chunks += (ident, pack_len(len(data)), data)
             fresh[dynamic.index] = data
         digest = xxhash.xxh3_128_digest(b"".join(chunks))
-        return GuardedKey(digest, self._parts, (arguments, shape.via, fresh), self)
+        return GuardedKey(digest, self._parts, (arguments, shape, fresh), self)
 
-    def _parts(
-        self, source: tuple[list[Argument], tuple[str, ...], dict[int, bytes]]
-    ) -> list[Part]:
-        arguments, via, fresh = source
-        parts = _argument_parts(arguments, via)
+    def _parts(self, source: tuple[list[Argument], CallShape, dict[int, bytes]]) -> list[Part]:
+        arguments, shape, fresh = source
+        parts = _argument_parts(arguments, shape.via)
         for i, part in enumerate(self.parts):
             data = fresh.get(i)
             if data is not None:
@@ -259,9 +258,10 @@ class GuardedKey(CallKey):
         self._code = code
 
     def snapshot(self) -> Snapshot:
-        arguments, via, fresh = self._source
+        arguments, shape, fresh = self._source
+        idents = shape.idents
         found = {
-            part.ident: Seen(part.data, shown_of(part)) for part in _argument_parts(arguments, via)
+            idents[name]: Seen(data, messages.short_repr(value)) for name, value, data in arguments
         }
         code = self._code
         for i, (ident, seen) in enumerate(code.seen):

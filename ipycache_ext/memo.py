@@ -15,6 +15,7 @@ import inspect
 import io
 import types
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -231,14 +232,15 @@ class MemoizedFunction(Cached[FunctionCall]):
     def describe(self, call: FunctionCall) -> str:
         return messages.describe_call(self._name, *call)
 
-    @contextlib.contextmanager
-    def running(self, call: FunctionCall) -> Iterator[list[bool]]:
+    def running(self, call: FunctionCall) -> AbstractContextManager[list[bool]]:
         """The spinner (outermost miss only) and the watch for output while it runs."""
         spinner = self.options.show_spinner
         if not (spinner and notify.spinning() and self.outermost_run()):
-            with notify.watch_output() as watch:  # no note to build: nothing shows it
-                yield watch
-            return
+            return notify.watch_output()  # no spinner note to build: nothing shows it
+        return self._spinning(call, spinner)
+
+    @contextlib.contextmanager
+    def _spinning(self, call: FunctionCall, spinner: bool | str) -> Iterator[list[bool]]:
         note = (
             messages.spinner_text_note(spinner)
             if isinstance(spinner, str)
