@@ -76,3 +76,15 @@ def test_one_line_cell_still_gets_the_dynamic_transforms(ip: Any) -> None:
     first = run_cell(ip, "%%memo\na")
     second = run_cell(ip, "%%memo\na")
     assert first.result.result == second.result.result == 5
+
+
+def test_cell_of_one_500_term_expression_is_keyed_without_recursion_error(ip: Any) -> None:
+    ip.user_ns.update({f"v{i}": i for i in range(500)})
+    cell = "%%memo\ntotal = " + " + ".join(f"v{i}" for i in range(500)) + "\ntotal\n"
+    first = run_cell(ip, cell)
+    assert first.error is None, first.stderr
+    assert first.result.result == sum(range(500))
+    run_cell(ip, "v499 = 0")
+    again = run_cell(ip, cell)
+    assert again.result.result == sum(range(499))
+    assert any("v499 changed (499 -> 0)" in note for note in again.notes("cache miss"))

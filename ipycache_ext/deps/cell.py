@@ -120,6 +120,18 @@ class _ReadsFinder(ast.NodeVisitor):
                     self.scope.all[name] = None
             stack.extend(table.get_children())
 
+    def generic_visit(self, node: ast.AST) -> None:
+        """The children in order, as :class:`ast.NodeVisitor` visits them, with a stack
+        instead of recursion: a 500-term ``a + b + ...`` nests 500 deep."""
+        stack = list(ast.iter_child_nodes(node))[::-1]
+        while stack:
+            child = stack.pop()
+            visitor = getattr(self, "visit_" + child.__class__.__name__, None)
+            if visitor is not None:
+                visitor(child)
+            else:
+                stack.extend(list(ast.iter_child_nodes(child))[::-1])
+
     # ----- statements ----------------------------------------------------------------
 
     def visit_Name(self, node: ast.Name) -> None:
