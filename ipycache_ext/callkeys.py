@@ -10,6 +10,7 @@ for the same parts either way.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -125,7 +126,10 @@ def key_of_call(
 
 class CallKeys:
     """The keys of one function's calls: the first walks its code and records guards,
-    the next ones reuse that walk while every guard holds (:mod:`.deps.guards`)."""
+    the next ones reuse that walk while every guard holds (:mod:`.deps.guards`).
+
+    The guards hold what the last walk read (a global's old value too, until the next
+    call walks again); clearing the cache lets go of it (:func:`forget_all`)."""
 
     def __init__(
         self, fn: Callable[..., Any], identity: bytes, shape: CallShape, hasher: Hasher
@@ -135,6 +139,11 @@ class CallKeys:
         self.shape = shape
         self.hasher = hasher
         self.guarded: GuardedCode | None = None
+        _ALL.add(self)
+
+    def forget(self) -> None:
+        """Drop the guards (and what they hold): the next call walks the code again."""
+        self.guarded = None
 
     def key(self, args: tuple, kwargs: dict) -> CallKey:
         """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its
@@ -174,6 +183,15 @@ class CallKeys:
             return key
         arguments = _arguments(self.shape, self.hasher, args, {})
         return guarded.key(self.identity, self.shape, self.hasher, arguments)
+
+
+_ALL: weakref.WeakSet[CallKeys] = weakref.WeakSet()
+
+
+def forget_all() -> None:
+    """Drop every function's guards (``memo.clear()``, ``%memo_clear``)."""
+    for keys in list(_ALL):
+        keys.forget()
 
 
 _REMEMBERED = frozenset({int, str})  # argument types whose equality is identity of key

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from . import messages, notify
+from .callkeys import forget_all
 from .config import SETTINGS
 from .deps import files
 from .errors import RecursionCycleError
@@ -374,4 +375,5 @@ def clear_all() -> int:
     """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
     count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
     STORE.clear()
+    forget_all()  # and what the functions' guards hold
     return count

@@ -195,6 +195,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Empty this function's entries: in memory, and in the persistent store when
         it persists (a note says how many persisted entries went)."""
         STORE.clear(self.owner)
+        self._keys.forget()
         persist = self.policy.persist
         tier = persistent.tier(True) if persist else None
         if persist is None:

@@ -317,3 +317,37 @@ def test_chain_of_a_thousand_helpers_is_keyed_without_recursion_error(ip: Any) -
 def test_dict_version_tags_are_read_on_this_interpreter_when_its_layout_is_known() -> None:
     known = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
     assert versions.readable() is known
+
+
+# ----- what the guards hold ---------------------------------------------------------------
+
+RELEASE = """
+import weakref
+class Big:
+    pass
+data = Big()
+seen = weakref.ref(data)
+@memo
+def f():
+    return data is not None
+"""
+
+
+def test_memo_clear_lets_go_of_a_value_only_the_guards_still_hold(ip: Any) -> None:
+    setup(ip, RELEASE, "f()")
+    assert run_cell(ip, "data = None\nimport gc\ngc.collect()").error is None
+    assert ip.user_ns["seen"]() is not None  # until the next call walks again
+    assert run_cell(ip, "memo.clear()\ngc.collect()").error is None
+    assert ip.user_ns["seen"]() is None
+
+
+def test_cache_clear_lets_go_of_what_its_guards_hold(ip: Any) -> None:
+    setup(ip, RELEASE, "f()")
+    assert run_cell(ip, "data = None\nf.cache_clear()\nimport gc\ngc.collect()").error is None
+    assert ip.user_ns["seen"]() is None
+
+
+def test_memo_clear_magic_lets_go_of_what_the_guards_hold(ip: Any) -> None:
+    setup(ip, RELEASE, "f()")
+    assert run_cell(ip, "data = None\n%memo_clear\nimport gc\ngc.collect()").error is None
+    assert ip.user_ns["seen"]() is None

@@ -23,6 +23,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, List, Unicode, observe
 
 from .. import messages, notify
+from ..callkeys import forget_all
 from ..config import SETTINGS
 from ..entries import Explanation, entry_facts
 from ..memo import memo
@@ -309,6 +310,7 @@ class MemoMagics(Magics):
             known = {owner for owner, _ in STORE.owners()}
             count = sum(len(STORE.entries(owner)) for owner in known)
             STORE.clear()
+            forget_all()  # and what the functions' guards hold
             notify.emit(messages.cleared_note(messages.EVERYTHING, count))
             persisted.clear_and_say(tier, known, messages.EVERYTHING)
             return
