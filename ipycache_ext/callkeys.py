@@ -153,6 +153,13 @@ class CallKeys:
             if kwargs or guarded.changing:
                 arguments = _arguments(self.shape, self.hasher, args, kwargs)
                 return guarded.key(self.identity, self.shape, self.hasher, arguments)
+            for value in args:
+                if type(value) not in _REMEMBERED:
+                    break
+            else:
+                key = guarded.keys.get(args)  # equal int/str tuples: the same key
+                if key is not None:
+                    return key
             return self._positional(guarded, args)
         arguments = _arguments(self.shape, self.hasher, args, kwargs)
         recorder = None if self.hasher.has_hash_funcs else Recorder()
@@ -169,20 +176,15 @@ class CallKeys:
     def _positional(self, guarded: GuardedCode, args: tuple) -> CallKey:
         """A call with positional arguments only, its code unchanged: the key of the
         same short ints and strings (exact types: ``1 == 1.0 == True``) is remembered."""
+        arguments = _arguments(self.shape, self.hasher, args, {})
+        key = guarded.key(self.identity, self.shape, self.hasher, arguments)
         for value in args:
             if type(value) not in _REMEMBERED or (type(value) is str and len(value) > 256):
-                break
-        else:
-            key = guarded.keys.get(args)
-            if key is None:
-                arguments = _arguments(self.shape, self.hasher, args, {})
-                key = guarded.key(self.identity, self.shape, self.hasher, arguments)
-                if len(guarded.keys) >= _KEYS_KEPT:
-                    guarded.keys.clear()
-                guarded.keys[args] = key
-            return key
-        arguments = _arguments(self.shape, self.hasher, args, {})
-        return guarded.key(self.identity, self.shape, self.hasher, arguments)
+                return key
+        if len(guarded.keys) >= _KEYS_KEPT:
+            guarded.keys.clear()
+        guarded.keys[args] = key
+        return key
 
 
 _ALL: weakref.WeakSet[CallKeys] = weakref.WeakSet()

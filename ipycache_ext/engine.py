@@ -76,10 +76,11 @@ class Cached(Generic[Call]):
         self.owner = owner
         self.label = label
         self.policy = policy
+        self._counted = (owner, label, self.kind, policy.max_entries)
 
     def stats(self) -> OwnerStats:
         """This thing's counters (made on first use, and again after a clear)."""
-        return STORE.stats(self.owner, self.label, self.kind, self.policy.max_entries)
+        return STORE.stats(*self._counted)
 
     # ----- hooks -----------------------------------------------------------------------
 
@@ -335,7 +336,7 @@ class Cached(Generic[Call]):
         if entry.files:
             files.inherit(entry.files)
         outermost = not (self.nests and _depth.get())
-        STORE.record_hit(self.stats(), entry.parts if outermost else None, entry)
+        STORE.record_hit(STORE.stats(*self._counted), entry.parts if outermost else None, entry)
         value = entry.value if self.as_stored else self.deliver(call, entry, None)
         if entry.fingerprint is not None:
             self.check_mutation(call, entry)
