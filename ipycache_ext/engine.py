@@ -157,10 +157,12 @@ class Cached(Generic[Call]):
             return self._hit(call, entry)
         claim = None
         try:
-            with files.suspended():
-                tier = persistent.tier(self.policy.persist)
-                if tier is not None:
-                    claim = self._claim(tier, digest)
+            tier = None
+            if self._persists():
+                with files.suspended():
+                    tier = persistent.tier(self.policy.persist)
+                    if tier is not None:
+                        claim = self._claim(tier, digest)
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
@@ -196,10 +198,12 @@ class Cached(Generic[Call]):
             return self._hit(call, entry)
         claim = None
         try:
-            with files.suspended():
-                tier = persistent.tier(self.policy.persist)
-                if tier is not None:
-                    claim = await self._aclaim(tier, digest)
+            tier = None
+            if self._persists():
+                with files.suspended():
+                    tier = persistent.tier(self.policy.persist)
+                    if tier is not None:
+                        claim = await self._aclaim(tier, digest)
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
@@ -224,6 +228,12 @@ class Cached(Generic[Call]):
             STORE.drop(owner, digest, "invalid")
             return None
         return entry
+
+    def _persists(self) -> bool:
+        """Whether this thing wants the persistent tier now (what :func:`.tier.tier`
+        asks first): a miss that does not skips opening it."""
+        wanted = self.policy.persist
+        return SETTINGS.persist if wanted is None else wanted
 
     def outermost_run(self) -> bool:
         """True inside :meth:`running` of a miss that no other miss encloses."""
