@@ -169,7 +169,8 @@ class Guards:
         if usercode.epoch != self.epoch or SETTINGS.user_paths is not self.user_paths:
             return False
         for bindings in self.bindings:
-            if not bindings.hold():
+            tag = bindings.tag  # the untouched dict's case inline: it is most calls
+            if (tag is None or tag.value != bindings.seen) and not bindings.hold():
                 return False
         if self.cells and not self._cells_hold():
             return False
