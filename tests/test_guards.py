@@ -255,6 +255,30 @@ def test_reloaded_user_module_misses_with_a_note_naming_the_function(
     assert "the code of shift changed" in note
 
 
+INNER_IMPORT = "@memo\ndef f(x):\n    import ipc_guarded_mod as m\n    return m.shift(x)"
+
+
+def test_module_imported_inside_the_function_rebound_attribute_misses(
+    ip: Any, user_module: Path
+) -> None:
+    setup(ip, "import ipc_guarded_mod as mod\n" + INNER_IMPORT, "f(1)")
+    value, note = miss_after(ip, "mod.OFFSET = 100", "f(1)")
+    assert value == 101
+    assert "global OFFSET (read by shift) changed (1 -> 100)" in note
+
+
+def test_module_imported_inside_the_function_imported_afresh_misses(
+    ip: Any, user_module: Path
+) -> None:
+    setup(ip, INNER_IMPORT, "f(1)")
+    user_module.write_text("OFFSET = 1\n\ndef shift(x):\n    return x + OFFSET * 1000\n")
+    importlib.invalidate_caches()
+    change = "import sys\ndel sys.modules['ipc_guarded_mod']"
+    value, note = miss_after(ip, change, "f(1)")
+    assert value == 1001
+    assert "the code of shift changed" in note
+
+
 def test_module_becoming_user_code_after_chdir_is_keyed_by_its_code(
     ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

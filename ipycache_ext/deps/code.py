@@ -211,8 +211,13 @@ def _read_imports(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
     """What the function reads of user modules it imports itself: keyed as if the
     import were at module level (``mymod.helper``, ``helper``)."""
     package = fn.__globals__.get("__package__")
+    rec = deps.guards
+    if rec is not None:
+        rec.binding(fn.__globals__, "__package__", fn.__globals__.get("__package__", MISSING))
     for read in facts.imports:
         module = user_module_of(read.source, package)
+        if rec is not None:  # which module the import finds (``sys.modules``, a reload)
+            rec.check(functools.partial(user_module_of, read.source), package, module)
         if module is not None:
             add_import_read(deps, via, PartKind.GLOBAL, read.name, read.source, module, read.path)
 
@@ -229,6 +234,8 @@ def add_import_read(
     """The part of ``name.path`` where ``name`` was bound by importing ``module``."""
     root, first = start_value(source, module)
     value, used = resolve_chain(root, first + path)
+    if deps.guards is not None:
+        _guard_chain(deps.guards, root, first + path, value, used)
     dotted = ".".join((name, *used[len(first) :]))
     add_value(deps, via, kind, dotted, value, name if kind is PartKind.VARIABLE else None)
 
@@ -247,8 +254,6 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
             rec.changing(len(deps.parts) - 1, defaults, where, None)
     _read_globals(deps, fn, facts, via)
     if facts.imports:
-        if rec is not None:
-            rec.broken = True  # what an import binds is found anew on each call
         _read_imports(deps, fn, facts, via)
     registry = getattr(fn, "registry", None)
     if isinstance(registry, types.MappingProxyType):  # functools.singledispatch
