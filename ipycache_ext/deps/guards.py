@@ -15,9 +15,9 @@ function's ``__code__``/``__defaults__``/``__kwdefaults__`` assigned, a class's
 ``__bases__``, ``os.chdir``) moves :data:`.usercode.epoch`, which every guard
 compares, instead of re-reading those attributes per call.
 
-Nothing that cannot be guarded this way is trusted: a walk that met one (an import
-inside the function, a ``singledispatch`` registry, a value keyed only by its type)
-marks the recorder broken, and that function's calls take the full walk every time.
+Nothing that cannot be guarded this way is trusted: a walk that met one (a
+``singledispatch`` registry, a value keyed only by its type) marks the recorder broken,
+and that function's calls take the full walk every time.
 """
 
 from __future__ import annotations
