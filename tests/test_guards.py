@@ -214,6 +214,25 @@ def test_attribute_of_a_global_object_rebound_misses(ip: Any) -> None:
     assert "cfg.level changed (1 -> 10)" in note
 
 
+def test_implementation_registered_on_a_singledispatch_helper_misses(ip: Any) -> None:
+    source = """
+    import functools
+    @functools.singledispatch
+    def fmt(x):
+        return 'obj'
+    @fmt.register
+    def _(x: int):
+        return f'int {x}'
+    @memo
+    def show(x):
+        return fmt(x)
+    """
+    setup(ip, source, "show(1)")
+    change = "@fmt.register\ndef _(x: int):\n    return f'INT {x}'"
+    value, _ = miss_after(ip, change, "show(1)")
+    assert value == "INT 1"
+
+
 # ----- user modules -----------------------------------------------------------------------
 
 

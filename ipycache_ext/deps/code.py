@@ -11,6 +11,7 @@ business.
 from __future__ import annotations
 
 import functools
+import operator
 import threading
 import types
 from collections import deque
@@ -25,7 +26,7 @@ from ..hashing.atoms import atom_bytes
 from ..hashing.core import Hasher, register
 from ..parts import MISSING_DATA, REF_DATA, Part, PartKind
 from .facts import CodeFacts, facts_of
-from .guards import MISSING, Recorder, frozen, keyed_by_identity, same_class_dict
+from .guards import MISSING, Recorder, frozen, keyed_by_identity, same_items
 from .imports import start_value, user_module_of
 from .usercode import (
     is_environment,
@@ -258,7 +259,8 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
     registry = getattr(fn, "registry", None)
     if isinstance(registry, types.MappingProxyType):  # functools.singledispatch
         if rec is not None:
-            rec.broken = True  # registering an implementation fires no event
+            rec.check(operator.attrgetter("registry"), fn, registry)
+            rec.check(same_items(registry), registry, True)
         for impl in registry.values():
             if is_user_callable(impl):
                 target = unwrap(impl)
@@ -277,8 +279,7 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
 def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
     rec = deps.guards
     if rec is not None:
-        snapshot = (tuple(vars(cls)), tuple(vars(cls).values()))
-        rec.check(functools.partial(same_class_dict, snapshot), cls, True)
+        rec.check(same_items(vars(cls)), vars(cls), True)
     h = xxhash.xxh3_128(qualified_name(cls).encode())
     for base in cls.__bases__:
         if is_user_class(base):

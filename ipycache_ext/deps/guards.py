@@ -15,16 +15,16 @@ function's ``__code__``/``__defaults__``/``__kwdefaults__`` assigned, a class's
 ``__bases__``, ``os.chdir``) moves :data:`.usercode.epoch`, which every guard
 compares, instead of re-reading those attributes per call.
 
-Nothing that cannot be guarded this way is trusted: a walk that met one (a
-``singledispatch`` registry, a value keyed only by its type) marks the recorder broken,
-and that function's calls take the full walk every time.
+Nothing that cannot be guarded this way is trusted: a walk that met one (a class
+attribute keyed only by its type) marks the recorder broken, and that function's calls
+take the full walk every time.
 """
 
 from __future__ import annotations
 
 import operator
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,13 +191,17 @@ class Guards:
         return True
 
 
-def same_class_dict(snapshot: tuple[tuple[str, ...], tuple[Any, ...]], cls: type) -> bool:
-    """True if ``vars(cls)`` holds the very keys and values it held (class attributes
-    can be assigned without an audit event)."""
-    namespace = vars(cls)
-    keys, values = snapshot
-    return (
-        len(namespace) == len(keys)
-        and all(map(_is, namespace, keys))
-        and all(map(_is, namespace.values(), values))
-    )
+def same_items(mapping: Mapping[Any, Any]) -> Callable[[Mapping[Any, Any]], bool]:
+    """A check that ``mapping`` (a live view: a class's ``vars``, a ``singledispatch``
+    registry) still holds the very keys and values it holds now: assigning a class
+    attribute or registering an implementation fires no audit event."""
+    keys, values = tuple(mapping), tuple(mapping.values())
+
+    def same(now: Mapping[Any, Any]) -> bool:
+        return (
+            len(now) == len(keys)
+            and all(map(_is, now, keys))
+            and all(map(_is, now.values(), values))
+        )
+
+    return same
