@@ -112,18 +112,6 @@ def _argument_parts(arguments: list[Argument], via: tuple[str, ...]) -> list[Par
     return [Part(PartKind.ARGUMENT, name, via, data, value) for name, value, data in arguments]
 
 
-def key_of_call(
-    fn: Callable[..., Any],
-    identity: bytes,
-    shape: CallShape,
-    hasher: Hasher,
-    args: tuple,
-    kwargs: dict,
-) -> CallKey:
-    """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its arguments."""
-    return CallKeys(fn, identity, shape, hasher).key(args, kwargs)
-
-
 class CallKeys:
     """The keys of one function's calls: the first walks its code and records guards,
     the next ones reuse that walk while every guard holds (:mod:`.deps.guards`).
