@@ -123,6 +123,49 @@ def test_assigned_defaults_of_a_helper_misses(ip: Any) -> None:
     assert "helper" in note
 
 
+def test_assigned_keyword_only_defaults_of_a_helper_misses(ip: Any) -> None:
+    source = "def helper(x, *, k=1):\n    return x * k\n@memo\ndef f(x):\n    return helper(x)"
+    setup(ip, source, "f(2)")
+    value, _ = miss_after(ip, "helper.__kwdefaults__ = {'k': 9}", "f(2)")
+    assert value == 18
+
+
+def test_assigned_bases_of_a_class_misses(ip: Any) -> None:
+    source = """
+    class A:
+        def get(self):
+            return 1
+    class B:
+        def get(self):
+            return 2
+    class C(A):
+        pass
+    @memo
+    def f():
+        return C().get()
+    """
+    setup(ip, source, "f()")
+    value, _ = miss_after(ip, "C.__bases__ = (B,)", "f()")
+    assert value == 2
+
+
+def test_helper_behind_a_wrapper_that_now_wraps_another_function_misses(ip: Any) -> None:
+    source = """
+    import functools
+    def inner(x):
+        return x + 1
+    def other(x):
+        return x + 2
+    helper = functools.lru_cache(inner)
+    @memo
+    def f(x):
+        return helper(x)
+    """
+    setup(ip, source, "f(1)")
+    _, note = miss_after(ip, "helper.__wrapped__ = other", "f(1)")
+    assert "helper now refers to other" in note
+
+
 def test_mutable_default_changed_in_place_misses(ip: Any) -> None:
     source = (
         "def helper(x, seen=[1]):\n    return x + sum(seen)\n@memo\ndef f(x):\n    return helper(x)"
