@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench docs lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) bench/run.py
 	$(PY) bench/readme.py
+
+$(VENV)/.installed-docs: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@ $(VENV)/.installed
+
+# Not part of `make test`: needs Debian's chromium (apt-get install -y chromium).
+docs: $(VENV)/.installed-docs
+	$(PY) scripts/screenshot.py
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .

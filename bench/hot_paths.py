@@ -1,4 +1,4 @@
-"""Section 7: the hot paths of ``@memo`` as a call graph or a function's reads grow,
+"""Section 9: the hot paths of ``@memo`` as a call graph or a function's reads grow,
 and what a miss adds to the body.
 
 - A hit on ``f(1)`` whose code reaches 10 user helpers, and one reaching 1,000 (a
@@ -85,7 +85,7 @@ def report_hot_paths(t: dict[str, float]) -> list[str]:
     per_global = (t["200 globals"] - t["2 globals"]) / 198
     overhead = t["`@memo` miss"] - t["body"]
     return [
-        "## 7. Hits as the code grows, and what a miss adds",
+        "## 9. Hits as the code grows, and what a miss adds",
         "",
         "A hit checks guards (the bindings, code and defaults its key was made of) instead "
         "of walking the code again; a dict's version tag lets an untouched module "

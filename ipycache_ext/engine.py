@@ -23,7 +23,7 @@ import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -34,7 +34,7 @@ from .config import SETTINGS
 from .deps import files
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
-from .parts import Reason
+from .parts import FileState, PartKind, Reason
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.tier import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
@@ -120,6 +120,10 @@ class Cached(Generic[Call]):
     def still_valid(self, call: Call, entry: Entry) -> bool:
         """False drops a stored entry before it is used (``@memo(validate=...)``)."""
         return True
+
+    def names_used(self, call: Call) -> Iterable[str]:
+        """Names the cached code uses beyond its functions' code objects (a cell's)."""
+        return ()
 
     def not_storable(self, stored: Any) -> bool:
         """True for a value that must not be stored at all (an iterator a hit would hand
@@ -316,9 +320,22 @@ class Cached(Generic[Call]):
         # Calls made inside a miss are not what the user compares the next call with.
         STORE.record_miss(stats, parts if outermost else None, reasons)
         if outermost and not self.policy.quiet and SETTINGS.notes:  # else it is dropped
-            notify.emit(messages.miss_note(self.describe(call), seconds, list(reasons)))
+            unseen = self._unseen_readers(call, key, run, read, stats)
+            notify.emit(messages.miss_note(self.describe(call), seconds, list(reasons), unseen))
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
+
+    def _unseen_readers(
+        self, call: Call, key: CallKey, run: _Run, read: tuple[FileState, ...], stats: OwnerStats
+    ) -> tuple[str, ...]:
+        """Native file readers the code calls, said once per function or cell, when
+        the run read no file the hook could see (they may have read one unseen)."""
+        if run.reads is None or read or stats.readers_hinted:
+            return ()
+        functions = (part.value for part in key.parts if part.kind is PartKind.CODE)
+        found = files.unseen_readers(files.code_names(functions) | set(self.names_used(call)))
+        stats.readers_hinted = bool(found)
+        return found
 
     def _usable(self, call: Call, stored: Entry, digest: bytes) -> bool:
         """An entry from the tier: usable unless a file it read changed or ``validate``

@@ -8,6 +8,7 @@ probe that notices ``display()`` calls.  The engine only calls the functions her
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -82,19 +83,57 @@ def spinner(note: Note) -> ContextManager[None]:
 
 
 class _Tee:
-    """Forwards writes to the real stream and remembers that something was written."""
+    """Forwards writes to the real stream and flags the watchers of the writing thread
+    or task (a write elsewhere is not this run's output)."""
 
-    def __init__(self, stream: Any, seen: Callable[[], None]) -> None:
+    def __init__(self, stream: Any) -> None:
         self._stream = stream
-        self._seen = seen
 
     def write(self, text: str) -> int:
         if text and not emitting():
-            self._seen()
+            for flag in _watchers.get():
+                flag[0] = True
         return self._stream.write(text)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+# The runs watching for output in this thread or task (nested misses: all of them).
+_watchers: contextvars.ContextVar[tuple[list[bool], ...]] = contextvars.ContextVar(
+    "ipycache_output_watchers", default=()
+)
+_tee_lock = threading.Lock()
+_tee_users = 0
+_tee_saved: tuple[Any, Any] | None = None  # the streams the tees replaced
+
+
+def _install_tees() -> None:
+    """One pair of tees for every watching run at once: runs in other threads neither
+    wrap each other's tee nor leave one behind when they end out of order."""
+    global _tee_users, _tee_saved
+    with _tee_lock:
+        if _tee_users == 0:
+            out, err = sys.stdout, sys.stderr
+            _tee_saved = (out, err)
+            sys.stdout, sys.stderr = _Tee(out), _Tee(err)
+        _tee_users += 1
+
+
+def _remove_tees() -> None:
+    """The last watching run puts back exactly the streams the tees replaced (unless
+    someone replaced a tee meanwhile: theirs is left alone)."""
+    global _tee_users, _tee_saved
+    with _tee_lock:
+        _tee_users -= 1
+        if _tee_users or _tee_saved is None:
+            return
+        out, err = _tee_saved
+        _tee_saved = None
+        if isinstance(sys.stdout, _Tee) and sys.stdout._stream is out:
+            sys.stdout = out
+        if isinstance(sys.stderr, _Tee) and sys.stderr._stream is err:
+            sys.stderr = err
 
 
 @contextlib.contextmanager
@@ -105,8 +144,8 @@ def watch_output() -> Iterator[list[bool]]:
     def seen() -> None:
         flag[0] = True
 
-    out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Tee(out, seen), _Tee(err, seen)
+    token = _watchers.set((*_watchers.get(), flag))
+    _install_tees()
     try:
         if _display_probes:
             with contextlib.ExitStack() as stack:
@@ -116,7 +155,5 @@ def watch_output() -> Iterator[list[bool]]:
         else:
             yield flag
     finally:
-        if isinstance(sys.stdout, _Tee) and sys.stdout._stream is out:
-            sys.stdout = out
-        if isinstance(sys.stderr, _Tee) and sys.stderr._stream is err:
-            sys.stderr = err
+        _watchers.reset(token)
+        _remove_tees()

@@ -10,6 +10,7 @@ and errors, and "why it missed" compares :class:`PartId` s, not strings.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -54,7 +55,8 @@ class Seen(NamedTuple):
     shown: str
 
 
-Snapshot = dict[PartId, Seen]
+# A key's parts as an entry keeps them (a dict when made, packed once stored).
+Snapshot = Mapping[PartId, Seen]
 
 MISSING_DATA = b"?missing"  # the data of a name that is not defined
 REF_DATA = b"ref:"  # prefix of the data of a name that refers to user code (by its name)

@@ -4,7 +4,6 @@ writer that is killed mid-write, and crafted store entries."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -138,7 +137,7 @@ def resign(data: bytes, key: bytes, edit_header: Callable[[dict[str, Any]], None
     prefix, _, binding, header, pickled = _split(data)
     edit_header(header)
     body = _body(binding, header, pickled)
-    return prefix + hmac.new(key, body, hashlib.sha256).digest() + body
+    return prefix + signed.mac(key, body) + body
 
 
 def tampered(data: bytes, pickled: bytes) -> bytes:

@@ -320,3 +320,13 @@ def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_pat
         assert "f (a TextIOWrapper)" in warning and "del f" in warning
     finally:
         persist.close()
+
+
+def test_a_helper_exec_defined_without_a_module_name_is_keyed_by_its_code() -> None:
+    # exec() in a fresh dict gives functions whose __module__ is None: their code
+    # must still be keyed, or an edited helper hands out the old result.
+    ns: dict[str, Any] = {"memo": memo}
+    exec("def rows(path):\n    return 1\n@memo\ndef count(path):\n    return rows(path)\n", ns)
+    assert ns["count"]("x") == 1
+    exec("def rows(path):\n    return 2\n", ns)
+    assert ns["count"]("x") == 2

@@ -397,6 +397,7 @@ VALUES = [
     is_fruit,
     [is_fruit, {"callables": (is_fruit,)}],
     Rec({"x", "y", "z", "w"}, "r"),
+    [Rec({"x", "y", "z", "w"}, str(i)) for i in range(5)] + [Rec(frozenset({"p", "q"}), "f")],
     [Mode.FAST, Mode.SLOW],
 ]
 """

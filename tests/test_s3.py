@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
 from ipycache_ext.store.owners import INDEX_PREFIX
 from ipycache_ext.store.s3 import LOCKS
+from ipycache_ext.store.s3_bound import USED
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def bucket(server: S3Server, prefix: str) -> S3Store:
 
 def objects(server: S3Server, prefix: str) -> list[str]:
     found = obstore.list(bucket(server, prefix)).collect()
-    return sorted(m["path"] for m in found if not m["path"].startswith(INDEX_PREFIX))
+    return sorted(m["path"] for m in found if not m["path"].startswith((INDEX_PREFIX, USED)))
 
 
 def warnings(notes: Notes) -> list[str]:
@@ -175,6 +177,48 @@ def test_an_expired_entry_is_a_miss_and_is_deleted(
     assert persist.tier().backend.get(name) is None  # type: ignore[union-attr]
     assert objects(up, prefix) == []
     assert double(3) == 6 and tally.runs == [3, 3]
+
+
+def test_the_prefix_stays_within_its_bound_least_recently_used_out(
+    s3_store: str, tally: Tally, up: S3Server, prefix: str
+) -> None:
+    SETTINGS.max_disk_bytes = 3_500_000
+
+    @memo(persist=True)
+    def block(i: int) -> np.ndarray:
+        tally(i)
+        return np.full(125_000, i, dtype=np.float64)  # 1 MB
+
+    for i in (0, 1, 2):
+        block(i)
+        time.sleep(1.1)  # the server's LastModified has a resolution of one second
+    forget_memory()
+    assert block(0)[0] == 0 and len(tally) == 3  # read from the bucket: marked as used
+    time.sleep(1.1)
+    block(3)  # 4 MB > 3.5 MB: the least recently used entry, block(1), goes
+    assert len(objects(up, prefix)) == 3
+    forget_memory()
+    for i in (0, 2, 3):
+        assert block(i)[0] == i
+    assert tally.runs == [0, 1, 2, 3]
+    block(1)
+    assert tally.runs == [0, 1, 2, 3, 1]
+
+
+def test_an_entry_bigger_than_the_bound_stays_in_memory_with_a_warning(
+    s3_store: str, tally: Tally, notes: Notes, up: S3Server, prefix: str
+) -> None:
+    SETTINGS.max_disk_bytes = 1_000_000
+
+    @memo(persist=True)
+    def big() -> np.ndarray:
+        tally(1)
+        return np.zeros(250_000)  # 2 MB
+
+    big()
+    assert objects(up, prefix) == []
+    assert any("max_disk_bytes" in text for text in warnings(notes))
+    assert big() is big() and len(tally) == 1
 
 
 def test_a_live_lease_is_refused_and_an_expired_one_is_taken_over(
@@ -336,6 +380,74 @@ def test_second_kernel_replays_a_memo_persist_cell_from_the_bucket(
     assert lines(tmp_path / "runs.log") == ["cell"]
     assert "total is 10\n" in texts(replayed) and result(replayed) == "10"
     assert any(t.startswith(LOADED) and up.url(prefix) in t for t in texts(replayed))
+
+
+# The entry upload of a kernel, held after its first parts went up (the server has a
+# multipart upload in progress) until the test kills the kernel: a real kill mid-upload.
+HOLD_UPLOAD = """
+import pathlib, time
+import obstore
+from ipycache_ext.store import s3
+
+_real_put = obstore.put
+
+def _held_put(store, key, chunks, **options):
+    if not key.startswith("v2-"):
+        return _real_put(store, key, chunks, **options)
+
+    def feed():
+        sent = 0
+        for chunk in chunks:
+            yield chunk
+            sent += memoryview(chunk).nbytes
+            if sent >= 2 * s3.PART:
+                pathlib.Path("uploading").write_text("parts sent")
+                time.sleep(600)
+
+    return _real_put(store, key, feed(), **options)
+
+obstore.put = _held_put
+"""
+
+BIG_CELL = """
+import numpy as np
+
+@memo(persist=True)
+def big(n):
+    with open("runs.log", "a") as log:
+        log.write(f"big {n}\\n")
+    return np.full(n, 7.0)
+
+float(big(5_000_000).sum())
+"""
+
+
+def test_a_kernel_killed_mid_upload_leaves_nothing_that_reads_as_an_entry(
+    kernels: Kernels, up: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    first = kernels.start()
+    first.run(HOLD_UPLOAD)
+    first.client.execute(BIG_CELL)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "uploading").exists():
+        assert time.monotonic() < deadline, "the upload never started"
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the parts handed over reach the server
+    first.manager.signal_kernel(signal.SIGKILL)
+    while first.manager.is_alive():
+        time.sleep(0.05)
+    assert lines(tmp_path / "runs.log") == ["big 5000000"]
+    assert [name for name in objects(up, prefix) if name.startswith("v2-")] == []
+
+    second = kernels.start()
+    computed = second.run(BIG_CELL)
+    assert result(computed) == "35000000.0"
+    assert lines(tmp_path / "runs.log") == ["big 5000000"] * 2  # computed again, not loaded
+    assert not any("warning" in text for text in texts(computed))
+    third = kernels.start()
+    loaded = third.run(BIG_CELL)
+    assert result(loaded) == "35000000.0" and len(lines(tmp_path / "runs.log")) == 2
+    assert any(text.startswith(LOADED) for text in texts(loaded))
 
 
 # ----- no client library ---------------------------------------------------------------------

@@ -29,7 +29,8 @@ import glob
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from types import CodeType
 from typing import Any
 
 import xxhash
@@ -228,24 +229,34 @@ def inherit(found: tuple[FileState, ...]) -> None:
 def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
     """Why the files of an entry no longer match, and their refreshed states when only
     their stat moved (same bytes: the entry stays valid)."""
+    stat = os.stat
+    for old in found:  # the fast check, inlined: this loop is a hit's whole cost
+        try:
+            now = stat(old.path)
+        except OSError:
+            if old.exists:
+                break
+            continue
+        if not (
+            old.exists
+            and now.st_mtime_ns == old.mtime_ns
+            and now.st_ctime_ns == old.ctime_ns
+            and (old.is_dir or now.st_size == old.size)
+        ):
+            break
+    else:
+        return [], None
+    return _recheck(found)
+
+
+def _recheck(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
+    """:func:`check` once some stat moved: the files whose stat moved are read again."""
     reasons: list[Reason] = []
     refreshed = list(found)
     moved = False
-    stat = os.stat
     for i, old in enumerate(found):
-        try:
-            now_stat = stat(old.path)
-        except OSError:
-            if not old.exists:
-                continue
-        else:  # the fast check, inlined: this loop is a hit's whole cost
-            if (
-                old.exists
-                and now_stat.st_mtime_ns == old.mtime_ns
-                and now_stat.st_ctime_ns == old.ctime_ns
-                and (old.is_dir or now_stat.st_size == old.size)
-            ):
-                continue
+        if _stat(old.path, old.is_dir) == _stat_of(old):
+            continue
         with suspended():
             now = current(old.path, old.is_dir, old.ignored)
         if now.exists == old.exists and now.digest == old.digest and old.digest:
@@ -327,9 +338,71 @@ def depends_on(*patterns: str | os.PathLike[str]) -> None:
                 recorder.note_read(path, is_dir, seen)
 
 
+# Readers that open files natively (C++, Rust, C), out of the audit hook's sight:
+# pyarrow, polars, pandas' parquet/feather/orc/HDF5 paths, h5py, netCDF, OpenCV, the
+# databases.  Names as the code spells them (``pq.read_table``, ``pl.scan_csv``).
+NATIVE_READERS = frozenset(
+    {
+        "read_parquet",
+        "scan_parquet",
+        "read_table",
+        "read_feather",
+        "read_ipc",
+        "scan_ipc",
+        "read_orc",
+        "read_hdf",
+        "read_delta",
+        "scan_delta",
+        "read_avro",
+        "read_csv",
+        "scan_csv",
+        "read_ndjson",
+        "scan_ndjson",
+        "read_excel",
+        "read_database",
+        "read_sql",
+        "open_dataset",
+        "open_mfdataset",
+        "imread",
+        "File",
+        "connect",
+        "dataset",
+    }
+)
+
+
+def unseen_readers(names: Iterable[str]) -> tuple[str, ...]:
+    """Which of the names a miss's code uses are native file readers (sorted)."""
+    return tuple(sorted(NATIVE_READERS.intersection(names)))
+
+
+def code_names(functions: Iterable[object]) -> set[str]:
+    """Every global and attribute name the code of ``functions`` uses, nested code
+    (comprehensions, inner functions) included."""
+    names: set[str] = set()
+    stack = [
+        code for fn in functions if isinstance(code := getattr(fn, "__code__", None), CodeType)
+    ]
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(c for c in code.co_consts if isinstance(c, CodeType))
+    return names
+
+
 def count_files(found: tuple[FileState, ...]) -> int:
     """How many files (not directories) ``found`` names (``%memo_info``)."""
     return sum(1 for state in found if not state.is_dir)
 
 
-__all__ = ["depends_on", "recording", "suspended", "states", "inherit", "check", "count_files"]
+__all__ = [
+    "depends_on",
+    "unseen_readers",
+    "code_names",
+    "recording",
+    "suspended",
+    "states",
+    "inherit",
+    "check",
+    "count_files",
+]

@@ -142,7 +142,11 @@ def is_user_module(name: str | None) -> bool:
 def is_user_function(fn: types.FunctionType) -> bool:
     module = fn.__module__
     if module is None:
-        return is_user_file(fn.__code__.co_filename)
+        # No module: made by exec() of a string in a namespace without ``__name__``.
+        # Code made from a string at run time (``<string>``, ``<cell>``) is the
+        # user's: keyed by its code, never by its name alone.
+        filename = fn.__code__.co_filename
+        return filename.startswith("<") or is_user_file(filename)
     return is_user_module(module)
 
 

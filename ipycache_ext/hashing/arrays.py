@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 # nditer copies a non-contiguous array through a buffer of about this many bytes.
 _BUFFER_BYTES = 1 << 18
+_SMALL = 1 << 12
 
 
 def _header(a: np.ndarray) -> bytes:
@@ -48,7 +49,8 @@ def array_parts(a: np.ndarray, hasher: Hasher) -> list[Any]:
     elif a.size == 0:
         pass
     elif a.flags.c_contiguous:
-        parts.append(a.reshape(-1).view(np.uint8))
+        # A small array's bytes copied cost less than a reshaped view of them.
+        parts.append(a.tobytes() if a.nbytes < _SMALL else a.reshape(-1).view(np.uint8))
     else:
         parts.append(Strided(a))
     return parts

@@ -3,7 +3,8 @@
 Two paths give one digest per value:
 
 * the fast path streams the value through a C pickler in "fast" mode (no memo, so a
-  shared object and an equal copy encode alike) straight into xxh3.  Types pickle
+  shared object and an equal copy encode alike) straight into xxh3, unless shared
+  parts would make that stream huge (:mod:`.sharing`).  Types pickle
   cannot encode deterministically are taken over in ``reducer_override``: arrays,
   frames, functions (by code), user classes (by code), modules (by name), and
   ``hash_funcs`` types, each replaced in the stream by its own digest.  A list of
@@ -11,8 +12,10 @@ Two paths give one digest per value:
 * the walk path is a Merkle walk in Python.  It is taken when the value holds a set
   (whose pickle order follows ``hash()`` of str, randomised per process), a cycle,
   a float that may be a NaN (pickle keeps a NaN's sign and payload bits, the walk
-  hashes every NaN alike), or something pickle refuses, and it is the one that can
-  say *where* an unhashable object sits (``argument cfg.pool[0]``).
+  hashes every NaN alike), parts shared so often that the stream would be huge
+  (each distinct part is hashed once, by its contents), or something pickle
+  refuses, and it is the one that can say *where* an unhashable object sits
+  (``argument cfg.pool[0]``).
 
 Which path a value takes depends only on the value, so equal values always get
 equal digests.  Which types are hashed by a handler of their own is the table in
@@ -35,8 +38,16 @@ from .atoms import (
     int_list_digest,
     type_name,
 )
-from .handlers import Handler, dispatch, register, register_lazy_module, unregister
-from .stream import Sink, StreamPickler
+from .handlers import (
+    Handler,
+    dispatch,
+    predicates_for,
+    register,
+    register_lazy_module,
+    unregister,
+)
+from .sharing import fits_one_stream
+from .stream import Fallback, Sink, StreamPickler, order_free_sets
 from .wire import (
     DICT,
     FROZENSET,
@@ -72,9 +83,12 @@ _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 class _Digest:
     """Stand-in written into the pickle stream in place of a specially hashed object.
 
-    The stream names it by module and name (``ipycache_ext.hashing.core._Digest``),
-    so every fast-path digest holding one depends on both: do not move or rename it.
+    It is entry 0 of the pickler's memo (:class:`.stream.StreamPickler`), so the stream
+    writes it as ``BINGET 0``, never by its name.
     """
+
+
+_SET_MET = object()  # the first pickling met a set
 
 
 def _ref_tag(depth: int) -> bytes:
@@ -199,10 +213,21 @@ class Hasher:
             found = int_list_digest(value)
             if found is not None:
                 return found
+        if type(value) in _PLAIN_CONTAINERS and not fits_one_stream(value):
+            return None  # shared parts would be written once per occurrence: walk
+        found = self._stream(value, None)
+        if found is _SET_MET:  # again, with sets in objects' states hashed order-free
+            found = self._stream(value, order_free_sets(self.digest_nested, _Digest))
+        return None if found is _SET_MET else found
+
+    def _stream(self, value: Any, set_digest: Callable[[Any], Any] | None) -> Any:
+        """The fast-path digest, None when it must be walked, or ``_SET_MET``."""
         h = _xxh()
         sink = Sink(h)
         try:
-            pickler = StreamPickler(sink, self._special_once(), _Digest)
+            pickler = StreamPickler(
+                sink, self._special, _Digest, self._asks, _CODE_TYPES, set_digest
+            )
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
                     pickler.dump(value[start : start + _PICKLE_SLICE])
@@ -210,33 +235,25 @@ class Hasher:
                 pickler.dump(value)
         except UserHashError:
             raise
+        except Fallback:
+            return _SET_MET
         except Exception:
-            return None  # Fallback, a cycle, or something pickle refuses
+            return None  # a cycle, or something pickle refuses
         if not sink.nan_like:
             return h.digest()
         if type(value) is list and value and type(value[0]) is float:
             return float_list_digest(value)
         return None
 
-    def _special_once(self) -> Callable[[Any], bytes | None]:
-        """:meth:`_special`, remembering what it gave for classes and functions during
-        one pickling: the pickler meets the class of every instance, and a list of
-        10,000 dataclass instances must analyse the class's code once, not 10,000
-        times (a class cannot change in the middle of one hash)."""
-        seen: dict[int, tuple[Any, bytes | None]] = {}
-        special = self._special
-
-        def once(value: Any) -> bytes | None:
-            if not isinstance(value, _CODE_TYPES):
-                return special(value)
-            hit = seen.get(id(value))
-            if hit is not None:
-                return hit[1]
-            found = special(value)
-            seen[id(value)] = (value, found)  # the value kept alive: its id stays its own
-            return found
-
-        return once
+    def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
+        """For :class:`.stream.StreamPickler`: None when a ``hash_funcs`` entry or a
+        handler may claim instances of ``tp``, else the predicates to ask of each."""
+        if self.has_hash_funcs and any(
+            k in self._by_type or f"{k.__module__}.{k.__qualname__}" in self._by_name
+            for k in tp.__mro__
+        ):
+            return None
+        return predicates_for(tp)
 
     # ----- walk path -------------------------------------------------------------------
 

@@ -17,17 +17,43 @@ import pandas as pd
 import xxhash
 
 from .arrays import array_parts, feed
+from .atoms import atom_bytes
 from .handlers import register
 
 if TYPE_CHECKING:
     from .core import Hasher
 
+# Below this many bytes, plain bytes calls beat numpy's per-call overhead.
+_SMALL = 1 << 12
 _MASKED = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
+
+
+def _dtype_part(dtype: Any) -> bytes:
+    """A column's dtype as text: numpy's by its C-level code (``<i8``, with fields for a
+    structured one: the name ``str(dtype)`` builds in Python costs more than hashing a
+    small column), pandas' own by name."""
+    if isinstance(dtype, np.dtype):
+        return f"|np:{dtype.descr if dtype.fields else dtype.str}|".encode()
+    return f"|{dtype}|".encode()
+
+
+def _names_part(names: list[Any], hasher: Hasher) -> bytes:
+    """An index's names: None, str and int names spelled out (one small frame has
+    two indexes: a pickling each for their names would cost more than the data),
+    anything else by its digest."""
+    out = [b"n%d|" % len(names)]
+    for name in names:
+        atom = atom_bytes(name) if type(name) in (str, int, type(None)) else None
+        if atom is None:
+            return b"N" + hasher.digest_nested(names)
+        out.append(b"%d|" % len(atom))
+        out.append(atom)
+    return b"".join(out)
 
 
 def _value_parts(values: Any, hasher: Hasher) -> list[Any]:
     """One column's (or index's) dtype and values, as parts for :func:`feed`."""
-    parts: list[Any] = [f"|{values.dtype}|".encode()]
+    parts: list[Any] = [_dtype_part(values.dtype)]
     if isinstance(values, np.ndarray):
         parts += array_parts(values, hasher)
     elif isinstance(values, pd.Categorical):
@@ -55,7 +81,9 @@ def _string_parts(values: Any, hasher: Hasher) -> list[Any]:
     strings; a column where some string contains a NUL is pickled instead.
     """
     parts: list[Any] = []
-    objects = np.asarray(values, dtype=object)  # no copy for python-backed strings
+    objects = getattr(values, "_ndarray", None)  # python-backed: the strings themselves
+    if not (isinstance(objects, np.ndarray) and objects.dtype == object):
+        objects = np.asarray(values, dtype=object)
     items = objects.tolist()
     joined = _joined(items)
     if joined is None:
@@ -78,15 +106,19 @@ def _joined(items: list[Any]) -> bytes | None:
         joined = "\0".join(items).encode("utf-8", "surrogatepass")
     except TypeError:
         return None
-    # UTF-8 has a zero byte only for U+0000; numpy counts them ~5x faster than bytes.count.
-    nuls = np.count_nonzero(np.frombuffer(joined, dtype=np.uint8) == 0)
+    # UTF-8 has a zero byte only for U+0000; numpy counts them ~5x faster than bytes.count
+    # (once past its own call overhead).
+    if len(joined) < _SMALL:
+        nuls = joined.count(0)
+    else:
+        nuls = int(np.count_nonzero(np.frombuffer(joined, dtype=np.uint8) == 0))
     return joined if nuls == max(len(items) - 1, 0) else None
 
 
 def _index_digest(index: pd.Index, hasher: Hasher) -> bytes:
     h = xxhash.xxh3_128()
     h.update(b"Index|" + type(index).__name__.encode())
-    h.update(hasher.digest_nested(list(index.names)))
+    h.update(_names_part(list(index.names), hasher))
     if isinstance(index, pd.RangeIndex):
         h.update(repr((index.start, index.stop, index.step)).encode())
     elif isinstance(index, pd.MultiIndex):

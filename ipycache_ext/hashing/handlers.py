@@ -145,6 +145,25 @@ def dispatch(value: Any, hasher: Hasher) -> bytes | None:
     return _first(_RULES, value, hasher)
 
 
+def predicates_for(tp: type) -> tuple[Callable[[Any], bool], ...] | None:
+    """What decides whether a handler hashes an instance of ``tp``: None when a type
+    rule or a module root may (the instance goes through :func:`dispatch`), else the
+    predicate rules to ask of each instance (none claims it: hashed by its state).
+
+    Lets the fast path decide once per type for a list of 100,000 instances of one class.
+    """
+    module = getattr(tp, "__module__", None)
+    if not isinstance(module, str) or module.startswith(_roots):
+        return None
+    predicates = []
+    for types, exact, predicate, _ in _RULES:
+        if predicate is not None:
+            predicates.append(predicate)
+        elif tp in types if exact else issubclass(tp, types):
+            return None
+    return tuple(predicates)
+
+
 def _digest_memoryview(value: memoryview, hasher: Hasher) -> bytes:
     return xxh_digest(
         MEMORYVIEW + value.format.encode() + repr(value.shape).encode() + value.tobytes()

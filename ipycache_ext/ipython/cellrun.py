@@ -108,6 +108,7 @@ class CellRun:
     binds: tuple[str, ...]
     key: CallKey
     before: dict[str, Any] = field(default_factory=dict)
+    used: frozenset[str] = frozenset()  # every name and attribute the source uses
 
 
 def run_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Any:
@@ -130,7 +131,8 @@ def _prepare(shell: Any, raw_cell: str, options: CellOptions) -> tuple[MemoCell,
     hasher = Hasher(subject=Subject("cell", "the cell"))
     key = key_of_cell(facts, shell.user_ns, options.flags(), hasher)
     cell = MemoCell(cell_name(options.name, facts, raw_cell), options, hasher)
-    return cell, CellRun(shell, source, facts.binds, key)
+    used = frozenset(facts.reads).union(*facts.chains, (name for name, _ in facts.imported))
+    return cell, CellRun(shell, source, facts.binds, key, used=used)
 
 
 _STATIC_KEPT = 256
@@ -202,6 +204,9 @@ class MemoCell(Cached[CellRun]):
 
     def describe(self, call: CellRun) -> str:
         return self.label
+
+    def names_used(self, call: CellRun) -> frozenset[str]:
+        return call.used
 
     @contextlib.contextmanager
     def running(self, call: CellRun) -> Iterator[list[capture.Event]]:

@@ -85,9 +85,11 @@ class MemoMagics(Magics):
         "dir|s3://... (a local read-through cache of a team store). Empty: $IPYCACHE_DIR "
         "or the user cache directory.",
     ).tag(config=True)
-    max_disk_bytes = Int(4 << 30, min=1, help="Size bound of a directory store (LRU out).").tag(
-        config=True
-    )
+    max_disk_bytes = Int(
+        4 << 30,
+        min=1,
+        help="Size bound of a directory store or an S3 prefix (least recently used out).",
+    ).tag(config=True)
     user_paths = List(
         Unicode(),
         help="Folders besides the working directory whose code is yours (traversed, so "

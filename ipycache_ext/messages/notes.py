@@ -14,15 +14,29 @@ if TYPE_CHECKING:
     from ..errors import UnhashableTypeError, UserHashError
 
 
-def miss_note(what: str, seconds: float, reasons: list[Reason]) -> Note:
-    """One line: which call ran, how long it took, and why it missed."""
+def miss_note(
+    what: str, seconds: float, reasons: list[Reason], unseen_readers: tuple[str, ...] = ()
+) -> Note:
+    """One line: which call ran, how long it took, and why it missed; once per
+    function or cell, the native file readers it calls that the file tracking
+    cannot see, with how to declare what they read."""
     why = reasons_text(reasons) if reasons else reason_first_call()
-    text = f"[{PREFIX}] cache miss: ran {what} in {duration(seconds)} ({why})"
+    hint = unseen_readers_hint(unseen_readers) if unseen_readers else ""
+    text = f"[{PREFIX}] cache miss: ran {what} in {duration(seconds)} ({why}){hint}"
     body = (
         f"<b>cache miss</b>: ran <code>{html.escape(what)}</code> in "
-        f"{duration(seconds)} <i>({html.escape(why)})</i>"
+        f"{duration(seconds)} <i>({html.escape(why)})</i>{html.escape(hint)}"
     )
     return make_note("miss", text, body, "#8a6d00")
+
+
+def unseen_readers_hint(readers: tuple[str, ...]) -> str:
+    names = ", ".join(readers)
+    return (
+        f"; no file read was seen, but it calls {names}, which reads files natively: "
+        'declare them inside the code with ipycache_ext.depends_on("data/*.parquet") '
+        "(a %%memo cell: --files PATTERN) so an edited file is a miss"
+    )
 
 
 def hit_note(what: str, restored: list[str]) -> Note:

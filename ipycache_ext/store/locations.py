@@ -23,5 +23,5 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
             open_backend(near, max_disk_bytes, timeout), open_backend(far, max_disk_bytes, timeout)
         )
     if urlparse(location).scheme == "s3":
-        return S3Backend(location)
+        return S3Backend(location, max_disk_bytes)
     return backends.open_backend(location, max_disk_bytes, timeout)

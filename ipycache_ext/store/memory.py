@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..parts import FileState, Reason, Snapshot
+from . import compact
 
 _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 
 
-@dataclass
 class Entry:
     """A stored result (a function's value or a cell's record), the fingerprint it had
     when stored (for the mutation check), what its key was made of, and the files its
@@ -33,26 +33,81 @@ class Entry:
     is this kernel's clock and is not meaningful elsewhere.  ``stored_at`` is wall-clock
     time (an entry's age means the same in every kernel sharing a store); ``hits``
     counts this kernel's hits on it.
+
+    Slotted, with ``parts``, ``seconds`` and ``stored_at`` packed into one ``bytes``
+    against a layout shared by the entries of one function (:mod:`.compact`): a tiny
+    entry is a few hundred bytes.  It pickles as the dict of fields it always had, so
+    entries persisted before and after read alike.
     """
 
-    value: Any
-    fingerprint: Any
-    parts: Snapshot
-    seconds: float
-    expires: float | None = None
-    stored_at: float | None = None  # None only in entries written before it existed
-    hits: int = 0
-    files: tuple[FileState, ...] = ()
+    __slots__ = ("value", "fingerprint", "expires", "hits", "files", "_layout", "_packed")
 
-    def __post_init__(self) -> None:
-        if self.stored_at is None:
-            self.stored_at = time.time()
+    def __init__(
+        self,
+        value: Any,
+        fingerprint: Any,
+        parts: Snapshot,
+        seconds: float,
+        expires: float | None = None,
+        stored_at: float | None = None,  # None: now (entries written before it existed)
+        hits: int = 0,
+        files: tuple[FileState, ...] = (),
+    ) -> None:
+        self.value = value
+        self.fingerprint = fingerprint
+        self.expires = expires
+        self.hits = hits
+        self.files = files
+        self._layout = compact.layout_of(parts)
+        when = time.time() if stored_at is None else stored_at
+        self._packed = compact.pack(self._layout, parts, seconds, when)
+
+    @property
+    def parts(self) -> Snapshot:
+        """What the key was made of, by part id (decoded when read, not on a hit)."""
+        return compact.PackedParts(self._layout, self._packed)
+
+    @property
+    def seconds(self) -> float:
+        return compact.times(self._packed)[0]
+
+    @property
+    def stored_at(self) -> float | None:
+        return compact.times(self._packed)[1]
+
+    @stored_at.setter
+    def stored_at(self, when: float | None) -> None:
+        seconds = self.seconds
+        self._packed = compact.with_times(
+            self._packed, seconds, time.time() if when is None else when
+        )
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**vars(self), "expires": None, "hits": 0}
+        return {
+            "value": self.value,
+            "fingerprint": self.fingerprint,
+            "parts": dict(self.parts),
+            "seconds": self.seconds,
+            "expires": None,
+            "stored_at": self.stored_at,
+            "hits": 0,
+            "files": self.files,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["value"],
+            state["fingerprint"],
+            state["parts"],
+            state["seconds"],
+            state.get("expires"),
+            state.get("stored_at"),
+            state.get("hits", 0),
+            state.get("files", ()),
+        )
 
 
 @dataclass
@@ -66,6 +121,7 @@ class OwnerStats:
     max_entries: int | None = None
     last_reasons: tuple[Reason, ...] = ()
     last_parts: Snapshot | None = None
+    readers_hinted: bool = False  # the native-reader hint was given (once per owner)
 
 
 class Flight:
@@ -124,7 +180,10 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self._entries: dict[str, OrderedDict[bytes, Entry]] = {}
+        # Per owner, least recently used first: an OrderedDict when the owner has a
+        # max_entries (evicting the oldest is O(1)), else a plain dict (~45 bytes less
+        # per entry; a hit moves its entry to the end by taking it out and back in).
+        self._entries: dict[str, dict[bytes, Entry]] = {}
         self._stats: dict[str, OwnerStats] = {}
         self._inflight: dict[tuple[str, bytes], Flight] = {}
         self._gone: dict[str, OrderedDict[bytes, str]] = {}
@@ -144,7 +203,7 @@ class MemoryStore:
                 del entries[key]
                 self._forget(owner, key, "expired")
                 return None
-            entries.move_to_end(key)
+            _to_end(entries, key)
             return entry
 
     def peek(self, owner: str, key: bytes) -> tuple[Entry | None, str | None]:
@@ -174,13 +233,18 @@ class MemoryStore:
 
     def put(self, owner: str, key: bytes, entry: Entry, max_entries: int | None) -> None:
         with self.lock:
-            entries = self._entries.setdefault(owner, OrderedDict())
+            entries = self._entries.get(owner)
+            if entries is None or (max_entries is not None and type(entries) is dict):
+                entries = self._entries[owner] = (
+                    OrderedDict(entries or ()) if max_entries is not None else dict(entries or ())
+                )
             entries[key] = entry
-            entries.move_to_end(key)
+            _to_end(entries, key)
             self._gone.get(owner, _NO_GONE).pop(key, None)
             if max_entries is not None:
                 while len(entries) > max_entries:
-                    evicted, _ = entries.popitem(last=False)
+                    evicted = next(iter(entries))  # an OrderedDict: its first, in O(1)
+                    del entries[evicted]
                     self._forget(owner, evicted, "evicted")
 
     def count(self, owner: str) -> int:
@@ -275,7 +339,15 @@ class MemoryStore:
             flight.land()
 
 
-_NO_ENTRIES: OrderedDict[bytes, Entry] = OrderedDict()  # read-only stand-ins for absent
+def _to_end(entries: dict[bytes, Entry], key: bytes) -> None:
+    """Make ``key`` the most recently used of ``entries``."""
+    if type(entries) is OrderedDict:
+        entries.move_to_end(key)
+    else:
+        entries[key] = entries.pop(key)
+
+
+_NO_ENTRIES: dict[bytes, Entry] = {}  # read-only stand-ins for absent
 _NO_GONE: OrderedDict[bytes, str] = OrderedDict()
 
 STORE = MemoryStore()

@@ -29,11 +29,11 @@ from urllib.parse import urlparse
 
 from .. import messages, notify
 from ..config import SETTINGS
-from .backends import Chunks, MissingExtra, _read_buffer, as_chunks
+from .backends import Chunks, EntryTooLarge, MissingExtra, _read_buffer, as_chunks
 from .owners import INDEX_PREFIX
+from .s3_bound import LOCKS, USED, LruBound
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
-LOCKS = "locks/"
 PART = 8 << 20  # bytes per ranged read and per multipart part
 READERS = 8  # ranged reads in flight for one big entry
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -87,7 +87,7 @@ def _profile_settings() -> dict[str, str]:
 class S3Backend:
     """One bucket (and prefix) of an S3-compatible server."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, max_bytes: int | None = None) -> None:
         try:
             import obstore
             from obstore.store import S3Store
@@ -115,6 +115,7 @@ class S3Backend:
         )
         self._no_conditional_put = False
         self._local = threading.local()
+        self._bound = None if max_bytes is None else LruBound(obstore, self._store, max_bytes)
 
     # ----- entries -----------------------------------------------------------------------
 
@@ -139,6 +140,8 @@ class S3Backend:
         size = meta["size"]
         head = first.bytes()
         self._local.expires = None if expires is None else float(expires)
+        if self._bound is not None and not key.startswith(INDEX_PREFIX):
+            self._bound.used(key)
         if size <= len(head):
             return memoryview(head)
         data = _read_buffer(size)
@@ -174,6 +177,9 @@ class S3Backend:
         chunks = as_chunks(data)
         attributes = {} if ttl is None else {EXPIRES: f"{time.time() + ttl:.3f}"}
         size = sum(memoryview(c).nbytes for c in chunks)
+        entry = not key.startswith(INDEX_PREFIX)
+        if self._bound is not None and entry and size > self._bound.max_bytes:
+            raise EntryTooLarge(size, self._bound.max_bytes)
         try:
             self._obs.put(
                 self._store,
@@ -186,6 +192,9 @@ class S3Backend:
             )
         except Exception as exc:
             raise _fault(exc) from None
+        if self._bound is not None and entry:
+            with contextlib.suppress(Exception):  # the entry is written; eviction is later
+                self._bound.written(key, size)
 
     def delete(self, key: str) -> None:
         try:
@@ -194,9 +203,11 @@ class S3Backend:
             pass
         except Exception as exc:
             raise _fault(exc) from None
+        if self._bound is not None and not key.startswith((LOCKS, INDEX_PREFIX)):
+            self._bound.forget(key)
 
     def keys(self) -> list[str]:
-        return [p for p in self._paths() if not p.startswith((LOCKS, INDEX_PREFIX))]
+        return [p for p in self._paths() if not p.startswith((LOCKS, USED, INDEX_PREFIX))]
 
     def index_names(self) -> list[str]:
         """The owner index records (:mod:`.owners`), apart from the entries."""

@@ -1,8 +1,13 @@
 """The signed entry format and the secret key that signs it.
 
-Every entry is ``MAGIC | key id | HMAC-SHA256 | binding | header | pickle | buffers``.
+Every entry is ``MAGIC | key id | MAC | binding | header | pickle | buffers``.
 Pickles are code, so an entry whose signature does not verify under the secret key is
-never unpickled.  The signed ``binding`` names the store namespace, the owner and the
+never unpickled.  The MAC is keyed BLAKE3 (with a key derived from the secret): a
+keyed hash built to be a MAC, and fast enough that checking the whole of an 80 MB
+entry costs a fraction of reading it (HMAC-SHA256 cost 70 % of a persistent hit), on
+as many cores as the machine has for big entries.
+
+The signed ``binding`` names the store namespace, the owner and the
 key the entry was written for, so a valid entry copied or renamed under another key
 (f(1)'s value under f(2)'s name) is refused too.  An entry carries the id of the key
 that signed it, so one signed with another key (a colleague's) can be told from one
@@ -27,9 +32,11 @@ import sys
 import types
 from typing import Any
 
+import blake3
+
 from ..config import SETTINGS
 
-MAGIC = b"IPYCACHE3\n"  # 2: one entry type for functions and cells; 3: key bound
+MAGIC = b"IPYCACHE4\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
 _MAGIC_FAMILY = b"IPYCACHE"
 _MAC_SIZE = 32
 _KEY_ID_SIZE = 8
@@ -201,15 +208,40 @@ def dump_entry(payload: Any, key: bytes, bound_to: bytes) -> list[Any]:
     body: list[Any] = [bound_to, len(header).to_bytes(4, "little"), header]
     for part in (pickled, *views):
         body += [len(part).to_bytes(8, "little"), part]
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    for chunk in body:
-        mac.update(chunk)
-    return [MAGIC + key_id(key) + mac.digest(), *body]
+    return [MAGIC + key_id(key) + mac(key, body), *body]
+
+
+_THREADED = 4 << 20  # from this many bytes the MAC is computed on every core
+_derived: dict[bytes, tuple[bytes, bytes]] = {}
+
+
+def _keys(secret: bytes) -> tuple[bytes, bytes]:
+    """The MAC key and the public key id derived from ``secret`` (cached per secret)."""
+    found = _derived.get(secret)
+    if found is None:
+        mac_key = blake3.blake3(secret, derive_key_context="ipycache_ext 2026 entry MAC").digest()
+        ident = blake3.blake3(secret, derive_key_context="ipycache_ext 2026 key id").digest()
+        found = _derived[secret] = (mac_key, ident[:_KEY_ID_SIZE])
+    return found
+
+
+def mac(secret: bytes, chunks: Any) -> bytes:
+    """Keyed BLAKE3 of ``chunks`` (a buffer or a list of them) under ``secret``."""
+    parts = [chunks] if isinstance(chunks, (bytes, bytearray, memoryview)) else chunks
+    size = sum(memoryview(part).nbytes for part in parts)
+    threads = blake3.blake3.AUTO if size >= _THREADED else 1
+    hasher = blake3.blake3(key=_keys(secret)[0], max_threads=threads)
+    for part in parts:
+        hasher.update(part)
+    return hasher.digest()
+
+
+SIGNED_FROM = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE  # where the signed body starts
 
 
 def key_id(key: bytes) -> bytes:
     """A public id of a secret key, so an entry says which key signed it."""
-    return hmac.new(key, b"ipycache key id", hashlib.sha256).digest()[:_KEY_ID_SIZE]
+    return _keys(key)[1]
 
 
 def load_entry(data: Any, key: bytes, bound_to: bytes) -> Any:
@@ -222,15 +254,15 @@ def load_entry(data: Any, key: bytes, bound_to: bytes) -> Any:
     view = memoryview(data)
     if view.readonly:
         view = memoryview(bytearray(view))
-    start = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE
+    start = SIGNED_FROM
     if len(view) < start + _BINDING_SIZE + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
             raise EntryRejected("format")
         raise EntryRejected("corrupt")
     signer = bytes(view[len(MAGIC) : len(MAGIC) + _KEY_ID_SIZE])
-    mac = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])
+    signature = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])
     body = view[start:]
-    if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
+    if not hmac.compare_digest(signature, mac(key, body)):
         raise EntryRejected("signature" if signer == key_id(key) else "foreign")
     if not hmac.compare_digest(bytes(body[:_BINDING_SIZE]), bound_to):
         raise EntryRejected("misplaced")

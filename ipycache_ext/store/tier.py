@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import xxhash
 
@@ -49,6 +50,7 @@ from .signed import (
     secret_key,
     team_secret,
 )
+from .tiered import TieredBackend
 
 
 def default_location() -> str:
@@ -103,27 +105,57 @@ class Tier:
             return None
         name = self.entry_key(owner, key)
         try:
-            data = self.backend.get(name)
+            try:
+                data = self.backend.get(name)
+            except ForeignRow as planted:
+                self._reject(planted, name, label)
+                return None
             if data is None:
                 return None
+            found = self._verified(data, owner, key, name, label)
+            tiered = self.backend if isinstance(self.backend, TieredBackend) else None
+            if found is None and tiered is not None and tiered.served_near():
+                # A bad local copy of a tiered store says nothing of the team's copy:
+                # read that one, and if it verifies, it replaces the local copy.
+                data = tiered.far_get(name)
+                if data is not None:
+                    found = self._verified(data, owner, key, name, label)
+                    if found is not None:
+                        tiered.repair_near(name, data)
+            return found
+        except Exception as exc:
+            self._fault(exc)
+            return None
+
+    def _verified(self, data: Any, owner: str, key: bytes, name: str, label: str) -> Entry | None:
+        """The entry ``data`` holds if it verifies as ``owner``'s ``key``; else None,
+        said once, and the copy it came from dropped unless it is someone else's."""
+        try:
             found = load_entry(data, self._secret, self._binding(owner, key))
             if not isinstance(found, Entry):
                 raise EntryRejected("corrupt")
             return found
         except (EntryRejected, ForeignRow) as rejected:
-            kind = rejected.kind if isinstance(rejected, EntryRejected) else "planted"
-            detail = str(rejected) if isinstance(rejected, EntryRejected) else ""
-            where = self.backend.where
-            self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
-            if kind not in ("foreign", "planted"):
-                with contextlib.suppress(Exception):
+            self._reject(rejected, name, label)
+            return None
+
+    def _reject(self, rejected: EntryRejected | ForeignRow, name: str, label: str) -> None:
+        """Say once that the copy under ``name`` was refused; drop it unless it is
+        someone else's."""
+        kind = rejected.kind if isinstance(rejected, EntryRejected) else "planted"
+        detail = str(rejected) if isinstance(rejected, EntryRejected) else ""
+        where = self.backend.where
+        self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
+        if kind not in ("foreign", "planted"):
+            with contextlib.suppress(Exception):
+                # A tiered store drops only the copy that was read (the local one
+                # can be bad while the team's is good).
+                if isinstance(self.backend, TieredBackend):
+                    self.backend.drop_read_copy(name)
+                else:
                     self.backend.delete(name)
-            # A colleague's entry and a planted row are left for the next verified
-            # write to replace (deleting a planted row could follow its file name).
-            return None
-        except Exception as exc:
-            self._fault(exc)
-            return None
+        # A colleague's entry and a planted row are left for the next verified
+        # write to replace (deleting a planted row could follow its file name).
 
     def save(
         self,
@@ -170,6 +202,11 @@ class Tier:
         name = self.entry_key(owner, key)
         if self._skipped():
             return Claim(self, name, None, None)
+        # A stored entry is read, not computed: no lease for a hit (a lease is a write
+        # and a delete, two round trips to a remote store).
+        found = self.load(owner, key, label)
+        if found is not None or self._skipped():
+            return Claim(self, name, None, found)
         token = new_token()
         try:
             locked = self.backend.try_lock(name, token, SETTINGS.lease_seconds)

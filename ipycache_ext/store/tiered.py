@@ -30,6 +30,9 @@ class TieredBackend:
         # Entries read from the near store by try_lock, handed to the get that follows
         # (the tier takes the lease, then reads): read once, not twice.
         self._ahead = threading.local()
+        # Which store the last get of this thread was served from (a rejected copy is
+        # dropped there only).
+        self._served = threading.local()
         self._near_grants: set[str] = set()
 
     def _near_get(self, key: str) -> Any:
@@ -39,6 +42,7 @@ class TieredBackend:
             return None  # a failing local cache is only slower: the far store has it
 
     def get(self, key: str) -> Any:
+        self._served.near = True
         ahead = getattr(self._ahead, "entry", None)
         if ahead is not None and ahead[0] == key:
             self._ahead.entry = None
@@ -46,10 +50,32 @@ class TieredBackend:
         found = self._near_get(key)
         if found is not None:
             return found
+        self._served.near = False
         found = self.far.get(key)
         if found is not None:
             self._copy_near(key, found)
         return found
+
+    def served_near(self) -> bool:
+        """True when this thread's last :meth:`get` came from the near store."""
+        return bool(getattr(self._served, "near", False))
+
+    def far_get(self, key: str) -> Any:
+        """The far store's copy, read past the near one (which was found bad)."""
+        self._served.near = False
+        return self.far.get(key)
+
+    def repair_near(self, key: str, data: Any) -> None:
+        """A verified far copy replaces a bad near one."""
+        self._copy_near(key, data)
+
+    def drop_read_copy(self, key: str) -> None:
+        """Drop the copy the last get returned, from the store it came from only (a
+        bad far copy is dropped from both: the near one was copied from it)."""
+        if self.served_near():
+            self.near.delete(key)
+        else:
+            self.delete(key)
 
     def _copy_near(self, key: str, data: Any) -> None:
         expires = getattr(self.far, "expires_of_last_get", lambda: None)()
