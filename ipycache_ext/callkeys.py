@@ -169,8 +169,8 @@ class CallKeys:
         for value in args:
             if type(value) not in _REMEMBERED or (type(value) is str and len(value) > 256):
                 return key
-        if len(guarded.keys) >= _KEYS_KEPT:
-            guarded.keys.clear()
+        if len(guarded.keys) >= _KEYS_KEPT:  # the oldest out: the hot arguments stay
+            del guarded.keys[next(iter(guarded.keys))]
         guarded.keys[args] = key
         return key
 
@@ -185,7 +185,7 @@ def forget_all() -> None:
 
 
 _REMEMBERED = frozenset({int, str})  # argument types whose equality is identity of key
-_KEYS_KEPT = 1024
+_KEYS_KEPT = 64  # per function: some 30 kB at most
 
 
 class GuardedCode:
