@@ -25,6 +25,10 @@ from ipycache_ext.store.memory import STORE
 SMALL_CELL = 'a = x * 2\nb = [y] * 3\nc = {"k": a}\n'
 # The same cell, also reading an 80 MB array: its key hashes the array on every hit.
 BIG_CELL = 'a = x * 2\nb = [y] * 3\nc = {"k": a, "n": len(big)}\n'
+# A cell reading 500 variables (v0 ... v499): parsing it is much of what a hit costs,
+# unless it is parsed once per cell text.
+WIDE = 500
+WIDE_CELL = "total = sum([" + ", ".join(f"v{i}" for i in range(WIDE)) + "])\n"
 
 
 def _runner(shell: InteractiveShell, source: str, notes: bool = False) -> Callable[[], Any]:
@@ -55,12 +59,15 @@ def cell_hit_overhead() -> dict[str, Any]:
             shell.run_cell("%load_ext ipycache_ext")
             shell.run_cell("%config MemoMagics.notes = False")
         shell.user_ns.update(x=21, y="word", big=big)
+        shell.user_ns.update({f"v{i}": i for i in range(WIDE)})
         contenders = {
             "bare": _runner(shell, SMALL_CELL),
             "hit": _runner(shell, "%%memo\n" + SMALL_CELL),
             "hit, notes on": _runner(shell, "%%memo\n" + SMALL_CELL, notes=True),
             "bare, big": _runner(shell, BIG_CELL),
             "hit, big": _runner(shell, "%%memo\n" + BIG_CELL),
+            "bare, 500": _runner(shell, WIDE_CELL),
+            "hit, 500": _runner(shell, "%%memo\n" + WIDE_CELL),
             "raw": lambda: xxhash.xxh3_128_digest(big),
         }
         contenders["hit"]()  # the miss, so that the next call shows a hit's note
@@ -72,8 +79,8 @@ def cell_hit_overhead() -> dict[str, Any]:
     finally:
         SETTINGS.notes = False
         InteractiveShell.clear_instance()
-    if misses != 2:
-        raise RuntimeError(f"expected one miss per %%memo cell (2), saw {misses}")
+    if misses != 3:
+        raise RuntimeError(f"expected one miss per %%memo cell (3), saw {misses}")
     return {
         **timings,
         "nbytes": big.nbytes,
@@ -107,6 +114,9 @@ def report_cell_hit(t: dict[str, Any]) -> list[str]:
         f"{t['hit, notes on'] / t['bare']:.2f}x |",
         f"| also reads an {mb:.0f} MB array, notes off | {ms(t['bare, big'])} | "
         f"{ms(t['hit, big'])} | **{ms(extra_big)}** | {t['hit, big'] / t['bare, big']:.2f}x |",
+        f"| reads {WIDE} variables (`total = sum([v0, ..., v{WIDE - 1}])`), notes off | "
+        f"{ms(t['bare, 500'])} | {ms(t['hit, 500'])} | "
+        f"**{ms(t['hit, 500'] - t['bare, 500'])}** | {t['hit, 500'] / t['bare, 500']:.2f}x |",
         "",
         f"Hashing what the big cell reads: one raw `xxh3_128_digest` of the array takes "
         f"{ms(t['raw'])} ms, so the big hit costs **{ms(extra_big - t['raw'])} ms** beyond "

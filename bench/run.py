@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python bench/run.py``).  Prints one markdown
 report and writes it to ``bench/RESULTS.md``.
 
-Eight questions:
+Nine questions:
 
 1. What does a cache hit cost on ``f(2, 21)`` (a function reading two globals),
    compared with ``functools.lru_cache`` and ``joblib.Memory``?
@@ -23,6 +23,9 @@ Eight questions:
    against the directory store (``s3_hit.py``)?
 8. How fast are the value shapes the issues name (shared parts, a small frame, long
    lists of instances), and how much memory does a tiny entry take (``shapes.py``)?
+9. Does a hit cost more as the code it reaches or the globals it reads grow (10 vs
+   1,000 helpers, 2 vs 200 globals), and what does a miss add to its body
+   (``hot_paths.py``)?
 
 The report opens with the targets the issues set, each with PASS or FAIL
 (``targets.py``).
@@ -56,6 +59,7 @@ import xxhash
 from cell_hit import cell_hit_overhead, report_cell_hit
 from disk_hit import disk_hit, report_disk_hit
 from file_deps import file_deps, report_file_deps
+from hot_paths import hot_paths, report_hot_paths
 from s3_hit import report_s3_hit, s3_hit
 from shapes import report_shapes, shape_targets, shapes
 from targets import Target, table
@@ -264,6 +268,8 @@ def targets_of(
     files: dict[str, float],
     s3: dict[int, dict[str, float]],
     shaped: dict[str, Any],
+    hot: dict[str, float],
+    cell: dict[str, Any],
 ) -> list[Target]:
     """The figures the issues set targets for, from this run's measurements."""
     memo_hit, lru_hit = hits["`@memo`"], hits["`functools.lru_cache`"]
@@ -283,6 +289,30 @@ def targets_of(
         )
     # Lists of instances (issue 14) have their targets in section 8 (shapes.py).
     found += [
+        Target(
+            11,
+            "hit reaching 1,000 helpers vs 10",
+            hot["1000 helpers"] / hot["10 helpers"],
+            1.2,
+            "x",
+        ),
+        Target(
+            11,
+            "hit, extra per int global read (200 vs 2)",
+            (hot["200 globals"] - hot["2 globals"]) / 198 * 1e9,
+            50,
+            "ns",
+        ),
+        Target(
+            11, "a miss's work beyond its body", (hot["`@memo` miss"] - hot["body"]) * 1e6, 20, "µs"
+        ),
+        Target(
+            11,
+            "`%%memo` hit, cell reading 500 variables, vs running it bare",
+            cell["hit, 500"] / cell["bare, 500"],
+            1.0,
+            "x",
+        ),
         Target(
             10,
             "`open()` with the file hook, no miss running",
@@ -316,6 +346,7 @@ def report(
     files: dict[str, float],
     s3: dict[int, dict[str, float]],
     shaped: dict[str, Any],
+    hot: dict[str, float],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -326,7 +357,7 @@ def report(
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
         "contenders of a row timed in turns.",
         "",
-        *table(targets_of(hits, rows, disk, files, s3, shaped)),
+        *table(targets_of(hits, rows, disk, files, s3, shaped, hot, cell)),
         "## 1. Cache hit on `f(2, 21)` (f reads two globals)",
         "",
         "| | µs per hit | vs `@memo` |",
@@ -386,6 +417,7 @@ def report(
     out += report_file_deps(files)
     out += report_s3_hit(s3)
     out += report_shapes(shaped)
+    out += report_hot_paths(hot)
     return "\n".join(out)
 
 
@@ -395,6 +427,9 @@ def main() -> None:
     started = time.perf_counter()
     print("case 1: hit overhead", file=sys.stderr)
     hits = hit_overhead()
+    # Timed next, like case 1, before the big values of the other cases fill the heap.
+    print("case 9: hits as the code grows, a miss's work", file=sys.stderr)
+    hot = hot_paths()
     print("case 2: building values", file=sys.stderr)
     rows = throughput(make_values())
     print("case 3: mutation check", file=sys.stderr)
@@ -409,7 +444,7 @@ def main() -> None:
     s3 = s3_hit()
     print("case 8: value shapes and entry size", file=sys.stderr)
     shaped = shapes(pickle5_xxh3)
-    text = report(hits, rows, big, cell, disk, files, s3, shaped)
+    text = report(hits, rows, big, cell, disk, files, s3, shaped, hot)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from . import messages, notify
+from .callkeys import forget_all
 from .config import SETTINGS
 from .deps import files
 from .errors import RecursionCycleError
-from .keys import CallKey, snapshot, why_missed
+from .keys import CallKey, why_missed
 from .parts import FileState, PartKind, Reason
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
@@ -70,15 +71,18 @@ class Cached(Generic[Call]):
 
     kind = "function"
     nests = True
+    validates = True  # False: :meth:`still_valid` always says True (skip the call)
+    as_stored = False  # True: :meth:`deliver` of a memory hit is ``entry.value`` (skip it)
 
     def __init__(self, owner: str, label: str, policy: Policy) -> None:
         self.owner = owner
         self.label = label
         self.policy = policy
+        self._counted = (owner, label, self.kind, policy.max_entries)
 
     def stats(self) -> OwnerStats:
         """This thing's counters (made on first use, and again after a clear)."""
-        return STORE.stats(self.owner, self.label, self.kind, self.policy.max_entries)
+        return STORE.stats(*self._counted)
 
     # ----- hooks -----------------------------------------------------------------------
 
@@ -144,21 +148,27 @@ class Cached(Generic[Call]):
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while (entry := self._live(call, owner, digest)) is None:
+        entry = STORE.get(owner, digest)
+        if entry is not None and (entry.files or self.validates):
+            entry = self._valid(call, owner, digest, entry)
+        while entry is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
             if pending.waits_for_itself(sync=True):
                 raise RecursionCycleError(self.describe(call))
             pending.event.wait()
+            entry = self._live(call, owner, digest)
         else:
             return self._hit(call, entry)
         claim = None
         try:
-            with files.suspended():
-                tier = persistent.tier(self.policy.persist)
-                if tier is not None:
-                    claim = self._claim(tier, digest)
+            tier = None
+            if self._persists():
+                with files.suspended():
+                    tier = persistent.tier(self.policy.persist)
+                    if tier is not None:
+                        claim = self._claim(tier, digest)
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
@@ -181,21 +191,25 @@ class Cached(Generic[Call]):
         """:meth:`lookup` for a coroutine function: every wait is an ``await``."""
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        while (entry := self._live(call, owner, digest)) is None:
+        entry = self._live(call, owner, digest)
+        while entry is None:
             pending = STORE.claim(owner, digest)
             if pending is None:
                 break
             if pending.waits_for_itself(sync=False):
                 raise RecursionCycleError(self.describe(call))
             await pending.wait_async()
+            entry = self._live(call, owner, digest)
         else:
             return self._hit(call, entry)
         claim = None
         try:
-            with files.suspended():
-                tier = persistent.tier(self.policy.persist)
-                if tier is not None:
-                    claim = await self._aclaim(tier, digest)
+            tier = None
+            if self._persists():
+                with files.suspended():
+                    tier = persistent.tier(self.policy.persist)
+                    if tier is not None:
+                        claim = await self._aclaim(tier, digest)
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
@@ -210,12 +224,22 @@ class Cached(Generic[Call]):
     def _live(self, call: Call, owner: str, digest: bytes) -> Entry | None:
         """The memory entry for ``digest`` if there is one and it is still valid."""
         entry = STORE.get(owner, digest)
-        if entry is None or (entry.files and self._stale(entry, digest)):
+        return None if entry is None else self._valid(call, owner, digest, entry)
+
+    def _valid(self, call: Call, owner: str, digest: bytes, entry: Entry) -> Entry | None:
+        """``entry`` unless a file its run read changed or ``validate`` rejects it."""
+        if entry.files and self._stale(entry, digest):
             return None
-        if not self.still_valid(call, entry):
+        if self.validates and not self.still_valid(call, entry):
             STORE.drop(owner, digest, "invalid")
             return None
         return entry
+
+    def _persists(self) -> bool:
+        """Whether this thing wants the persistent tier now (what :func:`.tier.tier`
+        asks first): a miss that does not skips opening it."""
+        wanted = self.policy.persist
+        return SETTINGS.persist if wanted is None else wanted
 
     def outermost_run(self) -> bool:
         """True inside :meth:`running` of a miss that no other miss encloses."""
@@ -270,7 +294,7 @@ class Cached(Generic[Call]):
         if self.not_storable(stored):
             return self.result_of(call, stored)
         seconds, watch = run.seconds, run.watch
-        parts = snapshot(key.parts)
+        parts = key.snapshot()
         read = files.states(run.reads)
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry(), files=read)
         outermost = self._outermost()
@@ -297,7 +321,7 @@ class Cached(Generic[Call]):
                     )
         # Calls made inside a miss are not what the user compares the next call with.
         STORE.record_miss(stats, parts if outermost else None, reasons)
-        if outermost and not self.policy.quiet:
+        if outermost and not self.policy.quiet and SETTINGS.notes:  # else it is dropped
             unseen = self._unseen_readers(call, key, run, read, stats)
             note = messages.miss_note(
                 self.describe(call), seconds, list(reasons), unseen, self.label
@@ -358,8 +382,9 @@ class Cached(Generic[Call]):
     def _hit(self, call: Call, entry: Entry) -> Any:
         if entry.files:
             files.inherit(entry.files)
-        STORE.record_hit(self.stats(), entry.parts if self._outermost() else None, entry)
-        value = self.deliver(call, entry, None)
+        outermost = not (self.nests and _depth.get())
+        STORE.record_hit(STORE.stats(*self._counted), entry.parts if outermost else None, entry)
+        value = entry.value if self.as_stored else self.deliver(call, entry, None)
         if entry.fingerprint is not None:
             self.check_mutation(call, entry)
         return value
@@ -398,4 +423,5 @@ def clear_all() -> int:
     """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
     count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
     STORE.clear()
+    forget_all()  # and what the functions' guards hold
     return count

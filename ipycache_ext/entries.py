@@ -16,7 +16,7 @@ from typing import Any
 
 from . import messages, notify
 from .engine import Cached
-from .keys import CallKey, snapshot, why_missed
+from .keys import CallKey, why_missed
 from .parts import PartKind, Reason, Snapshot
 from .store import tier as persistent
 from .store.memory import STORE, Entry
@@ -68,7 +68,7 @@ def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanat
         return Explanation(what, True, where, age, approx_size(entry.value), entry.hits)
     stats = dict(STORE.owners()).get(cached.owner)
     before = None if stats is None else stats.last_parts
-    return Explanation(what, False, reasons=tuple(why_missed(before, snapshot(key.parts), gone)))
+    return Explanation(what, False, reasons=tuple(why_missed(before, key.snapshot(), gone)))
 
 
 def clear_one(cached: Cached[Any], key: CallKey) -> bool:

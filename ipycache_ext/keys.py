@@ -3,6 +3,9 @@
 The parts are kept with the entry (as a :data:`~ipycache_ext.parts.Snapshot`), so a
 later miss can say which of them changed: :func:`why_missed` compares part ids and
 bytes, and :mod:`ipycache_ext.messages` words the result.
+
+A function's calls are keyed through :mod:`.callkeys` (which walks the code once and
+reuses it on guards); a cell's here.
 """
 
 from __future__ import annotations
@@ -10,11 +13,10 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
-import inspect
 import struct
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import xxhash
@@ -26,15 +28,11 @@ from .deps.code import (
     Deps,
     add_import_read,
     add_value,
-    collect,
     resolve_chain,
-    short_atom,
 )
 from .deps.imports import user_module_of
 from .deps.usercode import is_user_module, short_name
-from .errors import UnhashableTypeError
 from .hashing.core import Hasher
-from .hashing.handlers import IN_MEMORY_FILES
 from .parts import (
     CODE_KINDS,
     MISSING_DATA,
@@ -48,111 +46,58 @@ from .parts import (
     part_id,
 )
 
-_pack_len = struct.Struct("<I").pack
-_SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
-_NO_DEFAULT = inspect.Parameter.empty
+pack_len = struct.Struct("<I").pack
 _BUILTINS = frozenset(dir(builtins))
 _THE_CELL = ("the cell",)
 
 
-class CallShape:
-    """How to bind a function's arguments quickly, and which ones to leave out.
-
-    The common case (positional-or-keyword parameters only) is bound by hand, which
-    costs a fraction of ``Signature.bind``; anything else goes through ``bind``.
-    """
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.signature = inspect.signature(fn)
-        params = list(self.signature.parameters.values())
-        self.simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
-        self.names = [p.name for p in params]
-        self.defaults = {p.name: p.default for p in params if p.default is not _NO_DEFAULT}
-        self.kept = [not n.startswith("_") for n in self.names]
-
-    def bind(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
-        """``(name, value)`` for every parameter that counts, defaults applied."""
-        if self.simple and len(args) <= len(self.names):
-            out = []
-            from_kwargs = 0
-            for i, name in enumerate(self.names):
-                if i < len(args):
-                    value = args[i]
-                elif name in kwargs:
-                    value = kwargs[name]
-                    from_kwargs += 1
-                elif name in self.defaults:
-                    value = self.defaults[name]
-                else:
-                    break
-                if self.kept[i]:
-                    out.append((name, value))
-            else:
-                if from_kwargs == len(kwargs):
-                    return out
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        kept = []
-        for name, value in bound.arguments.items():
-            if name.startswith("_"):
-                continue
-            if self.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
-                value = dict(sorted(value.items()))  # f(x=1, y=2) is f(y=2, x=1)
-            kept.append((name, value))
-        return kept
-
-
 class CallKey:
-    """A call's (or cell's) digest and the parts it was made of."""
+    """A call's (or cell's) digest and the parts it was made of (made when first
+    asked for: a hit needs the digest only)."""
 
-    __slots__ = ("digest", "parts")
+    __slots__ = ("digest", "_parts", "_make", "_source")
 
-    def __init__(self, digest: bytes, parts: list[Part]) -> None:
+    def __init__(
+        self,
+        digest: bytes,
+        parts: list[Part] | None = None,
+        make: Callable[[Any], list[Part]] | None = None,
+        source: Any = None,
+    ) -> None:
         self.digest = digest
-        self.parts = parts
+        self._parts = parts
+        self._make = make
+        self._source = source
+
+    @property
+    def parts(self) -> list[Part]:
+        if self._parts is None:
+            assert self._make is not None
+            self._parts = self._make(self._source)
+        return self._parts
+
+    def snapshot(self) -> Snapshot:
+        """What an entry keeps of these parts (see :func:`snapshot`)."""
+        return snapshot(self.parts)
 
 
 def digest_parts(identity: bytes, parts: list[Part]) -> bytes:
     """One digest of the ids and the length-prefixed data of every part."""
     chunks = [identity]
     for part in parts:
-        chunks += (_id_bytes(part.kind, part.name, part.via), _pack_len(len(part.data)), part.data)
+        chunks += (id_bytes(part.kind, part.name, part.via), pack_len(len(part.data)), part.data)
     return xxhash.xxh3_128_digest(b"".join(chunks))
 
 
 @functools.lru_cache(maxsize=4096)
-def _id_bytes(kind: PartKind, name: str, via: tuple[str, ...]) -> bytes:
+def id_bytes(kind: PartKind, name: str, via: tuple[str, ...]) -> bytes:
     """A part's id as it enters a key (ids repeat from call to call: encode them once)."""
     return "\x1f".join(part_id(kind, name, via)).encode() + b"\0"
 
 
-def key_of_call(
-    fn: Callable[..., Any],
-    identity: bytes,
-    shape: CallShape,
-    hasher: Hasher,
-    args: tuple,
-    kwargs: dict,
-) -> CallKey:
-    """Key of ``fn(*args, **kwargs)``: its code and reads (transitively) and its arguments."""
-    deps = Deps(hasher)
-    via = (short_name(fn),)
-    for name, value in shape.bind(args, kwargs):
-        data = short_atom(hasher, value)
-        if data is None:
-            where = messages.part_place(PartKind.ARGUMENT, name, via)
-            if (
-                type(value) not in _SCALARS
-                and isinstance(value, Iterator)
-                and type(value) not in IN_MEMORY_FILES
-            ):
-                type_name = f"{type(value).__module__}.{type(value).__qualname__}"
-                text = messages.iterator_argument_error(name, type_name, via[0])
-                raise UnhashableTypeError(text, type_name, where)
-            data = hasher.part(value, where, name)
-        deps.parts.append(Part(PartKind.ARGUMENT, name, via, data, value))
-    collect(deps, fn, via)
-    return CallKey(digest_parts(identity, deps.parts), deps.parts)
+def part_chunk(part: Part) -> bytes:
+    """What one part adds to a key's digest (see :func:`digest_parts`)."""
+    return id_bytes(part.kind, part.name, part.via) + pack_len(len(part.data)) + part.data
 
 
 def key_of_cell(
@@ -214,10 +159,10 @@ def _star_exports(modules: tuple[str, ...]) -> dict[str, types.ModuleType]:
 
 def snapshot(parts: list[Part]) -> Snapshot:
     """What an entry keeps of its parts: bytes and a short repr, by part id."""
-    return {p.ident: Seen(p.data, _shown(p)) for p in parts}
+    return {p.ident: Seen(p.data, shown_of(p)) for p in parts}
 
 
-def _shown(part: Part) -> str:
+def shown_of(part: Part) -> str:
     if part.kind in CODE_KINDS:
         return ""
     if part.kind is PartKind.OPTIONS:
@@ -241,12 +186,17 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
     if before is None:
         return [Reason(ReasonKind.FIRST_CALL)]
     reasons = []
+    references = []  # names newly bound to user code: why, when nothing else says
     for ident, seen in now.items():
         old = before.get(ident)
         if old is not None and old.data == seen.data:
             continue
         if old is None and (ident.kind == PartKind.CODE.value or seen.data.startswith(REF_DATA)):
-            continue  # newly reached code: the part that leads to it says why
+            # Newly reached code: the part that leads to it says why (or, with no
+            # other change, a name that now refers to it: a builtin shadowed).
+            if ident.kind != PartKind.CODE.value:
+                references.append(Reason(ReasonKind.CHANGED, ident, None, seen.shown))
+            continue
         rebound = old is not None and old.data.startswith(REF_DATA)
         kind = ReasonKind.REBOUND if rebound and seen.data.startswith(REF_DATA) else None
         reasons.append(
@@ -259,4 +209,4 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
             if seen.data.startswith(REF_DATA):
                 continue  # code no longer reached: the changed code that read it says why
             reasons.append(Reason(ReasonKind.REMOVED, ident))
-    return reasons or [Reason(ReasonKind.NO_ENTRY)]
+    return reasons or references or [Reason(ReasonKind.NO_ENTRY)]

@@ -15,16 +15,18 @@ import inspect
 import io
 import types
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import messages, notify
+from .callkeys import CallKeys, CallShape
 from .deps.usercode import short_name
 from .engine import Cached, Policy, clear_all
 from .entries import Explanation, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
-from .keys import CallKey, CallShape, key_of_call
+from .keys import CallKey
 from .mutation import fingerprint, private_copy, was_mutated
 from .store import owners as persisted
 from .store import tier as persistent
@@ -159,9 +161,10 @@ class MemoizedFunction(Cached[FunctionCall]):
         owner = f"{fn.__module__}.{fn.__qualname__}"
         super().__init__(owner, self._name, options.policy())
         self.options = options
-        self._identity = owner.encode()
-        self._shape = CallShape(fn)
+        self.validates = options.validate is not None
+        self.as_stored = not options.copy
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
+        self._keys = CallKeys(fn, owner.encode(), CallShape(fn), self._hasher)
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self._warned_iterator = False
@@ -199,6 +202,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Empty this function's entries: in memory, and in the persistent store when
         it persists (a note says how many persisted entries went)."""
         STORE.clear(self.owner)
+        self._keys.forget()
         persist = self.policy.persist
         tier = persistent.tier(True) if persist else None
         if persist is None:
@@ -219,9 +223,7 @@ class MemoizedFunction(Cached[FunctionCall]):
     # ----- the call --------------------------------------------------------------------
 
     def _key(self, args: tuple, kwargs: dict) -> CallKey:
-        return key_of_call(
-            self.__memo_wrapped__, self._identity, self._shape, self._hasher, args, kwargs
-        )
+        return self._keys.key(args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True  # IPython shows the user's frames only
@@ -229,27 +231,31 @@ class MemoizedFunction(Cached[FunctionCall]):
             return self.alookup(
                 self._key(args, kwargs), (args, kwargs), self.__memo_wrapped__, args, kwargs
             )
-        key = self._key(args, kwargs)
-        return self.lookup(key, (args, kwargs), self.__memo_wrapped__, args, kwargs)
+        return self.lookup(
+            self._keys.key(args, kwargs), (args, kwargs), self.__memo_wrapped__, args, kwargs
+        )
 
     # ----- the engine's hooks ------------------------------------------------------------
 
     def describe(self, call: FunctionCall) -> str:
         return messages.describe_call(self._name, *call)
 
-    @contextlib.contextmanager
-    def running(self, call: FunctionCall) -> Iterator[list[bool]]:
+    def running(self, call: FunctionCall) -> AbstractContextManager[list[bool]]:
         """The spinner (outermost miss only) and the watch for output while it runs."""
-        with contextlib.ExitStack() as stack:
-            spinner = self.options.show_spinner
-            if spinner and self.outermost_run():
-                note = (
-                    messages.spinner_text_note(spinner)
-                    if isinstance(spinner, str)
-                    else messages.running_note(self.describe(call))
-                )
-                stack.enter_context(notify.spinner(note))
-            yield stack.enter_context(notify.watch_output())
+        spinner = self.options.show_spinner
+        if not (spinner and notify.spinning() and self.outermost_run()):
+            return notify.watch_output()  # no spinner note to build: nothing shows it
+        return self._spinning(call, spinner)
+
+    @contextlib.contextmanager
+    def _spinning(self, call: FunctionCall, spinner: bool | str) -> Iterator[list[bool]]:
+        note = (
+            messages.spinner_text_note(spinner)
+            if isinstance(spinner, str)
+            else messages.running_note(self.describe(call))
+        )
+        with notify.spinner(note), notify.watch_output() as watch:
+            yield watch
 
     def after_miss(self, call: FunctionCall, stored: Any, watch: list[bool]) -> None:
         if watch[0] and not self.options.suppress_warning:
@@ -257,8 +263,10 @@ class MemoizedFunction(Cached[FunctionCall]):
 
     def not_storable(self, stored: Any) -> bool:
         """A generator, ``map``, an open file...: a hit would hand out an exhausted one."""
-        if type(stored) in _CONTAINERS or not isinstance(
-            stored, (Iterator, AsyncIterator, io.IOBase)
+        if (
+            type(stored) in _IMMUTABLE
+            or type(stored) in _CONTAINERS
+            or not isinstance(stored, (Iterator, AsyncIterator, io.IOBase))
         ):
             return False
         if not self._warned_iterator:

@@ -70,6 +70,11 @@ def emit_silently(show: Callable[[], Any]) -> Any:
         _local.emitting = False
 
 
+def spinning() -> bool:
+    """True if a front end shows a running miss (else its note need not be built)."""
+    return _spinner is not None
+
+
 def spinner(note: Note) -> ContextManager[None]:
     """Show ``note`` while the body runs longer than ``SETTINGS.spinner_delay``."""
     if _spinner is None:
@@ -142,9 +147,12 @@ def watch_output() -> Iterator[list[bool]]:
     token = _watchers.set((*_watchers.get(), flag))
     _install_tees()
     try:
-        with contextlib.ExitStack() as stack:
-            for probe in list(_display_probes):
-                stack.enter_context(probe(seen))
+        if _display_probes:
+            with contextlib.ExitStack() as stack:
+                for probe in list(_display_probes):
+                    stack.enter_context(probe(seen))
+                yield flag
+        else:
             yield flag
     finally:
         _watchers.reset(token)

@@ -17,6 +17,7 @@ stale results.
 from __future__ import annotations
 
 import ast
+import functools
 import symtable
 from dataclasses import dataclass
 
@@ -118,6 +119,18 @@ class _ReadsFinder(ast.NodeVisitor):
                 if sym.is_declared_global() and sym.is_assigned():
                     self.scope.all[name] = None
             stack.extend(table.get_children())
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """The children in order, as :class:`ast.NodeVisitor` visits them, with a stack
+        instead of recursion: a 500-term ``a + b + ...`` nests 500 deep."""
+        stack = list(ast.iter_child_nodes(node))[::-1]
+        while stack:
+            child = stack.pop()
+            visitor = getattr(self, "visit_" + child.__class__.__name__, None)
+            if visitor is not None:
+                visitor(child)
+            else:
+                stack.extend(list(ast.iter_child_nodes(child))[::-1])
 
     # ----- statements ----------------------------------------------------------------
 
@@ -269,8 +282,12 @@ class _ReadsFinder(ast.NodeVisitor):
         return None
 
 
+@functools.lru_cache(maxsize=256)
 def analyze(source: str) -> CellFacts:
-    """Parse a (transformed, plain Python) cell and say what it reads and binds."""
+    """Parse a (transformed, plain Python) cell and say what it reads and binds.
+
+    Remembered per cell text (the facts are a function of the text alone): a cell run
+    again is not parsed again."""
     tree = ast.parse(source)
     finder = _ReadsFinder()
     for stmt in tree.body:

@@ -1,16 +1,20 @@
 """What code depends on: its own code, the globals and closure values it reads, and,
 transitively, the user functions, methods and classes it references.
 
-The static part of a code object (its digest and the names it reads) is computed once
-and cached; the values it reads are looked up again on every call, which is what keeps
-results from going stale.  Which code is the user's is :mod:`.usercode`'s business.
+The static part of a code object (its digest and the names it reads, :mod:`.facts`) is
+computed once and cached; the values it reads are looked up again on every call (or,
+while :mod:`.guards` say nothing moved, only the ones that can change in place), which
+is what keeps results from going stale.  Which code is the user's is :mod:`.usercode`'s
+business.
 """
 
 from __future__ import annotations
 
-import dis
+import functools
+import operator
 import threading
 import types
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +23,11 @@ import xxhash
 from .. import messages
 from ..errors import MemoError
 from ..hashing.atoms import atom_bytes
-from ..hashing.core import DEFAULT, Hasher, register
+from ..hashing.core import Hasher, register
 from ..parts import MISSING_DATA, REF_DATA, Part, PartKind
-from .imports import ImportRead, import_reads, start_value, user_module_of
+from .facts import CodeFacts, facts_of
+from .guards import MISSING, Recorder, frozen, keyed_by_identity, same_items
+from .imports import start_value, user_module_of
 from .usercode import (
     is_environment,
     is_library_ref,
@@ -32,111 +38,25 @@ from .usercode import (
     unwrap,
 )
 
-MISSING = object()
-_ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
-_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
-
-
-# ----- static analysis of a code object ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CodeFacts:
-    """What a code object says about itself, independent of any values."""
-
-    digest: bytes
-    bare: tuple[str, ...]
-    chains: tuple[tuple[str, ...], ...]
-    imports: tuple[ImportRead, ...] = ()  # reads through names its own imports bind
-
-
-_facts_cache: dict[int, tuple[types.CodeType, CodeFacts]] = {}
-_facts_lock = threading.Lock()
-
-
-def _scan_reads(code: types.CodeType, bare: dict[str, None], chains: dict[tuple, None]) -> None:
-    chain: list[str] = []
-
-    def close() -> None:
-        if not chain:
-            return
-        if len(chain) == 1:
-            bare[chain[0]] = None
-        else:
-            chains[tuple(chain)] = None
-        chain.clear()
-
-    for ins in dis.get_instructions(code):
-        if ins.opname in _GLOBAL_OPS:
-            close()
-            chain.append(ins.argval)
-        elif ins.opname in _ATTR_OPS and chain:
-            chain.append(ins.argval)
-        else:
-            close()
-    close()
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _scan_reads(const, bare, chains)
-
-
-def _code_digest(code: types.CodeType) -> bytes:
-    """Bytecode, constants, names and signature shape; not lines, comments or file."""
-    h = xxhash.xxh3_128()
-    h.update(code.co_code)
-    h.update(getattr(code, "co_exceptiontable", b""))
-    h.update(
-        repr(
-            (
-                code.co_name,
-                code.co_argcount,
-                code.co_posonlyargcount,
-                code.co_kwonlyargcount,
-                code.co_flags,
-                code.co_names,
-                code.co_varnames,
-                code.co_freevars,
-                code.co_cellvars,
-            )
-        ).encode()
-    )
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            h.update(_code_digest(const))
-        else:
-            h.update(DEFAULT.digest(const))
-    return h.digest()
-
-
-def facts_of(code: types.CodeType) -> CodeFacts:
-    """The cached :class:`CodeFacts` of ``code``."""
-    hit = _facts_cache.get(id(code))
-    if hit is not None and hit[0] is code:
-        return hit[1]
-    bare: dict[str, None] = {}
-    chains: dict[tuple, None] = {}
-    _scan_reads(code, bare, chains)
-    facts = CodeFacts(
-        _code_digest(code),
-        tuple(bare),
-        tuple(c for c in chains if c[0] not in bare),
-        import_reads(code),
-    )
-    with _facts_lock:
-        _facts_cache[id(code)] = (code, facts)
-    return facts
-
-
 # ----- dependency parts of a call ------------------------------------------------------
 
 
 @dataclass
 class Deps:
-    """The parts collected for one key, with a guard against cycles."""
+    """The parts collected for one key, with a guard against cycles.
+
+    ``guards``, when given, records what the walk read (:mod:`.guards`) so a later
+    call can check that instead of walking again.  ``pending`` is the walk's own
+    stack: a chain of helpers as long as the program can run is walked without
+    recursion.
+    """
 
     hasher: Hasher
     parts: list[Part] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
+    guards: Recorder | None = None
+    pending: deque[tuple[Any, tuple[str, ...]]] = field(default_factory=deque)
+    walking: bool = False
 
 
 _METHOD_TYPES = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
@@ -196,6 +116,8 @@ def add_value(
         # then a changed global, not only new code reached.
         data = REF_DATA + qualified_name(target).encode()
         deps.parts.append(Part(kind, name, via, data, target, True))
+        if deps.guards is not None and target is not value:
+            deps.guards.check(unwrap, value, target)
         collect(deps, target, via + (short_name(target),))
         return
     if value is MISSING:
@@ -210,21 +132,42 @@ def add_value(
         return
     where = messages.part_place(kind, name, via)
     deps.parts.append(Part(kind, name, via, deps.hasher.part(value, where, param), value))
+    if deps.guards is not None and not keyed_by_identity(value):
+        deps.guards.changing(len(deps.parts) - 1, value, where, param)
+
+
+def _is_builtin(rec: Recorder | None, builtins: Any, name: str) -> bool:
+    """True if ``name`` (not a global) is a builtin; recorded either way."""
+    if builtins is None:
+        return False
+    if rec is not None:
+        if isinstance(builtins, dict):
+            rec.binding(builtins, name, builtins.get(name, MISSING))
+        else:
+            rec.broken = True
+    return name in builtins
 
 
 def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tuple) -> None:
     namespace = fn.__globals__
+    rec = deps.guards
     builtins = namespace.get("__builtins__")
+    if rec is not None:
+        rec.binding(namespace, "__builtins__", namespace.get("__builtins__", MISSING))
     if isinstance(builtins, types.ModuleType):
         builtins = builtins.__dict__
     for name in facts.bare:
         value = namespace.get(name, MISSING)
-        if value is MISSING and builtins is not None and name in builtins:
+        if rec is not None:
+            rec.binding(namespace, name, value)
+        if value is MISSING and _is_builtin(rec, builtins, name):
             continue
         add_value(deps, via, PartKind.GLOBAL, name, value)
     for chain in facts.chains:
         root = namespace.get(chain[0], MISSING)
-        if root is MISSING and builtins is not None and chain[0] in builtins:
+        if rec is not None:
+            rec.binding(namespace, chain[0], root)
+        if root is MISSING and _is_builtin(rec, builtins, chain[0]):
             continue
         dotted = ".".join(chain)
         if is_library_ref(root):
@@ -232,15 +175,50 @@ def _read_globals(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tup
             deps.parts.append(Part(PartKind.GLOBAL, dotted, via, data, None, True))
             continue
         value, used = resolve_chain(root, chain[1:])
+        if rec is not None:
+            _guard_chain(rec, root, chain[1:], value, used)
         add_value(deps, via, PartKind.GLOBAL, ".".join(chain[:1] + used), value)
+
+
+def _guard_chain(
+    rec: Recorder, root: Any, rest: tuple[str, ...], value: Any, used: tuple[str, ...]
+) -> None:
+    """Guard ``root.a.b``: through modules, the bindings in their dicts; else the chain
+    is followed again on each call."""
+    current = root
+    if value is not MISSING and used == rest:
+        for attr in rest:
+            if type(current) is not types.ModuleType:
+                break
+            namespace = vars(current)
+            current = namespace.get(attr, MISSING)
+            if current is MISSING:
+                break
+            rec.binding(namespace, attr, current)
+        else:
+            return
+    rec.check(functools.partial(_follow, rest, used), root, value)
+
+
+def _follow(rest: tuple[str, ...], used: tuple[str, ...], root: Any) -> Any:
+    value, now = resolve_chain(root, rest)
+    return value if now == used else _ELSEWHERE
+
+
+_ELSEWHERE = object()  # a chain that now stops at another step
 
 
 def _read_imports(deps: Deps, fn: types.FunctionType, facts: CodeFacts, via: tuple) -> None:
     """What the function reads of user modules it imports itself: keyed as if the
     import were at module level (``mymod.helper``, ``helper``)."""
     package = fn.__globals__.get("__package__")
+    rec = deps.guards
+    if rec is not None:
+        rec.binding(fn.__globals__, "__package__", fn.__globals__.get("__package__", MISSING))
     for read in facts.imports:
         module = user_module_of(read.source, package)
+        if rec is not None:  # which module the import finds (``sys.modules``, a reload)
+            rec.check(functools.partial(user_module_of, read.source), package, module)
         if module is not None:
             add_import_read(deps, via, PartKind.GLOBAL, read.name, read.source, module, read.path)
 
@@ -257,12 +235,15 @@ def add_import_read(
     """The part of ``name.path`` where ``name`` was bound by importing ``module``."""
     root, first = start_value(source, module)
     value, used = resolve_chain(root, first + path)
+    if deps.guards is not None:
+        _guard_chain(deps.guards, root, first + path, value, used)
     dotted = ".".join((name, *used[len(first) :]))
     add_value(deps, via, kind, dotted, value, name if kind is PartKind.VARIABLE else None)
 
 
 def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) -> None:
     facts = facts_of(fn.__code__)
+    rec = deps.guards
     deps.parts.append(Part(PartKind.CODE, via[-1], via, facts.digest, fn, True))
     if fn.__defaults__ or fn.__kwdefaults__:
         # Apart from the code: a mutable default changed in place is not a code edit.
@@ -270,11 +251,16 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
         where = messages.part_place(PartKind.DEFAULTS, via[-1], via)
         data = deps.hasher.part(defaults, where)
         deps.parts.append(Part(PartKind.DEFAULTS, via[-1], via, data, None))
+        if rec is not None and not (fn.__kwdefaults__ is None and frozen(fn.__defaults__)):
+            rec.changing(len(deps.parts) - 1, defaults, where, None)
     _read_globals(deps, fn, facts, via)
     if facts.imports:
         _read_imports(deps, fn, facts, via)
     registry = getattr(fn, "registry", None)
     if isinstance(registry, types.MappingProxyType):  # functools.singledispatch
+        if rec is not None:
+            rec.check(operator.attrgetter("registry"), fn, registry)
+            rec.check(same_items(registry), registry, True)
         for impl in registry.values():
             if is_user_callable(impl):
                 target = unwrap(impl)
@@ -285,10 +271,15 @@ def _function_parts(deps: Deps, fn: types.FunctionType, via: tuple[str, ...]) ->
                 value = cell.cell_contents
             except ValueError:
                 value = MISSING
+            if rec is not None:
+                rec.cell(cell, value)
             add_value(deps, via, PartKind.CLOSURE, name, value)
 
 
 def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
+    rec = deps.guards
+    if rec is not None:
+        rec.check(same_items(vars(cls)), vars(cls), True)
     h = xxhash.xxh3_128(qualified_name(cls).encode())
     for base in cls.__bases__:
         if is_user_class(base):
@@ -313,6 +304,8 @@ def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
                 add_value(deps, via, PartKind.CLASS_ATTRIBUTE, dotted, attr)
             except MemoError:
                 # Bookkeeping a class may carry (ABC caches, locks): keyed by type.
+                if rec is not None:
+                    rec.broken = True
                 data = b"?unhashable:" + qualified_name(type(attr)).encode()
                 deps.parts.append(Part(PartKind.CLASS_ATTRIBUTE, dotted, via, data, None, True))
 
@@ -320,15 +313,27 @@ def _class_parts(deps: Deps, cls: type, via: tuple[str, ...]) -> None:
 def collect(deps: Deps, obj: Any, via: tuple[str, ...]) -> None:
     """Add the parts of a user function or class (once per key, cycles allowed).
 
-    ``via`` is the chain of names that led here, the memoized function first.
+    ``via`` is the chain of names that led here, the memoized function first.  Code
+    reached while a walk runs waits on ``deps.pending`` (first come, first walked), so
+    the depth of the call graph never becomes the depth of Python's stack.
     """
     if id(obj) in deps.seen:
         return
     deps.seen.add(id(obj))
-    if isinstance(obj, type):
-        _class_parts(deps, obj, via)
-    else:
-        _function_parts(deps, obj, via)
+    deps.pending.append((obj, via))
+    if deps.walking:
+        return
+    deps.walking = True
+    try:
+        while deps.pending:
+            obj, via = deps.pending.popleft()
+            if isinstance(obj, type):
+                _class_parts(deps, obj, via)
+            else:
+                _function_parts(deps, obj, via)
+    finally:
+        deps.walking = False
+        deps.pending.clear()
 
 
 # ----- functions, classes and modules as values ----------------------------------------

@@ -4,6 +4,14 @@ User code is code defined in ``__main__`` (a notebook or script) or in a file un
 current working directory (or a folder in ``user_paths``) that is not inside an
 environment (the stdlib, site-packages, a venv).  User code is traversed when keying;
 library functions, classes and modules are keyed by their qualified name.
+
+The answer depends on the working directory, so it is cached per directory; the
+directory itself is cached too (``os.getcwd()`` is a system call, and a key asks per
+function it reaches) and forgotten when Python's ``os.chdir`` audit event fires.  The
+same process-wide audit hook counts :data:`epoch`: it moves on every change of
+directory and every assignment to a function's ``__code__``, ``__defaults__`` or
+``__kwdefaults__`` (or a class's ``__bases__``), which is what lets a hit trust the
+guards of :mod:`.guards` without re-reading those attributes.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import os
 import site
 import sys
 import sysconfig
+import threading
 import types
 from typing import Any
 
@@ -38,6 +47,46 @@ def _environment_roots() -> tuple[str, ...]:
 
 _ENV_ROOTS = _environment_roots()
 _user_module_cache: dict[tuple[str, str, tuple[str, ...]], bool] = {}
+_roots_cache: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+# Events after which an answer cached here, or a guard trusting a function's code,
+# may no longer hold: the working directory moved, or a function's code or defaults
+# (a class's bases) were assigned.  Raised before the operation: a thread that reads
+# the directory in that instant caches the old one (Python gives no after-event).
+_MOVES = frozenset({"os.chdir", "object.__setattr__", "object.__delattr__"})
+epoch = 0  # bumped by each such event; guards compare it
+_cwd: str | None = None
+_hooked = False
+_hook_lock = threading.Lock()
+
+
+def _on_audit(event: str, args: tuple[Any, ...]) -> None:
+    """The audit hook (cannot be removed): one set lookup unless something moved."""
+    if event in _MOVES:
+        global epoch, _cwd
+        epoch += 1
+        _cwd = None
+
+
+def watch() -> None:
+    """Install the audit hook that moves :data:`epoch` (once per process; before any
+    answer that relies on it is cached)."""
+    global _hooked
+    if not _hooked:
+        with _hook_lock:
+            if not _hooked:
+                sys.addaudithook(_on_audit)
+                _hooked = True
+
+
+def working_directory() -> str:
+    """``os.getcwd()``, cached until the next ``os.chdir``."""
+    global _cwd
+    found = _cwd
+    if found is None:
+        watch()
+        found = _cwd = os.getcwd()
+    return found
 
 
 def _in_environment(path: str) -> bool:
@@ -46,9 +95,16 @@ def _in_environment(path: str) -> bool:
     return "site-packages" in path or "dist-packages" in path
 
 
-def _user_roots() -> list[str]:
-    roots = [os.getcwd(), *SETTINGS.user_paths]
-    return [os.path.realpath(os.path.expanduser(r)) + os.sep for r in roots]
+def _user_roots() -> tuple[str, ...]:
+    key = (working_directory(), SETTINGS.user_paths)
+    found = _roots_cache.get(key)
+    if found is None:
+        roots = [key[0], *key[1]]
+        found = tuple(os.path.realpath(os.path.expanduser(r)) + os.sep for r in roots)
+        if len(_roots_cache) > 64:
+            _roots_cache.clear()
+        _roots_cache[key] = found
+    return found
 
 
 def is_user_file(filename: str | None) -> bool:
@@ -70,7 +126,7 @@ def is_user_module(name: str | None) -> bool:
         return True
     if name == OWN_PACKAGE or name.startswith(OWN_PACKAGE + "."):
         return False
-    key = (name, os.getcwd(), SETTINGS.user_paths)
+    key = (name, working_directory(), SETTINGS.user_paths)
     cached = _user_module_cache.get(key)
     if cached is None:
         filename = getattr(sys.modules.get(name), "__file__", None)

@@ -126,13 +126,46 @@ def explain_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Explan
 
 def _prepare(shell: Any, raw_cell: str, options: CellOptions) -> tuple[MemoCell, CellRun]:
     """The cell's engine (by its label) and its run, key computed."""
-    source = shell.transform_cell(raw_cell)
+    source = transform(shell, raw_cell)
     facts = analyze(source)
     hasher = Hasher(subject=Subject("cell", "the cell"))
     key = key_of_cell(facts, shell.user_ns, options.flags(), hasher)
     cell = MemoCell(cell_name(options.name, facts, raw_cell), options, hasher)
     used = frozenset(facts.reads).union(*facts.chains, (name for name, _ in facts.imported))
     return cell, CellRun(shell, source, facts.binds, key, used=used)
+
+
+_STATIC_KEPT = 256
+_static: dict[tuple[Any, ...], str] = {}
+
+
+def transform(shell: Any, raw_cell: str) -> str:
+    """``shell.transform_cell(raw_cell)``, its static part (``%magic``, ``!cmd``: the
+    tokenizing that costs) remembered per cell text while the shell's transformers
+    are the same ones.  The steps after it are IPython's, done again each time: a
+    one-line cell's dynamic transforms depend on the namespace."""
+    manager = shell.input_transformer_manager
+    key = (
+        raw_cell,
+        manager,
+        *manager.cleanup_transforms,
+        None,
+        *manager.line_transforms,
+        None,
+        *manager.token_transformers,
+    )
+    static = _static.get(key)
+    if static is None:
+        static = manager.transform_cell(raw_cell)
+        if len(_static) >= _STATIC_KEPT:
+            _static.clear()
+        _static[key] = static
+    if len(static.splitlines()) == 1:
+        return str(shell.transform_cell(raw_cell))
+    lines = static.splitlines(keepends=True)
+    for step in shell.input_transformers_post:
+        lines = step(lines)
+    return "".join(lines)
 
 
 def _execute(shell: Any, source: str, files: tuple[str, ...] = ()) -> Any:

@@ -19,6 +19,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, observe, validate
 
 from .. import messages, notify
+from ..callkeys import forget_all
 from ..config import SETTINGS
 from ..entries import Explanation, entry_facts
 from ..memo import memo
@@ -295,6 +296,7 @@ class MemoMagics(Magics):
             known = {owner for owner, _ in STORE.owners()}
             count = sum(len(STORE.entries(owner)) for owner in known)
             STORE.clear()
+            forget_all()  # and what the functions' guards hold
             notify.emit(messages.cleared_note(messages.EVERYTHING, count))
             persisted.clear_and_say(tier, known, messages.EVERYTHING)
             return

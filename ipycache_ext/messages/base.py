@@ -40,6 +40,7 @@ _short.maxset = 4
 
 
 _ARRAYS = ("numpy", "pandas")
+_PLAIN = frozenset({int, float, bool, str, type(None)})
 
 
 def short_repr(value: object) -> str:
@@ -48,6 +49,10 @@ def short_repr(value: object) -> str:
     Arrays and frames are shown by type and shape: their repr spans lines and two
     different ones often print alike.
     """
+    if type(value) in _PLAIN:  # what reprlib would show, without its dispatch
+        text = repr(value)
+        if len(text) <= _short.maxother and " at 0x" not in text:
+            return text
     shape = getattr(value, "shape", None)
     if shape and isinstance(shape, tuple) and type(value).__module__.startswith(_ARRAYS):
         return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
