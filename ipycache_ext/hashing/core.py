@@ -156,6 +156,7 @@ class Hasher:
             param=param,
             subject=self.subject,
             endless=err.endless,
+            collect_first=err.collect_first,
         )
 
     def _located_user(self, err: UserHashError, where: str) -> Exception:

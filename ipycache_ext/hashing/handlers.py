@@ -51,6 +51,8 @@ LAZY_MODULES: dict[str, str] = {
     "numpy": "ipycache_ext.hashing.arrays",
     "pandas": "ipycache_ext.hashing.frames",
     "ipywidgets": "ipycache_ext.hashing.widgets",
+    "pyarrow": "ipycache_ext.hashing.arrow",
+    "polars": "ipycache_ext.hashing.polars_frames",
 }
 _ROOT_RULES: dict[str, list[Rule]] = {}
 _imported: set[str] = set()  # roots whose module has been imported
