@@ -186,3 +186,24 @@ def test_an_arrow_table_argument_hits_until_a_value_changes(tally: Tally) -> Non
     assert len(tally) == 1
     rows(pa.table({"s": pa.array(TEXT[:-1] + ["x"])}))
     assert len(tally) == 2
+
+
+@pytest.mark.parametrize("words", [["ab", None, "c", ""], ["a string longer than 12", None, "c"]])
+def test_string_views_hash_by_their_strings_sliced_or_chunked(words: list[Any]) -> None:
+    views = pa.array(words * 10, pa.string_view())
+    copy = pa.array((words * 10)[3:25], pa.string_view())
+    assert digest(views.slice(3, 22)) == digest(copy)
+    chunked = pa.chunked_array([views.slice(0, 5), views.slice(5)])
+    assert digest(chunked) == digest(pa.chunked_array([views]))
+    assert digest(views) != digest(pa.array((words * 10)[:-1] + ["x"], pa.string_view()))
+    assert digest(views) != digest(pa.array(words * 10, pa.large_string()))
+
+
+def test_polars_text_long_and_short_hashes_by_its_strings() -> None:
+    short = polars_frame(s=["x", None, "zz", ""])
+    long = polars_frame(s=["a string longer than 12", None, "zz", ""])
+    assert digest(long) == digest(polars_frame(s=["a string longer than 12", None, "zz", ""]))
+    assert digest(long) != digest(short)
+    assert digest(long[1:]) == digest(
+        polars_frame(s=["a string longer than 12", None, "zz", ""])[1:]
+    )

@@ -17,8 +17,9 @@ A column is hashed as the values it holds, not as the memory that holds them:
 
 The type (``int32`` vs ``int64``, a timestamp's unit and zone), the length, the column
 names and the validity are in the digest.  Fixed-width and string/binary columns are
-read from their buffers; string and binary *views* are cast to their large form first
-(one copy); dictionaries are hashed as indices plus dictionary (multi-chunk ones
+read from their buffers; string and binary *views* (how polars holds text) as their
+views when every string fits in its view (12 bytes), else cast to their large form
+first (one copy); dictionaries are hashed as indices plus dictionary (multi-chunk ones
 combined first); nested and other types (lists, structs, maps, unions) as their Python
 values (correct, slower).
 """
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 _STRINGS = (pa.types.is_string, pa.types.is_binary, pa.types.is_large_string)
 _VIEWS = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+_VIEW_BYTES = 16  # one view: length, then 12 bytes of string or prefix + buffer + offset
+_VIEW_INLINE = 12
 
 
 def _byte_width(t: pa.DataType) -> int:
@@ -53,6 +56,22 @@ def _byte_width(t: pa.DataType) -> int:
     return bits // 8 if bits % 8 == 0 else 0
 
 
+def _all_inline(chunk: pa.Array) -> bool:
+    """Whether every string of a view array is held in its view (at most 12 bytes).
+
+    Such a view is the string's length and bytes, zero-padded (the Arrow format says
+    so), so the views are the values themselves and are hashed as fixed-width rows
+    without a copy.  A longer string's view points into a data buffer at a place that
+    depends on how the array was built: those columns are cast to large strings.
+    """
+    n = len(chunk)
+    buffers = chunk.buffers()
+    if n == 0 or all(buf is None or buf.size == 0 for buf in buffers[2:]):
+        return True  # no data buffer for a view to point into
+    views = np.frombuffer(buffers[1], np.int32).reshape(-1, 4)
+    return int(views[chunk.offset : chunk.offset + n, 0].max()) <= _VIEW_INLINE
+
+
 def _is_offsets_type(t: pa.DataType) -> bool:
     return any(test(t) for test in _STRINGS) or pa.types.is_large_binary(t)
 
@@ -64,8 +83,10 @@ def _empty_of(t: pa.DataType) -> pa.Scalar:
 class _Column:
     """The xxh3 states of one column, fed chunk by chunk (see the module docstring)."""
 
-    def __init__(self, t: pa.DataType, nulls: bool, hasher: Hasher) -> None:
+    def __init__(self, t: pa.DataType, nulls: bool, hasher: Hasher, width: int = 0) -> None:
         self.type = t
+        self.width = width or _byte_width(t)  # bytes per value, 0: not fixed-width
+        self.kind = str(t)  # the column's own type (a view column is fed cast)
         self.nulls = nulls
         self.hasher = hasher
         # Any: xxhash's stubs leave out numpy arrays, which it reads as buffers.
@@ -85,7 +106,7 @@ class _Column:
             if chunk.null_count:
                 chunk = self._filled(chunk)
         t = self.type
-        width = _byte_width(t)
+        width = self.width
         if width:
             buf = chunk.buffers()[1]
             off = chunk.offset
@@ -100,15 +121,15 @@ class _Column:
     def _filled(self, chunk: pa.Array) -> pa.Array:
         """``chunk`` with nulls filled, so what sits under them does not count."""
         t = self.type
-        if _is_offsets_type(t):
-            return pc.fill_null(chunk, _empty_of(t))
-        width = _byte_width(t)
+        width = self.width
         if width:  # zero the rows under nulls, whatever the type
             off, n = chunk.offset, len(chunk)
             raw = np.frombuffer(chunk.buffers()[1], np.uint8)[off * width : (off + n) * width]
             rows = raw.reshape(n, width).copy()
             rows[~chunk.is_valid().to_numpy(zero_copy_only=False)] = 0
             return pa.Array.from_buffers(t, n, [None, pa.py_buffer(rows)])
+        if _is_offsets_type(t):
+            return pc.fill_null(chunk, _empty_of(t))
         if pa.types.is_boolean(t):
             return pc.fill_null(chunk, False)
         return chunk  # nested: its Python values say None where it is null
@@ -130,7 +151,7 @@ class _Column:
         self.base += end - start
 
     def digest(self) -> bytes:
-        h = xxhash.xxh3_128(b"arrow|" + str(self.type).encode() + b"|" + pack_len(self.length))
+        h = xxhash.xxh3_128(b"arrow|" + self.kind.encode() + b"|" + pack_len(self.length))
         if self.nulls:
             h.update(b"V" + self.valid.digest())
         h.update(self.offsets.digest())
@@ -140,9 +161,18 @@ class _Column:
 
 def column_digest(chunks: list[pa.Array], t: pa.DataType, hasher: Hasher) -> bytes:
     """The digest of one column given as its chunks (one for a plain array)."""
+    nulls = any(chunk.null_count for chunk in chunks)
     if t in _VIEWS:
-        chunks = [chunk.cast(_VIEWS[t]) for chunk in chunks]
-        t = _VIEWS[t]
+        if all(_all_inline(chunk) for chunk in chunks):
+            column = _Column(t, nulls, hasher, width=_VIEW_BYTES)
+            for chunk in chunks:
+                column.feed(chunk)
+            return column.digest()
+        column = _Column(_VIEWS[t], nulls, hasher)
+        column.kind = str(t)
+        for chunk in chunks:
+            column.feed(chunk.cast(_VIEWS[t]))
+        return column.digest()
     if pa.types.is_dictionary(t):
         if len(chunks) > 1:
             chunks = [pa.chunked_array(chunks, t).combine_chunks()]
@@ -151,7 +181,7 @@ def column_digest(chunks: list[pa.Array], t: pa.DataType, hasher: Hasher) -> byt
             h.update(column_digest([chunk.indices], t.index_type, hasher))
             h.update(column_digest([chunk.dictionary], t.value_type, hasher))
         return h.digest()
-    column = _Column(t, any(chunk.null_count for chunk in chunks), hasher)
+    column = _Column(t, nulls, hasher)
     for chunk in chunks:
         column.feed(chunk)
     return column.digest()

@@ -1,11 +1,11 @@
 """polars DataFrame and Series, hashed from their Arrow buffers; LazyFrame refused.
 
-A DataFrame's columns are exported to Arrow without copying numeric data
-(``to_arrow``) and hashed by :mod:`.arrow`: values, validity, type, length, chunking
-left out.  The polars dtype of each column is in the digest too (an Arrow type can
-stand for more than one polars dtype); a Categorical or Enum column is hashed by its
-strings, since its codes index a category table shared by the whole process.  String
-columns cost one copy: ``to_arrow`` turns polars' string views into large strings.
+A DataFrame's columns are exported to Arrow without a copy (``to_arrow`` at the
+newest compat level: text stays in polars' string views) and hashed by :mod:`.arrow`:
+values, validity, type and length, chunking left out.  The polars dtype of each column
+is in the digest too (an Arrow type can stand for more than one polars dtype); a
+Categorical or Enum column is hashed by its
+strings, since its codes index a category table shared by the whole process.
 
 A ``LazyFrame`` is a query plan, not data: its plan may scan files (``scan_parquet``,
 ``scan_csv``) whose contents a plan digest cannot see, and polars says its serialized
@@ -34,7 +34,7 @@ def _series_digest(series: pl.Series, hasher: Hasher) -> bytes:
     if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
         # By its strings: the physical codes follow a process-wide category table.
         series = series.cast(pl.String)
-    array = series.to_arrow()
+    array = series.to_arrow(compat_level=pl.CompatLevel.newest())  # no copy of text
     chunks = array.chunks if hasattr(array, "chunks") else [array]
     h = xxhash.xxh3_128(b"pl-column|" + dtype.encode())
     h.update(hasher.digest_nested(series.name))
