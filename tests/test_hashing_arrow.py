@@ -87,13 +87,20 @@ def test_a_renamed_or_changed_table_column_changes_the_digest() -> None:
     assert digest(table) != digest(table.set_column(1, "i", pa.array(changed)))
 
 
-def test_nested_and_dictionary_arrays_hash_by_their_values() -> None:
+def test_nested_arrays_hash_by_their_values_sliced_or_chunked() -> None:
     lists = pa.array([[1, 2], None, [3]] * 10)
     assert digest(lists.slice(2, 10)) == digest(pa.array(lists.slice(2, 10).to_pylist()))
     assert digest(lists) != digest(pa.array([[1, 2], None, [4]] * 10))
-    codes = pa.array(["a", "b", "a", None]).dictionary_encode()
-    assert digest(codes) == digest(pa.array(["a", "b", "a", None]).dictionary_encode())
-    assert digest(codes) != digest(pa.array(["a", "b", "b", None]).dictionary_encode())
+    rows = pa.array([{"x": 1, "y": "a"}, None, {"x": 3, "y": None}] * 5)
+    chunked = pa.chunked_array([rows.slice(0, 4), rows.slice(4)])
+    assert digest(chunked) == digest(pa.chunked_array([rows]))
+
+
+def test_dictionary_arrays_hash_by_their_decoded_values() -> None:
+    codes = pa.array(["a", "b", "a", None, "c"]).dictionary_encode()
+    assert digest(codes.slice(1, 3)) == digest(pa.array(["b", "a", None]).dictionary_encode())
+    assert digest(codes) != digest(pa.array(["a", "b", "b", None, "c"]).dictionary_encode())
+    assert digest(codes) != digest(pa.array(["a", "b", "a", None, "c"]))
 
 
 def frame(text: list[Any] | None = None, dtype: Any = "str") -> pd.DataFrame:

@@ -19,9 +19,9 @@ The type (``int32`` vs ``int64``, a timestamp's unit and zone), the length, the 
 names and the validity are in the digest.  Fixed-width and string/binary columns are
 read from their buffers; string and binary *views* (how polars holds text) as their
 views when every string fits in its view (12 bytes), else cast to their large form
-first (one copy); dictionaries are hashed as indices plus dictionary (multi-chunk ones
-combined first); nested and other types (lists, structs, maps, unions) as their Python
-values (correct, slower).
+first (one copy); dictionaries by their decoded values (one copy), plus the dictionary
+when it is ordered; nested and other types (lists, structs, maps, unions) as their
+Python values (correct, slower).
 """
 
 from __future__ import annotations
@@ -83,12 +83,11 @@ def _empty_of(t: pa.DataType) -> pa.Scalar:
 class _Column:
     """The xxh3 states of one column, fed chunk by chunk (see the module docstring)."""
 
-    def __init__(self, t: pa.DataType, nulls: bool, hasher: Hasher, width: int = 0) -> None:
+    def __init__(self, t: pa.DataType, nulls: bool, width: int = 0) -> None:
         self.type = t
         self.width = width or _byte_width(t)  # bytes per value, 0: not fixed-width
         self.kind = str(t)  # the column's own type (a view column is fed cast)
         self.nulls = nulls
-        self.hasher = hasher
         # Any: xxhash's stubs leave out numpy arrays, which it reads as buffers.
         self.valid: Any = xxhash.xxh3_128()
         self.offsets: Any = xxhash.xxh3_128()
@@ -115,8 +114,6 @@ class _Column:
             self._feed_offsets(chunk, n)
         elif pa.types.is_boolean(t):
             self.data.update(chunk.to_numpy(zero_copy_only=False))
-        elif not pa.types.is_null(t):
-            self.data.update(self.hasher.digest_nested(chunk.to_pylist()))
 
     def _filled(self, chunk: pa.Array) -> pa.Array:
         """``chunk`` with nulls filled, so what sits under them does not count."""
@@ -132,7 +129,7 @@ class _Column:
             return pc.fill_null(chunk, _empty_of(t))
         if pa.types.is_boolean(t):
             return pc.fill_null(chunk, False)
-        return chunk  # nested: its Python values say None where it is null
+        return chunk  # the null type: nothing under its nulls
 
     def _feed_offsets(self, chunk: pa.Array, n: int) -> None:
         large = pa.types.is_large_string(self.type) or pa.types.is_large_binary(self.type)
@@ -164,27 +161,44 @@ def column_digest(chunks: list[pa.Array], t: pa.DataType, hasher: Hasher) -> byt
     nulls = any(chunk.null_count for chunk in chunks)
     if t in _VIEWS:
         if all(_all_inline(chunk) for chunk in chunks):
-            column = _Column(t, nulls, hasher, width=_VIEW_BYTES)
+            column = _Column(t, nulls, width=_VIEW_BYTES)
             for chunk in chunks:
                 column.feed(chunk)
             return column.digest()
-        column = _Column(_VIEWS[t], nulls, hasher)
+        column = _Column(_VIEWS[t], nulls)
         column.kind = str(t)
         for chunk in chunks:
             column.feed(chunk.cast(_VIEWS[t]))
         return column.digest()
     if pa.types.is_dictionary(t):
-        if len(chunks) > 1:
-            chunks = [pa.chunked_array(chunks, t).combine_chunks()]
-        h = xxhash.xxh3_128(b"arrow-dict|" + str(t).encode())
-        for chunk in chunks:
-            h.update(column_digest([chunk.indices], t.index_type, hasher))
-            h.update(column_digest([chunk.dictionary], t.value_type, hasher))
-        return h.digest()
-    column = _Column(t, nulls, hasher)
+        return _dictionary_digest(chunks, t, hasher)
+    if not _by_buffers(t):  # nested and other types: by the column's Python values
+        values = pa.chunked_array(chunks, t).to_pylist()
+        return xxhash.xxh3_128_digest(b"arrow-py|" + str(t).encode() + hasher.digest_nested(values))
+    column = _Column(t, nulls)
     for chunk in chunks:
         column.feed(chunk)
     return column.digest()
+
+
+def _by_buffers(t: pa.DataType) -> bool:
+    """Whether :class:`_Column` reads columns of type ``t`` from their buffers."""
+    return bool(
+        _byte_width(t) or _is_offsets_type(t) or pa.types.is_boolean(t) or pa.types.is_null(t)
+    )
+
+
+def _dictionary_digest(chunks: list[pa.Array], t: pa.DataType, hasher: Hasher) -> bytes:
+    """A dictionary column by its decoded values (the same values encoded with another
+    dictionary are equal), and by its dictionary too when it is ordered (the order of the
+    categories is then part of what the values mean)."""
+    h = xxhash.xxh3_128(b"arrow-dict|" + str(t).encode())
+    decoded = [chunk.dictionary_decode() for chunk in chunks]
+    h.update(column_digest(decoded, t.value_type, hasher))
+    if t.ordered and chunks:
+        combined = pa.chunked_array(chunks, t).combine_chunks()
+        h.update(column_digest([combined.dictionary], t.value_type, hasher))
+    return h.digest()
 
 
 def _table_digest(kind: bytes, value: pa.Table | pa.RecordBatch, hasher: Hasher) -> bytes:
