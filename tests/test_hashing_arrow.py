@@ -170,6 +170,15 @@ def test_a_polars_categorical_hashes_by_its_strings() -> None:
     assert digest(a) != digest(pl.Series(["b", "a", "b"]))
 
 
+def test_a_polars_object_column_hashes_by_its_objects_not_their_addresses() -> None:
+    inner = [1]
+    column = pl.Series("o", [inner, 2], dtype=pl.Object)
+    before = digest(column)
+    assert digest(pl.Series("o", [[1], 2], dtype=pl.Object)) == before
+    inner.append(2)
+    assert digest(column) != before
+
+
 def test_a_polars_lazy_frame_argument_is_refused_saying_to_collect_it() -> None:
     @memo
     def total(frame: Any) -> int:

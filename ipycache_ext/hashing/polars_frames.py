@@ -5,7 +5,8 @@ newest compat level: text stays in polars' string views) and hashed by :mod:`.ar
 values, validity, type and length, chunking left out.  The polars dtype of each column
 is in the digest too (an Arrow type can stand for more than one polars dtype); a
 Categorical or Enum column is hashed by its
-strings, since its codes index a category table shared by the whole process.
+strings, since its codes index a category table shared by the whole process, and an
+Object column by its Python objects (``to_arrow`` gives their memory addresses).
 
 A ``LazyFrame`` is a query plan, not data: its plan may scan files (``scan_parquet``,
 ``scan_csv``) whose contents a plan digest cannot see, and polars says its serialized
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
 
 def _series_digest(series: pl.Series, hasher: Hasher) -> bytes:
     dtype = repr(series.dtype)
+    if isinstance(series.dtype, pl.Object):
+        # By its Python objects: polars exports them to Arrow as their addresses.
+        h = xxhash.xxh3_128(b"pl-objects|" + hasher.digest_nested(series.name))
+        h.update(hasher.digest_nested(series.to_list()))
+        return h.digest()
     if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
         # By its strings: the physical codes follow a process-wide category table.
         series = series.cast(pl.String)
