@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python bench/run.py``).  Prints one markdown
 report and writes it to ``bench/RESULTS.md``.
 
-Nine questions:
+Ten questions:
 
 1. What does a cache hit cost on ``f(2, 21)`` (a function reading two globals),
    compared with ``functools.lru_cache`` and ``joblib.Memory``?
@@ -26,6 +26,8 @@ Nine questions:
 9. Does a hit cost more as the code it reaches or the globals it reads grow (10 vs
    1,000 helpers, 2 vs 200 globals), and what does a miss add to its body
    (``hot_paths.py``)?
+10. How fast are Arrow-held values (pandas arrow-backed columns, a pyarrow Table, polars
+   frames) against one raw xxh3 pass over their buffers (``arrow_values.py``)?
 
 The report opens with the targets the issues set, each with PASS or FAIL
 (``targets.py``).
@@ -56,6 +58,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import xxhash
+from arrow_values import arrow_targets, arrow_values, report_arrow_values
 from cell_hit import cell_hit_overhead, report_cell_hit
 from disk_hit import disk_hit, report_disk_hit
 from file_deps import file_deps, report_file_deps
@@ -347,6 +350,7 @@ def report(
     s3: dict[int, dict[str, float]],
     shaped: dict[str, Any],
     hot: dict[str, float],
+    arrow: list[dict[str, Any]],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -357,7 +361,7 @@ def report(
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
         "contenders of a row timed in turns.",
         "",
-        *table(targets_of(hits, rows, disk, files, s3, shaped, hot, cell)),
+        *table(targets_of(hits, rows, disk, files, s3, shaped, hot, cell) + arrow_targets(arrow)),
         "## 1. Cache hit on `f(2, 21)` (f reads two globals)",
         "",
         "| | µs per hit | vs `@memo` |",
@@ -418,6 +422,7 @@ def report(
     out += report_s3_hit(s3)
     out += report_shapes(shaped)
     out += report_hot_paths(hot)
+    out += report_arrow_values(arrow)
     return "\n".join(out)
 
 
@@ -444,7 +449,9 @@ def main() -> None:
     s3 = s3_hit()
     print("case 8: value shapes and entry size", file=sys.stderr)
     shaped = shapes(pickle5_xxh3)
-    text = report(hits, rows, big, cell, disk, files, s3, shaped, hot)
+    print("case 10: Arrow-held values", file=sys.stderr)
+    arrow = arrow_values()
+    text = report(hits, rows, big, cell, disk, files, s3, shaped, hot, arrow)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:

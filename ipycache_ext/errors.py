@@ -49,14 +49,17 @@ class UnhashableTypeError(MemoError, TypeError):
         param: str | None = None,
         subject: Subject | None = None,
         endless: int = 0,
+        collect_first: bool = False,
     ) -> None:
-        super().__init__(message, type_name, where, param, subject, endless)
+        super().__init__(message, type_name, where, param, subject, endless, collect_first)
         self.message = message
         self.type_name = type_name
         self.where = where
         self.param = param
         self.subject = subject or Subject()
         self.endless = endless  # the bound of objects the walk went past (0: it did not)
+        # A lazy query (a polars LazyFrame): the fix is to collect it first.
+        self.collect_first = collect_first
 
     def __str__(self) -> str:
         if self.message:
@@ -68,6 +71,7 @@ class UnhashableTypeError(MemoError, TypeError):
             self.subject.kind,
             self.subject.name,
             self.endless,
+            self.collect_first,
         )
 
 

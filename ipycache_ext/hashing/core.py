@@ -25,7 +25,7 @@ equal digests.  Which types are hashed by a handler of their own is the table in
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import messages
@@ -44,8 +44,12 @@ from .handlers import (
     predicates_for,
     register,
     register_lazy_module,
+    state_filter,
     unregister,
 )
+from .labels import LOCATED as _LOCATED
+from .labels import Label, Walker
+from .labels import prefix as _prefix
 from .sharing import fits_one_stream
 from .stream import Fallback, Sink, StreamPickler, order_free_sets
 from .wire import (
@@ -92,6 +96,10 @@ class _Digest:
 
 
 _SET_MET = object()  # the first pickling met a set
+
+
+class _NeedsWalk(Exception):
+    """Raised inside the pickler: an object whose state must be filtered (the walk does)."""
 
 
 def _ref_tag(depth: int) -> bytes:
@@ -156,6 +164,7 @@ class Hasher:
             param=param,
             subject=self.subject,
             endless=err.endless,
+            collect_first=err.collect_first,
         )
 
     def _located_user(self, err: UserHashError, where: str) -> Exception:
@@ -212,6 +221,14 @@ class Hasher:
 
     # ----- fast path -------------------------------------------------------------------
 
+    def _fast_special(self, value: Any) -> bytes | None:
+        """:meth:`_special` for the pickler, which cannot filter an object's state: an
+        object with a state filter sends the value to the walk path."""
+        found = self._special(value)
+        if found is None and state_filter(type(value)) is not None:
+            raise _NeedsWalk
+        return found
+
     def _fast(self, value: Any) -> bytes | None:
         """The fast-path digest of a non-atom, or None when it must be walked."""
         if self._walk_only:
@@ -233,7 +250,7 @@ class Hasher:
         sink = Sink(h)
         try:
             pickler = StreamPickler(
-                sink, self._special, _Digest, self._asks, _CODE_TYPES, set_digest
+                sink, self._fast_special, _Digest, self._asks, _CODE_TYPES, set_digest
             )
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
@@ -255,6 +272,8 @@ class Hasher:
     def _asks(self, tp: type) -> tuple[Callable[[Any], bool], ...] | None:
         """For :class:`.stream.StreamPickler`: None when a ``hash_funcs`` entry or a
         handler may claim instances of ``tp``, else the predicates to ask of each."""
+        if state_filter(tp) is not None:
+            return None  # its state must be filtered: _fast_special sends it to the walk
         if self.has_hash_funcs and any(
             k in self._by_type or f"{k.__module__}.{k.__qualname__}" in self._by_name
             for k in tp.__mro__
@@ -374,6 +393,10 @@ class Hasher:
                 return h.digest()
             parts = list(reduced) + [None] * (6 - len(reduced))
             func, args, state, list_items, dict_items = parts[:5]
+            if isinstance(state, dict):
+                keep = state_filter(tp)
+                if keep is not None:
+                    state = keep(value, state)
             h.update((yield "", func))
             h.update((yield "", args))
             if isinstance(state, dict):
@@ -387,30 +410,6 @@ class Hasher:
             if dict_items is not None:
                 h.update((yield "", list(dict_items)))
         return h.digest()
-
-
-# Where a child sits in its container: "" / "{...}", or (kind, index/key/attribute),
-# turned into text only when an error has to say where it happened.
-Label = str | tuple[str, Any]
-Walker = Generator[tuple[Label, Any], bytes, bytes]
-_LOCATED = (UnhashableTypeError, UserHashError)
-
-
-def _label_text(label: Label) -> str:
-    if isinstance(label, str):
-        return label
-    kind, arg = label
-    if kind == "[]":
-        return f"[{arg}]"
-    if kind == ".":
-        return f".{arg}"
-    text = f"[{messages.short_repr(arg)}]"
-    return text + " (key)" if kind == "key" else text
-
-
-def _prefix(err: UnhashableTypeError | UserHashError, labels: list[Label]) -> None:
-    """Put the path of ``labels`` in front of where ``err`` happened."""
-    err.where = "".join(_label_text(label) for label in labels) + err.where
 
 
 def digest(value: Any, hash_funcs: HashFuncs | None = None) -> bytes:

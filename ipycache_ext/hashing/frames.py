@@ -2,8 +2,10 @@
 
 Numeric columns are hashed from their own buffers (a column of a consolidated block is
 one contiguous row of it), column by column, so the block layout does not count.
-String columns are joined into one text (much cheaper than pickling a million small
-strings); other object columns go through the value hasher.  Nothing is sampled: a
+Columns pyarrow holds (``pd.ArrowDtype``, and the strings pandas 3 stores with
+pyarrow when it is installed) are hashed from their Arrow buffers by :mod:`.arrow`.
+Other string columns are joined into one text (much cheaper than pickling a million
+small strings); other object columns go through the value hasher.  Nothing is sampled: a
 one-cell change changes the digest.  Float columns hash their bits, like numpy arrays
 (see :mod:`.arrays`): a NaN with another sign or payload counts as a change.
 """
@@ -60,6 +62,11 @@ def _value_parts(values: Any, hasher: Hasher) -> list[Any]:
         parts.append(b"ordered|" if values.ordered else b"unordered|")
         parts += array_parts(np.asarray(values.codes), hasher)
         parts.append(_index_digest(values.categories, hasher))
+    elif _arrow_backed(values):
+        from .arrow import column_digest
+
+        chunked = values.__arrow_array__()
+        parts.append(column_digest(chunked.chunks, chunked.type, hasher))
     elif isinstance(values.dtype, pd.StringDtype):
         parts += _string_parts(values, hasher)
     elif isinstance(values, _MASKED):
@@ -72,6 +79,15 @@ def _value_parts(values: Any, hasher: Hasher) -> list[Any]:
     else:
         parts.append(hasher.digest_nested(np.asarray(values, dtype=object).tolist()))
     return parts
+
+
+def _arrow_backed(values: Any) -> bool:
+    """A column held in pyarrow: ``pd.ArrowDtype``, or strings stored by pyarrow (what
+    pandas 3 makes of text when pyarrow is installed)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow" and hasattr(values, "__arrow_array__")
+    return isinstance(dtype, pd.ArrowDtype) and hasattr(values, "__arrow_array__")
 
 
 def _string_parts(values: Any, hasher: Hasher) -> list[Any]:

@@ -51,6 +51,9 @@ LAZY_MODULES: dict[str, str] = {
     "numpy": "ipycache_ext.hashing.arrays",
     "pandas": "ipycache_ext.hashing.frames",
     "ipywidgets": "ipycache_ext.hashing.widgets",
+    "pyarrow": "ipycache_ext.hashing.arrow",
+    "polars": "ipycache_ext.hashing.polars_frames",
+    "matplotlib": "ipycache_ext.hashing.plots",
 }
 _ROOT_RULES: dict[str, list[Rule]] = {}
 _imported: set[str] = set()  # roots whose module has been imported
@@ -144,6 +147,36 @@ def dispatch(value: Any, hasher: Hasher) -> bytes | None:
                     _imported.add(root)
                 return _first(_ROOT_RULES.get(root, []), value, hasher)
     return _first(_RULES, value, hasher)
+
+
+# Types whose pickled state holds what does not define them (caches, counters, ids):
+# (types, fn) where ``fn(obj, state)`` gives the state without those entries.
+StateFilter = Callable[[Any, dict[str, Any]], dict[str, Any]]
+_STATE_FILTERS: list[tuple[tuple[type, ...], StateFilter]] = []
+_filter_of: dict[type, StateFilter | None] = {}
+
+
+def register_state_filter(types: type | tuple[type, ...], fn: StateFilter) -> None:
+    """Hash instances of ``types`` by ``fn(obj, state)``, their pickled state without the
+    entries that change when nothing the user did changed (a cache, a counter, a dict
+    keyed by ``id()``).  Such objects are hashed by the walk path, which applies it; the
+    types must belong to a module root (:func:`register_lazy_module`), whose values the
+    fast path hands to the table."""
+    match = types if isinstance(types, tuple) else (types,)
+    _STATE_FILTERS[:] = [(t, f) for t, f in _STATE_FILTERS if not _same_function(f, fn)]
+    _STATE_FILTERS.append((match, fn))
+    _filter_of.clear()
+
+
+def state_filter(tp: type) -> StateFilter | None:
+    """The state filter for instances of ``tp``, if one is registered (cached per type)."""
+    try:
+        return _filter_of[tp]
+    except KeyError:
+        pass
+    found = next((fn for types, fn in _STATE_FILTERS if issubclass(tp, types)), None)
+    _filter_of[tp] = found
+    return found
 
 
 def predicates_for(tp: type) -> tuple[Callable[[Any], bool], ...] | None:

@@ -22,8 +22,12 @@ def unhashable_text(
     subject_kind: str,
     subject_name: str,
     endless: int = 0,
+    collect_first: bool = False,
 ) -> str:
     """An :class:`~ipycache_ext.errors.UnhashableTypeError` worded for its subject."""
+    if collect_first:
+        func = subject_name or ("the cell" if subject_kind == "cell" else "the call")
+        return lazy_query_error(type_name, where, func)
     if endless:
         return endless_value_error(type_name, where, subject_name or "the cell", endless)
     if subject_kind == "cell":
@@ -37,6 +41,14 @@ def endless_value_error(type_name: str, where: str, func: str, bound: int) -> st
         f"went past {bound:,} objects (a __reduce__ that makes new objects each time it is "
         f"called never ends). Fix: pass hash_funcs={{{type_name!r}: lambda obj: <what "
         "identifies it>} to @memo, or give the class a __reduce__ that returns its state."
+    )
+
+
+def lazy_query_error(type_name: str, where: str, func: str) -> str:
+    return (
+        f"cannot hash the {shown_type(type_name)} found in {where} of {func}: it is a query "
+        "plan, not data (it may scan files whose contents a key of the plan cannot see). "
+        "Fix: call .collect() on it first and pass the collected DataFrame."
     )
 
 
@@ -154,6 +166,7 @@ __all__ = [
     "unhashable_error",
     "unhashable_text",
     "unhashable_in_cell_error",
+    "lazy_query_error",
     "user_hash_error",
     "user_hash_text",
     "iterator_argument_error",
