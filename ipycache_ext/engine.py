@@ -157,7 +157,7 @@ class Cached(Generic[Call]):
                 break
             if pending.waits_for_itself(sync=True):
                 raise RecursionCycleError(self.describe(call))
-            pending.event.wait()
+            pending.wait()
             entry = self._live(call, owner, digest)
         else:
             return self._hit(call, entry)

@@ -13,24 +13,39 @@ from typing import Any
 
 
 class Flight:
-    """A key being computed in this kernel: threads wait on the event, coroutines on a
-    future of their own loop (woken thread-safely)."""
+    """A key being computed in this kernel: threads wait on an event, coroutines on a
+    future of their own loop (woken thread-safely).
 
-    __slots__ = ("event", "_lock", "_waiters", "thread", "task")
+    The event is made only when a thread first waits: most keys are computed with no
+    one waiting, and an event (a condition and its lock) costs a miss microseconds.
+    """
+
+    __slots__ = ("_event", "_landed", "_lock", "_waiters", "thread", "task")
 
     def __init__(self) -> None:
         # Who computes it: a wait by the same thread (sync) or task (async) is a cycle.
         self.thread = threading.get_ident()
         self.task = _current_task()
-        self.event = threading.Event()
+        self._event: threading.Event | None = None
+        self._landed = False
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def wait(self) -> None:
+        """Block this thread until the key has been computed (or given up)."""
+        with self._lock:
+            if self._landed:
+                return
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        event.wait()
 
     async def wait_async(self) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
-            if self.event.is_set():
+            if self._landed:
                 return
             self._waiters.append((loop, future))
         await asyncio.shield(future)
@@ -44,18 +59,20 @@ class Flight:
 
     def land(self) -> None:
         with self._lock:
-            self.event.set()
+            self._landed = True
+            event, self._event = self._event, None
             waiters, self._waiters = self._waiters, []
+        if event is not None:
+            event.set()
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
                 loop.call_soon_threadsafe(_resolve, future)
 
 
 def _current_task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop in this thread
-        return None
+    if asyncio._get_running_loop() is None:
+        return None  # no loop in this thread (asking current_task would raise)
+    return asyncio.current_task()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

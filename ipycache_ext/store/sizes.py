@@ -8,6 +8,7 @@ share of the machine's memory, cheap enough for every miss.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import types
@@ -17,8 +18,13 @@ from ..config import SETTINGS
 
 
 def memory_budget() -> int | None:
-    """``SETTINGS.max_memory`` in bytes (None: no bound)."""
-    return parse_budget(SETTINGS.max_memory)
+    """``SETTINGS.max_memory`` in bytes (None: no bound); asked on every miss."""
+    return _budget_of(SETTINGS.max_memory)
+
+
+@functools.lru_cache(maxsize=8)
+def _budget_of(value: int | str | None) -> int | None:
+    return parse_budget(value)
 
 
 def parse_budget(value: int | str | None) -> int | None:
@@ -49,6 +55,7 @@ def _physical_memory() -> int:
         return 8 << 30  # unknown: as if 8 GiB
 
 
+_ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})
 _SAMPLE = 1_000  # values of a text column whose sizes stand for all of them
 
 
@@ -75,6 +82,8 @@ def approx_size(obj: Any, limit: int = 20_000) -> int:
 
     Bounded (``limit`` objects) so ``%memo_info`` stays fast on huge structures.
     """
+    if type(obj) in _ATOMS:
+        return sys.getsizeof(obj)  # the common small result, without the walk
     seen: set[int] = set()
     stack = [obj]
     total = 0
