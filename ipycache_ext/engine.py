@@ -148,8 +148,14 @@ class Cached(Generic[Call]):
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        entry = STORE.get(owner, digest)
-        if entry is not None and (entry.files or self.validates):
+        if self.validates:
+            entry = STORE.get(owner, digest)
+        else:  # the common hit: found and counted under one lock
+            stats = STORE.stats(*self._counted)
+            entry = STORE.hit(owner, digest, stats, not (self.nests and _depth.get()))
+            if entry is not None and not entry.files:
+                return self._served(call, entry)
+        if entry is not None:
             entry = self._valid(call, owner, digest, entry)
         while entry is None:
             pending = STORE.claim(owner, digest)
@@ -383,7 +389,11 @@ class Cached(Generic[Call]):
         if entry.files:
             files.inherit(entry.files)
         outermost = not (self.nests and _depth.get())
-        STORE.record_hit(STORE.stats(*self._counted), entry.parts if outermost else None, entry)
+        STORE.record_hit(STORE.stats(*self._counted), entry, outermost)
+        return self._served(call, entry)
+
+    def _served(self, call: Call, entry: Entry) -> Any:
+        """What a counted hit hands out, its mutation checked."""
         value = entry.value if self.as_stored else self.deliver(call, entry, None)
         if entry.fingerprint is not None:
             self.check_mutation(call, entry)
@@ -397,7 +407,7 @@ class Cached(Generic[Call]):
         if entry.files:
             files.inherit(entry.files)
         self._keep(entry, key.digest)
-        STORE.record_hit(self.stats(), entry.parts, entry)
+        STORE.record_hit(self.stats(), entry)
         return self.deliver(call, entry, tier.backend.where)
 
 

@@ -130,10 +130,17 @@ class OwnerStats:
     misses: int = 0
     max_entries: int | None = None
     last_reasons: tuple[Reason, ...] = ()
-    last_parts: Snapshot | None = None
+    # What the next miss is compared with: the snapshot of the last miss's key, or the
+    # entry last hit (its parts are decoded only if a miss asks: not on every hit).
+    last: Any = None
     readers_hinted: bool = False  # the native-reader hint was given (once per owner)
     too_big_said: bool = False  # an entry too big to keep in memory was reported
     evicted_outdated: int = 0  # entries of earlier code evicted for memory
+
+    @property
+    def last_parts(self) -> Snapshot | None:
+        last = self.last
+        return last.parts if isinstance(last, Entry) else last
 
 
 class MemoryStore:
@@ -141,9 +148,10 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        # Per owner, least recently used first: an OrderedDict when the owner has a
-        # max_entries (evicting the oldest is O(1)), else a plain dict (~45 bytes less
-        # per entry; a hit moves its entry to the end by taking it out and back in).
+        # Per owner: an OrderedDict, least recently used first, when the owner has a
+        # max_entries (a hit moves its entry to the end; evicting the oldest is O(1));
+        # else a plain dict in the order stored (~45 bytes less per entry, and a hit
+        # has no order to keep: across owners, the memory budget keeps its own).
         self._entries: dict[str, dict[bytes, Entry]] = {}
         self._stats: dict[str, OwnerStats] = {}
         self._inflight: dict[tuple[str, bytes], Flight] = {}
@@ -170,9 +178,29 @@ class MemoryStore:
                 self._unsize(owner, key, entry)
                 self._forget(owner, key, "expired")
                 return None
-            _to_end(entries, key)
+            if type(entries) is OrderedDict:
+                entries.move_to_end(key)
             if entry.size is not None:
                 self._big.move_to_end((owner, key))
+            return entry
+
+    def hit(self, owner: str, key: bytes, stats: OwnerStats, latest: bool) -> Entry | None:
+        """:meth:`get`, and the hit counted (see :meth:`record_hit`) in the same lock,
+        unless the entry depends on files: those are checked first, then counted."""
+        with self.lock:
+            entries = self._entries.get(owner)
+            entry = entries.get(key) if entries else None
+            if entry is None:
+                return None
+            if entry.expires is not None or entry.size is not None or type(entries) is not dict:
+                entry = self.get(owner, key)  # expiry, or an order to keep: the general path
+                if entry is None:
+                    return None
+            if not entry.files:
+                stats.hits += 1
+                entry.hits += 1
+                if latest:
+                    stats.last = entry
             return entry
 
     def peek(self, owner: str, key: bytes) -> tuple[Entry | None, str | None]:
@@ -243,7 +271,11 @@ class MemoryStore:
             return True
 
     def _unsize(self, owner: str, key: bytes, entry: Entry) -> None:
-        """``entry`` left the store: it no longer counts against the budget."""
+        """``entry`` left the store: it no longer counts against the budget, and the
+        owner's counters keep its parts, not the entry (nor its value) itself."""
+        stats = self._stats.get(owner)
+        if stats is not None and stats.last is entry:
+            stats.last = entry.parts
         if entry.size is not None and self._big.pop((owner, key), None) is not None:
             self._big_bytes -= entry.size
             self._owner_bytes[owner] -= entry.size
@@ -355,17 +387,15 @@ class MemoryStore:
         with self.lock:
             return iter(list(self._stats.items()))
 
-    def record_hit(
-        self, stats: OwnerStats, parts: Snapshot | None, entry: Entry | None = None
-    ) -> None:
-        """Count a hit (of the owner, and of ``entry``); ``parts`` (None for a hit inside
-        another miss) becomes what the next miss of this owner is compared with."""
+    def record_hit(self, stats: OwnerStats, entry: Entry, latest: bool = True) -> None:
+        """Count a hit of ``entry``; unless it was a hit inside another miss
+        (``latest`` False), its key becomes what the next miss of this owner is
+        compared with."""
         with self.lock:
             stats.hits += 1
-            if entry is not None:
-                entry.hits += 1
-            if parts is not None:
-                stats.last_parts = parts
+            entry.hits += 1
+            if latest:
+                stats.last = entry
 
     def record_miss(
         self, stats: OwnerStats, parts: Snapshot | None, reasons: tuple[Reason, ...]
@@ -374,7 +404,7 @@ class MemoryStore:
         with self.lock:
             stats.misses += 1
             if parts is not None:
-                stats.last_parts = parts
+                stats.last = parts
                 stats.last_reasons = reasons
 
     # ----- compute once ------------------------------------------------------------------
