@@ -68,7 +68,7 @@ def one_size(mb: int) -> dict[str, Any]:
                 (name,) = tier.backend.keys()
                 entry = tier.backend.get(name)
                 secret = signed.secret_key()
-                digest = persisted._key((), {}).digest
+                digest = persisted.__memo__._key((), {}).digest
                 namespace = getattr(tier.backend, "namespace", "dir")
                 bound_to = signed.binding(namespace, persisted.owner, digest)
                 contenders |= {

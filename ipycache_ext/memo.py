@@ -329,8 +329,52 @@ def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """
     checked = MemoOptions.of(options)
     if fn is None:
-        return lambda f: MemoizedFunction(f, checked)
-    return MemoizedFunction(fn, checked)
+        return lambda f: front(MemoizedFunction(f, checked))
+    return front(MemoizedFunction(fn, checked))
+
+
+def front(engine: MemoizedFunction) -> Callable[..., Any]:
+    """The plain function ``@memo`` hands back, calling ``engine``.
+
+    Calling an object with a Python ``__call__`` costs CPython two recursion levels,
+    a function one: through this front a recursive memoized function costs three
+    frames a level (front, lookup, body), so it recurses as deep as plain code can
+    with a third of its stack.  It carries the function's name, docstring, defaults
+    and signature, the cache's methods (``cache_info``, ``cache_clear``, ``explain``,
+    ``clear``) and ``__memo__``, the engine itself.
+    """
+    fn = engine.__memo_wrapped__
+    if engine._is_async:
+        engine_key, alookup = engine._key, engine.alookup
+
+        def memoized(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # IPython shows the user's frames only
+            return alookup(engine_key(args, kwargs), (args, kwargs), fn, args, kwargs)
+
+    else:
+        key_of, lookup = engine._keys.key, engine.lookup
+
+        def memoized(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # IPython shows the user's frames only
+            return lookup(key_of(args, kwargs), (args, kwargs), fn, args, kwargs)
+
+    functools.update_wrapper(memoized, fn)
+    found: Any = memoized
+    found.__memo__ = engine
+    found.__memo_wrapped__ = fn
+    found.__defaults__, found.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
+    found.owner, found.label, found.options = engine.owner, engine.label, engine.options
+    found.cache_info, found.cache_clear = engine.cache_info, engine.cache_clear
+    found.explain, found.clear = engine.explain, engine.clear
+    return memoized
+
+
+def engine_of(value: Any) -> MemoizedFunction | None:
+    """The engine behind a memoized function (or the engine itself), else None."""
+    if isinstance(value, MemoizedFunction):
+        return value
+    found = getattr(value, "__memo__", None)
+    return found if isinstance(found, MemoizedFunction) else None
 
 
 def _clear() -> None:

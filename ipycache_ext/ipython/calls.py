@@ -15,7 +15,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .. import messages
-from ..memo import MemoizedFunction
+from ..memo import MemoizedFunction, engine_of
 
 _CAPTURE = "__ipycache_arguments__"
 
@@ -45,9 +45,10 @@ def memoized_call(
     tree = ast.Expression(ast.Tuple([call.func, probe], ast.Load()))
     code = compile(ast.fix_missing_locations(tree), f"<%{magic}>", "eval")
     fn, (args, kwargs) = eval(code, shell.user_ns, {_CAPTURE: _arguments})
-    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, MemoizedFunction):
+    if isinstance(fn, types.MethodType) and engine_of(fn.__func__) is not None:
         args = (fn.__self__, *args)  # obj.method(x): self is an argument
         fn = fn.__func__
-    if not isinstance(fn, MemoizedFunction):
+    engine = engine_of(fn)
+    if engine is None:
         raise UsageError(messages.not_memoized_error(magic, ast.unparse(call.func)))
-    return fn, args, kwargs
+    return engine, args, kwargs
