@@ -34,6 +34,7 @@ from .config import SETTINGS
 from .deps import files
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
+from .mutation import unstable_parts
 from .parts import FileState, PartKind, Reason
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
@@ -308,6 +309,12 @@ class Cached(Generic[Call]):
         gone = STORE.how_gone(self.owner, key.digest)
         stale = _stale_reasons.pop((self.owner, key.digest), None)
         reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
+        hasher = getattr(self, "_hasher", None)
+        if hasher is not None and reasons and outermost:
+            for part in unstable_parts(hasher, key.parts, reasons, stats.unstable_said):
+                notify.emit(
+                    messages.unstable_value_warning(self.label, part.ident, part.value, self.kind)
+                )
         # Memory first: a save interrupted (Ctrl-C while a big result is written)
         # must not lose what was computed.
         self._keep(entry, key.digest)

@@ -15,6 +15,8 @@ from typing import Any
 from .errors import MemoError
 from .hashing.atoms import atom_bytes
 from .hashing.core import Hasher
+from .parts import Part, PartId, PartKind, Reason, ReasonKind
+from .store.sizes import approx_size
 
 _SINGLE_PASS_MODULES = ("numpy", "pandas")
 
@@ -52,3 +54,35 @@ def private_copy(value: Any) -> Any:
     if module.startswith("pandas") and type(value).__name__ in ("DataFrame", "Series"):
         return value.copy(deep=True)
     return copy.deepcopy(value)
+
+
+_BY_NAME_READS = (PartKind.GLOBAL, PartKind.CLOSURE, PartKind.VARIABLE, PartKind.CLASS_ATTRIBUTE)
+_CHECKED_BYTES = 1 << 20  # bigger values are not hashed again on a miss
+
+
+def unstable_parts(
+    hasher: Hasher, parts: list[Part], reasons: tuple[Reason, ...], said: set[PartId]
+) -> list[Part]:
+    """The values read by name (globals, closure cells, class attributes, a cell's
+    variables) a miss blames on a change whose value hashes differently twice in a
+    row, nothing run in between: a counter, an ``id()`` or a cache in its state, so
+    every call would miss.  Each is returned once per owner
+    (``said``); values over a megabyte are not hashed again."""
+    changed = {
+        r.part for r in reasons if r.kind is ReasonKind.CHANGED and r.part and r.files is None
+    }
+    found = []
+    for part in parts:
+        ident = part.ident
+        if ident not in changed or ident in said or part.by_name or part.kind not in _BY_NAME_READS:
+            continue
+        if approx_size(part.value) > _CHECKED_BYTES:
+            continue
+        try:
+            unstable = hasher.part(part.value) != hasher.part(part.value)
+        except Exception:
+            continue  # it hashed for the key; a failure now is not this check's to report
+        if unstable:
+            said.add(ident)
+            found.append(part)
+    return found

@@ -7,9 +7,9 @@ import dataclasses
 import html
 from typing import TYPE_CHECKING
 
-from ..parts import Reason
+from ..parts import PartId, Reason
 from .base import PREFIX, Note, duration, make_note, shown_type, warning_note
-from .reasons import reason_first_call, reason_gist, reasons_text
+from .reasons import part_label, reason_first_call, reason_gist, reasons_text
 
 if TYPE_CHECKING:
     from ..errors import UnhashableTypeError, UserHashError
@@ -52,6 +52,22 @@ def miss_summary_note(subject: str, times: int, seconds: float, gists: dict[str,
         f"time{'s' if times != 1 else ''} in {duration(seconds)} <i>({html.escape(why)})</i>"
     )
     return make_note("miss", text, body, "#8a6d00")
+
+
+def unstable_value_warning(what: str, part: PartId, value: object, kind: str) -> Note:
+    tp = type(value)
+    type_name = f"{tp.__module__}.{tp.__qualname__}"
+    label = part_label(part)
+    if kind == "cell":
+        leave_out = f"rename it _{part.name} so the cell's key leaves it out"
+    else:
+        leave_out = "pass it as an argument named with a leading _ so the key leaves it out"
+    return warning_note(
+        f"{label} of {what} hashes differently each time it is hashed, though nothing "
+        f"changed it (a {shown_type(type_name)} keeps a counter, an id or a cache in its "
+        "state), so every call misses. Fix: pass hash_funcs={"
+        f"{type_name!r}: lambda obj: <what defines it>}} to @memo, or {leave_out}."
+    )
 
 
 def unseen_readers_hint(readers: tuple[str, ...]) -> str:
@@ -218,6 +234,7 @@ class InfoTable:
 
 
 __all__ = [
+    "unstable_value_warning",
     "miss_summary_note",
     "miss_note",
     "hit_note",

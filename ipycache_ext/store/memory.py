@@ -12,10 +12,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..parts import FileState, PartKind, Reason, Snapshot
+from ..parts import FileState, PartId, PartKind, Reason, Snapshot
 from . import compact
 from .flights import Flight
 from .sizes import approx_size, memory_budget
@@ -136,6 +136,7 @@ class OwnerStats:
     readers_hinted: bool = False  # the native-reader hint was given (once per owner)
     too_big_said: bool = False  # an entry too big to keep in memory was reported
     evicted_outdated: int = 0  # entries of earlier code evicted for memory
+    unstable_said: set[PartId] = field(default_factory=set)  # values found unstable
 
     @property
     def last_parts(self) -> Snapshot | None:
