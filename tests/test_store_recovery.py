@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from conftest import Tally
-from persist_support import forget_memory
+from persist_support import forget_memory, persisted_double
 
 from ipycache_ext import memo
 from ipycache_ext.store import tier as persist
@@ -55,10 +55,7 @@ def test_orphaned_value_files_past_the_grace_are_swept_when_the_store_opens(
 def test_a_store_deleted_while_the_kernel_runs_is_made_again_for_later_writes(
     store: Path, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     assert double(1) == 2
     shutil.rmtree(store)

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import Notes, Tally
-from persist_support import forget_memory
+from persist_support import forget_memory, persisted_double
 
-from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
 from ipycache_ext.store.tiered import TieredBackend
@@ -50,10 +49,7 @@ def rejected(notes: Notes) -> list[str]:
 def test_a_bad_local_copy_is_dropped_there_and_the_team_copy_is_used_and_copied_back(
     stores: TieredBackend, tally: Tally, notes: Notes
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     assert double(21) == 42
     (name,) = entry_names(stores.far)
@@ -71,10 +67,7 @@ def test_a_bad_local_copy_is_dropped_there_and_the_team_copy_is_used_and_copied_
 def test_a_bad_team_copy_is_dropped_from_both_and_recomputed(
     stores: TieredBackend, tally: Tally, notes: Notes
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     assert double(21) == 42
     (name,) = entry_names(stores.far)
@@ -91,10 +84,7 @@ def test_a_bad_team_copy_is_dropped_from_both_and_recomputed(
 def test_another_call_s_entry_under_the_local_name_is_refused_and_replaced(
     stores: TieredBackend, tally: Tally, notes: Notes
 ) -> None:
-    @memo(persist=True)
-    def double(x: int) -> int:
-        tally(x)
-        return 2 * x
+    double = persisted_double(tally)
 
     assert double(1) == 2
     (one,) = entry_names(stores.far)
