@@ -192,7 +192,7 @@ class GuardedCode:
     """A function's key apart from its arguments, as the bytes its digest takes, with
     the parts whose value can change in place left to hash on each call."""
 
-    __slots__ = ("guards", "parts", "seen", "segments", "changing", "keys")
+    __slots__ = ("guards", "parts", "seen", "seen_map", "segments", "changing", "keys")
 
     def __init__(self, guards: Guards, parts: list[Part]) -> None:
         self.guards = guards
@@ -200,6 +200,7 @@ class GuardedCode:
         # What an entry keeps of each part: the same while the guards hold (a part
         # that can change in place is shown afresh).
         self.seen = [(part.ident, Seen(part.data, shown_of(part))) for part in parts]
+        self.seen_map = dict(self.seen)  # copied whole into a snapshot with nothing fresh
         # The keys of positional calls by their arguments, while nothing can change in
         # place (the cache dies with these guards).
         self.keys: dict[tuple, CallKey] = {}
@@ -272,6 +273,9 @@ class GuardedKey(CallKey):
             idents[name]: Seen(data, messages.short_repr(value)) for name, value, data in arguments
         }
         code = self._code
+        if not fresh:
+            found.update(code.seen_map)
+            return found
         for i, (ident, seen) in enumerate(code.seen):
             data = fresh.get(i)
             if data is not None:

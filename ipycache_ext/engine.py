@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -34,7 +35,7 @@ from .config import SETTINGS
 from .deps import files
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
-from .mutation import unstable_parts
+from .mutation import suspects, unstable_parts
 from .parts import FileState, PartKind, Reason
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
@@ -179,7 +180,7 @@ class Cached(Generic[Call]):
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
-            with self._miss(call) as run:
+            with _Run(self, call) as run:
                 run.value = compute(*args, **kwargs)
             return self._remember(key, call, run, tier)
         finally:
@@ -220,7 +221,7 @@ class Cached(Generic[Call]):
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
-            with self._miss(call) as run:
+            with _Run(self, call) as run:
                 run.value = await compute(*args, **kwargs)
             return self._remember(key, call, run, tier)
         finally:
@@ -259,20 +260,6 @@ class Cached(Generic[Call]):
         ttl = self.policy.ttl
         return None if ttl is None else time.monotonic() + ttl
 
-    @contextlib.contextmanager
-    def _miss(self, call: Call) -> Iterator[_Run]:
-        """Around the run of a miss: its nesting, its hooks' context and its clock."""
-        run = _Run(time.perf_counter())
-        token = _depth.set(_depth.get() + self.nests)
-        try:
-            # Recording starts inside ``running``: a spinner thread it starts is not
-            # the miss's own work.
-            with self.running(call) as run.watch, files.recording() as run.reads:
-                yield run
-        finally:
-            _depth.reset(token)
-            run.seconds = time.perf_counter() - run.started
-
     def _claim(self, tier: Tier, digest: bytes) -> Claim:
         """The tier's lease on ``digest`` (or its entry), waiting while a kernel holds it."""
         pause = FIRST_PAUSE
@@ -310,8 +297,9 @@ class Cached(Generic[Call]):
         stale = _stale_reasons.pop((self.owner, key.digest), None)
         reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
         hasher = getattr(self, "_hasher", None)
-        if hasher is not None and reasons and outermost:
-            for part in unstable_parts(hasher, key.parts, reasons, stats.unstable_said):
+        blamed = suspects(reasons, stats.unstable_said) if hasher and outermost else None
+        if blamed:
+            for part in unstable_parts(hasher, key.parts, blamed, stats.unstable_said):
                 notify.emit(
                     messages.unstable_value_warning(self.label, part.ident, part.value, self.kind)
                 )
@@ -424,16 +412,59 @@ _stale_lock = threading.Lock()
 _STALE_KEPT = 1024
 
 
-@dataclass
 class _Run:
-    """One run of a miss: when it started, what its hooks' context yielded, what it
-    returned and how long it took."""
+    """One run of a miss, as the context around it: its nesting depth, its hooks'
+    context (``running``), the files it reads, its clock, and what it returned.
 
-    started: float
-    watch: Any = None
-    reads: files.Recorder | None = None
-    value: Any = None
-    seconds: float = 0.0
+    A class, not a generator: it is entered on every miss, and a generator-based
+    context manager costs several times more to enter and leave.
+    """
+
+    __slots__ = (
+        "_running",
+        "_depth",
+        "_token",
+        "_reads",
+        "started",
+        "watch",
+        "reads",
+        "value",
+        "seconds",
+    )
+
+    def __init__(self, cached: Cached[Any], call: Any) -> None:
+        self._running = cached.running(call)
+        self._depth = _depth.get() + cached.nests
+        self.value: Any = None
+        self.seconds = 0.0
+
+    def __enter__(self) -> _Run:
+        self.started = time.perf_counter()
+        token = self._token = _depth.set(self._depth)
+        try:
+            # Recording starts inside ``running``: a spinner thread it starts is not
+            # the miss's own work.
+            self.watch = self._running.__enter__()
+            try:
+                self._reads = files.Recording()
+                self.reads: files.Recorder | None = self._reads.__enter__()
+            except BaseException:
+                self._running.__exit__(*sys.exc_info())
+                raise
+        except BaseException:
+            _depth.reset(token)
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            try:
+                self._reads.__exit__(*exc)
+            finally:
+                self._running.__exit__(*exc)
+        finally:
+            _depth.reset(self._token)
+            self.seconds = time.perf_counter() - self.started
 
 
 def clear_all() -> int:

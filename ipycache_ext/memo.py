@@ -244,7 +244,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         """The spinner (outermost miss only) and the watch for output while it runs."""
         spinner = self.options.show_spinner
         if not (spinner and notify.spinning() and self.outermost_run()):
-            return notify.watch_output()  # no spinner note to build: nothing shows it
+            return notify.OutputWatch()  # no spinner note to build: nothing shows it
         return self._spinning(call, spinner)
 
     @contextlib.contextmanager
@@ -254,7 +254,7 @@ class MemoizedFunction(Cached[FunctionCall]):
             if isinstance(spinner, str)
             else messages.running_note(self.describe(call))
         )
-        with notify.spinner(note), notify.watch_output() as watch:
+        with notify.spinner(note), notify.OutputWatch() as watch:
             yield watch
 
     def after_miss(self, call: FunctionCall, stored: Any, watch: list[bool]) -> None:

@@ -136,24 +136,43 @@ def _remove_tees() -> None:
             sys.stderr = err
 
 
-@contextlib.contextmanager
-def watch_output() -> Iterator[list[bool]]:
-    """Yield a one-item list that becomes ``[True]`` if the body writes any output."""
-    flag = [False]
+class OutputWatch:
+    """``with OutputWatch() as flag``: ``flag`` is a one-item list that becomes
+    ``[True]`` if the body writes any output (to stdout, stderr or ``display()``).
 
-    def seen() -> None:
-        flag[0] = True
+    A class, not a generator: it is entered on every miss, and a generator-based
+    context manager costs several times more to enter and leave.
+    """
 
-    token = _watchers.set((*_watchers.get(), flag))
-    _install_tees()
-    try:
+    __slots__ = ("_token", "_probes")
+
+    def __enter__(self) -> list[bool]:
+        flag = [False]
+
+        def seen() -> None:
+            flag[0] = True
+
+        self._token = _watchers.set((*_watchers.get(), flag))
+        _install_tees()
+        self._probes: contextlib.ExitStack | None = None
         if _display_probes:
             with contextlib.ExitStack() as stack:
-                for probe in list(_display_probes):
-                    stack.enter_context(probe(seen))
-                yield flag
-        else:
-            yield flag
-    finally:
-        _watchers.reset(token)
+                try:
+                    for probe in list(_display_probes):
+                        stack.enter_context(probe(seen))
+                except BaseException:
+                    self._stop()
+                    raise
+                self._probes = stack.pop_all()
+        return flag
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self._probes is not None:
+                self._probes.__exit__(*exc)
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        _watchers.reset(self._token)
         _remove_tees()

@@ -48,6 +48,9 @@ _lock = threading.Lock()
 def layout_of(parts: Mapping[PartId, Seen]) -> Layout:
     """The shared layout for keys with these part ids (made from ``parts`` if new)."""
     ids = tuple(parts)
+    found = _layouts.get(ids)  # a dict read needs no lock: only making one does
+    if found is not None:
+        return found
     with _lock:
         found = _layouts.get(ids)
         if found is None:
@@ -77,7 +80,7 @@ def pack(layout: Layout, parts: Mapping[PartId, Seen], seconds: float, stored_at
     """The per-entry bytes of ``parts`` (whose ids are ``layout.ids``, in that order)."""
     out = [_TIMES.pack(seconds, stored_at)]
     for seen, usual in zip(parts.values(), layout.usual, strict=True):
-        if seen == usual:
+        if seen is usual or seen == usual:
             out.append(_USUAL)
         else:
             out += (_OWN, _text(seen.data), _text(seen.shown.encode("utf-8", "surrogatepass")))
