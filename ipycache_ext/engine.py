@@ -19,12 +19,9 @@ implement.  The engine imports nothing of IPython.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -37,6 +34,7 @@ from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
 from .mutation import suspects, unstable_parts
 from .parts import FileState, PartKind, Reason
+from .runs import Run, depth
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.sizes import approx_size, memory_budget
@@ -55,12 +53,6 @@ class Policy:
     allow_mutation: bool = False
     quiet: bool = False  # no miss/hit notes of its own (warnings still show)
     max_size: int | None = None  # bytes this function's entries may hold together
-
-
-# Misses of functions running in this thread or task: a context variable, so each task
-# of ``asyncio.gather`` starts from its creator's depth and three misses gathered at
-# the top level are three outermost misses, each with its own note.
-_depth: contextvars.ContextVar[int] = contextvars.ContextVar("ipycache_miss_depth", default=0)
 
 
 class Cached(Generic[Call]):
@@ -154,7 +146,7 @@ class Cached(Generic[Call]):
             entry = STORE.get(owner, digest)
         else:  # the common hit: found and counted under one lock
             stats = STORE.stats(*self._counted)
-            entry = STORE.hit(owner, digest, stats, not (self.nests and _depth.get()))
+            entry = STORE.hit(owner, digest, stats, not (self.nests and depth.get()))
             if entry is not None and not entry.files:
                 return self._served(call, entry)
         if entry is not None:
@@ -180,7 +172,7 @@ class Cached(Generic[Call]):
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
-            with _Run(self, call) as run:
+            with Run(self.nests, self.running, call) as run:
                 run.value = compute(*args, **kwargs)
             return self._remember(key, call, run, tier)
         finally:
@@ -221,7 +213,7 @@ class Cached(Generic[Call]):
             stored = None if claim is None else claim.stored
             if tier is not None and stored is not None and self._usable(call, stored, digest):
                 return self._adopt(key, call, stored, tier)
-            with _Run(self, call) as run:
+            with Run(self.nests, self.running, call) as run:
                 run.value = await compute(*args, **kwargs)
             return self._remember(key, call, run, tier)
         finally:
@@ -251,10 +243,10 @@ class Cached(Generic[Call]):
 
     def outermost_run(self) -> bool:
         """True inside :meth:`running` of a miss that no other miss encloses."""
-        return _depth.get() == 1 or not self.nests
+        return depth.get() == 1 or not self.nests
 
     def _outermost(self) -> bool:
-        return not (self.nests and _depth.get())
+        return not (self.nests and depth.get())
 
     def _expiry(self) -> float | None:
         ttl = self.policy.ttl
@@ -281,7 +273,7 @@ class Cached(Generic[Call]):
             claim.release()
         STORE.release(owner, digest)
 
-    def _remember(self, key: CallKey, call: Call, run: _Run, tier: Tier | None) -> Any:
+    def _remember(self, key: CallKey, call: Call, run: Run, tier: Tier | None) -> Any:
         """Store what a miss computed (memory, then the tier), count it, say why it
         missed, and return what the caller gets."""
         stored = self.stored_value(call, run.value, run.watch)
@@ -297,9 +289,9 @@ class Cached(Generic[Call]):
         stale = _stale_reasons.pop((self.owner, key.digest), None)
         reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
         hasher = getattr(self, "_hasher", None)
-        blamed = suspects(reasons, stats.unstable_said) if hasher and outermost else None
-        if blamed:
-            for part in unstable_parts(hasher, key.parts, blamed, stats.unstable_said):
+        said = stats.unstable_said
+        if hasher is not None and outermost and (blamed := suspects(reasons, said)):
+            for part in unstable_parts(hasher, key.parts, blamed, said):
                 notify.emit(
                     messages.unstable_value_warning(self.label, part.ident, part.value, self.kind)
                 )
@@ -346,7 +338,7 @@ class Cached(Generic[Call]):
             )
 
     def _unseen_readers(
-        self, call: Call, key: CallKey, run: _Run, read: tuple[FileState, ...], stats: OwnerStats
+        self, call: Call, key: CallKey, run: Run, read: tuple[FileState, ...], stats: OwnerStats
     ) -> tuple[str, ...]:
         """Native file readers the code calls, said once per function or cell, when
         the run opened no file the hook could see (they may have read one unseen)."""
@@ -383,7 +375,7 @@ class Cached(Generic[Call]):
     def _hit(self, call: Call, entry: Entry) -> Any:
         if entry.files:
             files.inherit(entry.files)
-        outermost = not (self.nests and _depth.get())
+        outermost = not (self.nests and depth.get())
         STORE.record_hit(STORE.stats(*self._counted), entry, outermost)
         return self._served(call, entry)
 
@@ -410,61 +402,6 @@ class Cached(Generic[Call]):
 _stale_reasons: dict[tuple[str, bytes], tuple[Reason, ...]] = {}
 _stale_lock = threading.Lock()
 _STALE_KEPT = 1024
-
-
-class _Run:
-    """One run of a miss, as the context around it: its nesting depth, its hooks'
-    context (``running``), the files it reads, its clock, and what it returned.
-
-    A class, not a generator: it is entered on every miss, and a generator-based
-    context manager costs several times more to enter and leave.
-    """
-
-    __slots__ = (
-        "_running",
-        "_depth",
-        "_token",
-        "_reads",
-        "started",
-        "watch",
-        "reads",
-        "value",
-        "seconds",
-    )
-
-    def __init__(self, cached: Cached[Any], call: Any) -> None:
-        self._running = cached.running(call)
-        self._depth = _depth.get() + cached.nests
-        self.value: Any = None
-        self.seconds = 0.0
-
-    def __enter__(self) -> _Run:
-        self.started = time.perf_counter()
-        token = self._token = _depth.set(self._depth)
-        try:
-            # Recording starts inside ``running``: a spinner thread it starts is not
-            # the miss's own work.
-            self.watch = self._running.__enter__()
-            try:
-                self._reads = files.Recording()
-                self.reads: files.Recorder | None = self._reads.__enter__()
-            except BaseException:
-                self._running.__exit__(*sys.exc_info())
-                raise
-        except BaseException:
-            _depth.reset(token)
-            raise
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            try:
-                self._reads.__exit__(*exc)
-            finally:
-                self._running.__exit__(*exc)
-        finally:
-            _depth.reset(self._token)
-            self.seconds = time.perf_counter() - self.started
 
 
 def clear_all() -> int:

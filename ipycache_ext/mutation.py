@@ -102,19 +102,3 @@ def unstable_parts(
             said.add(ident)
             found.append(part)
     return found
-    for part in parts:
-        if part.by_name or part.kind not in _BY_NAME_READS:
-            continue
-        ident = part.ident
-        if ident not in changed or ident in said:
-            continue
-        if approx_size(part.value) > _CHECKED_BYTES:
-            continue
-        try:
-            unstable = hasher.part(part.value) != hasher.part(part.value)
-        except Exception:
-            continue  # it hashed for the key; a failure now is not this check's to report
-        if unstable:
-            said.add(ident)
-            found.append(part)
-    return found

@@ -11,7 +11,7 @@ import contextlib
 import contextvars
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any
 
@@ -106,17 +106,22 @@ _watchers: contextvars.ContextVar[tuple[list[bool], ...]] = contextvars.ContextV
 _tee_lock = threading.Lock()
 _tee_users = 0
 _tee_saved: tuple[Any, Any] | None = None  # the streams the tees replaced
+# The last pair of tees, used again while the streams they wrap are the same ones.
+_tees: tuple[_Tee, _Tee] = (_Tee(None), _Tee(None))
 
 
 def _install_tees() -> None:
     """One pair of tees for every watching run at once: runs in other threads neither
     wrap each other's tee nor leave one behind when they end out of order."""
-    global _tee_users, _tee_saved
+    global _tee_users, _tee_saved, _tees
     with _tee_lock:
         if _tee_users == 0:
             out, err = sys.stdout, sys.stderr
             _tee_saved = (out, err)
-            sys.stdout, sys.stderr = _Tee(out), _Tee(err)
+            tee_out, tee_err = _tees
+            if tee_out._stream is not out or tee_err._stream is not err:
+                _tees = tee_out, tee_err = _Tee(out), _Tee(err)
+            sys.stdout, sys.stderr = tee_out, tee_err
         _tee_users += 1
 
 
@@ -148,14 +153,14 @@ class OutputWatch:
 
     def __enter__(self) -> list[bool]:
         flag = [False]
-
-        def seen() -> None:
-            flag[0] = True
-
         self._token = _watchers.set((*_watchers.get(), flag))
         _install_tees()
         self._probes: contextlib.ExitStack | None = None
         if _display_probes:
+
+            def seen() -> None:
+                flag[0] = True
+
             with contextlib.ExitStack() as stack:
                 try:
                     for probe in list(_display_probes):

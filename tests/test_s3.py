@@ -282,6 +282,7 @@ def test_wrong_credentials_or_a_missing_bucket_warn_once_naming_the_store(
 
     assert (double(1), double(1), double(2)) == (2, 2, 4)
     assert tally.runs == [1, 2]
+    assert len(warnings(notes)) == 1, warnings(notes)
     [warning] = warnings(notes)
     assert SETTINGS.store in warning and code in warning
     assert len(warning) < 1000  # the client's error, worded short

@@ -70,7 +70,9 @@ class Recorder:
 _recorders: contextvars.ContextVar[tuple[Recorder, ...]] = contextvars.ContextVar(
     "ipycache_file_recorders", default=()
 )
-_active = 0  # recorders alive in any thread: the hook's first, cheap test
+# One item per recorder alive in any thread: the hook's first, cheap test.  A list,
+# because appending and popping are atomic: a miss counts itself without a lock.
+_active: list[None] = []
 _lock = threading.Lock()
 _installed = False
 
@@ -144,12 +146,6 @@ def _install() -> None:
             _installed = True
 
 
-def _count(step: int) -> None:
-    global _active
-    with _lock:
-        _active += step
-
-
 # ----- what the engine uses ---------------------------------------------------------------
 
 
@@ -171,12 +167,12 @@ class Recording:
             _install()
         recorder = self._recorder = Recorder()
         self._token = _recorders.set((*_recorders.get(), recorder))
-        _count(1)
+        _active.append(None)
         return recorder
 
     def __exit__(self, *exc: object) -> None:
         if self._recorder is not None:
-            _count(-1)
+            _active.pop()
             _recorders.reset(self._token)
 
 
@@ -420,7 +416,7 @@ __all__ = [
     "depends_on",
     "unseen_readers",
     "code_names",
-    "recording",
+    "Recording",
     "suspended",
     "states",
     "inherit",

@@ -366,6 +366,8 @@ class MemoryStore:
 
     def how_gone(self, owner: str, key: bytes) -> str | None:
         """ "expired", "evicted" or "cleared" if ``key`` had an entry that went, else None."""
+        if not self._gone.get(owner):
+            return None  # the common case, read without the lock (a dict read is atomic)
         with self.lock:
             return self._gone.get(owner, _NO_GONE).pop(key, None)
 
