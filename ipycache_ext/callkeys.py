@@ -24,7 +24,7 @@ from .errors import UnhashableTypeError
 from .hashing.core import Hasher
 from .hashing.handlers import IN_MEMORY_FILES
 from .keys import CallKey, digest_parts, id_bytes, pack_len, part_chunk, shown_of
-from .parts import Part, PartKind, Seen, Snapshot, part_id
+from .parts import Part, PartKind, Seen, Snapshot, SplitSnapshot, part_id
 
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
 _NO_DEFAULT = inspect.Parameter.empty
@@ -192,7 +192,7 @@ class GuardedCode:
     """A function's key apart from its arguments, as the bytes its digest takes, with
     the parts whose value can change in place left to hash on each call."""
 
-    __slots__ = ("guards", "parts", "seen", "seen_map", "segments", "changing", "keys")
+    __slots__ = ("guards", "parts", "seen", "seen_map", "seen_ids", "segments", "changing", "keys")
 
     def __init__(self, guards: Guards, parts: list[Part]) -> None:
         self.guards = guards
@@ -200,7 +200,9 @@ class GuardedCode:
         # What an entry keeps of each part: the same while the guards hold (a part
         # that can change in place is shown afresh).
         self.seen = [(part.ident, Seen(part.data, shown_of(part))) for part in parts]
-        self.seen_map = dict(self.seen)  # copied whole into a snapshot with nothing fresh
+        # The code's parts as every snapshot with nothing fresh shares them.
+        self.seen_map = dict(self.seen)
+        self.seen_ids = tuple(self.seen_map)
         # The keys of positional calls by their arguments, while nothing can change in
         # place (the cache dies with these guards).
         self.keys: dict[tuple, CallKey] = {}
@@ -263,7 +265,10 @@ class GuardedKey(CallKey):
         source: Any,
         code: GuardedCode,
     ) -> None:
-        super().__init__(digest, None, make, source)
+        self.digest = digest  # CallKey's fields, set here: one call less on every miss
+        self._parts = None
+        self._make = make
+        self._source = source
         self._code = code
 
     def snapshot(self) -> Snapshot:
@@ -274,8 +279,7 @@ class GuardedKey(CallKey):
         }
         code = self._code
         if not fresh:
-            found.update(code.seen_map)
-            return found
+            return SplitSnapshot(found, code.seen_map, code.seen_ids)
         for i, (ident, seen) in enumerate(code.seen):
             data = fresh.get(i)
             if data is not None:

@@ -43,6 +43,7 @@ from .parts import (
     ReasonKind,
     Seen,
     Snapshot,
+    SplitSnapshot,
     part_id,
 )
 
@@ -185,6 +186,8 @@ def why_missed(before: Snapshot | None, now: Snapshot, gone: str | None = None) 
         return [Reason(ReasonKind.GONE, gone=gone)]
     if before is None:
         return [Reason(ReasonKind.FIRST_CALL)]
+    if type(before) is SplitSnapshot and type(now) is SplitSnapshot and before.shared is now.shared:
+        before, now = before.own, now.own  # the same code's parts: only the call's differ
     reasons = []
     references = []  # names newly bound to user code: why, when nothing else says
     for ident, seen in now.items():

@@ -10,7 +10,7 @@ and errors, and "why it missed" compares :class:`PartId` s, not strings.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -57,6 +57,45 @@ class Seen(NamedTuple):
 
 # A key's parts as an entry keeps them (a dict when made, packed once stored).
 Snapshot = Mapping[PartId, Seen]
+
+
+class SplitSnapshot(Mapping[PartId, Seen]):
+    """A snapshot made on a function's guards: the call's own parts (its arguments)
+    and the parts of its code, one dict shared by every call while the guards hold.
+
+    Two snapshots sharing that dict differ only in their own parts, so comparing them
+    (why a miss missed) and packing one (an entry) look at those alone: on a miss
+    with new arguments nothing is done per part of the code.
+    """
+
+    __slots__ = ("own", "shared", "shared_ids")
+
+    def __init__(
+        self, own: dict[PartId, Seen], shared: dict[PartId, Seen], shared_ids: tuple[PartId, ...]
+    ) -> None:
+        self.own = own
+        self.shared = shared
+        self.shared_ids = shared_ids  # ``tuple(shared)``, made once with ``shared``
+
+    def __getitem__(self, ident: PartId) -> Seen:
+        found = self.own.get(ident)
+        return self.shared[ident] if found is None else found
+
+    def __iter__(self) -> Iterator[PartId]:
+        yield from self.own
+        yield from self.shared
+
+    def __len__(self) -> int:
+        return len(self.own) + len(self.shared)
+
+    def ids(self) -> tuple[PartId, ...]:
+        """Every part id, in order (the call's own first)."""
+        return (*self.own, *self.shared_ids)
+
+    def seen_values(self) -> list[Seen]:
+        """Every part's ``Seen``, in the order of :meth:`ids`."""
+        return [*self.own.values(), *self.shared.values()]
+
 
 MISSING_DATA = b"?missing"  # the data of a name that is not defined
 REF_DATA = b"ref:"  # prefix of the data of a name that refers to user code (by its name)
@@ -129,9 +168,12 @@ class ReasonKind(enum.StrEnum):
     REBOUND = "rebound"  # a name now refers to another user function or class
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Reason:
     """One reason for a miss; :func:`ipycache_ext.messages.reason_text` words it.
+
+    Treated as immutable, though not declared frozen: a frozen dataclass costs five
+    times as much to make, and every miss makes one.
 
     ``old``/``new`` are the short reprs of a changed value (``old`` None: a part the
     last key did not have); ``gone`` is "expired", "evicted" or "cleared";

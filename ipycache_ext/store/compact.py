@@ -19,9 +19,9 @@ from __future__ import annotations
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
-from ..parts import PartId, Seen
+from ..parts import PartId, Seen, SplitSnapshot
 
 _TIMES = struct.Struct("<dd")  # seconds the run took, stored-at wall-clock time
 _LENGTH = struct.Struct("<I")
@@ -31,14 +31,24 @@ _LAYOUTS_KEPT = 512  # layouts shared at a time (an entry keeps its own alive)
 
 
 class Layout:
-    """The part ids of a key, in order, and the ``Seen`` each had in the first entry."""
+    """The part ids of a key, in order, and the ``Seen`` each had in the first entry.
 
-    __slots__ = ("ids", "usual", "index")
+    ``shared`` is the dict of code parts of the :class:`SplitSnapshot` it was made
+    from, if it was: an entry whose snapshot shares that dict has those parts as usual.
+    """
 
-    def __init__(self, ids: tuple[PartId, ...], usual: tuple[Seen, ...]) -> None:
+    __slots__ = ("ids", "usual", "index", "shared")
+
+    def __init__(
+        self,
+        ids: tuple[PartId, ...],
+        usual: tuple[Seen, ...],
+        shared: dict[PartId, Seen] | None = None,
+    ) -> None:
         self.ids = ids
         self.usual = usual
         self.index = {ident: i for i, ident in enumerate(ids)}
+        self.shared = shared
 
 
 _layouts: OrderedDict[tuple[PartId, ...], Layout] = OrderedDict()
@@ -47,17 +57,23 @@ _lock = threading.Lock()
 
 def layout_of(parts: Mapping[PartId, Seen]) -> Layout:
     """The shared layout for keys with these part ids (made from ``parts`` if new)."""
-    ids = tuple(parts)
+    ids = parts.ids() if type(parts) is SplitSnapshot else tuple(parts)
     found = _layouts.get(ids)  # a dict read needs no lock: only making one does
     if found is not None:
         return found
     with _lock:
         found = _layouts.get(ids)
         if found is None:
-            found = _layouts[ids] = Layout(ids, tuple(parts.values()))
+            shared = parts.shared if type(parts) is SplitSnapshot else None
+            found = _layouts[ids] = Layout(ids, tuple(_values(parts)), shared)
             if len(_layouts) > _LAYOUTS_KEPT:
                 _layouts.popitem(last=False)
         return found
+
+
+def _values(parts: Mapping[PartId, Seen]) -> Iterable[Seen]:
+    """``parts.values()``, without a mapping view's lookup per part for a split one."""
+    return parts.seen_values() if type(parts) is SplitSnapshot else parts.values()
 
 
 def _text(data: bytes) -> bytes:
@@ -79,11 +95,19 @@ def _read_text(packed: bytes, at: int) -> tuple[bytes, int]:
 def pack(layout: Layout, parts: Mapping[PartId, Seen], seconds: float, stored_at: float) -> bytes:
     """The per-entry bytes of ``parts`` (whose ids are ``layout.ids``, in that order)."""
     out = [_TIMES.pack(seconds, stored_at)]
-    for seen, usual in zip(parts.values(), layout.usual, strict=True):
+    values: Iterable[Seen] = parts.values()
+    usual_tail = b""
+    if type(parts) is SplitSnapshot:
+        values = parts.seen_values()
+        if parts.shared is layout.shared:  # the code's parts: as usual, all of them
+            values = parts.own.values()
+            usual_tail = _USUAL * len(parts.shared)
+    for seen, usual in zip(values, layout.usual):
         if seen is usual or seen == usual:
             out.append(_USUAL)
         else:
             out += (_OWN, _text(seen.data), _text(seen.shown.encode("utf-8", "surrogatepass")))
+    out.append(usual_tail)
     return b"".join(out)
 
 

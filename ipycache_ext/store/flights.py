@@ -11,16 +11,19 @@ import contextlib
 import threading
 from typing import Any
 
+_lock = threading.Lock()  # every flight's: taken briefly, when landing or waiting
+
 
 class Flight:
     """A key being computed in this kernel: threads wait on an event, coroutines on a
     future of their own loop (woken thread-safely).
 
-    The event is made only when a thread first waits: most keys are computed with no
-    one waiting, and an event (a condition and its lock) costs a miss microseconds.
+    The event and the list of waiting coroutines are made only when someone first
+    waits, and every flight shares one lock: most keys are computed with no one
+    waiting, and each of those objects costs every miss.
     """
 
-    __slots__ = ("_event", "_landed", "_lock", "_waiters", "thread", "task")
+    __slots__ = ("_event", "_landed", "_waiters", "thread", "task")
 
     def __init__(self) -> None:
         # Who computes it: a wait by the same thread (sync) or task (async) is a cycle.
@@ -28,12 +31,11 @@ class Flight:
         self.task = _current_task()
         self._event: threading.Event | None = None
         self._landed = False
-        self._lock = threading.Lock()
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] | None = None
 
     def wait(self) -> None:
         """Block this thread until the key has been computed (or given up)."""
-        with self._lock:
+        with _lock:
             if self._landed:
                 return
             if self._event is None:
@@ -44,9 +46,11 @@ class Flight:
     async def wait_async(self) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        with self._lock:
+        with _lock:
             if self._landed:
                 return
+            if self._waiters is None:
+                self._waiters = []
             self._waiters.append((loop, future))
         await asyncio.shield(future)
 
@@ -58,13 +62,13 @@ class Flight:
         return self.task is not None and self.task is _current_task()
 
     def land(self) -> None:
-        with self._lock:
+        with _lock:
             self._landed = True
             event, self._event = self._event, None
-            waiters, self._waiters = self._waiters, []
+            waiters, self._waiters = self._waiters, None
         if event is not None:
             event.set()
-        for loop, future in waiters:
+        for loop, future in waiters or ():
             with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
                 loop.call_soon_threadsafe(_resolve, future)
 
