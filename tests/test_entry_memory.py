@@ -13,7 +13,8 @@ from typing import Any
 from conftest import Notes, define
 
 from ipycache_ext import config
-from ipycache_ext.parts import PartId, Seen
+from ipycache_ext.keys import why_missed
+from ipycache_ext.parts import PartId, Seen, SplitSnapshot
 from ipycache_ext.store.memory import STORE, Entry
 
 TINY = """
@@ -137,3 +138,45 @@ def test_setting_stored_at_keeps_the_run_time_and_the_parts() -> None:
     entry = Entry(1, None, parts, 0.125, stored_at=5.0)
     entry.stored_at = 7.0
     assert (entry.seconds, entry.stored_at, dict(entry.parts)) == (0.125, 7.0, parts)
+
+
+def test_entries_made_on_guards_read_back_exactly_the_parts_their_key_had(
+    ns: dict[str, Any],
+) -> None:
+    f = define(ns, TINY)["f"]
+    expected = []
+    for a, scale in [(1, 3), (2, 3), (3, 3), (3, 5), (4, 5), (5, 3)]:
+        ns["SCALE"] = scale
+        expected.append(
+            {
+                ident.name: seen
+                for ident, seen in f.__memo__._keys.key((a, 2), {}).snapshot().items()
+            }
+        )
+        f(a, 2)
+    stored = [{ident.name: seen for ident, seen in e.parts.items()} for e in entries_of(f)]
+    assert stored == expected
+    assert len({id(e._layout) for e in entries_of(f)}) == 1
+
+
+def test_a_global_changed_between_two_misses_on_new_arguments_is_named(
+    ns: dict[str, Any], notes: Notes
+) -> None:
+    f = define(ns, TINY)["f"]
+    f(1, 2)
+    f(2, 2)
+    ns["OFFSET"] = 8
+    f(3, 2)
+    last = notes.texts("miss")[-1]
+    assert "OFFSET" in last and "7" in last and "8" in last
+    f(4, 2)
+    assert "OFFSET" not in notes.texts("miss")[-1]
+
+
+def test_two_split_snapshots_with_different_code_parts_are_compared_whole() -> None:
+    arg, scale = PartId("argument", "a", ""), PartId("global", "SCALE", "")
+    before = SplitSnapshot({arg: Seen(b"i1", "1")}, {scale: Seen(b"i3", "3")}, (scale,))
+    now = SplitSnapshot({arg: Seen(b"i1", "1")}, {scale: Seen(b"i4", "4")}, (scale,))
+    assert [(r.part, r.old, r.new) for r in why_missed(before, now)] == [(scale, "3", "4")]
+    same = SplitSnapshot({arg: Seen(b"i2", "2")}, now.shared, (scale,))
+    assert [(r.part, r.old, r.new) for r in why_missed(now, same)] == [(arg, "1", "2")]

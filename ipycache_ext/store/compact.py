@@ -60,6 +60,14 @@ def layout_of(parts: Mapping[PartId, Seen]) -> Layout:
     ids = parts.ids() if type(parts) is SplitSnapshot else tuple(parts)
     found = _layouts.get(ids)  # a dict read needs no lock: only making one does
     if found is not None:
+        # Made before the guards (or by earlier code): adopt these code parts as the
+        # shared ones when they are what the layout has as usual.
+        if (
+            type(parts) is SplitSnapshot
+            and found.shared is not parts.shared
+            and found.usual[len(parts.own) :] == tuple(parts.shared.values())
+        ):
+            found.shared = parts.shared
         return found
     with _lock:
         found = _layouts.get(ids)
