@@ -37,7 +37,7 @@ from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import tier as persist
 from ipycache_ext.store.owners import INDEX_PREFIX
-from ipycache_ext.store.s3 import LOCKS
+from ipycache_ext.store.s3 import LOCKS, refuses_conditional_puts
 from ipycache_ext.store.s3_bound import USED
 
 
@@ -286,6 +286,25 @@ def test_wrong_credentials_or_a_missing_bucket_warn_once_naming_the_store(
     [warning] = warnings(notes)
     assert SETTINGS.store in warning and code in warning
     assert len(warning) < 1000  # the client's error, worded short
+
+
+def test_a_lease_refused_for_a_missing_bucket_is_not_taken_for_a_server_without_leases(
+    up: S3Server,
+) -> None:
+    missing = S3Store(
+        "no-such-bucket",
+        config={"endpoint": up.endpoint, "access_key_id": ACCESS_KEY,
+                "secret_access_key": SECRET_KEY, "region": "us-east-1"},
+        client_options={"allow_http": True},
+    )  # fmt: skip
+    with pytest.raises(Exception) as refused:
+        obstore.put(missing, LOCKS + "k", b"{}", mode="create")
+    assert not refuses_conditional_puts(refused.value)
+    # Its text holds the request's timing: a "501" there is not the status.
+    assert not refuses_conditional_puts(OSError(f"{refused.value} after 0 retries in 501.3ms"))
+    assert refuses_conditional_puts(
+        OSError("Server returned non-2xx status code: 501 Not Implemented")
+    )
 
 
 def test_a_server_without_conditional_puts_says_once_that_misses_may_compute_twice(

@@ -21,6 +21,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,16 @@ class S3Fault(OSError):
 
 def _fault(exc: BaseException) -> S3Fault:
     return S3Fault(messages.s3_request_error(type(exc).__name__, str(exc)))
+
+
+# A server's answer that it has no conditional puts: the status, not any "501" in the
+# error's text (its request id or its timing, "in 501.2ms", may hold one).
+_NOT_IMPLEMENTED = re.compile(r"status(?: code)?:? 501\b|\b501 Not Implemented|NotImplemented")
+
+
+def refuses_conditional_puts(exc: BaseException) -> bool:
+    """True if a failed conditional put says the server does not implement them."""
+    return bool(_NOT_IMPLEMENTED.search(str(exc)))
 
 
 def _no_bucket(exc: FileNotFoundError) -> None:
@@ -261,7 +272,7 @@ class S3Backend:
         except (errors.NotSupportedError, NotImplementedError) as exc:
             return self._without_conditional_put(exc)
         except Exception as exc:
-            if "501" in str(exc) or "NotImplemented" in str(exc):
+            if refuses_conditional_puts(exc):
                 return self._without_conditional_put(exc)
             raise _fault(exc) from None
         try:
