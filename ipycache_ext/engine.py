@@ -19,6 +19,7 @@ implement.  The engine imports nothing of IPython.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -33,7 +34,7 @@ from .deps import files
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
 from .mutation import suspects, unstable_parts
-from .parts import FileState, PartKind, Reason
+from .parts import FileState, PartKind, Reason, Snapshot, SplitSnapshot
 from .runs import Run, depth
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
@@ -287,10 +288,18 @@ class Cached(Generic[Call]):
         stats = self.stats()
         gone = STORE.how_gone(self.owner, key.digest)
         stale = _stale_reasons.pop((self.owner, key.digest), None)
-        reasons = stale or tuple(why_missed(stats.last_parts, parts, gone))
+        before = stats.last_parts
         hasher = getattr(self, "_hasher", None)
+        shown = outermost and not self.policy.quiet and SETTINGS.notes
+        # Reasons are worked out now when a note shows them or a value read by name
+        # may be to blame; else only if ``%memo_info`` asks (a new argument's miss).
+        reasons: tuple[Reason, ...] | None = stale or None
+        if reasons is None and (
+            shown or (hasher is not None and outermost and not _same_code(before, parts))
+        ):
+            reasons = tuple(why_missed(before, parts, gone))
         said = stats.unstable_said
-        if hasher is not None and outermost and (blamed := suspects(reasons, said)):
+        if hasher is not None and reasons and outermost and (blamed := suspects(reasons, said)):
             for part in unstable_parts(hasher, key.parts, blamed, said):
                 notify.emit(
                     messages.unstable_value_warning(self.label, part.ident, part.value, self.kind)
@@ -313,8 +322,12 @@ class Cached(Generic[Call]):
                         lambda exc: self.unpicklable_warning(stored, exc),
                     )
         # Calls made inside a miss are not what the user compares the next call with.
-        STORE.record_miss(stats, parts if outermost else None, reasons)
-        if outermost and not self.policy.quiet and SETTINGS.notes:  # else it is dropped
+        STORE.record_miss(
+            stats,
+            parts if outermost else None,
+            reasons if reasons is not None else functools.partial(_reasons, before, parts, gone),
+        )
+        if shown and reasons is not None:
             unseen = self._unseen_readers(call, key, run, read, stats)
             note = messages.miss_note(
                 self.describe(call), seconds, list(reasons), unseen, self.label
@@ -396,6 +409,18 @@ class Cached(Generic[Call]):
         self._keep(entry, key.digest)
         STORE.record_hit(self.stats(), entry)
         return self.deliver(call, entry, tier.backend.where)
+
+
+def _same_code(before: Snapshot | None, now: Snapshot) -> bool:
+    """True when two snapshots share their code's parts (made on the same guards):
+    only their arguments can differ, so no value read by name is to blame."""
+    return (
+        type(before) is SplitSnapshot and type(now) is SplitSnapshot and before.shared is now.shared
+    )
+
+
+def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:
+    return tuple(why_missed(before, now, gone))
 
 
 # Why an entry was found stale, until the miss that follows says so (bounded).

@@ -321,6 +321,14 @@ def test_memo_info_lists_functions_and_cells(ip: Any) -> None:
     assert "<table>" in table._repr_html_()
 
 
+def test_memo_info_says_why_the_last_miss_missed_even_with_notes_off(ip: Any) -> None:
+    run_cell(ip, "%config MemoMagics.notes = False")
+    run_cell(ip, "SCALE = 3\n@memo\ndef sq(x):\n    return x * x * SCALE\nsq(2); sq(5); sq(7)")
+    assert "argument x changed (5 -> 7)" in repr(ip.run_line_magic("memo_info", ""))
+    run_cell(ip, "SCALE = 4\nsq(6)")
+    assert "SCALE" in repr(ip.run_line_magic("memo_info", ""))
+
+
 def test_memo_clear_one_or_all(ip: Any) -> None:
     run_cell(ip, "_runs = []")
     a = "%%memo --name a\n_runs.append('a')"

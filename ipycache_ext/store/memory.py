@@ -11,113 +11,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..parts import FileState, PartId, PartKind, Reason, Snapshot
-from . import compact
+from ..parts import PartId, PartKind, Reason, Snapshot
+from .entry import Entry
 from .flights import Flight
 from .sizes import approx_size, memory_budget
 
 _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 BUDGETED = 64 << 10  # entries of this many bytes and more count against the memory budget
-
-
-class Entry:
-    """A stored result (a function's value or a cell's record), the fingerprint it had
-    when stored (for the mutation check), what its key was made of, and the files its
-    run read (checked on every hit: :mod:`ipycache_ext.deps.files`).
-
-    The same type is kept in memory and written to the persistent tier; ``expires``
-    is this kernel's clock and is not meaningful elsewhere.  ``stored_at`` is wall-clock
-    time (an entry's age means the same in every kernel sharing a store); ``hits``
-    counts this kernel's hits on it.
-
-    Slotted, with ``parts``, ``seconds`` and ``stored_at`` packed into one ``bytes``
-    against a layout shared by the entries of one function (:mod:`.compact`): a tiny
-    entry is a few hundred bytes.  It pickles as the dict of fields it always had, so
-    entries persisted before and after read alike.
-    """
-
-    __slots__ = (
-        "value",
-        "fingerprint",
-        "expires",
-        "hits",
-        "files",
-        "size",
-        "_layout",
-        "_packed",
-    )
-
-    def __init__(
-        self,
-        value: Any,
-        fingerprint: Any,
-        parts: Snapshot,
-        seconds: float,
-        expires: float | None = None,
-        stored_at: float | None = None,  # None: now (entries written before it existed)
-        hits: int = 0,
-        files: tuple[FileState, ...] = (),
-    ) -> None:
-        self.value = value
-        self.fingerprint = fingerprint
-        self.expires = expires
-        self.hits = hits
-        self.files = files
-        self.size: int | None = None  # bytes held, measured when stored (big ones only)
-        self._layout = compact.layout_of(parts)
-        when = time.time() if stored_at is None else stored_at
-        self._packed = compact.pack(self._layout, parts, seconds, when)
-
-    @property
-    def parts(self) -> Snapshot:
-        """What the key was made of, by part id (decoded when read, not on a hit)."""
-        return compact.PackedParts(self._layout, self._packed)
-
-    @property
-    def seconds(self) -> float:
-        return compact.times(self._packed)[0]
-
-    @property
-    def stored_at(self) -> float | None:
-        return compact.times(self._packed)[1]
-
-    @stored_at.setter
-    def stored_at(self, when: float | None) -> None:
-        seconds = self.seconds
-        self._packed = compact.with_times(
-            self._packed, seconds, time.time() if when is None else when
-        )
-
-    def expired(self, now: float) -> bool:
-        return self.expires is not None and now >= self.expires
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "fingerprint": self.fingerprint,
-            "parts": dict(self.parts),
-            "seconds": self.seconds,
-            "expires": None,
-            "stored_at": self.stored_at,
-            "hits": 0,
-            "files": self.files,
-        }
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(  # type: ignore[misc]
-            state["value"],
-            state["fingerprint"],
-            state["parts"],
-            state["seconds"],
-            state.get("expires"),
-            state.get("stored_at"),
-            state.get("hits", 0),
-            state.get("files", ()),
-        )
 
 
 @dataclass
@@ -129,7 +33,9 @@ class OwnerStats:
     hits: int = 0
     misses: int = 0
     max_entries: int | None = None
-    last_reasons: tuple[Reason, ...] = ()
+    # Why the last outermost miss missed, or how to work it out when asked: a miss
+    # whose note is not shown leaves the comparison to ``%memo_info``.
+    why_last: tuple[Reason, ...] | Callable[[], tuple[Reason, ...]] = ()
     # What the next miss is compared with: the snapshot of the last miss's key, or the
     # entry last hit (its parts are decoded only if a miss asks: not on every hit).
     last: Any = None
@@ -137,6 +43,13 @@ class OwnerStats:
     too_big_said: bool = False  # an entry too big to keep in memory was reported
     evicted_outdated: int = 0  # entries of earlier code evicted for memory
     unstable_said: set[PartId] = field(default_factory=set)  # values found unstable
+
+    @property
+    def last_reasons(self) -> tuple[Reason, ...]:
+        why = self.why_last
+        if callable(why):
+            self.why_last = why = why()
+        return why
 
     @property
     def last_parts(self) -> Snapshot | None:
@@ -401,14 +314,17 @@ class MemoryStore:
                 stats.last = entry
 
     def record_miss(
-        self, stats: OwnerStats, parts: Snapshot | None, reasons: tuple[Reason, ...]
+        self,
+        stats: OwnerStats,
+        parts: Snapshot | None,
+        reasons: tuple[Reason, ...] | Callable[[], tuple[Reason, ...]],
     ) -> None:
         """Count a miss; see :meth:`record_hit` for ``parts``."""
         with self.lock:
             stats.misses += 1
             if parts is not None:
                 stats.last = parts
-                stats.last_reasons = reasons
+                stats.why_last = reasons
 
     # ----- compute once ------------------------------------------------------------------
 
