@@ -7,9 +7,11 @@ thread reads meanwhile are not."""
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import os
 import pickle
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -158,3 +160,27 @@ def test_the_cache_s_own_store_and_key_file_are_not_dependencies(
     assert outer(1) == 4 and tally.runs == [("inner", 1), ("outer", 1)]
     assert files_of(outer) == [] and files_of(inner) == []
     assert outer(1) == 4 and len(tally) == 2
+
+
+def test_a_module_imported_inside_a_miss_is_not_a_file_it_read(
+    here: Path, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bump(here / "helper_mod_for_rules.py", "VALUE = 41\n")
+    bump(here / "input.txt", "helper_mod_for_rules")
+    monkeypatch.syspath_prepend(str(here))
+    monkeypatch.setattr("sys.dont_write_bytecode", True)
+
+    @memo
+    def load() -> int:
+        tally(1)
+        # Named by a file, so the walk cannot import it first: the import system opens
+        # its source while the miss runs, and that is not a read of the call.
+        with open("input.txt") as fh:
+            module = importlib.import_module(fh.read())
+        return int(module.VALUE) + 1
+
+    try:
+        assert load() == 42
+        assert files_of(load) == ["input.txt"]
+    finally:
+        sys.modules.pop("helper_mod_for_rules", None)

@@ -4,11 +4,11 @@ A result computed from ``data/sales.csv`` is only valid while that file is uncha
 yet the file is neither an argument nor a global.  Python raises an audit event for
 every ``open`` (``open``, ``io.open``, ``os.open``, ``pathlib``, so pandas, numpy,
 json, csv, pickle and PIL too) and every directory listing (``os.listdir``,
-``os.scandir``, hence ``glob``).  One process-wide hook (audit hooks cannot be
-removed) records those events into the recorders of the misses running in the
-current thread or task (a :class:`~contextvars.ContextVar`), a nested miss into its
-own recorder and every enclosing one.  When no miss is recording, the hook returns
-after one global lookup.
+``os.scandir``, hence ``glob``).  The one process-wide hook (audit hooks cannot be
+removed; :mod:`.usercode` installs it, and routes these events here) records them
+into the recorders of the misses running in the current thread or task (a
+:class:`~contextvars.ContextVar`), a nested miss into its own recorder and every
+enclosing one.  When no miss is recording, the hook returns after two set lookups.
 
 What is recorded is a read: a file opened for writing, appending or creating (an
 output, a temporary file) is not a dependency, nor is anything under a directory the
@@ -38,7 +38,7 @@ import xxhash
 
 from ..config import SETTINGS
 from ..parts import FileState, Reason, ReasonKind
-from .usercode import _in_environment
+from .usercode import _in_environment, route_audit
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir"})
@@ -78,11 +78,10 @@ _installed = False
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
-    """The audit hook: a no-op unless some miss is recording."""
-    if _active and event in _EVENTS:
-        recorders = _recorders.get()
-        if recorders:
-            _record(event, args, recorders)
+    """A file event while some miss is recording (routed by the one audit hook)."""
+    recorders = _recorders.get()
+    if recorders:
+        _record(event, args, recorders)
 
 
 def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
@@ -99,7 +98,9 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
         for recorder in recorders:
             recorder.written.add(path)
         return
-    if _left_out(path) or sys._getframe(2).f_code.co_filename.startswith(_IMPORT_FRAMES):
+    # Frames: 0 this, 1 the file hook, 2 the audit hook routing to it, 3 the code
+    # whose ``open`` raised the event.
+    if _left_out(path) or sys._getframe(3).f_code.co_filename.startswith(_IMPORT_FRAMES):
         return
     is_dir = event != "open"
     seen = _first_sight(path, is_dir)
@@ -142,7 +143,7 @@ def _install() -> None:
     global _installed
     with _lock:
         if not _installed:
-            sys.addaudithook(_hook)
+            route_audit(_EVENTS, _active, _hook)
             _installed = True
 
 

@@ -22,6 +22,7 @@ import sys
 import sysconfig
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 from .. import messages, notify
@@ -60,12 +61,32 @@ _hooked = False
 _hook_lock = threading.Lock()
 
 
+# Events routed to another reader of the hook (the file recorder) while its list of
+# running recorders is not empty: one hook for both, as every hook installed costs
+# each audited event in the process (every ``open``) a Python call.
+_routed_events: frozenset[str] = frozenset()
+_routed_while: list[None] = []
+_routed_to: Callable[[str, tuple[Any, ...]], None] | None = None
+
+
 def _on_audit(event: str, args: tuple[Any, ...]) -> None:
-    """The audit hook (cannot be removed): one set lookup unless something moved."""
+    """The audit hook (cannot be removed): one set lookup unless something moved or
+    a miss is recording the files it reads."""
     if event in _MOVES:
         global epoch, _cwd
         epoch += 1
         _cwd = None
+    elif _routed_while and event in _routed_events and _routed_to is not None:
+        _routed_to(event, args)
+
+
+def route_audit(
+    events: frozenset[str], active: list[None], to: Callable[[str, tuple[Any, ...]], None]
+) -> None:
+    """Send ``events`` to ``to`` while ``active`` is not empty, from the one hook."""
+    global _routed_events, _routed_while, _routed_to
+    _routed_events, _routed_while, _routed_to = events, active, to
+    watch()
 
 
 def watch() -> None:
