@@ -282,9 +282,12 @@ class Cached(Generic[Call]):
             return self.result_of(call, stored)
         seconds, watch = run.seconds, run.watch
         parts = key.snapshot()
-        read = files.states(run.reads)
-        entry = Entry(stored, self.fingerprint(stored), parts, seconds, self._expiry(), files=read)
-        outermost = self._outermost()
+        reads = run.reads
+        read = files.states(reads) if reads is not None and reads.read else ()
+        ttl = self.policy.ttl
+        expires = None if ttl is None else time.monotonic() + ttl
+        entry = Entry(stored, self.fingerprint(stored), parts, seconds, expires, files=read)
+        outermost = not (self.nests and depth.get())
         stats = self.stats()
         gone = STORE.how_gone(self.owner, key.digest)
         stale = _stale_reasons.pop((self.owner, key.digest), None)

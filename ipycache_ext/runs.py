@@ -36,7 +36,6 @@ class Run:
         "_call",
         "_running",
         "_token",
-        "_reads",
         "started",
         "watch",
         "reads",
@@ -63,8 +62,7 @@ class Run:
             self._running = self._make_running(self._call)
             self.watch = self._running.__enter__()
             try:
-                self._reads = files.Recording()
-                self.reads: files.Recorder | None = self._reads.__enter__()
+                self.reads: files.Recorder | None = files.start_recording()
             except BaseException:
                 self._running.__exit__(*sys.exc_info())
                 raise
@@ -76,7 +74,8 @@ class Run:
     def __exit__(self, *exc: Any) -> None:
         try:
             try:
-                self._reads.__exit__(*exc)
+                if self.reads is not None:
+                    files.stop_recording(self.reads)
             finally:
                 self._running.__exit__(*exc)
         finally:

@@ -56,11 +56,12 @@ class Recorder:
     """What one miss read and wrote: path -> (is a directory, what it was when first
     seen: a file's stat, a directory's names)."""
 
-    __slots__ = ("read", "written")
+    __slots__ = ("read", "written", "token")
 
     def __init__(self) -> None:
         self.read: dict[str, tuple[bool, Seen]] = {}
         self.written: set[str] = set()
+        self.token: contextvars.Token[tuple[Recorder, ...]] | None = None
 
     def note_read(self, path: str, is_dir: bool, seen: Seen) -> None:
         if path not in self.read:
@@ -150,31 +151,25 @@ def _install() -> None:
 # ----- what the engine uses ---------------------------------------------------------------
 
 
-class Recording:
-    """Record what the code run inside reads; the ``with`` yields the
-    :class:`Recorder` (None when ``track_files`` is off).
+def start_recording() -> Recorder | None:
+    """Record what the code run from now on in this thread or task reads, until
+    :func:`stop_recording` (None when ``track_files`` is off: nothing to stop).
 
-    A class, not a generator: it runs on every miss, and a generator-based context
-    manager costs several times more to enter and leave.
-    """
+    Two plain calls, not a context manager: they run around every miss."""
+    if not SETTINGS.track_files:
+        return None
+    if not _installed:
+        _install()
+    recorder = Recorder()
+    recorder.token = _recorders.set((*_recorders.get(), recorder))
+    _active.append(None)
+    return recorder
 
-    __slots__ = ("_recorder", "_token")
 
-    def __enter__(self) -> Recorder | None:
-        if not SETTINGS.track_files:
-            self._recorder = None
-            return None
-        if not _installed:
-            _install()
-        recorder = self._recorder = Recorder()
-        self._token = _recorders.set((*_recorders.get(), recorder))
-        _active.append(None)
-        return recorder
-
-    def __exit__(self, *exc: object) -> None:
-        if self._recorder is not None:
-            _active.pop()
-            _recorders.reset(self._token)
+def stop_recording(recorder: Recorder) -> None:
+    _active.pop()
+    if recorder.token is not None:
+        _recorders.reset(recorder.token)
 
 
 @contextlib.contextmanager
@@ -417,7 +412,8 @@ __all__ = [
     "depends_on",
     "unseen_readers",
     "code_names",
-    "Recording",
+    "start_recording",
+    "stop_recording",
     "suspended",
     "states",
     "inherit",

@@ -155,7 +155,7 @@ class MemoryStore:
         :data:`BUDGETED` bytes and more are measured once, here, and make room for
         themselves: entries of earlier code first, then the least recently used."""
         size = approx_size(entry.value)
-        budget = memory_budget()
+        budget = memory_budget() if size >= BUDGETED else None  # small: never bounded
         if size >= BUDGETED:
             if (budget is not None and size > budget) or (max_size is not None and size > max_size):
                 return False
@@ -167,10 +167,10 @@ class MemoryStore:
                     OrderedDict(entries or ()) if max_entries is not None else dict(entries or ())
                 )
             replaced = entries.get(key)
+            entries[key] = entry  # a new key is the most recently used already
             if replaced is not None:
                 self._unsize(owner, key, replaced)
-            entries[key] = entry
-            _to_end(entries, key)
+                _to_end(entries, key)
             self._gone.get(owner, _NO_GONE).pop(key, None)
             if max_entries is not None:
                 while len(entries) > max_entries:
