@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 from .. import messages
 from .guard import ForeignRow, prepare_directory
 from .owners import INDEX_PREFIX
+from .segments import Leaf, read_hashed
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
@@ -40,13 +41,9 @@ def as_chunks(data: Chunks) -> list[Any]:
 
 
 def _read_buffer(size: int) -> memoryview:
-    """A writable buffer to read an entry into.  numpy's allocator, when numpy is
-    there, maps big buffers on huge pages: reading 80 MB takes a third of the time."""
-    try:
-        import numpy as np
-    except ImportError:
-        return memoryview(bytearray(size))
-    return memoryview(np.empty(size, np.uint8))  # type: ignore[arg-type]  # has a buffer
+    from .segments import read_buffer  # (kept here for the S3 store)
+
+    return read_buffer(size)
 
 
 class _ChunkReader:
@@ -149,29 +146,36 @@ class DiskBackend:
         return _identity(self.where) != self._identity
 
     def get(self, key: str) -> bytes | memoryview | None:
+        found = self.get_hashed(key, 0, None)
+        return None if found is None else found[0]
+
+    def get_hashed(
+        self, key: str, start: int, leaf: Leaf | None
+    ) -> tuple[bytes | memoryview, list[bytes] | None] | None:
+        """The entry under ``key`` read into one private buffer, with its segments'
+        leaves from byte ``start`` (:func:`.segments.read_hashed`) when it is in a value
+        file (None for a small entry kept in the index: the caller hashes it)."""
         try:
             found = self._cache.get(key, default=None, read=True, retry=True)
         except sqlite3.OperationalError:
             # Least-recently-used bookkeeping makes every read a write; on a full disk
             # read the entry without it rather than lose access to the store.
-            return self._get_without_bookkeeping(key)
+            found = self._get_without_bookkeeping(key)
         if found is None or isinstance(found, bytes):
-            return found
-        with found:  # a value file: read it into one private buffer, no further copies
+            return None if found is None else (found, None)
+        with found:  # a value file: read and hashed segment by segment, on every core
             size = os.fstat(found.fileno()).st_size
-            data = _read_buffer(size)
-            if found.readinto(data) != size:
-                raise OSError(errno.EIO, messages.short_read_error(size))
-        return data
+            data, leaves = read_hashed(found.fileno(), size, start, leaf)
+        return data, leaves if leaf is not None else None
 
-    def _get_without_bookkeeping(self, key: str) -> bytes | None:
+    def _get_without_bookkeeping(self, key: str) -> Any:
         from .rawdisk import LIVE_ROW
 
         row = self._cache._sql(LIVE_ROW, (key, time.time())).fetchone()
         if row is None:
             return None
         mode, filename, value = row
-        return self._cache.disk.fetch(mode, filename, value, False)
+        return self._cache.disk.fetch(mode, filename, value, True)
 
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         chunks = as_chunks(data)
