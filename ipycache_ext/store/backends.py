@@ -31,6 +31,13 @@ from .segments import Leaf, read_hashed
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
 _MODE_RAW = 1  # diskcache's mode of a row whose value is inline bytes
+# The live (unexpired) raw row of a key, and marking a row as just used (what
+# diskcache's least-recently-used policy does on a read).
+LIVE_ROW_ID = (
+    "SELECT rowid, mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
+    "AND (expire_time IS NULL OR expire_time > ?)"
+)
+_TOUCH = "UPDATE Cache SET access_time = ? WHERE rowid = ?"
 
 
 Chunks = Any  # bytes, or a list of bytes-like chunks that together make an entry
@@ -155,12 +162,7 @@ class DiskBackend:
         """The entry under ``key`` read into one private buffer, with its segments'
         leaves from byte ``start`` (:func:`.segments.read_hashed`) when it is in a value
         file (None for a small entry kept in the index: the caller hashes it)."""
-        try:
-            found = self._cache.get(key, default=None, read=True, retry=True)
-        except sqlite3.OperationalError:
-            # Least-recently-used bookkeeping makes every read a write; on a full disk
-            # read the entry without it rather than lose access to the store.
-            found = self._get_without_bookkeeping(key)
+        found = self._open_entry(key)
         if found is None or isinstance(found, bytes):
             return None if found is None else (found, None)
         with found:  # a value file: read and hashed segment by segment, on every core
@@ -168,14 +170,27 @@ class DiskBackend:
             data, leaves = read_hashed(found.fileno(), size, start, leaf)
         return data, leaves if leaf is not None else None
 
-    def _get_without_bookkeeping(self, key: str) -> Any:
-        from .rawdisk import LIVE_ROW
+    def _open_entry(self, key: str) -> Any:
+        """The live entry under ``key``: its bytes (kept in the index) or its value file
+        opened; None if there is none.  It is marked as just used, for the eviction.
 
-        row = self._cache._sql(LIVE_ROW, (key, time.time())).fetchone()
+        One query, then one update, without the transaction diskcache's ``get`` puts
+        around them (which costs twice as much): a value file removed in between
+        (evicted, replaced) is a miss, as diskcache makes it.
+        """
+        row = self._cache._sql(LIVE_ROW_ID, (key, time.time())).fetchone()
         if row is None:
             return None
-        mode, filename, value = row
-        return self._cache.disk.fetch(mode, filename, value, True)
+        rowid, mode, filename, value = row
+        try:
+            found = self._cache.disk.fetch(mode, filename, value, True)
+        except OSError:
+            return None
+        with contextlib.suppress(sqlite3.OperationalError):
+            # Least-recently-used bookkeeping makes every read a write; on a full disk
+            # the entry is read without it rather than lose access to the store.
+            self._cache._sql(_TOUCH, (time.time(), rowid))
+        return found
 
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         chunks = as_chunks(data)
