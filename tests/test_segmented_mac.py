@@ -152,7 +152,7 @@ def test_a_forked_child_reads_big_entries_after_its_parent_did(store: Path, tall
         tally(n)
         return np.arange(n, dtype=np.float64)
 
-    n = 4 * segments.SEGMENT // 8
+    n = 3 * segments.PER_JOB * segments.SEGMENT // 8  # three jobs: helper threads take some
     ramp(n)
     forget_memory()
     ramp(n)  # read on the helper threads, which a forked child does not inherit
@@ -162,7 +162,7 @@ def test_a_forked_child_reads_big_entries_after_its_parent_did(store: Path, tall
     queue = context.Queue()
     child = context.Process(target=_load_in_child, args=(queue,))
     child.start()
-    child.join(60)
+    child.join(30)
     if child.is_alive():
         child.kill()
     assert child.exitcode == 0

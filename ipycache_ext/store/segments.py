@@ -40,8 +40,18 @@ class Hasher(Protocol):
 Leaf = Callable[[], Hasher]  # a new hasher for one segment
 
 _pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
 _pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's helper threads are not there (nor is whoever
+    held the lock), so the next read starts new ones."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def read_buffer(size: int) -> memoryview:
@@ -65,12 +75,11 @@ def _helpers() -> int:
 
 
 def _executor(helpers: int) -> ThreadPoolExecutor:
-    """The helper threads, made again in a forked child (the parent's are not there)."""
-    global _pool, _pool_pid
+    """The helper threads (started on first use)."""
+    global _pool
     with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
+        if _pool is None:
             _pool = ThreadPoolExecutor(helpers, thread_name_prefix="ipycache-segments")
-            _pool_pid = os.getpid()
         return _pool
 
 
