@@ -167,3 +167,20 @@ def test_a_forked_child_reads_big_entries_after_its_parent_did(store: Path, tall
         child.kill()
     assert child.exitcode == 0
     assert queue.get(timeout=5) == signed.MAGIC[:9]
+
+
+def test_an_entry_handed_over_as_bytes_is_copied_verified_and_comes_back_writable() -> None:
+    value = np.arange(3 * segments.SEGMENT // 8, dtype=np.float64)
+    bound_to = signed.binding("redis:x", "owner", b"key")
+    chunks = signed.dump_entry(value, SECRET, bound_to)
+    data = b"".join(bytes(memoryview(c).cast("B")) for c in chunks)
+
+    found = signed.load_entry(data, SECRET, bound_to)
+
+    assert np.array_equal(found, value) and found.flags.writeable
+    found[0] = -1.0  # the copy, never the bytes handed over
+    assert signed.load_entry(data, SECRET, bound_to)[0] == 0.0
+    tampered = bytearray(data)
+    tampered[-5] ^= 1
+    with pytest.raises(signed.EntryRejected, match="signature"):
+        signed.load_entry(bytes(tampered), SECRET, bound_to)

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 from .. import messages
 from .guard import ForeignRow, prepare_directory
 from .owners import INDEX_PREFIX
-from .segments import Leaf, read_hashed
+from .segments import Leaf, read_opened
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
@@ -163,12 +163,7 @@ class DiskBackend:
         leaves from byte ``start`` (:func:`.segments.read_hashed`) when it is in a value
         file (None for a small entry kept in the index: the caller hashes it)."""
         found = self._open_entry(key)
-        if found is None or isinstance(found, bytes):
-            return None if found is None else (found, None)
-        with found:  # a value file: read and hashed segment by segment, on every core
-            size = os.fstat(found.fileno()).st_size
-            data, leaves = read_hashed(found.fileno(), size, start, leaf)
-        return data, leaves if leaf is not None else None
+        return None if found is None else read_opened(found, start, leaf)
 
     def _open_entry(self, key: str) -> Any:
         """The live entry under ``key``: its bytes (kept in the index) or its value file

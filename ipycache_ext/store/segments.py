@@ -194,6 +194,47 @@ def read_hashed(fd: int, size: int, start: int, leaf: Leaf | None) -> tuple[Any,
     return buffer, found if leaf is not None else []
 
 
+def read_opened(found: Any, start: int, leaf: Leaf | None) -> tuple[Any, list[bytes] | None]:
+    """What a directory store found for a key: bytes kept in its index as they are (no
+    leaves: the caller hashes them), or a value file (an open file object) read and
+    hashed by :func:`read_hashed`, then closed."""
+    if isinstance(found, bytes):
+        return found, None
+    with found:
+        size = os.fstat(found.fileno()).st_size
+        data, leaves = read_hashed(found.fileno(), size, start, leaf)
+    return data, leaves if leaf is not None else None
+
+
+def copy_hashed(data: memoryview, start: int, leaf: Leaf) -> tuple[memoryview, list[bytes]]:
+    """A private, writable copy of ``data`` (bytes a store handed over), and the leaves
+    of its body from ``start``, each segment hashed right after it is copied, from the
+    copy."""
+    size = len(data)
+    buffer = read_buffer(size)
+    if size < start:
+        buffer[:] = data
+        return buffer, []
+    count = max(1, -(-(size - start) // SEGMENT))
+    found = [b""] * count
+
+    def work(job: int) -> None:
+        for i in range(job * PER_JOB, min(count, (job + 1) * PER_JOB)):
+            low = start + i * SEGMENT
+            high = min(size, low + SEGMENT)
+            if i == 0:
+                buffer[:low] = data[:low]
+            hasher = leaf()
+            for at in range(low, high, STEP):
+                end = min(high, at + STEP)
+                buffer[at:end] = data[at:end]
+                hasher.update(buffer[at:end])
+            found[i] = hasher.digest()
+
+    spread(-(-count // PER_JOB), work)
+    return buffer, found
+
+
 def _read_range(fd: int, buffer: memoryview, low: int, high: int, size: int) -> None:
     at = low
     while at < high:

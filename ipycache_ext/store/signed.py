@@ -273,9 +273,9 @@ def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | Non
     Arrays come back as views of ``data``, so read-only data is copied first: the
     arrays must be writable, as the ones that were stored.
     """
-    view = memoryview(data)
-    if view.readonly:
-        view, leaves = memoryview(bytearray(view)), None  # the leaves were of another copy
+    view = memoryview(data).cast("B")
+    if view.readonly:  # arrays must come back writable: copied, hashed as it is copied
+        view, leaves = segments.copy_hashed(view, SIGNED_FROM, leaf_hasher(key))
     start = SIGNED_FROM
     if len(view) < start + _BINDING_SIZE + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
