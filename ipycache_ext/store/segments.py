@@ -9,18 +9,18 @@ on this thread and on helper threads at once: the read and the hash, the two cos
 verified hit, overlap instead of adding up.  What is hashed is the private buffer, after
 the read, never the file: what is verified is what is then unpickled.
 
-Work is handed out one segment at a time from a shared counter, so a helper thread that
-gets no CPU (a busy machine) leaves its share to the others instead of being waited for.
+Work is handed out a few segments at a time from a shared counter, so a helper thread
+that gets no CPU (a busy machine) leaves its share to the others, and the caller waits
+only for the jobs a helper has in hand, never for a helper that has not started.
 """
 
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from .. import messages
@@ -83,41 +83,65 @@ def _executor(helpers: int) -> ThreadPoolExecutor:
         return _pool
 
 
+class _Jobs:
+    """Jobs ``0 .. count - 1`` handed out one at a time; :meth:`close` waits for the
+    jobs in hand.  A helper that starts after the caller took the last job finds none
+    and touches nothing, so the caller waits only for jobs being done, never for a
+    helper the machine has not run yet."""
+
+    def __init__(self, count: int, work: Callable[[int], None]) -> None:
+        self._count, self._work = count, work
+        self._next = 0
+        self._busy = 0
+        self._done = threading.Condition(threading.Lock())
+        self.failed: list[BaseException] = []
+
+    def drain(self) -> None:
+        while True:
+            with self._done:
+                if self.failed or self._next >= self._count:
+                    return
+                job = self._next
+                self._next += 1
+                self._busy += 1
+            try:
+                self._work(job)
+            except BaseException as exc:
+                with self._done:
+                    self.failed.append(exc)
+            finally:
+                with self._done:
+                    self._busy -= 1
+                    self._done.notify_all()
+
+    def close(self) -> None:
+        """No job is handed out any more; returns when none is in hand."""
+        with self._done:
+            self._next = self._count
+            while self._busy:
+                self._done.wait()
+
+
 def spread(jobs: int, work: Callable[[int], None]) -> None:
     """``work(0)`` .. ``work(jobs - 1)`` on this thread and the helpers, each thread
     taking the next job when it finishes one.  Returns when every job is done (or
-    abandoned after a failure); raises the first failure."""
+    abandoned after a failure) and no helper is working on any; raises the first
+    failure."""
     helpers = min(_helpers(), jobs - 1)
     if helpers <= 0:
         for job in range(jobs):
             work(job)
         return
-    counter = itertools.count()
-    lock = threading.Lock()
-    failed: list[BaseException] = []
-
-    def drain() -> None:
-        while not failed:
-            with lock:
-                job = next(counter)
-            if job >= jobs:
-                return
-            try:
-                work(job)
-            except BaseException as exc:
-                failed.append(exc)
-                raise
-
+    handed = _Jobs(jobs, work)
     pool = _executor(min(MAX_HELPERS, _helpers()))
-    futures: list[Future[None]] = [pool.submit(drain) for _ in range(helpers)]
+    for _ in range(helpers):
+        pool.submit(handed.drain)
     try:
-        drain()
-    except BaseException:
-        pass
-    for future in futures:  # every helper stops writing into the buffer before we return
-        future.exception()
-    if failed:
-        raise failed[0]
+        handed.drain()
+    finally:
+        handed.close()  # no helper writes into the buffer after this
+    if handed.failed:
+        raise handed.failed[0]
 
 
 def split(chunks: Sequence[Any], start: int = 0) -> list[list[memoryview]]:
