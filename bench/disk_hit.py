@@ -125,7 +125,7 @@ def report_disk_hit(found: dict[int, dict[str, Any]]) -> list[str]:
 
     def row(label: str, seconds: float) -> str:
         return (
-            f"| {label} | {seconds * 1e3:.1f} | {seconds / t['disk']:.2f}x | "
+            f"| {label} | {seconds * 1e3:.2f} | {seconds / t['disk']:.2f}x | "
             f"{seconds / t['recompute']:.2f}x | {seconds / t['joblib']:.2f}x |"
         )
 
