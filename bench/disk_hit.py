@@ -6,15 +6,25 @@ persisted entries too) before each timed persistent hit, so the value comes from
 directory store: read the entry, verify its keyed-BLAKE3 signature, unpickle.
 ``joblib.Memory``'s hit reads its own ``.npy``-style pickle from another directory.
 Both stores' files are in the OS page cache (warm), as they are for a kernel re-reading
-what it just wrote.  At 80 MB the hit is also taken apart: the read, the whole
-``load_entry`` (signature, versions, unpickle) and the signature alone.
+what it just wrote.
+
+Beside each hit, the floor of a verified hit on one core, timed in the same turns: the
+entry's value file read alone into a fresh buffer (one ``preadv``), and one keyed-BLAKE3
+pass over it alone (one thread).  A verified hit must do both; ``joblib.Memory`` does
+only the read (and a copy).  At 80 MB the hit is also taken apart: the read with each
+segment hashed as it lands (what the hit does), ``load_entry`` given those segment
+digests (the MAC over them, versions, unpickle), and the MAC of the whole entry on
+every core from memory.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import tempfile
 from typing import Any
 
+import blake3
 import joblib
 import numpy as np
 from timing import BENCH_KEY, quietly, race
@@ -22,11 +32,24 @@ from timing import BENCH_KEY, quietly, race
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.engine import clear_all
-from ipycache_ext.store import signed
+from ipycache_ext.store import segments, signed
 from ipycache_ext.store import tier as persist
 
 SIZES_MB = (8, 80, 800)
 BROKEN_DOWN_MB = 80
+BLAKE_KEY = bytes(32)
+
+
+def read_alone(path: str) -> memoryview:
+    """The file read into a fresh buffer by one ``preadv``, nothing else."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        buffer = segments.read_buffer(size)
+        os.preadv(fd, [buffer], 0)
+    finally:
+        os.close(fd)
+    return buffer
 
 
 def _maker(mb: int) -> Any:
@@ -56,26 +79,32 @@ def one_size(mb: int) -> dict[str, Any]:
             if (info.hits, info.misses) != (1, 0) or not np.array_equal(loaded, expected):
                 raise RuntimeError(f"the persistent call did not hit the store: {info}")
             del loaded, expected
+            (value_file,) = glob.glob(os.path.join(ours, "**", "*.val"), recursive=True)
+            body = memoryview(read_alone(value_file))[signed.SIGNED_FROM :]
             contenders: dict[str, Any] = {
                 "recompute": make,
                 "disk": persisted,
                 "joblib": joblib_cached,
+                "read1": lambda: read_alone(value_file),
+                "blake1": lambda: blake3.blake3(body, key=BLAKE_KEY, max_threads=1).digest(),
             }
             extra: dict[str, Any] = {}
             if mb == BROKEN_DOWN_MB:
                 tier = persist.tier()
                 assert tier is not None
                 (name,) = tier.backend.keys()
-                entry = tier.backend.get(name)
                 secret = signed.secret_key()
+                leaf = signed.leaf_hasher(secret)
+                found = tier.backend.get_hashed(name, signed.SIGNED_FROM, leaf)
+                entry, leaves = found
                 digest = persisted.__memo__._key((), {}).digest
                 namespace = getattr(tier.backend, "namespace", "dir")
                 bound_to = signed.binding(namespace, persisted.owner, digest)
                 contenders |= {
                     "memory": persisted,
-                    "read": lambda: tier.backend.get(name),
-                    "load_entry": lambda: signed.load_entry(entry, secret, bound_to),
-                    "mac": lambda: signed.mac(secret, entry),
+                    "read": lambda: tier.backend.get_hashed(name, signed.SIGNED_FROM, leaf),
+                    "load_entry": lambda: signed.load_entry(entry, secret, bound_to, leaves),
+                    "mac": lambda: signed.mac(secret, body),
                 }
                 extra["entry_bytes"] = len(entry)
             timings = race(contenders, before={"disk": clear_all}, budget=8.0)
@@ -96,7 +125,7 @@ def report_disk_hit(found: dict[int, dict[str, Any]]) -> list[str]:
 
     def row(label: str, seconds: float) -> str:
         return (
-            f"| {label} | {seconds * 1e3:.1f} | {seconds / t['disk']:.2f}x | "
+            f"| {label} | {seconds * 1e3:.2f} | {seconds / t['disk']:.2f}x | "
             f"{seconds / t['recompute']:.2f}x | {seconds / t['joblib']:.2f}x |"
         )
 
@@ -110,14 +139,23 @@ def report_disk_hit(found: dict[int, dict[str, Any]]) -> list[str]:
         "Files warm in the OS page cache.",
         "",
         "| array | `@memo` hit from disk (ms) | `joblib.Memory` hit (ms) | vs joblib | "
-        "recompute (ms) |",
-        "|---|---:|---:|---:|---:|",
+        "recompute (ms) | one-core floor: read + one BLAKE3 pass (ms) | floor vs joblib |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for mb, s in found.items():
+        floor = s["read1"] + s["blake1"]
         out.append(
             f"| {mb} MB | {s['disk'] * 1e3:.1f} | {s['joblib'] * 1e3:.1f} | "
-            f"**{s['disk'] / s['joblib']:.2f}x** | {s['recompute'] * 1e3:.1f} |"
+            f"**{s['disk'] / s['joblib']:.2f}x** | {s['recompute'] * 1e3:.1f} | "
+            f"{s['read1'] * 1e3:.1f} + {s['blake1'] * 1e3:.1f} | {floor / s['joblib']:.2f}x |"
         )
+    out += [
+        "",
+        "The floor columns: the value file read alone into a fresh buffer, and one keyed-BLAKE3 "
+        "pass over it alone, each on one thread.  A verified hit does both; it gets under the "
+        "floor only when a second core is free (segments are read and hashed on helper "
+        "threads too).",
+    ]
     out += [
         "",
         f"At {BROKEN_DOWN_MB} MB, parts timed in the same turns (entry: "
@@ -129,9 +167,11 @@ def report_disk_hit(found: dict[int, dict[str, Any]]) -> list[str]:
         row("recompute (the function body)", t["recompute"]),
         row("`joblib.Memory` hit (from disk)", t["joblib"]),
         row("`@memo` hit from memory (with the mutation check), for reference", t["memory"]),
-        row("read the entry (`backend.get`)", t["read"]),
-        row("`signed.load_entry` (signature + version check + unpickle)", t["load_entry"]),
-        row("of which the keyed-BLAKE3 signature alone", t["mac"]),
+        row("read the entry, each segment hashed as it lands (`get_hashed`)", t["read"]),
+        row("`signed.load_entry` given those digests (MAC + versions + unpickle)", t["load_entry"]),
+        row("the entry's MAC from memory, segments on every core (`signed.mac`)", t["mac"]),
+        row("read alone, one thread, fresh buffer (floor)", t["read1"]),
+        row("one keyed-BLAKE3 pass alone, one thread (floor)", t["blake1"]),
         "",
     ]
     return out

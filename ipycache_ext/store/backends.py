@@ -26,10 +26,18 @@ from urllib.parse import urlparse
 from .. import messages
 from .guard import ForeignRow, prepare_directory
 from .owners import INDEX_PREFIX
+from .segments import Leaf, read_opened
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
 _MODE_RAW = 1  # diskcache's mode of a row whose value is inline bytes
+# The live (unexpired) raw row of a key, and marking a row as just used (what
+# diskcache's least-recently-used policy does on a read).
+LIVE_ROW_ID = (
+    "SELECT rowid, mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
+    "AND (expire_time IS NULL OR expire_time > ?)"
+)
+_TOUCH = "UPDATE Cache SET access_time = ? WHERE rowid = ?"
 
 
 Chunks = Any  # bytes, or a list of bytes-like chunks that together make an entry
@@ -40,13 +48,9 @@ def as_chunks(data: Chunks) -> list[Any]:
 
 
 def _read_buffer(size: int) -> memoryview:
-    """A writable buffer to read an entry into.  numpy's allocator, when numpy is
-    there, maps big buffers on huge pages: reading 80 MB takes a third of the time."""
-    try:
-        import numpy as np
-    except ImportError:
-        return memoryview(bytearray(size))
-    return memoryview(np.empty(size, np.uint8))  # type: ignore[arg-type]  # has a buffer
+    from .segments import read_buffer  # (kept here for the S3 store)
+
+    return read_buffer(size)
 
 
 class _ChunkReader:
@@ -149,29 +153,39 @@ class DiskBackend:
         return _identity(self.where) != self._identity
 
     def get(self, key: str) -> bytes | memoryview | None:
-        try:
-            found = self._cache.get(key, default=None, read=True, retry=True)
-        except sqlite3.OperationalError:
-            # Least-recently-used bookkeeping makes every read a write; on a full disk
-            # read the entry without it rather than lose access to the store.
-            return self._get_without_bookkeeping(key)
-        if found is None or isinstance(found, bytes):
-            return found
-        with found:  # a value file: read it into one private buffer, no further copies
-            size = os.fstat(found.fileno()).st_size
-            data = _read_buffer(size)
-            if found.readinto(data) != size:
-                raise OSError(errno.EIO, messages.short_read_error(size))
-        return data
+        found = self.get_hashed(key, 0, None)
+        return None if found is None else found[0]
 
-    def _get_without_bookkeeping(self, key: str) -> bytes | None:
-        from .rawdisk import LIVE_ROW
+    def get_hashed(
+        self, key: str, start: int, leaf: Leaf | None
+    ) -> tuple[bytes | memoryview, list[bytes] | None] | None:
+        """The entry under ``key`` read into one private buffer, with its segments'
+        leaves from byte ``start`` (:func:`.segments.read_hashed`) when it is in a value
+        file (None for a small entry kept in the index: the caller hashes it)."""
+        found = self._open_entry(key)
+        return None if found is None else read_opened(found, start, leaf)
 
-        row = self._cache._sql(LIVE_ROW, (key, time.time())).fetchone()
+    def _open_entry(self, key: str) -> Any:
+        """The live entry under ``key``: its bytes (kept in the index) or its value file
+        opened; None if there is none.  It is marked as just used, for the eviction.
+
+        One query, then one update, without the transaction diskcache's ``get`` puts
+        around them (which costs twice as much): a value file removed in between
+        (evicted, replaced) is a miss, as diskcache makes it.
+        """
+        row = self._cache._sql(LIVE_ROW_ID, (key, time.time())).fetchone()
         if row is None:
             return None
-        mode, filename, value = row
-        return self._cache.disk.fetch(mode, filename, value, False)
+        rowid, mode, filename, value = row
+        try:
+            found = self._cache.disk.fetch(mode, filename, value, True)
+        except OSError:
+            return None
+        with contextlib.suppress(sqlite3.OperationalError):
+            # Least-recently-used bookkeeping makes every read a write; on a full disk
+            # the entry is read without it rather than lose access to the store.
+            self._cache._sql(_TOUCH, (time.time(), rowid))
+        return found
 
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         chunks = as_chunks(data)

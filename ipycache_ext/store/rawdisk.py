@@ -23,6 +23,7 @@ from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 
 from .guard import ForeignRow, inside
 from .owners import INDEX_PREFIX
+from .segments import Leaf, read_opened
 
 # The raw row of a live (unexpired) entry, read straight from diskcache's index.
 LIVE_ROW = (
@@ -133,16 +134,23 @@ class ReadOnlyDiskBackend:
             f"file:{index}?immutable=1", uri=True, check_same_thread=False
         )
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> bytes | memoryview | None:
+        found = self.get_hashed(key, 0, None)
+        return None if found is None else found[0]
+
+    def get_hashed(
+        self, key: str, start: int, leaf: Leaf | None
+    ) -> tuple[bytes | memoryview, list[bytes] | None] | None:
+        """As :meth:`.DiskBackend.get_hashed`: a value file read into one private
+        buffer, each segment hashed as it lands."""
         row = self._index.execute(LIVE_ROW, (key, time.time())).fetchone()
         if row is None:
             return None
         mode, filename, value = row
         try:
-            found: bytes = self._disk.fetch(mode, filename, value, False)
+            return read_opened(self._disk.fetch(mode, filename, value, True), start, leaf)
         except OSError:
             return None
-        return found
 
     def _refuse(self, *args: Any) -> Any:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), self.where)

@@ -2,10 +2,11 @@
 
 Every entry is ``MAGIC | key id | MAC | binding | header | pickle | buffers``.
 Pickles are code, so an entry whose signature does not verify under the secret key is
-never unpickled.  The MAC is keyed BLAKE3 (with a key derived from the secret): a
-keyed hash built to be a MAC, and fast enough that checking the whole of an 80 MB
-entry costs a fraction of reading it (HMAC-SHA256 cost 70 % of a persistent hit), on
-as many cores as the machine has for big entries.
+never unpickled.  The MAC is keyed BLAKE3 (with keys derived from the secret), as a
+two-level tree: a digest of every 1 MiB segment of the body, then one over the body's
+length and those digests (:mod:`.segments`).  Segments are hashed on every core, and
+the directory store hashes each one as it reads it, so checking a whole entry costs
+little beyond reading it (HMAC-SHA256 cost 70 % of a persistent hit).
 
 The signed ``binding`` names the store namespace, the owner and the
 key the entry was written for, so a valid entry copied or renamed under another key
@@ -19,6 +20,7 @@ holds, so an upgrade turns into a miss instead of an incompatible object.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import importlib
@@ -35,8 +37,10 @@ from typing import Any
 import blake3
 
 from ..config import SETTINGS
+from . import segments
 
-MAGIC = b"IPYCACHE4\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
+MAGIC = b"IPYCACHE5\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
+# 5: BLAKE3 over 1 MiB segments, then over their digests
 _MAGIC_FAMILY = b"IPYCACHE"
 _MAC_SIZE = 32
 _KEY_ID_SIZE = 8
@@ -211,29 +215,45 @@ def dump_entry(payload: Any, key: bytes, bound_to: bytes) -> list[Any]:
     return [MAGIC + key_id(key) + mac(key, body), *body]
 
 
-_THREADED = 4 << 20  # from this many bytes the MAC is computed on every core
-_derived: dict[bytes, tuple[bytes, bytes]] = {}
+_derived: dict[bytes, tuple[bytes, bytes, bytes]] = {}
 
 
-def _keys(secret: bytes) -> tuple[bytes, bytes]:
-    """The MAC key and the public key id derived from ``secret`` (cached per secret)."""
+def _keys(secret: bytes) -> tuple[bytes, bytes, bytes]:
+    """The MAC key, the segment key and the public key id derived from ``secret``
+    (cached per secret)."""
     found = _derived.get(secret)
     if found is None:
-        mac_key = blake3.blake3(secret, derive_key_context="ipycache_ext 2026 entry MAC").digest()
-        ident = blake3.blake3(secret, derive_key_context="ipycache_ext 2026 key id").digest()
-        found = _derived[secret] = (mac_key, ident[:_KEY_ID_SIZE])
+
+        def derive(context: str) -> bytes:
+            return blake3.blake3(secret, derive_key_context=f"ipycache_ext 2026 {context}").digest()
+
+        ident = derive("key id")[:_KEY_ID_SIZE]
+        found = _derived[secret] = (derive("entry MAC"), derive("entry segment"), ident)
     return found
 
 
-def mac(secret: bytes, chunks: Any) -> bytes:
-    """Keyed BLAKE3 of ``chunks`` (a buffer or a list of them) under ``secret``."""
+def leaf_hasher(secret: bytes) -> segments.Leaf:
+    """A maker of the hasher of one segment of a body, under ``secret``."""
+    key = _keys(secret)[1]
+    # One thread per segment: the segments are spread on the cores instead.
+    return functools.partial(blake3.blake3, key=key, max_threads=1)
+
+
+def _root(secret: bytes, size: int, leaves: list[bytes]) -> bytes:
+    hasher = blake3.blake3(size.to_bytes(8, "little"), key=_keys(secret)[0])
+    for digest in leaves:
+        hasher.update(digest)
+    return hasher.digest()
+
+
+def mac(secret: bytes, chunks: Any, leaves: list[bytes] | None = None) -> bytes:
+    """The MAC of a body (a buffer or a list of them) under ``secret``; ``leaves``,
+    if given, are its segments' digests, already computed over these same bytes."""
     parts = [chunks] if isinstance(chunks, (bytes, bytearray, memoryview)) else chunks
     size = sum(memoryview(part).nbytes for part in parts)
-    threads = blake3.blake3.AUTO if size >= _THREADED else 1
-    hasher = blake3.blake3(key=_keys(secret)[0], max_threads=threads)
-    for part in parts:
-        hasher.update(part)
-    return hasher.digest()
+    if leaves is None:
+        leaves = segments.leaves(segments.split(parts), leaf_hasher(secret))
+    return _root(secret, size, leaves)
 
 
 SIGNED_FROM = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE  # where the signed body starts
@@ -241,19 +261,21 @@ SIGNED_FROM = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE  # where the signed body sta
 
 def key_id(key: bytes) -> bytes:
     """A public id of a secret key, so an entry says which key signed it."""
-    return _keys(key)[1]
+    return _keys(key)[2]
 
 
-def load_entry(data: Any, key: bytes, bound_to: bytes) -> Any:
+def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | None = None) -> Any:
     """Verify and unpickle the entry found in slot ``bound_to``; :class:`EntryRejected`
-    if it must not be used (a valid entry of another slot is "misplaced").
+    if it must not be used (a valid entry of another slot is "misplaced").  ``leaves``
+    are the body's segment digests if the reader computed them, over ``data`` itself
+    (never over the file it came from), after reading it.
 
     Arrays come back as views of ``data``, so read-only data is copied first: the
     arrays must be writable, as the ones that were stored.
     """
-    view = memoryview(data)
-    if view.readonly:
-        view = memoryview(bytearray(view))
+    view = memoryview(data).cast("B")
+    if view.readonly:  # arrays must come back writable: copied, hashed as it is copied
+        view, leaves = segments.copy_hashed(view, SIGNED_FROM, leaf_hasher(key))
     start = SIGNED_FROM
     if len(view) < start + _BINDING_SIZE + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
@@ -262,7 +284,7 @@ def load_entry(data: Any, key: bytes, bound_to: bytes) -> Any:
     signer = bytes(view[len(MAGIC) : len(MAGIC) + _KEY_ID_SIZE])
     signature = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])
     body = view[start:]
-    if not hmac.compare_digest(signature, mac(key, body)):
+    if not hmac.compare_digest(signature, mac(key, body, leaves)):
         raise EntryRejected("signature" if signer == key_id(key) else "foreign")
     if not hmac.compare_digest(bytes(body[:_BINDING_SIZE]), bound_to):
         raise EntryRejected("misplaced")

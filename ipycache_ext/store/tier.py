@@ -42,10 +42,12 @@ from .memory import Entry
 from .signed import (
     FORMAT_TAG,
     MIN_KEY_BYTES,
+    SIGNED_FROM,
     EntryRejected,
     UnsafeKey,
     binding,
     dump_entry,
+    leaf_hasher,
     load_entry,
     secret_key,
     team_secret,
@@ -75,6 +77,7 @@ class Tier:
         self._warned: set[tuple[str, str]] = set()
         self._namespace: str = getattr(backend, "namespace", "dir")
         self._skip_until = 0.0  # a remote store that failed is skipped until then
+        self._leaf = leaf_hasher(secret)
 
     def _warn_once(self, kind: str, where: str, note: messages.Note) -> None:
         if (kind, where) not in self._warned:
@@ -106,13 +109,13 @@ class Tier:
         name = self.entry_key(owner, key)
         try:
             try:
-                data = self.backend.get(name)
+                read = self._read(name)
             except ForeignRow as planted:
                 self._reject(planted, name, label)
                 return None
-            if data is None:
+            if read is None:
                 return None
-            found = self._verified(data, owner, key, name, label)
+            found = self._verified(read[0], owner, key, name, label, read[1])
             tiered = self.backend if isinstance(self.backend, TieredBackend) else None
             if found is None and tiered is not None and tiered.served_near():
                 # A bad local copy of a tiered store says nothing of the team's copy:
@@ -127,11 +130,29 @@ class Tier:
             self._fault(exc)
             return None
 
-    def _verified(self, data: Any, owner: str, key: bytes, name: str, label: str) -> Entry | None:
+    def _read(self, name: str) -> tuple[Any, list[bytes] | None] | None:
+        """The stored bytes under ``name``, with the leaves of their signed body when
+        the backend hashes as it reads (the directory store's value files)."""
+        get_hashed = getattr(self.backend, "get_hashed", None)
+        if get_hashed is not None:
+            found: tuple[Any, list[bytes] | None] | None = get_hashed(name, SIGNED_FROM, self._leaf)
+            return found
+        data = self.backend.get(name)
+        return None if data is None else (data, None)
+
+    def _verified(
+        self,
+        data: Any,
+        owner: str,
+        key: bytes,
+        name: str,
+        label: str,
+        leaves: list[bytes] | None = None,
+    ) -> Entry | None:
         """The entry ``data`` holds if it verifies as ``owner``'s ``key``; else None,
         said once, and the copy it came from dropped unless it is someone else's."""
         try:
-            found = load_entry(data, self._secret, self._binding(owner, key))
+            found = load_entry(data, self._secret, self._binding(owner, key), leaves)
             if not isinstance(found, Entry):
                 raise EntryRejected("corrupt")
             return found

@@ -1,0 +1,186 @@
+"""The entry MAC as a tree of 1 MiB segments: the directory store hashes each segment
+as it reads it, on several threads, and what it verifies is the private buffer that is
+then unpickled.  Entries of the previous format (one BLAKE3 pass over the whole body)
+are misses, never unpickled."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import blake3
+import numpy as np
+import pytest
+from conftest import Notes, Tally
+from persist_support import forget_memory, persisted_double
+
+from ipycache_ext import memo
+from ipycache_ext.store import segments, signed
+from ipycache_ext.store import tier as persist
+
+SECRET = b"a secret long enough to sign entries with"
+SIZES = (
+    0,
+    1,
+    segments.SEGMENT - 1,
+    segments.SEGMENT,
+    segments.SEGMENT + 1,
+    5 * segments.SEGMENT + segments.STEP + 3,
+)
+
+
+class WritesMarker:
+    """Unpickling this creates ``path``: what a malicious entry would run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+def warnings(notes: Notes) -> list[str]:
+    return notes.texts("warning")
+
+
+@pytest.mark.parametrize("body_size", SIZES)
+def test_segments_hashed_while_reading_give_the_mac_of_the_bytes_read(
+    tmp_path: Path, body_size: int
+) -> None:
+    start = signed.SIGNED_FROM
+    data = np.random.default_rng(body_size).bytes(start + body_size)
+    path = tmp_path / "entry.val"
+    path.write_bytes(data)
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        buffer, leaves = segments.read_hashed(fd, len(data), start, signed.leaf_hasher(SECRET))
+    finally:
+        os.close(fd)
+
+    assert bytes(buffer) == data
+    assert len(leaves) == max(1, -(-body_size // segments.SEGMENT))
+    body = memoryview(data)[start:]
+    expected = signed.mac(SECRET, body)
+    assert signed.mac(SECRET, body, leaves) == expected
+    first, second = min(7, body_size), max(min(7, body_size), body_size // 2)
+    pieces = [body[:first], body[first:second], body[second:]]
+    assert signed.mac(SECRET, pieces) == expected  # chunks cut anywhere: the same MAC
+
+
+def test_a_file_shorter_than_its_size_is_a_read_error(tmp_path: Path) -> None:
+    path = tmp_path / "entry.val"
+    path.write_bytes(b"x" * (3 * segments.SEGMENT))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError, match="short read"):
+            segments.read_hashed(fd, 4 * segments.SEGMENT, 50, signed.leaf_hasher(SECRET))
+    finally:
+        os.close(fd)
+
+
+def _old_format(entry: bytes, secret: bytes, pickled: bytes) -> bytes:
+    """``entry`` rewritten as format 4 would have signed it (keyed BLAKE3 over the
+    whole body in one pass), holding ``pickled``."""
+    start = signed.SIGNED_FROM
+    body = entry[start:]
+    binding, size = body[:32], int.from_bytes(body[32:36], "little")
+    header = body[36 : 36 + size]
+    body = binding + body[32:36] + header + len(pickled).to_bytes(8, "little") + pickled
+    mac_key = blake3.blake3(secret, derive_key_context="ipycache_ext 2026 entry MAC").digest()
+    signature = blake3.blake3(body, key=mac_key).digest()
+    return b"IPYCACHE4\n" + signed.key_id(secret) + signature + body
+
+
+def test_an_entry_of_the_previous_format_misses_and_is_never_unpickled(
+    store: Path, tmp_path: Path, notes: Notes, tally: Tally
+) -> None:
+    double = persisted_double(tally)
+    double(2)
+    tier = persist.tier()
+    assert tier is not None
+    (name,) = tier.backend.keys()
+    marker = tmp_path / "marker"
+    old = _old_format(
+        bytes(tier.backend.get(name)), signed.secret_key(), pickle.dumps(WritesMarker(marker))
+    )
+    tier.backend.set(name, old, None)
+    forget_memory()
+
+    assert double(2) == 4
+    assert not marker.exists()
+    assert tally.runs == [2, 2]
+    assert len(warnings(notes)) == 1 and "older version" in warnings(notes)[0]
+
+
+def test_a_byte_changed_in_a_late_segment_of_a_big_entry_is_never_returned(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n, dtype=np.float64)
+
+    n = 5 * segments.SEGMENT // 8
+    ramp(n)
+    (value_file,) = store.rglob("*.val")
+    data = bytearray(value_file.read_bytes())
+    data[-3] ^= 0xFF  # in the last segment, read and hashed by whichever thread took it
+    value_file.write_bytes(data)
+    forget_memory()
+
+    assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+    assert tally.runs == [n, n]
+    assert len(warnings(notes)) == 1 and "does not verify" in warnings(notes)[0]
+
+
+def _load_in_child(queue: Any) -> None:
+    forget_memory()
+    tier = persist.tier()
+    assert tier is not None
+    (name,) = tier.backend.keys()
+    found = tier._read(name)
+    queue.put(None if found is None else bytes(found[0][:9]))
+
+
+def test_a_forked_child_reads_big_entries_after_its_parent_did(store: Path, tally: Tally) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n, dtype=np.float64)
+
+    n = 3 * segments.PER_JOB * segments.SEGMENT // 8  # three jobs: helper threads take some
+    ramp(n)
+    forget_memory()
+    ramp(n)  # read on the helper threads, which a forked child does not inherit
+    assert tally.runs == [n]
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_load_in_child, args=(queue,))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == signed.MAGIC[:9]
+
+
+def test_an_entry_handed_over_as_bytes_is_copied_verified_and_comes_back_writable() -> None:
+    value = np.arange(3 * segments.SEGMENT // 8, dtype=np.float64)
+    bound_to = signed.binding("redis:x", "owner", b"key")
+    chunks = signed.dump_entry(value, SECRET, bound_to)
+    data = b"".join(bytes(memoryview(c).cast("B")) for c in chunks)
+
+    found = signed.load_entry(data, SECRET, bound_to)
+
+    assert np.array_equal(found, value) and found.flags.writeable
+    found[0] = -1.0  # the copy, never the bytes handed over
+    assert signed.load_entry(data, SECRET, bound_to)[0] == 0.0
+    tampered = bytearray(data)
+    tampered[-5] ^= 1
+    with pytest.raises(signed.EntryRejected, match="signature"):
+        signed.load_entry(bytes(tampered), SECRET, bound_to)
