@@ -1,8 +1,9 @@
 """What tracking the files a miss reads costs: ``python bench/file_deps.py``.
 
 1. ``open()`` + ``read()`` of a small file when no miss is running, in a process with
-   the audit hook installed (by a first ``@memo`` call) against one without it (a hook cannot be removed, so each
-   is timed in a process of its own, several times in turns).
+   the audit hook installed (by a first ``@memo`` call) against one without it (a
+   hook cannot be removed, so each is timed in a process of its own, several times in
+   turns).
 2. A ``@memo`` hit whose entry depends on 10 files (each stat-ed on the hit) against
    the same hit with none.
 
