@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import ssl
 import threading
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -41,6 +42,17 @@ class _Connections:
         self._host = parts.hostname or ""
         self._port = parts.port
         self._timeout = timeout
+        # A proxy named the standard way (``$HTTPS_PROXY``, ``$HTTP_PROXY``, ``$NO_PROXY``).
+        self._tunnel: tuple[str, int | None] | None = None
+        proxy = urllib.request.getproxies().get(parts.scheme)
+        if proxy and not urllib.request.proxy_bypass(parts.netloc):
+            via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            if self._https:
+                self._tunnel = (self._host, self._port)
+            else:
+                self.target = url  # a plain-http proxy takes the whole URL
+            self._https = False  # the proxy itself is spoken to in plain http
+            self._host, self._port = via.hostname or "", via.port
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -48,13 +60,15 @@ class _Connections:
     def get(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if self._https:
+            if self._https or self._tunnel is not None:
                 context = ssl.create_default_context()
                 conn = http.client.HTTPSConnection(
                     self._host, self._port, timeout=self._timeout, context=context
                 )
             else:
                 conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            if self._tunnel is not None:
+                conn.set_tunnel(*self._tunnel)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
