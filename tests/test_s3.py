@@ -35,6 +35,7 @@ from s3_support import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
 
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
+from ipycache_ext.store import s3
 from ipycache_ext.store import tier as persist
 from ipycache_ext.store.owners import INDEX_PREFIX
 from ipycache_ext.store.s3 import LOCKS, refuses_conditional_puts
@@ -139,6 +140,58 @@ def test_a_big_array_goes_up_in_parts_and_comes_back_whole(
     assert np.array_equal(loaded, np.arange(n, dtype=np.float64))
     assert loaded.flags.writeable
     assert any(t.startswith(LOADED) for t in notes.texts("hit"))
+
+
+def _before_the_ranges(monkeypatch: pytest.MonkeyPatch, step: Any) -> None:
+    """Run ``step`` once, after a big entry's first range is read and before the rest."""
+    real = s3.read_ranges
+    pending = [step]
+
+    def read_ranges(*args: Any, **kwargs: Any) -> None:
+        if pending:
+            pending.pop()()
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(s3, "read_ranges", read_ranges)
+
+
+def test_an_entry_replaced_while_its_ranges_are_read_is_read_whole_from_the_new_one(
+    s3_store: str, notes: Notes, up: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        return np.arange(n, dtype=np.float64)
+
+    n = 3_000_000  # 24 MB: three ranges
+    ramp(n)
+    [name] = objects(up, prefix)
+    store = bucket(up, prefix)
+    stored = bytes(obstore.get(store, name).bytes())
+    # The same entry written again in one piece: another object (another ETag).
+    _before_the_ranges(monkeypatch, lambda: obstore.put(store, name, stored))
+    forget_memory()
+    assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+    assert any(t.startswith(LOADED) for t in notes.texts("hit"))
+    assert warnings(notes) == []
+
+
+def test_an_entry_deleted_while_its_ranges_are_read_is_a_miss_not_a_fault(
+    s3_store: str, notes: Notes, tally: Tally, up: S3Server, prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n, dtype=np.float64)
+
+    n = 3_000_000
+    ramp(n)
+    [name] = objects(up, prefix)
+    _before_the_ranges(monkeypatch, lambda: obstore.delete(bucket(up, prefix), name))
+    forget_memory()
+    assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+    assert tally.runs == [n, n]
+    assert warnings(notes) == []
 
 
 def test_a_tampered_object_is_never_unpickled_and_is_recomputed(

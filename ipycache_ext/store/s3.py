@@ -24,7 +24,6 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
@@ -33,6 +32,7 @@ from ..config import SETTINGS
 from .backends import Chunks, EntryTooLarge, MissingExtra, _read_buffer, as_chunks
 from .owners import INDEX_PREFIX
 from .s3_bound import LOCKS, USED, LruBound
+from .s3_read import Gone, ReadFault, Replaced, read_ranges
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
 PART = 8 << 20  # bytes per ranged read and per multipart part
@@ -132,9 +132,8 @@ class S3Backend:
 
     def get(self, key: str) -> Any:
         """The entry's bytes, or None (absent or expired).  A big entry is read as
-        ranges in parallel into one preallocated buffer, each range copied in as it
-        arrives: the entry is never held twice."""
-        errors = self._obs.exceptions
+        ranges in parallel straight from the sockets into one preallocated buffer
+        (:mod:`.s3_read`): the entry is never held twice, nor copied once more."""
         try:
             first = self._obs.get(self._store, key, options={"range": (0, PART)})
         except FileNotFoundError as exc:
@@ -156,22 +155,18 @@ class S3Backend:
         if size <= len(head):
             return memoryview(head)
         data = _read_buffer(size)
-        data[: len(head)] = head
+        offset = len(head)
+        data[:offset] = head
         del head
-        etag = meta["e_tag"]
-
-        def fetch(start: int) -> None:
-            end = min(start + PART, size)
-            options: dict[str, Any] = {"range": (start, end)}
-            if etag:
-                options["if_match"] = etag  # the same object, not one written since
-            data[start:end] = self._obs.get(self._store, key, options=options).bytes()
-
         try:
-            with ThreadPoolExecutor(READERS) as pool:
-                list(pool.map(fetch, range(PART, size, PART)))
-        except errors.PreconditionError:
+            url = self._obs.sign(self._store, "GET", key, datetime.timedelta(minutes=10))
+            read_ranges(url, data, offset, meta["e_tag"], PART, READERS, timeout=60)
+        except Replaced:
             return self.get(key)  # replaced meanwhile: read the new one
+        except Gone:
+            return None  # deleted meanwhile
+        except ReadFault as exc:
+            raise S3Fault(messages.s3_request_error(*exc.args)) from None
         except Exception as exc:
             raise _fault(exc) from None
         return data
