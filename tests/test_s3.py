@@ -4,10 +4,12 @@ and a local directory in front of the bucket."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import pickle
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,6 +194,51 @@ def test_an_entry_deleted_while_its_ranges_are_read_is_a_miss_not_a_fault(
     assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
     assert tally.runs == [n, n]
     assert warnings(notes) == []
+
+
+class _RefusingProxy(http.server.BaseHTTPRequestHandler):
+    """A proxy that refuses every request it is asked to forward (as one that blocks
+    presigned URLs would), counting them."""
+
+    refused: list[str] = []
+
+    def do_GET(self) -> None:
+        self.refused.append(self.path)
+        self.send_response(403, "Forbidden by proxy")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_big_entries_are_read_by_the_client_itself_when_presigned_reads_are_refused(
+    s3_store: str, notes: Notes, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n, dtype=np.float64)
+
+    n = 3_000_000  # 24 MB: ranges beyond the first
+    ramp(n)
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusingProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    _RefusingProxy.refused = []
+    try:
+        # Read when each request is made: the presigned reads go through it; the
+        # client, made before, does not.
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        forget_memory()
+        assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+        tried = len(_RefusingProxy.refused)
+        forget_memory()
+        assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert tally.runs == [n] and warnings(notes) == []
+    assert tried > 0 and len(_RefusingProxy.refused) == tried  # not tried again
 
 
 def test_a_tampered_object_is_never_unpickled_and_is_recomputed(
