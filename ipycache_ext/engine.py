@@ -74,6 +74,9 @@ class Cached(Generic[Call]):
         self.label = label
         self.policy = policy
         self._counted = (owner, label, self.kind, policy.max_entries)
+        # Whether a miss stores something else than what the run returned (a cell's
+        # record): if not, the hook is not called on every miss.
+        self._transforms = type(self).stored_value is not Cached.stored_value
 
     def stats(self) -> OwnerStats:
         """This thing's counters (made on first use, and again after a clear)."""
@@ -165,9 +168,10 @@ class Cached(Generic[Call]):
         claim = None
         try:
             tier = None
-            if self._persists():
+            wanted = self.policy.persist  # as in _persists, inline: it runs every miss
+            if SETTINGS.persist if wanted is None else wanted:
                 with files.suspended():
-                    tier = persistent.tier(self.policy.persist)
+                    tier = persistent.tier(wanted)
                     if tier is not None:
                         claim = self._claim(tier, digest)
             stored = None if claim is None else claim.stored
@@ -277,7 +281,7 @@ class Cached(Generic[Call]):
     def _remember(self, key: CallKey, call: Call, run: Run, tier: Tier | None) -> Any:
         """Store what a miss computed (memory, then the tier), count it, say why it
         missed, and return what the caller gets."""
-        stored = self.stored_value(call, run.value, run.watch)
+        stored = self.stored_value(call, run.value, run.watch) if self._transforms else run.value
         if self.not_storable(stored):
             return self.result_of(call, stored)
         seconds, watch = run.seconds, run.watch
@@ -288,7 +292,7 @@ class Cached(Generic[Call]):
         expires = None if ttl is None else time.monotonic() + ttl
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, expires, files=read)
         outermost = not (self.nests and depth.get())
-        stats = self.stats()
+        stats = STORE.stats(*self._counted)
         gone = STORE.how_gone(self.owner, key.digest)
         stale = _stale_reasons.pop((self.owner, key.digest), None)
         before = stats.last_parts

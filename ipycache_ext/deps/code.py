@@ -22,7 +22,7 @@ import xxhash
 
 from .. import messages
 from ..errors import MemoError
-from ..hashing.atoms import atom_bytes
+from ..hashing.atoms import ATOMS, atom_bytes
 from ..hashing.core import Hasher, register
 from ..parts import MISSING_DATA, REF_DATA, Part, PartKind
 from .facts import CodeFacts, facts_of
@@ -86,8 +86,8 @@ def short_atom(hasher: Hasher, value: Any) -> bytes | None:
     without building the labels an error would need; None for anything else."""
     tp = type(value)
     if tp in _SCALARS and not hasher.has_hash_funcs and (tp not in _SIZED or len(value) < 60):
-        data = atom_bytes(value)
-        if data is not None and len(data) <= 64:
+        data = ATOMS[tp](value)  # atom_bytes, without its lookup: every argument comes here
+        if len(data) <= 64:
             return data
     return None
 

@@ -43,7 +43,7 @@ def _canon_float(x: float) -> bytes:
 
 
 # The tagged encoding of each atom type (exact types only: subclasses are not atoms).
-_ATOMS: dict[type, Callable[[Any], bytes]] = {
+ATOMS: dict[type, Callable[[Any], bytes]] = {
     int: _int_atom,
     str: lambda v: b"s" + v.encode("utf-8", "surrogatepass"),
     float: lambda v: b"f" + _canon_float(v),
@@ -56,7 +56,7 @@ _ATOMS: dict[type, Callable[[Any], bytes]] = {
 
 def atom_bytes(value: Any) -> bytes | None:
     """A short tagged encoding of a scalar, or None when ``value`` is not one."""
-    encode = _ATOMS.get(type(value))
+    encode = ATOMS.get(type(value))
     return None if encode is None else encode(value)
 
 
@@ -76,7 +76,7 @@ def feed_str(h: Any, text: str) -> None:
 def atom_digest(value: Any) -> bytes | None:
     """``xxh3_128(atom_bytes(value))`` without building a big atom; None for non-atoms."""
     t = type(value)
-    encode = _ATOMS.get(t)
+    encode = ATOMS.get(t)
     if encode is None:
         return None
     if (t is str or t is bytes) and len(value) > STR_CHUNK:

@@ -3,7 +3,7 @@
 Both hashing paths and the atom helpers write these bytes, and persisted keys depend on
 them, so they are spelled once here: a tag changed in one copy and not in another
 would make equal values hash differently depending on the path they took.  The tags
-of single scalars live with their encoders in :data:`.atoms._ATOMS`.
+of single scalars live with their encoders in :data:`.atoms.ATOMS`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ class Flight:
     def __init__(self) -> None:
         # Who computes it: a wait by the same thread (sync) or task (async) is a cycle.
         self.thread = threading.get_ident()
-        self.task = _current_task()
+        # _current_task(), inline: a flight is made on every miss.
+        self.task = None if asyncio._get_running_loop() is None else asyncio.current_task()
         self._event: threading.Event | None = None
         self._landed = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] | None = None
