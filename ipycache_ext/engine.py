@@ -380,9 +380,14 @@ class Cached(Generic[Call]):
         miss that follows says which file.  Same bytes under a new stat: still valid."""
         if not SETTINGS.track_files:
             return False
+        fast = entry.stat_check
+        if fast is None:
+            fast = entry.stat_check = files.stat_check(entry.files) or False
+        if fast and files.unchanged(fast):
+            return False
         reasons, refreshed = files.check(entry.files)
         if refreshed is not None:
-            entry.files = refreshed
+            entry.files, entry.stat_check = refreshed, None
         if not reasons:
             return False
         STORE.drop(self.owner, digest, None, only=entry)

@@ -184,3 +184,22 @@ def test_a_module_imported_inside_a_miss_is_not_a_file_it_read(
         assert files_of(load) == ["input.txt"]
     finally:
         sys.modules.pop("helper_mod_for_rules", None)
+
+
+def test_a_file_changed_after_a_hit_that_refreshed_its_stat_is_still_a_miss(
+    here: Path, tally: Tally
+) -> None:
+    bump(here / "data.txt", "one")
+
+    @memo
+    def load() -> str:
+        tally(1)
+        with open("data.txt") as fh:
+            return fh.read()
+
+    assert load() == "one"
+    os.utime(here / "data.txt", ns=(10**18, 10**18))  # touched: same bytes, new stat
+    assert load() == "one" and tally.runs == [1]  # a hit, its stat refreshed
+    assert load() == "one" and tally.runs == [1]  # and the refreshed stat checked fast
+    bump(here / "data.txt", "two")
+    assert load() == "two" and tally.runs == [1, 1]

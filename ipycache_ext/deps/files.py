@@ -27,6 +27,7 @@ import contextlib
 import contextvars
 import functools
 import glob
+import operator
 import os
 import sys
 import threading
@@ -229,6 +230,30 @@ def inherit(found: tuple[FileState, ...]) -> None:
             recorder.note_read(state.path, state.is_dir, seen)
 
 
+# Paths, and the (mtime_ns, ctime_ns, size) each had: an entry's files as the fast check
+# of a hit compares them all at once.
+StatCheck = tuple[tuple[str, ...], list[tuple[int, int, int]]]
+_STAT_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size")
+
+
+def stat_check(found: tuple[FileState, ...]) -> StatCheck | None:
+    """What :func:`unchanged` compares for ``found``; None if one is a directory or
+    was absent (those take :func:`check`)."""
+    if any(state.is_dir or not state.exists for state in found):
+        return None
+    return tuple(s.path for s in found), [(s.mtime_ns, s.ctime_ns, s.size) for s in found]
+
+
+def unchanged(expected: StatCheck) -> bool:
+    """True if every file still has its stat: the stats are taken and compared in C
+    (``map``), not one Python step per file.  False means: ask :func:`check`."""
+    paths, stats = expected
+    try:
+        return list(map(_STAT_FIELDS, map(os.stat, paths))) == stats
+    except OSError:
+        return False
+
+
 def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
     """Why the files of an entry no longer match, and their refreshed states when only
     their stat moved (same bytes: the entry stays valid)."""
@@ -418,5 +443,7 @@ __all__ = [
     "states",
     "inherit",
     "check",
+    "stat_check",
+    "unchanged",
     "count_files",
 ]

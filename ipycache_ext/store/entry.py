@@ -37,6 +37,7 @@ class Entry:
         "hits",
         "files",
         "size",
+        "stat_check",
         "_layout",
         "_packed",
     )
@@ -57,6 +58,9 @@ class Entry:
         self.expires = expires
         self.hits = hits
         self.files = files
+        # The hit's fast check of ``files`` (deps.files.stat_check), made when first
+        # needed; None again whenever ``files`` is replaced; False: none applies.
+        self.stat_check: Any = None
         self.size: int | None = None  # bytes held, measured when stored (big ones only)
         self._layout = compact.layout_of(parts)
         when = time.time() if stored_at is None else stored_at
