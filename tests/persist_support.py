@@ -221,3 +221,19 @@ def persisted_double(tally: Any) -> Any:
         return 2 * x
 
     return double
+
+
+class WritesMarker:
+    """Unpickling this creates ``path``: what a malicious entry (or a planted row)
+    would run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+def warnings(notes: Any) -> list[str]:
+    """The texts of the warnings among ``notes`` (the ``notes`` fixture)."""
+    return [str(text) for text in notes.texts("warning")]

@@ -24,6 +24,7 @@ from persist_support import (
     KILL_ON_FIRST_WRITE,
     LOADED,
     WARNING,
+    WritesMarker,
     finish,
     forget_memory,
     lines,
@@ -33,6 +34,7 @@ from persist_support import (
     start_script,
     store_env,
     tampered,
+    warnings,
 )
 
 from ipycache_ext import memo
@@ -55,20 +57,6 @@ def only_entry() -> str:
 
 def loaded(notes: Notes) -> list[str]:
     return [t for t in notes.texts("hit") if t.startswith(LOADED)]
-
-
-def warnings(notes: Notes) -> list[str]:
-    return notes.texts("warning")
-
-
-class WritesMarker:
-    """Unpickling this creates ``path``: what a malicious entry would run."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (self.path, "w"))
 
 
 # ----- across processes --------------------------------------------------------------------

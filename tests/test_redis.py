@@ -21,6 +21,7 @@ from persist_support import (
     result,
     store_env,
     texts,
+    warnings,
 )
 from redis_support import RedisServer
 
@@ -33,10 +34,6 @@ def entry_keys(server: RedisServer) -> list[bytes]:
     with server.client() as client:
         found = client.keys("ipycache:*")
         return [k for k in found if b":lock:" not in k and b":idx-" not in k]
-
-
-def warnings(notes: Notes) -> list[str]:
-    return notes.texts("warning")
 
 
 # ----- two kernels --------------------------------------------------------------------------

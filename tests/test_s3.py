@@ -25,6 +25,7 @@ from persist_support import (
     SQUARE_CELL,
     TOTAL_CELL,
     Kernels,
+    WritesMarker,
     forget_memory,
     lines,
     persisted_double,
@@ -32,6 +33,7 @@ from persist_support import (
     store_env,
     tampered,
     texts,
+    warnings,
 )
 from s3_support import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server
 
@@ -93,20 +95,6 @@ def bucket(server: S3Server, prefix: str) -> S3Store:
 def objects(server: S3Server, prefix: str) -> list[str]:
     found = obstore.list(bucket(server, prefix)).collect()
     return sorted(m["path"] for m in found if not m["path"].startswith((INDEX_PREFIX, USED)))
-
-
-def warnings(notes: Notes) -> list[str]:
-    return notes.texts("warning")
-
-
-class WritesMarker:
-    """Unpickling this creates ``path``: what a malicious entry would run."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (self.path, "w"))
 
 
 # ----- one process ----------------------------------------------------------------------------

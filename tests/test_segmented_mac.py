@@ -15,7 +15,7 @@ import blake3
 import numpy as np
 import pytest
 from conftest import Notes, Tally
-from persist_support import forget_memory, persisted_double
+from persist_support import WritesMarker, forget_memory, persisted_double, warnings
 
 from ipycache_ext import memo
 from ipycache_ext.store import segments, signed
@@ -30,20 +30,6 @@ SIZES = (
     segments.SEGMENT + 1,
     5 * segments.SEGMENT + segments.STEP + 3,
 )
-
-
-class WritesMarker:
-    """Unpickling this creates ``path``: what a malicious entry would run."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (self.path, "w"))
-
-
-def warnings(notes: Notes) -> list[str]:
-    return notes.texts("warning")
 
 
 @pytest.mark.parametrize("body_size", SIZES)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from conftest import Notes, Tally
-from persist_support import LOADED, forget_memory, persisted_double
+from persist_support import LOADED, WritesMarker, forget_memory, persisted_double, warnings
 from redis_support import RedisServer, free_port
 
 from ipycache_ext import memo
@@ -33,20 +33,6 @@ from ipycache_ext.errors import RecursionCycleError
 from ipycache_ext.store import tier as persist
 
 OTHER_UID = 4321  # a user that is not us (the tests run as root, so chown works)
-
-
-class WritesMarker:
-    """Unpickling this creates ``path``: what a planted row would run."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (self.path, "w"))
-
-
-def warnings(notes: Notes) -> list[str]:
-    return notes.texts("warning")
 
 
 def loaded(notes: Notes) -> list[str]:

@@ -190,32 +190,13 @@ def read_hashed(fd: int, size: int, start: int, leaf: Leaf | None) -> tuple[Any,
     if size < start:  # too short to be an entry: read whole, refused by the caller
         _read_range(fd, buffer, 0, size, size)
         return buffer, []
-    count = max(1, -(-(size - start) // SEGMENT))  # as :func:`split` cuts the body
-    found = [b""] * count
 
-    def work(job: int) -> None:
-        for i in range(job * PER_JOB, min(count, (job + 1) * PER_JOB)):
-            low = start + i * SEGMENT
-            high = min(size, low + SEGMENT)
-            if i == 0:
-                _read_range(fd, buffer, 0, low, size)
-            if leaf is None:
-                _read_range(fd, buffer, low, high, size)
-                continue
-            hasher = leaf()
-            for at in range(low, high, STEP):
-                end = min(high, at + STEP)
-                _read_range(fd, buffer, at, end, size)
-                hasher.update(buffer[at:end])
-            found[i] = hasher.digest()
+    def fill(low: int, high: int) -> None:
+        _read_range(fd, buffer, low, high, size)
 
-    jobs = -(-count // PER_JOB)
-    if _pread_into is _seek_read:  # one file position: one thread reads
-        for job in range(jobs):
-            work(job)
-    else:
-        spread(jobs, work)
-    return buffer, found if leaf is not None else []
+    # One file position (no ``preadv``): one thread reads.
+    found = _fill_hashed(buffer, start, leaf, fill, threads=_pread_into is not _seek_read)
+    return buffer, found
 
 
 def read_opened(found: Any, start: int, leaf: Leaf | None) -> tuple[Any, list[bytes] | None]:
@@ -239,7 +220,25 @@ def copy_hashed(data: memoryview, start: int, leaf: Leaf) -> tuple[memoryview, l
     if size < start:
         buffer[:] = data
         return buffer, []
-    count = max(1, -(-(size - start) // SEGMENT))
+
+    def fill(low: int, high: int) -> None:
+        buffer[low:high] = data[low:high]
+
+    return buffer, _fill_hashed(buffer, start, leaf, fill, threads=True)
+
+
+def _fill_hashed(
+    buffer: memoryview,
+    start: int,
+    leaf: Leaf | None,
+    fill: Callable[[int, int], None],
+    threads: bool,
+) -> list[bytes]:
+    """Fill ``buffer`` by ``fill(low, high)`` calls, a few segments per job, and hash
+    each :data:`STEP` of the body from ``start`` right after it lands (no leaves if
+    ``leaf`` is None); the jobs are spread over the helper threads if ``threads``."""
+    size = len(buffer)
+    count = max(1, -(-(size - start) // SEGMENT))  # as :func:`split` cuts the body
     found = [b""] * count
 
     def work(job: int) -> None:
@@ -247,16 +246,24 @@ def copy_hashed(data: memoryview, start: int, leaf: Leaf) -> tuple[memoryview, l
             low = start + i * SEGMENT
             high = min(size, low + SEGMENT)
             if i == 0:
-                buffer[:low] = data[:low]
+                fill(0, low)
+            if leaf is None:
+                fill(low, high)
+                continue
             hasher = leaf()
             for at in range(low, high, STEP):
                 end = min(high, at + STEP)
-                buffer[at:end] = data[at:end]
+                fill(at, end)
                 hasher.update(buffer[at:end])
             found[i] = hasher.digest()
 
-    spread(-(-count // PER_JOB), work)
-    return buffer, found
+    jobs = -(-count // PER_JOB)
+    if threads:
+        spread(jobs, work)
+    else:
+        for job in range(jobs):
+            work(job)
+    return found if leaf is not None else []
 
 
 def _read_range(fd: int, buffer: memoryview, low: int, high: int, size: int) -> None:
