@@ -250,9 +250,6 @@ class Cached(Generic[Call]):
         """True inside :meth:`running` of a miss that no other miss encloses."""
         return depth.get() == 1 or not self.nests
 
-    def _outermost(self) -> bool:
-        return not (self.nests and depth.get())
-
     def _expiry(self) -> float | None:
         ttl = self.policy.ttl
         return None if ttl is None else time.monotonic() + ttl

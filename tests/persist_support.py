@@ -137,7 +137,7 @@ def resign(data: bytes, key: bytes, edit_header: Callable[[dict[str, Any]], None
     prefix, _, binding, header, pickled = _split(data)
     edit_header(header)
     body = _body(binding, header, pickled)
-    return prefix + signed.mac(key, body) + body
+    return prefix + signed.mac(key, signed.salt_of(prefix), body) + body
 
 
 def tampered(data: bytes, pickled: bytes) -> bytes:

@@ -1,7 +1,7 @@
-"""The entry MAC as a tree of 1 MiB segments: the directory store hashes each segment
+"""The entry MAC as a tree of 1 MiB segments: the directory store tags each segment
 as it reads it, on several threads, and what it verifies is the private buffer that is
-then unpickled.  Entries of the previous format (one BLAKE3 pass over the whole body)
-are misses, never unpickled."""
+then unpickled.  Entries of the previous formats (one BLAKE3 pass over the whole body;
+BLAKE3 segments without a salt) are misses, never unpickled."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ SIZES = (
     segments.SEGMENT - 1,
     segments.SEGMENT,
     segments.SEGMENT + 1,
-    5 * segments.SEGMENT + segments.STEP + 3,
+    5 * segments.SEGMENT + segments.SEGMENT // 4 + 3,
 )
 
 
@@ -50,11 +50,13 @@ def test_segments_hashed_while_reading_give_the_mac_of_the_bytes_read(
     assert bytes(buffer) == data
     assert len(leaves) == max(1, -(-body_size // segments.SEGMENT))
     body = memoryview(data)[start:]
-    expected = signed.mac(SECRET, body)
-    assert signed.mac(SECRET, body, leaves) == expected
+    salt = signed.salt_of(data)
+    expected = signed.mac(SECRET, salt, body)
+    assert signed.mac(SECRET, salt, body, leaves) == expected
     first, second = min(7, body_size), max(min(7, body_size), body_size // 2)
     pieces = [body[:first], body[first:second], body[second:]]
-    assert signed.mac(SECRET, pieces) == expected  # chunks cut anywhere: the same MAC
+    assert signed.mac(SECRET, salt, pieces) == expected  # chunks cut anywhere: the same MAC
+    assert signed.mac(SECRET, bytes(16), body) != expected  # another salt, another key
 
 
 def test_a_file_shorter_than_its_size_is_a_read_error(tmp_path: Path) -> None:
@@ -68,21 +70,33 @@ def test_a_file_shorter_than_its_size_is_a_read_error(tmp_path: Path) -> None:
         os.close(fd)
 
 
-def _old_format(entry: bytes, secret: bytes, pickled: bytes) -> bytes:
-    """``entry`` rewritten as format 4 would have signed it (keyed BLAKE3 over the
-    whole body in one pass), holding ``pickled``."""
+def _old_format(entry: bytes, secret: bytes, pickled: bytes, version: int) -> bytes:
+    """``entry`` rewritten as format 4 (keyed BLAKE3 over the whole body in one pass) or
+    5 (keyed BLAKE3 over each 1 MiB segment, then over the length and those digests)
+    would have signed it, holding ``pickled``."""
     start = signed.SIGNED_FROM
     body = entry[start:]
     binding, size = body[:32], int.from_bytes(body[32:36], "little")
     header = body[36 : 36 + size]
     body = binding + body[32:36] + header + len(pickled).to_bytes(8, "little") + pickled
-    mac_key = blake3.blake3(secret, derive_key_context="ipycache_ext 2026 entry MAC").digest()
-    signature = blake3.blake3(body, key=mac_key).digest()
-    return b"IPYCACHE4\n" + signed.key_id(secret) + signature + body
+
+    def derive(context: str) -> bytes:
+        return blake3.blake3(secret, derive_key_context=f"ipycache_ext 2026 {context}").digest()
+
+    if version == 4:
+        signature = blake3.blake3(body, key=derive("entry MAC")).digest()
+    else:
+        root = blake3.blake3(len(body).to_bytes(8, "little"), key=derive("entry MAC"))
+        for at in range(0, len(body), segments.SEGMENT):
+            piece = body[at : at + segments.SEGMENT]
+            root.update(blake3.blake3(piece, key=derive("entry segment")).digest())
+        signature = root.digest()
+    return f"IPYCACHE{version}\n".encode() + signed.key_id(secret) + signature + body
 
 
-def test_an_entry_of_the_previous_format_misses_and_is_never_unpickled(
-    store: Path, tmp_path: Path, notes: Notes, tally: Tally
+@pytest.mark.parametrize("version", [4, 5])
+def test_an_entry_of_a_previous_format_misses_and_is_never_unpickled(
+    store: Path, tmp_path: Path, notes: Notes, tally: Tally, version: int
 ) -> None:
     double = persisted_double(tally)
     double(2)
@@ -91,7 +105,10 @@ def test_an_entry_of_the_previous_format_misses_and_is_never_unpickled(
     (name,) = tier.backend.keys()
     marker = tmp_path / "marker"
     old = _old_format(
-        bytes(tier.backend.get(name)), signed.secret_key(), pickle.dumps(WritesMarker(marker))
+        bytes(tier.backend.get(name)),
+        signed.secret_key(),
+        pickle.dumps(WritesMarker(marker)),
+        version,
     )
     tier.backend.set(name, old, None)
     forget_memory()

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 from .. import messages
 from .guard import ForeignRow, prepare_directory
 from .owners import INDEX_PREFIX
-from .segments import Leaf, read_opened
+from .segments import Leaves, read_opened
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
@@ -157,7 +157,7 @@ class DiskBackend:
         return None if found is None else found[0]
 
     def get_hashed(
-        self, key: str, start: int, leaf: Leaf | None
+        self, key: str, start: int, leaf: Leaves | None
     ) -> tuple[bytes | memoryview, list[bytes] | None] | None:
         """The entry under ``key`` read into one private buffer, with its segments'
         leaves from byte ``start`` (:func:`.segments.read_hashed`) when it is in a value

@@ -32,12 +32,21 @@ class UnsafeStoreDir(OSError):
         self.path, self.reason, self.owner, self.mode = path, reason, owner, mode
 
 
+_roots: dict[str, str] = {}
+
+
 def inside(directory: str, relative: Any) -> str:
     """The full path of ``relative`` if it resolves (symlinks followed) inside
-    ``directory``; :class:`ForeignRow` otherwise."""
+    ``directory``; :class:`ForeignRow` otherwise.
+
+    The directory's own resolved path is remembered: if the directory is later
+    replaced by a symlink, ``relative`` resolves through it to somewhere else and is
+    refused, so the remembered path is never trusted blindly."""
     if not isinstance(relative, str) or not relative or os.path.isabs(relative):
         raise ForeignRow(relative)
-    root = os.path.realpath(directory)
+    root = _roots.get(directory)
+    if root is None:
+        root = _roots[directory] = os.path.realpath(directory)
     full = os.path.realpath(os.path.join(root, relative))
     if not full.startswith(root + os.sep):
         raise ForeignRow(relative)

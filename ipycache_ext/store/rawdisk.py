@@ -23,7 +23,7 @@ from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 
 from .guard import ForeignRow, inside
 from .owners import INDEX_PREFIX
-from .segments import Leaf, read_opened
+from .segments import Leaves, read_opened
 
 # The raw row of a live (unexpired) entry, read straight from diskcache's index.
 LIVE_ROW = (
@@ -139,7 +139,7 @@ class ReadOnlyDiskBackend:
         return None if found is None else found[0]
 
     def get_hashed(
-        self, key: str, start: int, leaf: Leaf | None
+        self, key: str, start: int, leaf: Leaves | None
     ) -> tuple[bytes | memoryview, list[bytes] | None] | None:
         """As :meth:`.DiskBackend.get_hashed`: a value file read into one private
         buffer, each segment hashed as it lands."""

@@ -1,13 +1,14 @@
 """Reading and hashing an entry in fixed segments, on every core the process may use.
 
 The entry MAC (:mod:`.signed`) is a two-level tree: every :data:`SEGMENT` bytes of the
-signed body get their own keyed-BLAKE3 digest (a "leaf"), and the MAC is keyed BLAKE3
-over the body's length and the leaves in order.  Leaves can then be computed in any
-order, by any thread.  The directory store reads each segment of a value file into the
-entry's private buffer and hashes it right away, while it is still in the CPU's cache,
-on this thread and on helper threads at once: the read and the hash, the two costs of a
-verified hit, overlap instead of adding up.  What is hashed is the private buffer, after
-the read, never the file: what is verified is what is then unpickled.
+signed body get their own MAC (a "leaf": AES-GMAC under a key made for that entry), and
+the entry's MAC is keyed BLAKE3 over the body's length and the leaves in order.  Leaves
+can then be computed in any order, by any thread.  The directory store reads each
+segment of a value file into the entry's private buffer and tags it right away, while
+it is still in the CPU's cache, on this thread and on helper threads at once: the read
+and the tagging, the two costs of a verified hit, overlap instead of adding up.  What is
+tagged is the private buffer, after the read, never the file: what is verified is what
+is then unpickled.
 
 Work is handed out a few segments at a time from a shared counter, so a helper thread
 that gets no CPU (a busy machine) leaves its share to the others, and the caller waits
@@ -26,7 +27,6 @@ from typing import Any, Protocol
 from .. import messages
 
 SEGMENT = 1 << 20  # body bytes per leaf of the MAC tree
-STEP = 1 << 18  # bytes read, then hashed, at a time: they are still in the core's L2 cache
 PER_JOB = 4  # segments a thread reads in a row (measured best of 1, 2, 4, 8)
 MAX_HELPERS = 7  # helper threads at most, beside the calling one
 
@@ -37,7 +37,8 @@ class Hasher(Protocol):
     def digest(self) -> bytes: ...
 
 
-Leaf = Callable[[], Hasher]  # a new hasher for one segment
+Leaf = Callable[[int], Hasher]  # a new hasher for segment ``i`` of one entry
+Leaves = Callable[[memoryview], Leaf]  # an entry's leaf maker, from its bytes before the body
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -172,7 +173,7 @@ def leaves(segments: list[list[memoryview]], leaf: Leaf) -> list[bytes]:
     found = [b""] * len(segments)
 
     def work(i: int) -> None:
-        hasher = leaf()
+        hasher = leaf(i)
         for piece in segments[i]:
             hasher.update(piece)
         found[i] = hasher.digest()
@@ -181,10 +182,11 @@ def leaves(segments: list[list[memoryview]], leaf: Leaf) -> list[bytes]:
     return found
 
 
-def read_hashed(fd: int, size: int, start: int, leaf: Leaf | None) -> tuple[Any, list[bytes]]:
+def read_hashed(fd: int, size: int, start: int, leaf: Leaves | None) -> tuple[Any, list[bytes]]:
     """The first ``size`` bytes of ``fd`` read into one private buffer, and the leaves
     of the body from byte ``start`` (none if ``leaf`` is None), each segment hashed by
-    the thread that read it, right after reading it.  ``OSError(EIO)`` if the file
+    the thread that read it, right after reading it; the leaf maker comes from the
+    bytes before ``start``, read first.  ``OSError(EIO)`` if the file
     ends early."""
     buffer = read_buffer(size)
     if size < start:  # too short to be an entry: read whole, refused by the caller
@@ -199,7 +201,7 @@ def read_hashed(fd: int, size: int, start: int, leaf: Leaf | None) -> tuple[Any,
     return buffer, found
 
 
-def read_opened(found: Any, start: int, leaf: Leaf | None) -> tuple[Any, list[bytes] | None]:
+def read_opened(found: Any, start: int, leaf: Leaves | None) -> tuple[Any, list[bytes] | None]:
     """What a directory store found for a key: bytes kept in its index as they are (no
     leaves: the caller hashes them), or a value file (an open file object) read and
     hashed by :func:`read_hashed`, then closed."""
@@ -211,7 +213,7 @@ def read_opened(found: Any, start: int, leaf: Leaf | None) -> tuple[Any, list[by
     return data, leaves if leaf is not None else None
 
 
-def copy_hashed(data: memoryview, start: int, leaf: Leaf) -> tuple[memoryview, list[bytes]]:
+def copy_hashed(data: memoryview, start: int, leaf: Leaves) -> tuple[memoryview, list[bytes]]:
     """A private, writable copy of ``data`` (bytes a store handed over), and the leaves
     of its body from ``start``, each segment hashed right after it is copied, from the
     copy."""
@@ -230,32 +232,31 @@ def copy_hashed(data: memoryview, start: int, leaf: Leaf) -> tuple[memoryview, l
 def _fill_hashed(
     buffer: memoryview,
     start: int,
-    leaf: Leaf | None,
+    leaves: Leaves | None,
     fill: Callable[[int, int], None],
     threads: bool,
 ) -> list[bytes]:
     """Fill ``buffer`` by ``fill(low, high)`` calls, a few segments per job, and hash
-    each :data:`STEP` of the body from ``start`` right after it lands (no leaves if
-    ``leaf`` is None); the jobs are spread over the helper threads if ``threads``."""
+    each segment of the body from ``start`` right after it lands (no leaves if
+    ``leaves`` is None); the jobs are spread over the helper threads if ``threads``.
+    The bytes before ``start`` are filled first: they say how the body is hashed."""
     size = len(buffer)
     count = max(1, -(-(size - start) // SEGMENT))  # as :func:`split` cuts the body
     found = [b""] * count
+    fill(0, start)
+    leaf = None if leaves is None else leaves(buffer[:start])
 
     def work(job: int) -> None:
         for i in range(job * PER_JOB, min(count, (job + 1) * PER_JOB)):
             low = start + i * SEGMENT
             high = min(size, low + SEGMENT)
-            if i == 0:
-                fill(0, low)
-            if leaf is None:
-                fill(low, high)
-                continue
-            hasher = leaf()
-            for at in range(low, high, STEP):
-                end = min(high, at + STEP)
-                fill(at, end)
-                hasher.update(buffer[at:end])
-            found[i] = hasher.digest()
+            # The whole segment, then its tag: faster with GMAC than tagging each
+            # quarter as it lands (8 MB: 0.46 against 0.62 ms).
+            fill(low, high)
+            if leaf is not None:
+                hasher = leaf(i)
+                hasher.update(buffer[low:high])
+                found[i] = hasher.digest()
 
     jobs = -(-count // PER_JOB)
     if threads:

@@ -1,12 +1,19 @@
 """The signed entry format and the secret key that signs it.
 
-Every entry is ``MAGIC | key id | MAC | binding | header | pickle | buffers``.
+Every entry is ``MAGIC | key id | salt | MAC | binding | header | pickle | buffers``.
 Pickles are code, so an entry whose signature does not verify under the secret key is
-never unpickled.  The MAC is keyed BLAKE3 (with keys derived from the secret), as a
-two-level tree: a digest of every 1 MiB segment of the body, then one over the body's
-length and those digests (:mod:`.segments`).  Segments are hashed on every core, and
-the directory store hashes each one as it reads it, so checking a whole entry costs
-little beyond reading it (HMAC-SHA256 cost 70 % of a persistent hit).
+never unpickled.  The MAC is a two-level tree (:mod:`.segments`): every 1 MiB segment
+of the body gets an AES-GMAC tag, then keyed BLAKE3 runs over the salt, the body's
+length and those tags.  Segments are tagged on every core, and the directory store
+tags each one as it reads it, so checking a whole entry costs little beyond reading it.
+
+Why GMAC for the segments: with AES and carry-less multiply in the CPU (every x86 and
+ARM server of the last decade) OpenSSL's GMAC runs at 27-29 GB/s on one core here,
+keyed BLAKE3 at 7-9 GB/s and HMAC-SHA256 at 1.9 (which was 70 % of a persistent hit).
+GMAC is only safe when a key never tags two messages under one nonce, so every entry
+gets its own key: keyed BLAKE3 of a random 16-byte salt the writer draws, with the
+segment's index as the nonce.  A forger who reuses an honest entry's salt still faces
+a key it does not know, used once per nonce.
 
 The signed ``binding`` names the store namespace, the owner and the
 key the entry was written for, so a valid entry copied or renamed under another key
@@ -35,15 +42,18 @@ import types
 from typing import Any
 
 import blake3
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..config import SETTINGS
 from . import segments
 
-MAGIC = b"IPYCACHE5\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
-# 5: BLAKE3 over 1 MiB segments, then over their digests
+MAGIC = b"IPYCACHE6\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
+# 5: BLAKE3 over 1 MiB segments, then over their digests; 6: GMAC segments, salted
 _MAGIC_FAMILY = b"IPYCACHE"
 _MAC_SIZE = 32
 _KEY_ID_SIZE = 8
+_SALT_SIZE = 16
+_SALT_AT = len(MAGIC) + _KEY_ID_SIZE
 _BINDING_SIZE = 32
 MIN_KEY_BYTES = 32  # a shorter key can be guessed; an empty one signs for anyone
 FORMAT_TAG = f"py{sys.version_info.major}.{sys.version_info.minor}-{sys.implementation.name}"
@@ -212,7 +222,8 @@ def dump_entry(payload: Any, key: bytes, bound_to: bytes) -> list[Any]:
     body: list[Any] = [bound_to, len(header).to_bytes(4, "little"), header]
     for part in (pickled, *views):
         body += [len(part).to_bytes(8, "little"), part]
-    return [MAGIC + key_id(key) + mac(key, body), *body]
+    salt = secrets.token_bytes(_SALT_SIZE)
+    return [MAGIC + key_id(key) + salt + mac(key, salt, body), *body]
 
 
 _derived: dict[bytes, tuple[bytes, bytes, bytes]] = {}
@@ -232,31 +243,59 @@ def _keys(secret: bytes) -> tuple[bytes, bytes, bytes]:
     return found
 
 
-def leaf_hasher(secret: bytes) -> segments.Leaf:
-    """A maker of the hasher of one segment of a body, under ``secret``."""
-    key = _keys(secret)[1]
-    # One thread per segment: the segments are spread on the cores instead.
-    return functools.partial(blake3.blake3, key=key, max_threads=1)
+class _Gmac:
+    """AES-GMAC of one segment (GCM over no plaintext, the segment as associated data),
+    with the :class:`~.segments.Hasher` interface."""
+
+    __slots__ = ("_gcm",)
+
+    def __init__(self, aes: algorithms.AES, index: int) -> None:
+        self._gcm = Cipher(aes, modes.GCM(index.to_bytes(12, "little"))).encryptor()
+
+    def update(self, data: Any, /) -> None:
+        self._gcm.authenticate_additional_data(data)
+
+    def digest(self) -> bytes:
+        self._gcm.finalize()
+        return self._gcm.tag
 
 
-def _root(secret: bytes, size: int, leaves: list[bytes]) -> bytes:
-    hasher = blake3.blake3(size.to_bytes(8, "little"), key=_keys(secret)[0])
-    for digest in leaves:
-        hasher.update(digest)
-    return hasher.digest()
+def _leaf(secret: bytes, salt: bytes) -> segments.Leaf:
+    """The maker of segment ``i``'s tagger in the entry salted with ``salt``."""
+    aes = algorithms.AES(blake3.blake3(salt, key=_keys(secret)[1]).digest())
+    return functools.partial(_Gmac, aes)
 
 
-def mac(secret: bytes, chunks: Any, leaves: list[bytes] | None = None) -> bytes:
-    """The MAC of a body (a buffer or a list of them) under ``secret``; ``leaves``,
-    if given, are its segments' digests, already computed over these same bytes."""
+def leaf_hasher(secret: bytes) -> segments.Leaves:
+    """The leaf maker of an entry signed under ``secret``, from its bytes before the body
+    (where its salt is)."""
+
+    def of_entry(prefix: memoryview) -> segments.Leaf:
+        return _leaf(secret, salt_of(prefix))
+
+    return of_entry
+
+
+def salt_of(entry: Any) -> bytes:
+    """The salt an entry (or the bytes before its body) was signed with."""
+    return bytes(memoryview(entry)[_SALT_AT : _SALT_AT + _SALT_SIZE])
+
+
+def mac(secret: bytes, salt: bytes, chunks: Any, leaves: list[bytes] | None = None) -> bytes:
+    """The MAC of a body (a buffer or a list of them) in the entry salted with ``salt``,
+    under ``secret``; ``leaves``, if given, are its segments' tags, already computed
+    over these same bytes."""
     parts = [chunks] if isinstance(chunks, (bytes, bytearray, memoryview)) else chunks
     size = sum(memoryview(part).nbytes for part in parts)
     if leaves is None:
-        leaves = segments.leaves(segments.split(parts), leaf_hasher(secret))
-    return _root(secret, size, leaves)
+        leaves = segments.leaves(segments.split(parts), _leaf(secret, salt))
+    hasher = blake3.blake3(salt + size.to_bytes(8, "little"), key=_keys(secret)[0])
+    for tag in leaves:
+        hasher.update(tag)
+    return hasher.digest()
 
 
-SIGNED_FROM = len(MAGIC) + _KEY_ID_SIZE + _MAC_SIZE  # where the signed body starts
+SIGNED_FROM = _SALT_AT + _SALT_SIZE + _MAC_SIZE  # where the signed body starts
 
 
 def key_id(key: bytes) -> bytes:
@@ -281,10 +320,11 @@ def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | Non
         if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
             raise EntryRejected("format")
         raise EntryRejected("corrupt")
-    signer = bytes(view[len(MAGIC) : len(MAGIC) + _KEY_ID_SIZE])
-    signature = bytes(view[len(MAGIC) + _KEY_ID_SIZE : start])
+    signer = bytes(view[len(MAGIC) : _SALT_AT])
+    salt = salt_of(view)
+    signature = bytes(view[_SALT_AT + _SALT_SIZE : start])
     body = view[start:]
-    if not hmac.compare_digest(signature, mac(key, body, leaves)):
+    if not hmac.compare_digest(signature, mac(key, salt, body, leaves)):
         raise EntryRejected("signature" if signer == key_id(key) else "foreign")
     if not hmac.compare_digest(bytes(body[:_BINDING_SIZE]), bound_to):
         raise EntryRejected("misplaced")
