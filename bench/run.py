@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python bench/run.py``).  Prints one markdown
 report and writes it to ``bench/RESULTS.md``.
 
-Ten questions:
+Eleven questions:
 
 1. What does a cache hit cost on ``f(2, 21)`` (a function reading two globals),
    compared with ``functools.lru_cache`` and ``joblib.Memory``?
@@ -28,6 +28,8 @@ Ten questions:
    (``hot_paths.py``)?
 10. How fast are Arrow-held values (pandas arrow-backed columns, a pyarrow Table, polars
    frames) against one raw xxh3 pass over their buffers (``arrow_values.py``)?
+11. What does each miss cost in a cell that loops over a memoized function, notes and
+   spinner on as a notebook has them (``cell_loop.py``)?
 
 The report opens with the targets the issues set, each with PASS or FAIL
 (``targets.py``).
@@ -60,6 +62,7 @@ import pandas as pd
 import xxhash
 from arrow_values import arrow_targets, arrow_values, report_arrow_values
 from cell_hit import cell_hit_overhead, report_cell_hit
+from cell_loop import cell_loop, report_cell_loop
 from disk_hit import disk_hit, report_disk_hit
 from file_deps import file_deps, report_file_deps
 from hot_paths import hot_paths, report_hot_paths
@@ -351,6 +354,7 @@ def report(
     shaped: dict[str, Any],
     hot: dict[str, float],
     arrow: list[dict[str, Any]],
+    loop: dict[str, float],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -423,6 +427,7 @@ def report(
     out += report_shapes(shaped)
     out += report_hot_paths(hot)
     out += report_arrow_values(arrow)
+    out += report_cell_loop(loop)
     return "\n".join(out)
 
 
@@ -441,6 +446,8 @@ def main() -> None:
     big = mutation_check()
     print("case 4: %%memo hit in a shell", file=sys.stderr)
     cell = cell_hit_overhead()
+    print("case 11: a cell looping over misses", file=sys.stderr)
+    loop = cell_loop()
     print("case 5: persistent hit", file=sys.stderr)
     disk = disk_hit()
     print("case 6: files in the key", file=sys.stderr)
@@ -451,7 +458,7 @@ def main() -> None:
     shaped = shapes(pickle5_xxh3)
     print("case 10: Arrow-held values", file=sys.stderr)
     arrow = arrow_values()
-    text = report(hits, rows, big, cell, disk, files, s3, shaped, hot, arrow)
+    text = report(hits, rows, big, cell, disk, files, s3, shaped, hot, arrow, loop)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:

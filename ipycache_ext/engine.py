@@ -332,10 +332,13 @@ class Cached(Generic[Call]):
             reasons if reasons is not None else functools.partial(_reasons, before, parts, gone),
         )
         if shown and reasons is not None:
-            unseen = self._unseen_readers(call, key, run, read, stats)
-            note = messages.miss_note(
-                self.describe(call), seconds, list(reasons), unseen, self.label
-            )
+            if notify.held(self.label):  # only counted: its facts, not its words
+                note = messages.held_miss_note(self.label, seconds, list(reasons))
+            else:
+                unseen = self._unseen_readers(call, key, run, read, stats)
+                note = messages.miss_note(
+                    self.describe(call), seconds, list(reasons), unseen, self.label
+                )
             notify.emit(note)
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)

@@ -24,7 +24,10 @@ def _stderr_sink(note: Note) -> None:
 
 
 _sink: Callable[[Note], None] = _stderr_sink
-_spinner: Callable[[Note, float], ContextManager[None]] | None = None
+# A front end's spinner: given a maker of the "running" note and the delay, a context
+# manager around the body.
+SpinnerFactory = Callable[[Callable[[], Note], float], ContextManager[None]]
+_spinner: SpinnerFactory | None = None
 _display_probes: list[Callable[[Callable[[], None]], ContextManager[None]]] = []
 _local = threading.local()
 
@@ -35,7 +38,9 @@ def set_sink(sink: Callable[[Note], None] | None) -> None:
     _sink = sink or _stderr_sink
 
 
-def set_spinner(factory: Callable[[Note, float], ContextManager[None]] | None) -> None:
+def set_spinner(
+    factory: Callable[[Callable[[], Note], float], ContextManager[None]] | None,
+) -> None:
     global _spinner
     _spinner = factory
 
@@ -61,6 +66,13 @@ def emit(note: Note) -> None:
     emit_silently(lambda: _sink(note))
 
 
+def held(subject: str) -> bool:
+    """True when the sink would only count a miss note of ``subject`` (a front end that
+    sums up many misses of one function): such a note needs its facts, not its words."""
+    holds = getattr(_sink, "holds", None)
+    return holds is not None and bool(holds(subject))
+
+
 def emit_silently(show: Callable[[], Any]) -> Any:
     """Run ``show`` (which displays something of ours) so that no probe counts it."""
     _local.emitting = True
@@ -75,11 +87,12 @@ def spinning() -> bool:
     return _spinner is not None
 
 
-def spinner(note: Note) -> ContextManager[None]:
-    """Show ``note`` while the body runs longer than ``SETTINGS.spinner_delay``."""
+def spinner(make: Callable[[], Note]) -> ContextManager[None]:
+    """Show the note ``make()`` builds while the body runs longer than
+    ``SETTINGS.spinner_delay`` (built only then: most misses end sooner)."""
     if _spinner is None:
         return contextlib.nullcontext()
-    return _spinner(note, SETTINGS.spinner_delay)
+    return _spinner(make, SETTINGS.spinner_delay)
 
 
 class _Tee:

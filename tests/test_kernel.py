@@ -132,6 +132,65 @@ def test_kernel_no_spinner_for_a_miss_shorter_than_the_delay(k: Kernel) -> None:
     assert not [c for c in displays(messages) if c.get("transient", {}).get("display_id")]
 
 
+def stdout(messages: list[dict[str, Any]]) -> str:
+    return "".join(
+        m["content"]["text"]
+        for m in messages
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    )
+
+
+def test_kernel_quick_misses_start_no_thread_and_a_slow_one_after_them_still_spins() -> None:
+    own = Kernel()  # its own kernel: the audit hook below stays for the kernel's life
+    try:
+        own.run("%load_ext ipycache_ext")
+        own.run("%config MemoMagics.spinner_delay = 0.2")
+        own.run("@memo\ndef quick(x):\n    return x\nquick(-1)")  # the spinner thread is up
+        messages = own.run(
+            "import sys, threading\n"
+            "started = []\n"
+            "def count(event, args):\n"
+            "    if event == '_thread.start_new_thread':\n"
+            "        started.append(event)\n"
+            "sys.addaudithook(count)\n"
+            "for i in range(300):\n"
+            "    quick(i)\n"
+            "print('threads started', len(started))\n"
+            "print('spinners', sum(t.name == 'ipycache-spinner' for t in threading.enumerate()))"
+        )
+        out = stdout(messages)
+        assert "threads started 0" in out and "spinners 1" in out, out
+        messages = own.run(
+            "import time\n@memo\ndef slow(x):\n    time.sleep(0.8)\n    return x\nslow(7)"
+        )
+        shown = [c for c in displays(messages) if c.get("transient", {}).get("display_id")]
+        assert len(shown) == 1 and "slow(7)" in plain(shown[0])
+        assert [c for c in displays(messages, "update_display_data") if plain(c) == ""]
+    finally:
+        own.stop()
+
+
+def test_kernel_two_threads_missing_together_each_get_their_spinner_then_cleared(
+    k: Kernel,
+) -> None:
+    k.run("%config MemoMagics.spinner_delay = 0.2")
+    messages = k.run(
+        "import time, threading\n"
+        "@memo\ndef slow(x):\n    time.sleep(0.6 + x / 5)\n    return x\n"
+        "workers = [threading.Thread(target=slow, args=(i,)) for i in range(2)]\n"
+        "for w in workers:\n    w.start()\n"
+        "for w in workers:\n    w.join()\n"
+    )
+    shown = [c for c in displays(messages) if c.get("transient", {}).get("display_id")]
+    assert sorted(plain(c) for c in shown) == [f"[{PREFIX}] running slow({i}) ..." for i in (0, 1)]
+    cleared = {
+        c["transient"]["display_id"]
+        for c in displays(messages, "update_display_data")
+        if plain(c) == ""
+    }
+    assert {c["transient"]["display_id"] for c in shown} <= cleared
+
+
 def test_kernel_output_warning_when_function_displays(k: Kernel) -> None:
     messages = k.run(
         "from IPython.display import display\n"

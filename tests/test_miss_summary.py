@@ -3,6 +3,7 @@ note that sums up the rest (how many, how long, why in short), when the cell end
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 from conftest import run_cell
@@ -58,3 +59,28 @@ def test_a_few_misses_need_no_summary(ip: Any) -> None:
     cell = run_cell(ip, f"for i in range({SHOWN}):\n    square(i)")
     notes = cell.notes(MISS)
     assert len(notes) == SHOWN and not any("more time" in n for n in notes)
+
+
+def test_the_misses_only_summed_up_build_no_note_of_their_own(ip: Any) -> None:
+    run_cell(
+        ip,
+        "import dataclasses\n"
+        "shown = []\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class Point:\n"
+        "    i: int\n"
+        "    def __repr__(self):\n"
+        "        shown.append(self.i)\n"
+        "        return f'Point({self.i})'\n"
+        "@memo\n"
+        "def norm(p):\n"
+        "    return abs(p.i)\n",
+    )
+    cell = run_cell(ip, "total = sum(norm(Point(i)) for i in range(20))")
+    assert cell.error is None and ip.user_ns["total"] == sum(range(20))
+    notes = cell.notes(MISS)
+    assert len(notes) == SHOWN + 1 and f"ran norm {20 - SHOWN} more times" in notes[-1]
+    # Each argument is shown once for the key's record of what it was (so the next
+    # miss can say what changed); the notes of the misses summed up never show it.
+    reprs = collections.Counter(ip.user_ns["shown"])
+    assert all(reprs[i] == 1 for i in range(SHOWN, 20)), reprs

@@ -8,7 +8,7 @@ import contextlib
 import sys
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -151,8 +151,8 @@ def spinners_shown() -> Iterator[list[Note]]:
     shown: list[Note] = []
 
     @contextlib.contextmanager
-    def spinner(note: Note, delay: float) -> Iterator[None]:
-        shown.append(note)
+    def spinner(make: Callable[[], Note], delay: float) -> Iterator[None]:
+        shown.append(make())
         yield
 
     notify.set_spinner(spinner)

@@ -29,7 +29,8 @@ from ..store.memory import STORE
 from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
-from .sink import CellSink, show, spinner
+from .sink import CellSink, show
+from .spinner import Spinner
 
 
 @magics_class
@@ -383,7 +384,7 @@ def load(shell: Any) -> None:
     probe = _display_probe(shell)
     sink = CellSink(show)
     notify.set_sink(sink)
-    notify.set_spinner(spinner)
+    notify.set_spinner(Spinner)
     shell.events.register("pre_run_cell", sink.cell_started)
     shell.events.register("post_run_cell", sink.cell_finished)
     notify.add_display_probe(probe)

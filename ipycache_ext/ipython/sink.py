@@ -8,11 +8,9 @@ summed up in one note when the cell ends (how many, how long, why in short).
 from __future__ import annotations
 
 import collections
-import contextlib
-import contextvars
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from IPython.display import display
@@ -45,6 +43,11 @@ class CellSink:
                     return
         self._show(note)
 
+    def holds(self, subject: str) -> bool:
+        """True if a miss note of ``subject`` would be held back now (see
+        :func:`.notify.held`)."""
+        return self._seen.get(subject, 0) >= SHOWN
+
     def cell_started(self, *_: Any) -> None:
         with self._lock:
             self._seen.clear()
@@ -66,29 +69,3 @@ class CellSink:
 def show(note: Note) -> None:
     """Display ``note`` in the running cell (text and HTML)."""
     display({"text/plain": note.text, "text/html": note.html}, raw=True)
-
-
-@contextlib.contextmanager
-def spinner(note: Note, delay: float) -> Iterator[None]:
-    """Show ``note`` if the body is still running after ``delay`` seconds, then blank it."""
-    shown: list[Any] = []
-    context = contextvars.copy_context()
-
-    def show() -> None:
-        notify.emit_silently(lambda: shown.append(_display_with_id(note)))
-
-    timer = threading.Timer(delay, context.run, args=(show,))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        timer.join()
-        for handle in shown:
-            if handle is not None:
-                notify.emit_silently(functools.partial(handle.update, {"text/plain": ""}, raw=True))
-
-
-def _display_with_id(note: Note) -> Any:
-    return display({"text/plain": note.text, "text/html": note.html}, raw=True, display_id=True)

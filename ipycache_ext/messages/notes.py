@@ -37,6 +37,14 @@ def miss_note(
     return dataclasses.replace(note, subject=subject, seconds=seconds, gists=gists)
 
 
+def held_miss_note(subject: str, seconds: float, reasons: list[Reason]) -> Note:
+    """A miss a front end only counts toward its summary: the facts, and a plain line
+    made of them (no argument reprs) in case it is shown after all."""
+    gists = tuple(reason_gist(r) for r in reasons) or (reason_first_call(),)
+    text = f"[{PREFIX}] cache miss: ran {subject} ({', '.join(gists)})"
+    return Note("miss", text, html.escape(text), subject, seconds, gists)
+
+
 def miss_summary_note(subject: str, times: int, seconds: float, gists: dict[str, int]) -> Note:
     """The misses of one function in one cell past the first few, in one line."""
     common = sorted(gists.items(), key=lambda item: (-item[1], item[0]))
@@ -237,6 +245,7 @@ __all__ = [
     "unstable_value_warning",
     "miss_summary_note",
     "miss_note",
+    "held_miss_note",
     "hit_note",
     "running_note",
     "spinner_text_note",
