@@ -21,7 +21,7 @@ def describe_call(name: str, args: tuple, kwargs: dict) -> str:
     return f"{name}({', '.join(shown)})"
 
 
-_PART_WORDS = {
+_PART_WORDS: dict[str, str] = {
     PartKind.ARGUMENT: "argument {}",
     PartKind.GLOBAL: "global {}",
     PartKind.CLOSURE: "closure variable {}",
@@ -36,9 +36,14 @@ _PART_WORDS = {
 }
 
 
+_VALUED = frozenset({PartKind.ARGUMENT, PartKind.GLOBAL, PartKind.CLOSURE})
+
+
 def part_label(ident: PartId) -> str:
     """``global threshold (read by helper)``: a part as a miss reason names it."""
-    text = _PART_WORDS[PartKind(ident.kind)].format(ident.name)
+    # A StrEnum member hashes and compares as its value: the str kind looks it up as it
+    # is (``PartKind(kind)`` cost a microsecond a note).
+    text = _PART_WORDS[ident.kind].format(ident.name)
     return f"{text} (read by {ident.reader})" if ident.reader else text
 
 
@@ -81,12 +86,11 @@ def reason_gist(reason: Reason) -> str:
     """A reason without the values it names (``argument i changed``): what many misses
     in a row have in common."""
     part = reason.part
-    valued = (PartKind.ARGUMENT, PartKind.GLOBAL, PartKind.CLOSURE)
     if (
         reason.files is None
         and part is not None
         and reason.kind is ReasonKind.CHANGED
-        and PartKind(part.kind) in valued
+        and part.kind in _VALUED
     ):
         return f"{part_label(part)} changed"
     return reason_text(reason)
