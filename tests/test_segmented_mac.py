@@ -187,3 +187,38 @@ def test_an_entry_handed_over_as_bytes_is_copied_verified_and_comes_back_writabl
     tampered[-5] ^= 1
     with pytest.raises(signed.EntryRejected, match="signature"):
         signed.load_entry(bytes(tampered), SECRET, bound_to)
+
+
+def test_an_entry_whose_salt_was_changed_is_never_returned(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n, dtype=np.float64)
+
+    n = 2 * segments.SEGMENT // 8
+    ramp(n)
+    (value_file,) = store.rglob("*.val")
+    data = bytearray(value_file.read_bytes())
+    salt = signed.salt_of(bytes(data))
+    at = bytes(data).index(salt)
+    data[at] ^= 0x01  # another salt: another key for every segment's tag
+    value_file.write_bytes(data)
+    forget_memory()
+
+    assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+    assert tally.runs == [n, n]
+    assert len(warnings(notes)) == 1 and "does not verify" in warnings(notes)[0]
+
+
+def test_two_writes_of_one_value_are_salted_apart() -> None:
+    bound_to = signed.binding("dir", "owner", b"key")
+    first, second = (
+        b"".join(
+            bytes(memoryview(c).cast("B")) for c in signed.dump_entry([1, 2], SECRET, bound_to)
+        )
+        for _ in range(2)
+    )
+    assert signed.salt_of(first) != signed.salt_of(second)
+    assert signed.load_entry(first, SECRET, bound_to) == signed.load_entry(second, SECRET, bound_to)
