@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from . import backends
-from .s3 import S3Backend
 from .tiered import SEPARATOR, TieredBackend
 
 
@@ -23,5 +22,7 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
             open_backend(near, max_disk_bytes, timeout), open_backend(far, max_disk_bytes, timeout)
         )
     if urlparse(location).scheme == "s3":
+        from .s3 import S3Backend  # only for s3:// stores: it pulls in http.client and more
+
         return S3Backend(location, max_disk_bytes)
     return backends.open_backend(location, max_disk_bytes, timeout)
