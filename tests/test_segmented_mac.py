@@ -222,3 +222,26 @@ def test_two_writes_of_one_value_are_salted_apart() -> None:
     )
     assert signed.salt_of(first) != signed.salt_of(second)
     assert signed.load_entry(first, SECRET, bound_to) == signed.load_entry(second, SECRET, bound_to)
+
+
+@pytest.mark.parametrize("magic", [b"IPYCACHE7\n", b"IPYCACHE12\n"])
+def test_an_entry_of_a_newer_format_is_left_in_place_and_never_overwritten(
+    store: Path, notes: Notes, tally: Tally, magic: bytes
+) -> None:
+    double = persisted_double(tally)
+    double(2)
+    tier = persist.tier()
+    assert tier is not None
+    (name,) = tier.backend.keys()
+    newer = magic + bytes(tier.backend.get(name))[len(signed.MAGIC) :]
+    tier.backend.set(name, newer, None)
+    forget_memory()
+
+    assert double(2) == 4
+    forget_memory()
+    assert double(2) == 4  # computed again: the newer entry is not replaced by ours
+
+    assert tally.runs == [2, 2, 2]
+    assert bytes(tier.backend.get(name)) == newer
+    (warning,) = warnings(notes)
+    assert "written by a newer version" in warning and "pip install -U ipycache_ext" in warning

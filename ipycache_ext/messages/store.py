@@ -43,6 +43,7 @@ _REJECTED = {
     "corrupt": "it is truncated or corrupt",
     "version": "it was written with other library versions",
     "format": "it was written by an older version of ipycache_ext",
+    "newer": "it was written by a newer version of ipycache_ext",
     "unloadable": "it could not be unpickled here",
     "misplaced": "it was signed for another call's key (copied or renamed), so it was not returned",
     "planted": "it is not an entry this store wrote (a row planted in its index), so it "
@@ -110,10 +111,20 @@ def no_room_error(size_bytes: int, free: int) -> str:
 def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Note:
     reason = _REJECTED.get(kind, kind)
     extra = f" ({detail})" if detail and detail != kind else ""
+    if kind == "newer":
+        fix = (
+            "The entry is left in place for the kernels that can read it, and this kernel "
+            "keeps its result in memory only. Fix: upgrade this kernel's ipycache_ext "
+            "(pip install -U ipycache_ext), as your team did."
+        )
+    else:
+        fix = (
+            "If your team shares this store, set the same key on every kernel "
+            "(%config MemoMagics.secret_key or $IPYCACHE_SECRET)."
+        )
     return warning_note(
         f"ignored the stored entry for {what} in {where}: {reason}{extra}. It was treated as "
-        "a cache miss. If your team shares this store, set the same key on every kernel "
-        "(%config MemoMagics.secret_key or $IPYCACHE_SECRET)."
+        f"a cache miss. {fix}"
     )
 
 

@@ -50,6 +50,7 @@ from . import segments
 MAGIC = b"IPYCACHE6\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
 # 5: BLAKE3 over 1 MiB segments, then over their digests; 6: GMAC segments, salted
 _MAGIC_FAMILY = b"IPYCACHE"
+FORMAT = int(MAGIC[len(_MAGIC_FAMILY) : -1])
 _MAC_SIZE = 32
 _KEY_ID_SIZE = 8
 _SALT_SIZE = 16
@@ -318,7 +319,7 @@ def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | Non
     start = SIGNED_FROM
     if len(view) < start + _BINDING_SIZE + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         if bytes(view[: len(_MAGIC_FAMILY)]) == _MAGIC_FAMILY:
-            raise EntryRejected("format")
+            raise EntryRejected("newer" if _format_of(view) > FORMAT else "format")
         raise EntryRejected("corrupt")
     signer = bytes(view[len(MAGIC) : _SALT_AT])
     salt = salt_of(view)
@@ -345,6 +346,13 @@ def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | Non
         return pickle.loads(parts[0], buffers=parts[1:])
     except Exception as exc:
         raise EntryRejected("unloadable", f"{type(exc).__name__}: {exc}") from None
+
+
+def _format_of(view: memoryview) -> int:
+    """The format number after ``IPYCACHE`` (0 if there is none): a newer kernel's entry
+    is told from an older one's."""
+    head = bytes(view[len(_MAGIC_FAMILY) : len(_MAGIC_FAMILY) + 8]).split(b"\n", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def _length_prefixed(view: memoryview) -> list[memoryview]:

@@ -78,6 +78,8 @@ class Tier:
         self._namespace: str = getattr(backend, "namespace", "dir")
         self._skip_until = 0.0  # a remote store that failed is skipped until then
         self._leaf = leaf_hasher(secret)
+        # Entries a newer ipycache_ext wrote: left in place, never overwritten from here.
+        self._newer: set[str] = set()
 
     def _warn_once(self, kind: str, where: str, note: messages.Note) -> None:
         if (kind, where) not in self._warned:
@@ -167,7 +169,9 @@ class Tier:
         detail = str(rejected) if isinstance(rejected, EntryRejected) else ""
         where = self.backend.where
         self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
-        if kind not in ("foreign", "planted"):
+        if kind == "newer":
+            self._newer.add(name)
+        elif kind not in ("foreign", "planted"):
             with contextlib.suppress(Exception):
                 # A tiered store drops only the copy that was read (the local one
                 # can be bad while the team's is good).
@@ -176,7 +180,8 @@ class Tier:
                 else:
                     self.backend.delete(name)
         # A colleague's entry and a planted row are left for the next verified
-        # write to replace (deleting a planted row could follow its file name).
+        # write to replace (deleting a planted row could follow its file name); a
+        # newer version's entry is left for the kernels that can read it.
 
     def save(
         self,
@@ -192,7 +197,7 @@ class Tier:
         ``unpicklable`` words the warning when pickle refuses the value: it knows
         whether that is a result or a cell's variables.
         """
-        if self._skipped():
+        if self._skipped() or self.entry_key(owner, key) in self._newer:
             return False
         try:
             data = dump_entry(entry, self._secret, self._binding(owner, key))
