@@ -267,6 +267,65 @@ def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, ta
     assert len(warnings(notes)) == 1 and "numpy 0.0.1" in warnings(notes)[0]
 
 
+def test_an_entry_of_other_library_versions_stays_and_this_kernel_keeps_its_own_beside_it(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n)
+
+    ramp(5)
+    name = only_entry()
+    backend = persist.tier().backend
+
+    def colleagues_numpy(header: dict[str, Any]) -> None:
+        header["libs"]["numpy"] = "0.0.1"
+
+    theirs = resign(bytes(backend.get(name)), signed.secret_key(), colleagues_numpy)
+    backend.set(name, theirs, None)
+    forget_memory()
+    assert ramp(5).tolist() == [0, 1, 2, 3, 4]  # computed here, stored beside theirs
+    forget_memory()
+    persist.close()  # a new kernel: nothing remembered but the store
+    assert ramp(5).tolist() == [0, 1, 2, 3, 4]  # our own copy, loaded
+
+    assert tally.runs == [5, 5]
+    assert bytes(backend.get(name)) == theirs  # never deleted nor overwritten
+    assert len(persist.tier().backend.keys()) == 2
+    (warning,) = warnings(notes)  # once: the new kernel found its own copy
+    assert "numpy 0.0.1" in warning and "stores its own result beside it" in warning
+    assert len(loaded(notes)) == 1
+
+
+def test_an_outdated_copy_of_our_own_is_replaced_not_slotted_again(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n)
+
+    ramp(5)
+    name = only_entry()
+    backend = persist.tier().backend
+
+    def other_numpy(header: dict[str, Any]) -> None:
+        header["libs"]["numpy"] = "0.0.1"
+
+    backend.set(name, resign(bytes(backend.get(name)), signed.secret_key(), other_numpy), None)
+    forget_memory()
+    ramp(5)  # our copy goes to the slot
+    (slot,) = set(backend.keys()) - {name}
+    backend.set(slot, resign(bytes(backend.get(slot)), signed.secret_key(), other_numpy), None)
+    forget_memory()
+    persist.close()
+
+    assert ramp(5).tolist() == [0, 1, 2, 3, 4]
+    assert tally.runs == [5, 5, 5]
+    assert sorted(persist.tier().backend.keys()) == sorted([name, slot])  # no slot of a slot
+
+
 def test_python_version_is_part_of_the_entry_key(
     store: Path, notes: Notes, tally: Tally, monkeypatch: pytest.MonkeyPatch
 ) -> None:

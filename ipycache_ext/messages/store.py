@@ -111,7 +111,12 @@ def no_room_error(size_bytes: int, free: int) -> str:
 def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Note:
     reason = _REJECTED.get(kind, kind)
     extra = f" ({detail})" if detail and detail != kind else ""
-    if kind == "newer":
+    if kind == "version":
+        fix = (
+            "The entry is left for the kernels with those versions; this kernel stores its "
+            "own result beside it, for its own."
+        )
+    elif kind == "newer":
         fix = (
             "The entry is left in place for the kernels that can read it, and this kernel "
             "keeps its result in memory only. Fix: upgrade this kernel's ipycache_ext "

@@ -141,9 +141,10 @@ def _create_key_file(path: str) -> None:
 class EntryRejected(Exception):
     """A stored entry that must not be used; ``kind`` says why (for the warning)."""
 
-    def __init__(self, kind: str, detail: str = "") -> None:
+    def __init__(self, kind: str, detail: str = "", libs: dict[str, str] | None = None) -> None:
         super().__init__(detail or kind)
         self.kind = kind
+        self.libs = libs or {}  # "version": the library versions the (verified) entry holds
 
 
 _versions: dict[str, str | None] = {}
@@ -337,10 +338,11 @@ def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | Non
         raise EntryRejected("corrupt") from None
     if header.get("format") != FORMAT_TAG:
         raise EntryRejected("version", header.get("format", "?"))
-    for root, version in header.get("libs", {}).items():
+    libs = header.get("libs", {})
+    for root, version in libs.items():
         current = module_version(root)
         if current != version:
-            raise EntryRejected("version", f"{root} {version} (now {current})")
+            raise EntryRejected("version", f"{root} {version} (now {current})", libs)
     try:
         parts = _length_prefixed(body[4 + size :])
         return pickle.loads(parts[0], buffers=parts[1:])

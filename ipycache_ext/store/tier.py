@@ -18,6 +18,7 @@ keeps it, and the user sees one warning per kind of fault and place.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -49,10 +50,19 @@ from .signed import (
     dump_entry,
     leaf_hasher,
     load_entry,
+    module_version,
     secret_key,
     team_secret,
 )
 from .tiered import TieredBackend
+
+
+def _slot_for(name: str, libs: dict[str, str]) -> str:
+    """Where this kernel keeps its copy of the entry ``name`` when the one there holds
+    other versions of the libraries ``libs`` names: a name for this kernel's versions
+    of them (every kernel with the same versions finds the same slot)."""
+    here = json.dumps({root: module_version(root) for root in sorted(libs)}, sort_keys=True)
+    return f"{name}-{xxhash.xxh3_64_hexdigest(here.encode())}"
 
 
 def default_location() -> str:
@@ -80,6 +90,11 @@ class Tier:
         self._leaf = leaf_hasher(secret)
         # Entries a newer ipycache_ext wrote: left in place, never overwritten from here.
         self._newer: set[str] = set()
+        # Entries written with other library versions (a colleague's numpy): left in
+        # place; this kernel's own copy goes to a slot named for its versions, and why
+        # the entry was not used is said only if that slot has nothing either.
+        self._slots: dict[str, str] = {}
+        self._held_back: dict[str, EntryRejected] = {}
 
     def _warn_once(self, kind: str, where: str, note: messages.Note) -> None:
         if (kind, where) not in self._warned:
@@ -127,10 +142,24 @@ class Tier:
                     found = self._verified(data, owner, key, name, label)
                     if found is not None:
                         tiered.repair_near(name, data)
+            slot = self._slots.get(name)
+            if found is None and slot is not None:
+                found = self._load_slot(owner, key, name, slot, label)
             return found
         except Exception as exc:
             self._fault(exc)
             return None
+
+    def _load_slot(self, owner: str, key: bytes, name: str, slot: str, label: str) -> Entry | None:
+        """This kernel's own copy beside an entry written with other library versions;
+        if there is none, the warning why that entry was not used."""
+        read = self._read(slot)
+        found = None
+        if read is not None:
+            found = self._verified(read[0], owner, key, slot, label, read[1], own_slot=True)
+        if found is None:
+            self._reject(self._held_back[name], name, label)
+        return found
 
     def _read(self, name: str) -> tuple[Any, list[bytes] | None] | None:
         """The stored bytes under ``name``, with the leaves of their signed body when
@@ -150,15 +179,22 @@ class Tier:
         name: str,
         label: str,
         leaves: list[bytes] | None = None,
+        own_slot: bool = False,
     ) -> Entry | None:
         """The entry ``data`` holds if it verifies as ``owner``'s ``key``; else None,
-        said once, and the copy it came from dropped unless it is someone else's."""
+        said once, and the copy it came from dropped unless it is someone else's (an
+        entry of other library versions gets this kernel a slot of its own instead,
+        unless it was read from that slot: then it is ours, outdated)."""
         try:
             found = load_entry(data, self._secret, self._binding(owner, key), leaves)
             if not isinstance(found, Entry):
                 raise EntryRejected("corrupt")
             return found
         except (EntryRejected, ForeignRow) as rejected:
+            if isinstance(rejected, EntryRejected) and rejected.libs and not own_slot:
+                self._slots[name] = _slot_for(name, rejected.libs)
+                self._held_back[name] = rejected
+                return None
             self._reject(rejected, name, label)
             return None
 
@@ -171,7 +207,7 @@ class Tier:
         self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
         if kind == "newer":
             self._newer.add(name)
-        elif kind not in ("foreign", "planted"):
+        elif kind not in ("foreign", "planted") and name not in self._slots:
             with contextlib.suppress(Exception):
                 # A tiered store drops only the copy that was read (the local one
                 # can be bad while the team's is good).
@@ -197,15 +233,17 @@ class Tier:
         ``unpicklable`` words the warning when pickle refuses the value: it knows
         whether that is a result or a cell's variables.
         """
-        if self._skipped() or self.entry_key(owner, key) in self._newer:
+        name = self.entry_key(owner, key)
+        if self._skipped() or name in self._newer:
             return False
+        name = self._slots.get(name, name)
         try:
             data = dump_entry(entry, self._secret, self._binding(owner, key))
         except Exception as exc:
             self._warn_once("pickle", label, unpicklable(exc))
             return False
         try:
-            self.backend.set(self.entry_key(owner, key), data, ttl)
+            self.backend.set(name, data, ttl)
         except EntryTooLarge as big:
             note = messages.entry_too_large_warning(label, big.size, big.limit)
             self._warn_once("size", label, note)
@@ -213,7 +251,7 @@ class Tier:
         except Exception as exc:
             self._fault(exc)
             return False
-        owners.record(self.backend, owner, label, self.entry_key(owner, key), ttl)
+        owners.record(self.backend, owner, label, name, ttl)
         return True
 
     def try_claim(self, owner: str, key: bytes, label: str) -> Claim | None:
