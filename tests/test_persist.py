@@ -243,7 +243,10 @@ def test_corrupt_entry_warns_and_misses_and_other_entries_still_hit(
     assert len(loaded(notes)) == 1 and loaded(notes)[0].endswith(f"double(2) from {store}")
 
 
-def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, tally: Tally) -> None:
+def _ramp_stored_as_of_other_numpy(tally: Tally) -> tuple[Any, str, bytes]:
+    """A persisted ``ramp`` whose stored entry for ``ramp(5)`` was re-signed as a
+    kernel with numpy 0.0.1 would have written it: (ramp, its entry's name, the bytes)."""
+
     @memo(persist=True)
     def ramp(n: int) -> np.ndarray:
         tally(n)
@@ -252,14 +255,19 @@ def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, ta
     ramp(5)
     name = only_entry()
     backend = persist.tier().backend
-    data = backend.get(name)
-
-    def older_numpy(header: dict[str, Any]) -> None:
-        assert header["libs"]["numpy"] == np.__version__
-        header["libs"]["numpy"] = "0.0.1"
-
-    backend.set(name, resign(data, signed.secret_key(), older_numpy), None)
+    theirs = resign(bytes(backend.get(name)), signed.secret_key(), _other_numpy)
+    backend.set(name, theirs, None)
     forget_memory()
+    return ramp, name, theirs
+
+
+def _other_numpy(header: dict[str, Any]) -> None:
+    assert header["libs"]["numpy"] == np.__version__
+    header["libs"]["numpy"] = "0.0.1"
+
+
+def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, tally: Tally) -> None:
+    ramp, _, _ = _ramp_stored_as_of_other_numpy(tally)
 
     assert ramp(5).tolist() == [0, 1, 2, 3, 4]
     assert len(tally) == 2
@@ -270,29 +278,16 @@ def test_library_version_mismatch_in_header_misses(store: Path, notes: Notes, ta
 def test_an_entry_of_other_library_versions_stays_and_this_kernel_keeps_its_own_beside_it(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def ramp(n: int) -> np.ndarray:
-        tally(n)
-        return np.arange(n)
-
-    ramp(5)
-    name = only_entry()
-    backend = persist.tier().backend
-
-    def colleagues_numpy(header: dict[str, Any]) -> None:
-        header["libs"]["numpy"] = "0.0.1"
-
-    theirs = resign(bytes(backend.get(name)), signed.secret_key(), colleagues_numpy)
-    backend.set(name, theirs, None)
-    forget_memory()
+    ramp, name, theirs = _ramp_stored_as_of_other_numpy(tally)
     assert ramp(5).tolist() == [0, 1, 2, 3, 4]  # computed here, stored beside theirs
     forget_memory()
     persist.close()  # a new kernel: nothing remembered but the store
     assert ramp(5).tolist() == [0, 1, 2, 3, 4]  # our own copy, loaded
 
     assert tally.runs == [5, 5]
+    backend = persist.tier().backend
     assert bytes(backend.get(name)) == theirs  # never deleted nor overwritten
-    assert len(persist.tier().backend.keys()) == 2
+    assert len(backend.keys()) == 2
     (warning,) = warnings(notes)  # once: the new kernel found its own copy
     assert "numpy 0.0.1" in warning and "stores its own result beside it" in warning
     assert len(loaded(notes)) == 1
@@ -301,23 +296,11 @@ def test_an_entry_of_other_library_versions_stays_and_this_kernel_keeps_its_own_
 def test_an_outdated_copy_of_our_own_is_replaced_not_slotted_again(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def ramp(n: int) -> np.ndarray:
-        tally(n)
-        return np.arange(n)
-
-    ramp(5)
-    name = only_entry()
-    backend = persist.tier().backend
-
-    def other_numpy(header: dict[str, Any]) -> None:
-        header["libs"]["numpy"] = "0.0.1"
-
-    backend.set(name, resign(bytes(backend.get(name)), signed.secret_key(), other_numpy), None)
-    forget_memory()
+    ramp, name, _ = _ramp_stored_as_of_other_numpy(tally)
     ramp(5)  # our copy goes to the slot
+    backend = persist.tier().backend
     (slot,) = set(backend.keys()) - {name}
-    backend.set(slot, resign(bytes(backend.get(slot)), signed.secret_key(), other_numpy), None)
+    backend.set(slot, resign(bytes(backend.get(slot)), signed.secret_key(), _other_numpy), None)
     forget_memory()
     persist.close()
 

@@ -119,14 +119,21 @@ def test_an_entry_of_a_previous_format_misses_and_is_never_unpickled(
     assert len(warnings(notes)) == 1 and "older version" in warnings(notes)[0]
 
 
-def test_a_byte_changed_in_a_late_segment_of_a_big_entry_is_never_returned(
-    store: Path, notes: Notes, tally: Tally
-) -> None:
+def _persisted_ramp(tally: Tally) -> Any:
+    """``@memo(persist=True)`` of a float64 ramp, each run recorded by ``tally``."""
+
     @memo(persist=True)
     def ramp(n: int) -> np.ndarray:
         tally(n)
         return np.arange(n, dtype=np.float64)
 
+    return ramp
+
+
+def test_a_byte_changed_in_a_late_segment_of_a_big_entry_is_never_returned(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    ramp = _persisted_ramp(tally)
     n = 5 * segments.SEGMENT // 8
     ramp(n)
     (value_file,) = store.rglob("*.val")
@@ -150,11 +157,7 @@ def _load_in_child(queue: Any) -> None:
 
 
 def test_a_forked_child_reads_big_entries_after_its_parent_did(store: Path, tally: Tally) -> None:
-    @memo(persist=True)
-    def ramp(n: int) -> np.ndarray:
-        tally(n)
-        return np.arange(n, dtype=np.float64)
-
+    ramp = _persisted_ramp(tally)
     n = 3 * segments.PER_JOB * segments.SEGMENT // 8  # three jobs: helper threads take some
     ramp(n)
     forget_memory()
@@ -192,11 +195,7 @@ def test_an_entry_handed_over_as_bytes_is_copied_verified_and_comes_back_writabl
 def test_an_entry_whose_salt_was_changed_is_never_returned(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
-    @memo(persist=True)
-    def ramp(n: int) -> np.ndarray:
-        tally(n)
-        return np.arange(n, dtype=np.float64)
-
+    ramp = _persisted_ramp(tally)
     n = 2 * segments.SEGMENT // 8
     ramp(n)
     (value_file,) = store.rglob("*.val")
