@@ -38,9 +38,7 @@ def set_sink(sink: Callable[[Note], None] | None) -> None:
     _sink = sink or _stderr_sink
 
 
-def set_spinner(
-    factory: Callable[[Callable[[], Note], float], ContextManager[None]] | None,
-) -> None:
+def set_spinner(factory: SpinnerFactory | None) -> None:
     global _spinner
     _spinner = factory
 
