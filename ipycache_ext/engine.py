@@ -149,9 +149,10 @@ class Cached(Generic[Call]):
         if self.validates:
             entry = STORE.get(owner, digest)
         else:  # the common hit: found and counted under one lock
-            stats = STORE.stats(*self._counted)
-            entry = STORE.hit(owner, digest, stats, not (self.nests and depth.get()))
-            if entry is not None and not entry.files:
+            entry = STORE.hit(owner, digest, self._counted, not (self.nests and depth.get()))
+            if entry is not None and not entry.files:  # :meth:`_served`, inline
+                if self.as_stored and entry.fingerprint is None:
+                    return entry.value
                 return self._served(call, entry)
         if entry is not None:
             entry = self._valid(call, owner, digest, entry)

@@ -154,7 +154,7 @@ class Bindings:
 class Guards:
     """The checks of one recorded walk, in the cheapest order."""
 
-    __slots__ = ("epoch", "user_paths", "bindings", "cells", "checks", "dynamic")
+    __slots__ = ("epoch", "user_paths", "bindings", "cells", "checks", "dynamic", "only")
 
     def __init__(self, recorder: Recorder) -> None:
         self.epoch = recorder.epoch
@@ -163,11 +163,18 @@ class Guards:
         self.cells = tuple(recorder.cells)
         self.checks = tuple(recorder.checks)
         self.dynamic = tuple(recorder.dynamic)
+        # The common walk: names read from one tagged dict (a module's), nothing else.
+        only = self.bindings[0] if len(self.bindings) == 1 else None
+        plain = only is not None and only.tag is not None and not (self.cells or self.checks)
+        self.only = only if plain else None
 
     def hold(self) -> bool:
         """True while everything the walk read is what it was."""
         if usercode.epoch != self.epoch or SETTINGS.user_paths is not self.user_paths:
             return False
+        only = self.only
+        if only is not None:  # the loop below for that one dict, inline
+            return only.tag.value == only.seen or only.hold()  # type: ignore[union-attr]
         for bindings in self.bindings:
             tag = bindings.tag  # the untouched dict's case inline: it is most calls
             if (tag is None or tag.value != bindings.seen) and not bindings.hold():

@@ -63,10 +63,13 @@ class Flight:
         return self.task is not None and self.task is _current_task()
 
     def land(self) -> None:
-        with _lock:
+        _lock.acquire()  # not ``with``: it costs twice as much, and every miss lands
+        try:
             self._landed = True
             event, self._event = self._event, None
             waiters, self._waiters = self._waiters, None
+        finally:
+            _lock.release()
         if event is not None:
             event.set()
         for loop, future in waiters or ():
