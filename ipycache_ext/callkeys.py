@@ -27,6 +27,8 @@ from .keys import CallKey, digest_parts, id_bytes, pack_len, part_chunk, shown_o
 from .parts import Part, PartKind, Seen, Snapshot, SplitSnapshot, part_id
 
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
+# ``Seen(data, shown)`` without the named tuple's Python ``__new__``: made on every miss.
+_seen = tuple.__new__
 _NO_DEFAULT = inspect.Parameter.empty
 
 
@@ -274,9 +276,10 @@ class GuardedKey(CallKey):
     def snapshot(self) -> Snapshot:
         arguments, shape, fresh = self._source
         idents = shape.idents
-        found = {
-            idents[name]: Seen(data, messages.short_repr(value)) for name, value, data in arguments
-        }
+        short_repr = messages.short_repr
+        found = {}
+        for name, value, data in arguments:  # a loop, not a comprehension: one frame less
+            found[idents[name]] = _seen(Seen, (data, short_repr(value)))
         code = self._code
         if not fresh:
             return SplitSnapshot(found, code.seen_map, code.seen_ids)

@@ -28,6 +28,7 @@ _LENGTH = struct.Struct("<I")
 _USUAL = b"\0"  # this part is as the layout has it
 _OWN = b"\1"  # this part's bytes and repr follow
 _LAYOUTS_KEPT = 512  # layouts shared at a time (an entry keeps its own alive)
+_SIZE_BYTE = [bytes((size,)) for size in range(255)]  # a short field's length byte
 
 
 class Layout:
@@ -103,18 +104,24 @@ def _read_text(packed: bytes, at: int) -> tuple[bytes, int]:
 def pack(layout: Layout, parts: Mapping[PartId, Seen], seconds: float, stored_at: float) -> bytes:
     """The per-entry bytes of ``parts`` (whose ids are ``layout.ids``, in that order)."""
     out = [_TIMES.pack(seconds, stored_at)]
-    values: Iterable[Seen] = parts.values()
+    values: Iterable[Seen]
     usual_tail = b""
-    if type(parts) is SplitSnapshot:
+    if type(parts) is not SplitSnapshot:
+        values = parts.values()
+    elif parts.shared is layout.shared:  # the code's parts: as usual, all of them
+        values = parts.own.values()
+        usual_tail = _USUAL * len(parts.shared)
+    else:
         values = parts.seen_values()
-        if parts.shared is layout.shared:  # the code's parts: as usual, all of them
-            values = parts.own.values()
-            usual_tail = _USUAL * len(parts.shared)
     for seen, usual in zip(values, layout.usual):
         if seen is usual or seen == usual:
             out.append(_USUAL)
+            continue
+        data, shown = seen.data, seen.shown.encode("utf-8", "surrogatepass")
+        if len(data) < 255 and len(shown) < 255:  # :func:`_text`'s short form, inline
+            out += (_OWN, _SIZE_BYTE[len(data)], data, _SIZE_BYTE[len(shown)], shown)
         else:
-            out += (_OWN, _text(seen.data), _text(seen.shown.encode("utf-8", "surrogatepass")))
+            out += (_OWN, _text(data), _text(shown))
     out.append(usual_tail)
     return b"".join(out)
 
