@@ -320,11 +320,15 @@ class MemoryStore:
         """Count a hit of ``entry``; unless it was a hit inside another miss
         (``latest`` False), its key becomes what the next miss of this owner is
         compared with."""
-        with self.lock:
+        lock = self.lock  # acquire/release: see :meth:`hit`
+        lock.acquire()
+        try:
             stats.hits += 1
             entry.hits += 1
             if latest:
                 stats.last = entry
+        finally:
+            lock.release()
 
     def record_miss(
         self,
