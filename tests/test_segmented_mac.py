@@ -94,15 +94,21 @@ def _old_format(entry: bytes, secret: bytes, pickled: bytes, version: int) -> by
     return f"IPYCACHE{version}\n".encode() + signed.key_id(secret) + signature + body
 
 
-@pytest.mark.parametrize("version", [4, 5])
-def test_an_entry_of_a_previous_format_misses_and_is_never_unpickled(
-    store: Path, tmp_path: Path, notes: Notes, tally: Tally, version: int
-) -> None:
+def _stored_double(tally: Tally) -> tuple[Any, persist.Tier, str]:
+    """``persisted_double`` called once: it, the tier, and the name of its one entry."""
     double = persisted_double(tally)
     double(2)
     tier = persist.tier()
     assert tier is not None
     (name,) = tier.backend.keys()
+    return double, tier, name
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_an_entry_of_a_previous_format_misses_and_is_never_unpickled(
+    store: Path, tmp_path: Path, notes: Notes, tally: Tally, version: int
+) -> None:
+    double, tier, name = _stored_double(tally)
     marker = tmp_path / "marker"
     old = _old_format(
         bytes(tier.backend.get(name)),
@@ -217,11 +223,7 @@ def test_two_writes_of_one_value_are_salted_apart() -> None:
 def test_an_entry_of_a_newer_format_is_left_in_place_and_never_overwritten(
     store: Path, notes: Notes, tally: Tally, magic: bytes
 ) -> None:
-    double = persisted_double(tally)
-    double(2)
-    tier = persist.tier()
-    assert tier is not None
-    (name,) = tier.backend.keys()
+    double, tier, name = _stored_double(tally)
     newer = magic + bytes(tier.backend.get(name))[len(signed.MAGIC) :]
     tier.backend.set(name, newer, None)
     forget_memory()
