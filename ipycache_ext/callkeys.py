@@ -140,17 +140,17 @@ class CallKeys:
         arguments."""
         guarded = self.guarded
         if guarded is not None and guarded.guards.hold():
-            if kwargs or guarded.changing:
-                arguments = _arguments(self.shape, self.hasher, args, kwargs)
-                return guarded.key(self.identity, self.shape, self.hasher, arguments)
-            for value in args:
-                if type(value) not in _REMEMBERED:
-                    break
-            else:
-                key = guarded.keys.get(args)  # equal int/str tuples: the same key
-                if key is not None:
-                    return key
-            return self._positional(guarded, args)
+            if not (kwargs or guarded.changing):
+                for value in args:
+                    if type(value) not in _REMEMBERED:
+                        break
+                else:
+                    key = guarded.keys.get(args)  # equal int/str tuples: the same key
+                    if key is not None:
+                        return key
+                    return self._remembered(guarded, args)
+            arguments = _arguments(self.shape, self.hasher, args, kwargs)
+            return guarded.key(self.identity, self.shape, self.hasher, arguments)
         arguments = _arguments(self.shape, self.hasher, args, kwargs)
         recorder = None if self.hasher.has_hash_funcs else Recorder()
         deps = Deps(self.hasher, guards=recorder)
@@ -163,13 +163,13 @@ class CallKeys:
         parts = _argument_parts(arguments, self.shape.via) + deps.parts
         return CallKey(digest_parts(self.identity, parts), parts)
 
-    def _positional(self, guarded: GuardedCode, args: tuple) -> CallKey:
-        """A call with positional arguments only, its code unchanged: the key of the
-        same short ints and strings (exact types: ``1 == 1.0 == True``) is remembered."""
+    def _remembered(self, guarded: GuardedCode, args: tuple) -> CallKey:
+        """A call with positional ints and strings only (exact types: ``1 == 1.0 ==
+        True``), its code unchanged: its key is remembered, unless a string is long."""
         arguments = _arguments(self.shape, self.hasher, args, {})
         key = guarded.key(self.identity, self.shape, self.hasher, arguments)
         for value in args:
-            if type(value) not in _REMEMBERED or (type(value) is str and len(value) > 256):
+            if type(value) is str and len(value) > 256:
                 return key
         if len(guarded.keys) >= _KEYS_KEPT:  # the oldest out: the hot arguments stay
             del guarded.keys[next(iter(guarded.keys))]

@@ -34,8 +34,8 @@ from .deps import files
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
 from .mutation import suspects, unstable_parts
-from .parts import FileState, PartKind, Reason, Snapshot, SplitSnapshot
-from .runs import Run, depth
+from .parts import FileState, PartKind, Reason, Snapshot, same_code
+from .runs import Run, active, depth
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.sizes import approx_size, memory_budget
@@ -149,7 +149,8 @@ class Cached(Generic[Call]):
         if self.validates:
             entry = STORE.get(owner, digest)
         else:  # the common hit: found and counted under one lock
-            entry = STORE.hit(owner, digest, self._counted, not (self.nests and depth.get()))
+            latest = not (self.nests and active and depth.get())  # an outermost call
+            entry = STORE.hit(owner, digest, self._counted, latest)
             if entry is not None and not entry.files:  # :meth:`_served`, inline
                 if self.as_stored and entry.fingerprint is None:
                     return entry.value
@@ -300,7 +301,7 @@ class Cached(Generic[Call]):
         # may be to blame; else only if ``%memo_info`` asks (a new argument's miss).
         reasons: tuple[Reason, ...] | None = stale or None
         if reasons is None and (
-            shown or (hasher is not None and outermost and not _same_code(before, parts))
+            shown or (hasher is not None and outermost and not same_code(before, parts))
         ):
             reasons = tuple(why_missed(before, parts, gone))
         said = stats.unstable_said
@@ -422,14 +423,6 @@ class Cached(Generic[Call]):
         self._keep(entry, key.digest)
         STORE.record_hit(self.stats(), entry)
         return self.deliver(call, entry, tier.backend.where)
-
-
-def _same_code(before: Snapshot | None, now: Snapshot) -> bool:
-    """True when two snapshots share their code's parts (made on the same guards):
-    only their arguments can differ, so no value read by name is to blame."""
-    return (
-        type(before) is SplitSnapshot and type(now) is SplitSnapshot and before.shared is now.shared
-    )
 
 
 def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:

@@ -150,9 +150,10 @@ def _remove_tees() -> None:
             return
         out, err = _tee_saved
         _tee_saved = None
-        if isinstance(sys.stdout, _Tee) and sys.stdout._stream is out:
+        tee_out, tee_err = _tees  # what the first watching run installed
+        if sys.stdout is tee_out:
             sys.stdout = out
-        if isinstance(sys.stderr, _Tee) and sys.stderr._stream is err:
+        if sys.stderr is tee_err:
             sys.stderr = err
     finally:
         _tee_lock.release()

@@ -97,6 +97,14 @@ class SplitSnapshot(Mapping[PartId, Seen]):
         return [*self.own.values(), *self.shared.values()]
 
 
+def same_code(before: Snapshot | None, now: Snapshot) -> bool:
+    """True when two snapshots share their code's parts (made on the same guards):
+    only their arguments can differ, so no value read by name is to blame."""
+    return (
+        type(before) is SplitSnapshot and type(now) is SplitSnapshot and before.shared is now.shared
+    )
+
+
 MISSING_DATA = b"?missing"  # the data of a name that is not defined
 REF_DATA = b"ref:"  # prefix of the data of a name that refers to user code (by its name)
 

@@ -20,6 +20,10 @@ from .deps import files
 # of ``asyncio.gather`` starts from its creator's depth and three misses gathered at
 # the top level are three outermost misses, each with its own note.
 depth: contextvars.ContextVar[int] = contextvars.ContextVar("ipycache_miss_depth", default=0)
+# One item per run in progress in any thread or task.  While it is empty, every call is
+# an outermost one without reading ``depth`` (a hit asks).  A list: appending and
+# popping are atomic, so a run counts itself without a lock.
+active: list[None] = []
 
 
 class Run:
@@ -54,6 +58,7 @@ class Run:
 
     def __enter__(self) -> Run:
         self.started = time.perf_counter()
+        active.append(None)  # before the depth moves: ``active`` is never behind it
         token = self._token = depth.set(depth.get() + self._nests)
         try:
             # ``running`` sees this miss's depth (a spinner is for the outermost), and
@@ -68,6 +73,7 @@ class Run:
                 raise
         except BaseException:
             depth.reset(token)
+            active.pop()
             raise
         return self
 
@@ -80,4 +86,5 @@ class Run:
                 self._running.__exit__(*exc)
         finally:
             depth.reset(self._token)
+            active.pop()
             self.seconds = time.perf_counter() - self.started

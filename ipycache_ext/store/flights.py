@@ -14,22 +14,34 @@ from typing import Any
 _lock = threading.Lock()  # every flight's: taken briefly, when landing or waiting
 
 
+# Who computes a key: the thread, and the task when it runs in an event loop.
+Computer = tuple[int, "asyncio.Task[Any] | None"]
+_get_ident = threading.get_ident
+
+
+def computer() -> Computer:
+    """The caller, as a key's computer.  Until a second caller waits for the key, this
+    pair is all the store keeps of it: a :class:`Flight` is made only then."""
+    # _current_task(), inline: this runs on every miss.
+    return _get_ident(), None if asyncio._get_running_loop() is None else asyncio.current_task()
+
+
 class Flight:
     """A key being computed in this kernel: threads wait on an event, coroutines on a
     future of their own loop (woken thread-safely).
 
-    The event and the list of waiting coroutines are made only when someone first
-    waits, and every flight shares one lock: most keys are computed with no one
-    waiting, and each of those objects costs every miss.
+    A flight is made only when a second caller comes for a key being computed (until
+    then the store keeps the :func:`computer` alone); its event and list of waiting
+    coroutines only when someone waits on it; every flight shares one lock.  Most
+    keys are computed with no one waiting, and each of those objects would cost every
+    miss.
     """
 
     __slots__ = ("_event", "_landed", "_waiters", "thread", "task")
 
-    def __init__(self) -> None:
+    def __init__(self, computer: Computer) -> None:
         # Who computes it: a wait by the same thread (sync) or task (async) is a cycle.
-        self.thread = threading.get_ident()
-        # _current_task(), inline: a flight is made on every miss.
-        self.task = None if asyncio._get_running_loop() is None else asyncio.current_task()
+        self.thread, self.task = computer
         self._event: threading.Event | None = None
         self._landed = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] | None = None

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..parts import PartId, PartKind, Reason, Snapshot
 from .entry import Entry
-from .flights import Flight
+from .flights import Computer, Flight, computer
 from .sizes import approx_size, memory_budget
 
 _GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
@@ -68,7 +68,8 @@ class MemoryStore:
         # has no order to keep: across owners, the memory budget keeps its own).
         self._entries: dict[str, dict[bytes, Entry]] = {}
         self._stats: dict[str, OwnerStats] = {}
-        self._inflight: dict[tuple[str, bytes], Flight] = {}
+        # Keys being computed: who computes each, or the Flight made when a second caller came.
+        self._inflight: dict[tuple[str, bytes], Flight | Computer] = {}
         self._gone: dict[str, OrderedDict[bytes, str]] = {}
         # The entries that count against the memory budget, least recently used first
         # across every owner, and their bytes in all and per owner.
@@ -355,10 +356,13 @@ class MemoryStore:
         lock.acquire()
         try:
             pending = self._inflight.get((owner, key))
-            if pending is not None:
+            if pending is None:
+                self._inflight[(owner, key)] = computer()
+                return None
+            if isinstance(pending, Flight):
                 return pending
-            self._inflight[(owner, key)] = Flight()
-            return None
+            flight = self._inflight[(owner, key)] = Flight(pending)  # the first to wait
+            return flight
         finally:
             lock.release()
 
@@ -369,7 +373,7 @@ class MemoryStore:
             flight = self._inflight.pop((owner, key), None)
         finally:
             lock.release()
-        if flight is not None:
+        if type(flight) is Flight:  # someone waited for it (else None, or who computed it)
             flight.land()
 
 
