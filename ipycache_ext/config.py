@@ -45,6 +45,19 @@ class Settings:
     # "" or 0: no bound.  Least recently used out, entries of earlier code first.
     max_memory: int | str = "25%"
 
+    def __repr__(self) -> str:
+        """The settings as the dataclass shows them, the team secret masked: a repr
+        ends up in logs, tracebacks and shared notebooks."""
+        from .messages import REDACTED
+
+        shown = (
+            f"{item.name}={REDACTED!r}"
+            if item.name == "secret_key" and self.secret_key
+            else f"{item.name}={getattr(self, item.name)!r}"
+            for item in dataclasses.fields(self)
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
 
 SETTINGS = Settings()
 

@@ -59,6 +59,45 @@ KILL_ON_FIRST_WRITE = textwrap.dedent(
     """
 )
 
+# Appended to a script: the first chunk diskcache writes to a value file is flushed,
+# then the process stops itself (SIGSTOP) until it is continued (SIGCONT), once: the
+# test changes the disk under a write in progress.
+PAUSE_ON_FIRST_WRITE = textwrap.dedent(
+    """
+    import builtins as _builtins
+    import os as _os
+    import signal as _signal
+
+    import diskcache.core as _diskcache_core
+
+    class _PausedAfterFirstChunk:
+        def __init__(self, file):
+            self._file = file
+
+        def write(self, chunk):
+            written = self._file.write(chunk)
+            if _diskcache_core.open is not _builtins.open:
+                _diskcache_core.open = _builtins.open
+                self._file.flush()
+                _os.kill(_os.getpid(), _signal.SIGSTOP)
+            return written
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self._file.__exit__(*exc)
+
+        def __getattr__(self, name):
+            return getattr(self._file, name)
+
+    def _open_then_pause(*args, **kwargs):
+        return _PausedAfterFirstChunk(_builtins.open(*args, **kwargs))
+
+    _diskcache_core.open = _open_then_pause
+    """
+)
+
 
 def store_env(location: str | Path, key_file: Path) -> dict[str, str]:
     """The environment of a process that uses ``location`` as its store."""

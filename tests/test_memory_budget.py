@@ -73,6 +73,46 @@ def test_results_of_a_function_s_earlier_code_go_before_older_results(
     assert len(tally) == runs
 
 
+def test_at_a_function_s_first_redefinition_its_earlier_result_goes_before_live_ones(
+    ns: dict[str, Any], tally: Tally
+) -> None:
+    SETTINGS.max_memory = 350_000
+    ns.update(memo=memo, np=np, tally=tally, KB100=KB100)
+    source = """
+        @memo
+        def f(i):
+            tally(("f", i))
+            return np.full(KB100, i, dtype=np.float64)
+
+        @memo
+        def g(i):
+            tally(("g", i))
+            return np.full(KB100, i, dtype=np.float64)
+        """
+    define(ns, source)
+    ns["g"](1)  # the oldest use
+    ns["f"](1)
+    ns["g"](2)
+    define(ns, source.replace('tally(("f", i))', 'tally(("f", i, "v2"))'))
+    ns["f"](1)  # 400 kB: the first body's f(1) goes, not g(1) (older, but current)
+    runs = len(tally)
+    ns["g"](1), ns["g"](2), ns["f"](1)
+    assert len(tally) == runs
+
+
+def test_memo_info_after_the_first_redefinition_counts_the_earlier_result_evicted(
+    ip: Any,
+) -> None:
+    SETTINGS.max_memory = 250_000
+    body = "@memo\ndef f(i):\n    return np.full({n}, {v}, dtype=np.float64)\n"
+    run_cell(ip, "import numpy as np")
+    run_cell(ip, body.format(n=KB100, v=1) + "f(1)")
+    run_cell(ip, body.format(n=KB100, v=1) + "f(2)")
+    run_cell(ip, body.format(n=KB100, v=2) + "f(1)")  # 300 kB: the v1 f(1) or f(2) goes
+    shown = run_cell(ip, "%memo_info f")
+    assert "1 result of earlier code evicted to stay within max_memory" in str(shown.result)
+
+
 def test_memo_info_of_a_function_says_how_many_results_of_earlier_code_went(ip: Any) -> None:
     SETTINGS.max_memory = 250_000
     body = "@memo\ndef f(i):\n    return np.full({n}, {v}, dtype=np.float64)\n"

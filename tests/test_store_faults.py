@@ -9,6 +9,7 @@ returns another call's value, or touches a file outside the store."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
@@ -22,9 +23,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import Notes, Tally
-from persist_support import LOADED, WritesMarker, forget_memory, persisted_double, warnings
+from persist_support import (
+    LOADED,
+    PAUSE_ON_FIRST_WRITE,
+    WritesMarker,
+    finish,
+    forget_memory,
+    persisted_double,
+    start_script,
+    store_env,
+    warnings,
+)
 from redis_support import RedisServer, free_port
 
 from ipycache_ext import memo
@@ -270,6 +282,45 @@ def test_key_file_owned_by_another_user_is_refused(store: Path, notes: Notes, ta
     assert str(key_file) in warning and "another user" in warning
 
 
+def test_key_file_that_is_a_directory_is_named_in_the_warning_with_the_fix(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    key_file = Path(os.environ["IPYCACHE_KEY_FILE"])
+    key_file.mkdir(parents=True)
+    double = persisted_double(tally)
+
+    assert (double(1), double(1)) == (2, 2)
+    [warning] = warnings(notes)
+    assert f"key file {key_file} cannot be read" in warning and "directory" in warning
+    assert f"remove or rename whatever is at {key_file}" in warning
+
+
+def test_key_file_that_is_a_symlink_is_named_in_the_warning_with_the_fix(
+    store: Path, tmp_path: Path, notes: Notes, tally: Tally
+) -> None:
+    key_file = Path(os.environ["IPYCACHE_KEY_FILE"])
+    write_key(tmp_path / "elsewhere" / "real.key", b"k" * 64)
+    key_file.parent.mkdir(mode=0o700)
+    key_file.symlink_to(tmp_path / "elsewhere" / "real.key")
+    double = persisted_double(tally)
+
+    assert double(1) == 2
+    [warning] = warnings(notes)
+    assert f"key file {key_file} cannot be read" in warning and "IPYCACHE_KEY_FILE" in warning
+
+
+def test_key_file_in_a_folder_that_is_a_file_is_named_in_the_warning(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, notes: Notes, tally: Tally
+) -> None:
+    (tmp_path / "plain").write_text("not a folder")
+    monkeypatch.setenv("IPYCACHE_KEY_FILE", str(tmp_path / "plain" / "secret.key"))
+    double = persisted_double(tally)
+
+    assert double(1) == 2
+    [warning] = warnings(notes)
+    assert f"key file {tmp_path / 'plain' / 'secret.key'} cannot be read" in warning
+
+
 def test_short_team_secret_warns_once_and_still_persists(
     store: Path, notes: Notes, tally: Tally
 ) -> None:
@@ -363,7 +414,9 @@ def small_disk(store: Path, tmp_path: Path) -> Iterator[Path]:
     SETTINGS.store = str(mount / "store")
     yield mount / "store"
     persist.close()
-    subprocess.run(["umount", str(mount)], check=True)
+    if subprocess.run(["umount", str(mount)]).returncode:
+        subprocess.run(["umount", "--lazy", str(mount)], check=True)  # no mount left over
+        raise AssertionError(f"{mount} was still in use (a file left open on it)")
 
 
 def test_read_only_store_still_serves_stored_entries(
@@ -380,6 +433,138 @@ def test_read_only_store_still_serves_stored_entries(
     assert tally.runs == [1, 2]
     assert len(loaded(notes)) == 1
     assert len(warnings(notes)) == 1 and str(small_disk) in warnings(notes)[0]
+
+
+def fill(disk: Path) -> Path:
+    """Fill the file system of ``disk`` to the last byte; the filler file."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        block = b"\0" * (64 << 10)
+        while block:
+            try:
+                out.write(block)
+            except OSError:
+                block = block[: len(block) // 2]
+    assert os.statvfs(disk).f_bavail == 0
+    return filler
+
+
+def unnamed_value_files(store: Path) -> list[Path]:
+    """Value files in the store that no index row names."""
+    with contextlib.closing(index(store)) as db:
+        named = {n for (n,) in db.execute("SELECT filename FROM Cache WHERE filename IS NOT NULL")}
+    return [p for p in store.rglob("*.val") if str(p.relative_to(store)) not in named]
+
+
+def test_full_disk_still_serves_stored_entries(
+    small_disk: Path, notes: Notes, tally: Tally
+) -> None:
+    double = persisted_double(tally)
+    double(1)
+    persist.close()
+    fill(small_disk.parent)
+    forget_memory()
+
+    assert double(1) == 2
+    assert double(2) == 4
+    assert tally.runs == [1, 2]
+    assert len(loaded(notes)) == 1
+    [warning] = warnings(notes)
+    assert str(small_disk) in warning
+
+
+def test_full_disk_store_takes_writes_again_once_room_is_made(
+    small_disk: Path, notes: Notes, tally: Tally
+) -> None:
+    double = persisted_double(tally)
+    double(1)
+    persist.close()
+    filler = fill(small_disk.parent)
+    forget_memory()
+    double(1), double(2)  # read while full; double(2) kept in memory only
+    filler.unlink()
+
+    double(3)
+    assert len(names()) == 2  # double(1) and double(3): the store writes again
+
+
+BIG_WRITER = """
+import numpy as np
+from ipycache_ext import memo
+
+@memo(persist=True)
+def big(i):
+    return np.ones(250_000)
+
+print(big(1).sum())
+"""
+
+
+def test_a_write_that_fails_on_a_full_disk_leaves_no_partial_value_file(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    writer = start_script(
+        tmp_path,
+        PAUSE_ON_FIRST_WRITE + BIG_WRITER,
+        store_env(small_disk, Path(os.environ["IPYCACHE_KEY_FILE"])),
+    )
+    while not stopped(writer.pid):  # its value file has its first bytes
+        assert writer.poll() is None, writer.communicate()
+        time.sleep(0.01)
+    fill(small_disk.parent)  # another writer takes the last space meanwhile
+    writer.send_signal(signal.SIGCONT)
+    code, out, err = finish(writer)
+
+    assert code == 0 and out.strip() == "250000.0"
+    assert "No space left on device" in err
+    assert unnamed_value_files(small_disk) == []
+
+
+def stopped(pid: int) -> bool:
+    """True once process ``pid`` is stopped by a signal."""
+    with open(f"/proc/{pid}/stat") as stat_file:
+        return stat_file.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def orphan(store: Path, size: int, age: float) -> Path:
+    """A value file no row names, last written ``age`` seconds ago: what a writer
+    killed then left."""
+    path = store / "ee" / "ff" / "killed-writer.val"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\0" * size)
+    os.utime(path, (time.time() - age, time.time() - age))
+    return path
+
+
+def test_orphans_over_the_size_bound_are_swept_when_the_store_opens(
+    store: Path, tally: Tally
+) -> None:
+    SETTINGS.max_disk_bytes = 1 << 20
+    double = persisted_double(tally)
+    double(1)
+    persist.close()
+    left = orphan(store, 2 << 20, age=60)
+
+    double(2)
+    assert not left.exists()
+
+
+def test_orphans_holding_the_room_are_swept_before_an_entry_is_refused(
+    small_disk: Path, tally: Tally
+) -> None:
+    SETTINGS.max_disk_bytes = 2 << 20
+
+    @memo(persist=True)
+    def big(i: int) -> Any:
+        tally(i)
+        return np.ones(125_000)  # 1 MB
+
+    big(1)
+    left = orphan(small_disk, 2 << 20, age=60)  # the disk now has under 1 MB free
+    big(2)
+
+    assert not left.exists()
+    assert len(names()) == 2
 
 
 class BlackHole:
@@ -516,6 +701,23 @@ def test_config_listing_never_shows_the_team_secret(ip: Any) -> None:
     listing = run_cell(ip, "%config MemoMagics")
     assert "secret_key" in listing.stdout and "***" in listing.stdout
     assert "the team secret of at least 32 bytes" not in listing.stdout
+
+
+def test_config_of_the_secret_key_shows_it_masked(ip: Any) -> None:
+    from conftest import run_cell
+
+    run_cell(ip, "%config MemoMagics.secret_key = 'the team secret of at least 32 bytes'")
+    shown = run_cell(ip, "%config MemoMagics.secret_key")
+    assert shown.error is None and repr(shown.result.result) == "'***'"
+    assert "the team secret" not in str(shown.result) + shown.stdout
+    assert SETTINGS.secret_key == "the team secret of at least 32 bytes"  # still signs
+
+
+def test_repr_of_the_settings_masks_the_team_secret() -> None:
+    SETTINGS.secret_key = "the team secret of at least 32 bytes"
+    shown = repr(SETTINGS)
+    assert "secret_key='***'" in shown and "the team secret" not in shown
+    assert "store_timeout=" in shown  # the other settings are shown as they are
 
 
 def test_lease_holder_in_another_pid_namespace_is_not_taken_for_dead() -> None:

@@ -33,6 +33,17 @@ from .sink import CellSink, show
 from .spinner import Spinner
 
 
+class _Secret(str):
+    """The team secret as the trait holds it: what ``%config MemoMagics.secret_key``
+    and the trait's repr show is masked, as a Redis password is; the key itself is
+    unchanged for the store that signs with it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(messages.REDACTED)
+
+
 @magics_class
 class MemoMagics(Magics):
     """ipycache_ext's magics and kernel-wide settings."""
@@ -128,6 +139,11 @@ class MemoMagics(Magics):
         except ValueError:
             raise TraitError(messages.bad_memory_budget_error(proposal["value"])) from None
         return str(proposal["value"])
+
+    @validate("secret_key")
+    def _masked_secret(self, proposal: dict) -> str:
+        value = proposal["value"]
+        return _Secret(value) if value else value
 
     @observe(*_MIRRORED)
     def _setting_changed(self, change: dict) -> None:

@@ -9,6 +9,7 @@ importable from here (``messages.miss_note``).
 from __future__ import annotations
 
 from .base import *  # noqa: F403
+from .disk import *  # noqa: F403
 from .entries import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .notes import *  # noqa: F403

@@ -30,6 +30,7 @@ from .segments import Leaves, read_opened
 
 _DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
+_SWEEP_EVERY = 60.0  # seconds of writing between two sweeps of orphaned value files
 _MODE_RAW = 1  # diskcache's mode of a row whose value is inline bytes
 # The live (unexpired) raw row of a key, and marking a row as just used (what
 # diskcache's least-recently-used policy does on a read).
@@ -129,7 +130,7 @@ class DiskBackend:
     def __init__(self, directory: str, max_bytes: int) -> None:
         import diskcache
 
-        from .rawdisk import RawDisk, sweep_orphans
+        from .rawdisk import RawDisk
 
         prepare_directory(directory)
         self.where = directory
@@ -137,15 +138,33 @@ class DiskBackend:
         self._max_bytes = max_bytes
         # Eviction is done here, one least recently used entry at a time: diskcache's
         # own culling drops ten entries whenever the store is over its bound.
-        self._cache = diskcache.Cache(
-            directory,
-            size_limit=max_bytes,
-            eviction_policy="least-recently-used",
-            cull_limit=0,
-            disk=RawDisk,
-        )
+        self._cache = diskcache.Cache.__new__(diskcache.Cache)
+        try:
+            self._cache.__init__(
+                directory,
+                size_limit=max_bytes,
+                eviction_policy="least-recently-used",
+                cull_limit=0,
+                disk=RawDisk,
+            )
+        except BaseException:
+            # Its index connection was opened before the failure (a full disk): closed
+            # now, not when a garbage collection finds it (it keeps the disk busy).
+            with contextlib.suppress(Exception):
+                self._cache.close()
+            raise
+        self._swept = 0.0
+        self._sweep_orphans()
+
+    def _sweep_orphans(self) -> None:
+        """Sweep the value files no row names (:func:`.rawdisk.sweep_orphans`): at
+        opening, when an entry finds no room, and at most once a minute of writing,
+        so that killed writers' files over the bound go without a reopening."""
+        from .rawdisk import sweep_orphans
+
+        self._swept = time.monotonic()
         with contextlib.suppress(Exception):
-            sweep_orphans(directory, self._cache)
+            sweep_orphans(self.where, self._cache, bound=self._max_bytes)
 
     def gone(self) -> bool:
         """True when the directory was deleted or replaced since it was opened (its
@@ -194,6 +213,9 @@ class DiskBackend:
             raise EntryTooLarge(size, self._max_bytes)
         free = shutil.disk_usage(self.where).free
         if size + _DISK_MARGIN > free:
+            self._sweep_orphans()  # killed writers' files may hold the room
+            free = shutil.disk_usage(self.where).free
+        if size + _DISK_MARGIN > free:
             # Refuse before writing: a half-written file would fill the disk for good.
             raise OSError(errno.ENOSPC, messages.no_room_error(size, free))
         if size <= _INLINE_BYTES:
@@ -201,6 +223,8 @@ class DiskBackend:
         else:
             self._cache.set(key, _ChunkReader(chunks), expire=ttl, read=True, retry=True)
         self._evict()
+        if time.monotonic() - self._swept > _SWEEP_EVERY:
+            self._sweep_orphans()
 
     def _evict(self) -> None:
         """Drop least recently used entries (never locks, nor the owner index records
@@ -395,11 +419,26 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
         return RedisBackend(location, timeout=timeout)
     directory = os.path.expanduser(location)
     prepare_directory(directory)
-    if not os.access(directory, os.W_OK):  # diskcache can't open it: its index is written
-        from .rawdisk import ReadOnlyDiskBackend  # entries stored before still load
+    from .rawdisk import ReadOnlyDiskBackend  # entries stored before still load
 
+    if not os.access(directory, os.W_OK):  # diskcache can't open it: its index is written
         return ReadOnlyDiskBackend(directory)
-    return DiskBackend(directory, max_disk_bytes)
+    try:
+        return DiskBackend(directory, max_disk_bytes)
+    except sqlite3.OperationalError:
+        # Opening writes the index; on a full disk that fails ("disk I/O error"), and
+        # the stored entries are then read without diskcache until room is made.
+        if not disk_full(directory):
+            raise
+        return ReadOnlyDiskBackend(directory, full_disk=True)
+
+
+def disk_full(directory: str) -> bool:
+    """True when the disk of ``directory`` has no room left for the store's index."""
+    try:
+        return shutil.disk_usage(directory).free < _DISK_MARGIN
+    except OSError:
+        return False
 
 
 def _process_space() -> str:

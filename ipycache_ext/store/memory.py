@@ -212,26 +212,42 @@ class MemoryStore:
         """Evict until the owner is within ``max_size`` and everything within
         ``budget``: first entries no current code reaches (made by an earlier body of
         their function: only editing it back would hit them), then the least recently
-        used.  The entry just stored stays."""
+        used.  The entry just stored stays.
+
+        The entry just stored was made by its owner's current code, so its parts are
+        what the owner's other entries are compared with: the owner's last miss is
+        recorded only after this (at a function's first redefinition it is still the
+        earlier body's)."""
+        newest = (owner, self._entries[owner][kept].parts)
         if max_size is not None:
             while self._owner_bytes.get(owner, 0) > max_size:
-                if not self._evict_one(self._candidates(owner), kept, owner):
+                if not self._evict_one(self._candidates(owner, newest), kept, newest):
                     break
         if budget is not None:
             while self._big_bytes > budget:
-                if not self._evict_one(self._candidates(None), kept, owner):
+                if not self._evict_one(self._candidates(None, newest), kept, newest):
                     break
 
-    def _candidates(self, owner: str | None) -> list[tuple[str, bytes]]:
-        """Big entries (of ``owner``, or of all), earlier code first, then by use."""
+    def _candidates(
+        self, owner: str | None, newest: tuple[str, Snapshot]
+    ) -> list[tuple[str, bytes]]:
+        """Big entries (of ``owner``, or of all), earlier code first, then by use;
+        ``newest`` is an owner and the parts of its entry just made."""
         found = [k for k in self._big if owner is None or k[0] == owner]
-        outdated = [k for k in found if not self._current(k[0], self._big[k])]
+        outdated = [k for k in found if not self._current(k[0], self._big[k], newest)]
         return outdated + [k for k in found if k not in set(outdated)]
 
-    def _current(self, owner: str, entry: Entry) -> bool:
-        """False when ``entry`` was made by code its owner no longer has."""
-        stats = self._stats.get(owner)
-        last = None if stats is None else stats.last_parts
+    def _current(
+        self, owner: str, entry: Entry, newest: tuple[str, Snapshot] | None = None
+    ) -> bool:
+        """False when ``entry`` was made by code its owner no longer has (its entry
+        just made, when ``newest`` names it, else its last miss or hit, says what
+        code it has)."""
+        if newest is not None and newest[0] == owner:
+            last: Snapshot | None = newest[1]
+        else:
+            stats = self._stats.get(owner)
+            last = None if stats is None else stats.last_parts
         if last is None:
             return True
         for ident, seen in entry.parts.items():
@@ -241,9 +257,11 @@ class MemoryStore:
                     return False
         return True
 
-    def _evict_one(self, candidates: list[tuple[str, bytes]], kept: bytes, owner: str) -> bool:
+    def _evict_one(
+        self, candidates: list[tuple[str, bytes]], kept: bytes, newest: tuple[str, Snapshot]
+    ) -> bool:
         for name, key in candidates:
-            if (name, key) == (owner, kept):
+            if (name, key) == (newest[0], kept):
                 continue
             entry = self._entries.get(name, _NO_ENTRIES).pop(key, None)
             if entry is None:
@@ -252,7 +270,7 @@ class MemoryStore:
             self._unsize(name, key, entry)
             self._forget(name, key, "memory")
             stats = self._stats.get(name)
-            if stats is not None and not self._current(name, entry):
+            if stats is not None and not self._current(name, entry, newest):
                 stats.evicted_outdated += 1
             return True
         return False

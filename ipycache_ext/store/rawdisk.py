@@ -33,32 +33,50 @@ LIVE_ROW = (
 
 
 ORPHAN_GRACE = 600.0  # seconds: a value file without a row younger than this may be in writing
+# Seconds a value file without a row must have been left unchanged to be swept when the
+# store is over its bound: a live writer changes its file on every chunk it writes.
+IDLE_GRACE = 5.0
 
 
-def sweep_orphans(directory: str, cache: diskcache.Cache, grace: float = ORPHAN_GRACE) -> int:
+def sweep_orphans(
+    directory: str, cache: diskcache.Cache, grace: float = ORPHAN_GRACE, bound: int | None = None
+) -> int:
     """Delete the value files no index row names, older than ``grace``: what writers
     killed between writing the file and adding its row left behind (they would count
-    against the disk, never against the size bound).  Symlinks are never followed and
+    against the disk, never against the size bound).  When the value files take more
+    than ``bound`` bytes in all, the orphans left unchanged for :data:`IDLE_GRACE`
+    go too: killed writers must not hold the disk (1.3 GiB against a 600 MiB bound
+    was seen) until their files are ten minutes old.  Symlinks are never followed and
     nothing outside the store is touched.  Returns how many were deleted."""
     named = {
         os.path.normpath(name)
         for (name,) in cache._sql("SELECT filename FROM Cache WHERE filename IS NOT NULL")
     }
+    found = _value_files(directory)
+    if bound is not None and sum(stat.st_size for _, stat in found) > bound:
+        grace = min(grace, IDLE_GRACE)
     cutoff = time.time() - grace
     removed = 0
+    for path, stat in found:
+        if os.path.relpath(path, directory) in named or stat.st_mtime > cutoff:
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            removed += 1
+    return removed
+
+
+def _value_files(directory: str) -> list[tuple[str, os.stat_result]]:
+    """The value files in diskcache's folders, with their status (symlinks left out)."""
+    found = []
     for first in _subdirs(directory):
         for second in _subdirs(first.path):
             with contextlib.suppress(OSError), os.scandir(second.path) as files:
-                for found in files:
-                    if not (found.name.endswith(".val") and found.is_file(follow_symlinks=False)):
-                        continue
-                    relative = os.path.relpath(found.path, directory)
-                    if relative in named or found.stat(follow_symlinks=False).st_mtime > cutoff:
-                        continue
-                    with contextlib.suppress(OSError):
-                        os.unlink(found.path)
-                        removed += 1
-    return removed
+                for entry in files:
+                    if entry.name.endswith(".val") and entry.is_file(follow_symlinks=False):
+                        with contextlib.suppress(OSError):
+                            found.append((entry.path, entry.stat(follow_symlinks=False)))
+    return found
 
 
 def _subdirs(path: str) -> list[os.DirEntry[str]]:
@@ -102,9 +120,20 @@ class RawDisk(diskcache.Disk):
         raise ForeignRow(f"mode {mode}")
 
     def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> Any:
+        """Write a value file; one that fails part way (a full disk, a writer racing
+        for the last space, Ctrl-C) is removed at once: no row names it, so nothing
+        else would remove it before the orphan sweep, and it holds the space the next
+        write needs."""
         os.makedirs(os.path.dirname(full_path), exist_ok=True)
         inside(self._directory, os.path.relpath(full_path, self._directory))
-        return super()._write(full_path, iterator, mode, encoding)
+        try:
+            return super()._write(full_path, iterator, mode, encoding)
+        except FileExistsError:
+            raise  # another writer's file (never ours: it is opened exclusively)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(full_path)
+            raise
 
     def remove(self, file_path: Any) -> None:
         with contextlib.suppress(ForeignRow):
@@ -122,12 +151,17 @@ class ReadOnlyDiskBackend:
 
     diskcache cannot open such a directory (opening writes its index), so the index
     is read here, as an immutable SQLite file, through :class:`RawDisk`'s checks.
+
+    A directory on a full disk (``full_disk``) is read the same way, its writes fail
+    with ``ENOSPC``, and it is :meth:`gone` once its disk has room again, so the tier
+    opens it for writing again (no one writes the index of a full disk meanwhile).
     """
 
     remote = False
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, full_disk: bool = False) -> None:
         self.where = directory
+        self._full_disk = full_disk
         self._disk = RawDisk(directory)
         index = os.path.join(directory, diskcache.core.DBNAME)
         self._index = sqlite3.connect(
@@ -152,8 +186,15 @@ class ReadOnlyDiskBackend:
         except OSError:
             return None
 
+    def gone(self) -> bool:
+        """True when the full disk it was opened on has room again."""
+        from .backends import disk_full
+
+        return self._full_disk and not disk_full(self.where)
+
     def _refuse(self, *args: Any) -> Any:
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS), self.where)
+        code = errno.ENOSPC if self._full_disk else errno.EROFS
+        raise OSError(code, os.strerror(code), self.where)
 
     set = delete = try_lock = renew = unlock = clear = _refuse
 

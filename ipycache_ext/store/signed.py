@@ -96,11 +96,25 @@ def secret_key() -> bytes:
         return shared.encode()
     path = key_file()
     try:
+        try:
+            return _read_key_file(path)
+        except FileNotFoundError:
+            pass
+        _create_key_file(path)
         return _read_key_file(path)
-    except FileNotFoundError:
-        pass
-    _create_key_file(path)
-    return _read_key_file(path)
+    except OSError as exc:
+        raise UnreadableKey(path, exc) from exc
+
+
+class UnreadableKey(Exception):
+    """A key file that cannot be read or made (a directory, a symlink, no permission):
+    ``path`` names it, ``reason`` is the system's word for what is wrong, so the
+    warning names the file and its fix, not only the store that then failed."""
+
+    def __init__(self, path: str, exc: OSError) -> None:
+        super().__init__(path, exc)
+        self.path = path
+        self.reason = exc.strerror or type(exc).__name__
 
 
 def _read_key_file(path: str) -> bytes:

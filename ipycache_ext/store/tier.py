@@ -45,6 +45,7 @@ from .signed import (
     MIN_KEY_BYTES,
     SIGNED_FROM,
     EntryRejected,
+    UnreadableKey,
     UnsafeKey,
     binding,
     dump_entry,
@@ -383,6 +384,8 @@ def _open_failure(where: str, exc: BaseException) -> messages.Note:
         return messages.missing_extra_warning(where, exc.extra, exc.module)
     if isinstance(exc, UnsafeKey):
         return messages.unsafe_key_warning(exc.path, exc.problem, MIN_KEY_BYTES)
+    if isinstance(exc, UnreadableKey):
+        return messages.unreadable_key_warning(exc.path, exc.reason)
     if isinstance(exc, UnsafeStoreDir):
         return messages.unsafe_store_dir_warning(exc.path, exc.reason, exc.mode)
     return messages.store_fault_warning(where, exc)
