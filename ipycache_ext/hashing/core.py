@@ -24,6 +24,7 @@ equal digests.  Which types are hashed by a handler of their own is the table in
 
 from __future__ import annotations
 
+import contextlib
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -87,6 +88,10 @@ _CODE_TYPES = (type, types.FunctionType, types.BuiltinFunctionType)
 _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 
 
+def _NO_UPDATE(data: Any, /) -> None:
+    """Where an idle pickler's sink points: it writes nothing while idle."""
+
+
 class _Digest:
     """Stand-in written into the pickle stream in place of a specially hashed object.
 
@@ -124,6 +129,8 @@ class Hasher:
                     messages.bad_option_error("hash_funcs", key, "a type or 'module.QualName'")
                 )
         self.has_hash_funcs = bool(self._by_type or self._by_name)
+        # At most one pickler kept between two hashes (see :meth:`_stream`).
+        self._idle: list[StreamPickler] = []
         # Pickle writes atoms itself, out of reach of hash_funcs; when an entry could
         # apply to one, every value takes the walk path so the entry always counts.
         self._walk_only = any(t in self._by_type for t in _ATOM_TYPES) or any(
@@ -247,11 +254,20 @@ class Hasher:
     def _stream(self, value: Any, set_digest: Callable[[Any], Any] | None) -> Any:
         """The fast-path digest, None when it must be walked, or ``_SET_MET``."""
         h = _xxh()
-        sink = Sink(h)
-        try:
+        # The idle pickler, taken (a nested or another thread's hash makes its own):
+        # making one is most of what hashing a short list costs.
+        pickler = None
+        if set_digest is None:
+            with contextlib.suppress(IndexError):  # none idle (another thread took it)
+                pickler = self._idle.pop()
+        if pickler is None:
             pickler = StreamPickler(
-                sink, self._fast_special, _Digest, self._asks, _CODE_TYPES, set_digest
+                Sink(h), self._fast_special, _Digest, self._asks, _CODE_TYPES, set_digest
             )
+        else:
+            pickler.restart(h.update)
+        sink = pickler.sink
+        try:
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
                     pickler.dump(value[start : start + _PICKLE_SLICE])
@@ -263,7 +279,11 @@ class Hasher:
             return _SET_MET
         except Exception:
             return None  # a cycle, or something pickle refuses
-        if not sink.nan_like:
+        nan_like = sink.nan_like
+        if set_digest is None and not self._idle:
+            pickler.restart(_NO_UPDATE)  # holds nothing of this value while idle
+            self._idle.append(pickler)
+        if not nan_like:
             return h.digest()
         if type(value) is list and value and type(value[0]) is float:
             return float_list_digest(value)

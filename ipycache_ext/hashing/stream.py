@@ -69,7 +69,7 @@ class StreamPickler(pickle.Pickler):
 
     def __init__(
         self,
-        file: Any,
+        file: Sink,
         special: Callable[[Any], bytes | None],
         stand_in: type,
         asks: Callable[[type], tuple[Callable[[Any], bool], ...] | None],
@@ -77,6 +77,7 @@ class StreamPickler(pickle.Pickler):
         set_digest: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(file, protocol=PICKLE_PROTOCOL)
+        self.sink = file
         self.fast = True
         self.special = special
         self.stand_in = stand_in
@@ -94,6 +95,18 @@ class StreamPickler(pickle.Pickler):
         self.seen: dict[int, tuple[int, Any]] = {id(stand_in): (0, stand_in)}
         self.memo = self.seen
         self.reductions: dict[int, tuple[Any, Any]] = {}
+
+    def restart(self, update: Callable[[Any], Any]) -> None:
+        """Ready for the next value, its bytes going to ``update``: as a new pickler
+        would be (making one costs more than hashing a short list), with what it
+        learnt of types and classes forgotten (they may change between two hashes).
+        Only a pickler whose last value was pickled without an error is restarted."""
+        sink = self.sink
+        sink.update, sink.tail, sink.nan_like = update, b"", False
+        self.by_type.clear()
+        self.reductions.clear()
+        self.seen = {id(self.stand_in): (0, self.stand_in)}
+        self.memo = self.seen
 
     def reducer_override(self, obj: Any) -> Any:
         tp = type(obj)
