@@ -128,7 +128,8 @@ def report_file_deps(t: dict[str, float]) -> list[str]:
         f"| hit, entry with no file | {t['none'] * 1e6:.2f} | |",
         f"| hit, entry with 10 files | {t['ten'] * 1e6:.2f} | "
         f"+{(t['ten'] - t['none']) * 1e6:.2f} µs |",
-        f"| 10 bare `os.stat` calls on those files (the floor) | {t['stat'] * 1e6:.2f} | |",
+        f"| 10 bare `os.stat` calls on those files (the floor) | {t['stat'] * 1e6:.2f} | "
+        f"the hit with 10 files is {t['ten'] / t['stat']:.2f}x this |",
         "",
     ]
 

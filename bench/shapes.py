@@ -6,6 +6,8 @@
   pickle protocol 5 streamed into xxh3;
 * lists of 10,000 and 100,000 dataclass instances, attrs instances, pydantic models and
   namedtuples, against pickle protocol 5 streamed into xxh3;
+* lists, tuples and dicts of atoms (a million small ints, floats, short strs), against
+  pickle protocol 5 streamed into xxh3 (issue 26: at most as slow);
 * the memory a tiny entry (``f(i, 21)`` with a small int result) takes in the store,
   against ``functools.lru_cache``: tracemalloc's count of bytes allocated and still held
   after storing 5,000 entries, divided by 5,000 (a dict's table grows in steps, so the
@@ -86,6 +88,29 @@ def bytes_per_entry(fn: Callable[[int, int], int]) -> float:
         tracemalloc.stop()
 
 
+def atom_values() -> dict[str, Any]:
+    """Containers of atoms only, by name."""
+    return {
+        "list of 1e6 small ints": [i % 1000 for i in range(1_000_000)],
+        "tuple of 1e6 small ints": tuple(i % 1000 for i in range(1_000_000)),
+        "list of 1e6 floats": [i * 0.5 for i in range(1_000_000)],
+        "list of 1e5 short strs": [f"s{i}" for i in range(100_000)],
+        "dict of 1e5 str -> int": {f"key{i}": i for i in range(100_000)},
+    }
+
+
+def atoms(pickle5: Callable[[Any], bytes]) -> list[tuple[str, dict[str, float]]]:
+    """Each container of atoms hashed by ``digest`` and by ``pickle5``, in turns."""
+    found = []
+    for name, value in atom_values().items():
+        timings = race(
+            {"memo": lambda v=value: hashing.digest(v), "pickle5": lambda v=value: pickle5(v)},
+            budget=4.0,
+        )
+        found.append((name, timings))
+    return found
+
+
 def shapes(pickle5: Callable[[Any], bytes]) -> dict[str, Any]:
     """Time each shape's digest (and pickle5's where it is the peer); measure entries."""
     tower: list[Any] = [0]
@@ -107,6 +132,7 @@ def shapes(pickle5: Callable[[Any], bytes]) -> dict[str, Any]:
             }
         ),
         "lists": [],
+        "atoms": atoms(pickle5),
     }
     for label, kind in KINDS.items():
         for n in (10_000, 100_000):
@@ -147,6 +173,8 @@ def shape_targets(found: dict[str, Any]) -> list[Target]:
     ]
     for name, t in found["lists"]:
         targets.append(Target(14, f"{name} vs pickle5→xxh3", t["memo"] / t["pickle5"], 2.0, "x"))
+    for name, t in found["atoms"]:
+        targets.append(Target(26, f"{name} vs pickle5→xxh3", t["memo"] / t["pickle5"], 1.0, "x"))
     return targets
 
 
@@ -161,7 +189,7 @@ def report_shapes(found: dict[str, Any]) -> list[str]:
         f"| DataFrame 10 x 3 (int, float, str) | {frame['memo'] * 1e6:.1f} µs | "
         f"{frame['pickle5'] * 1e6:.1f} µs | {frame['memo'] / frame['pickle5']:.2f}x |",
     ]
-    for name, t in found["lists"]:
+    for name, t in found["lists"] + found["atoms"]:
         out.append(
             f"| {name} | {t['memo'] * 1e3:.1f} ms | {t['pickle5'] * 1e3:.1f} ms | "
             f"{t['memo'] / t['pickle5']:.2f}x |"
