@@ -99,6 +99,42 @@ PAUSE_ON_FIRST_WRITE = textwrap.dedent(
 )
 
 
+# Appended to a script: once diskcache has written and closed the first value file,
+# before the row naming it is added, the process stops itself (SIGSTOP) until it is
+# continued (SIGCONT).
+PAUSE_AFTER_VALUE_FILE = textwrap.dedent(
+    """
+    import builtins as _builtins
+    import os as _os
+    import signal as _signal
+
+    import diskcache.core as _diskcache_core
+
+    class _PausedWhenClosed:
+        def __init__(self, file):
+            self._file = file
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            closed = self._file.__exit__(*exc)
+            if _diskcache_core.open is not _builtins.open:
+                _diskcache_core.open = _builtins.open
+                _os.kill(_os.getpid(), _signal.SIGSTOP)
+            return closed
+
+        def __getattr__(self, name):
+            return getattr(self._file, name)
+
+    def _open_then_pause(*args, **kwargs):
+        return _PausedWhenClosed(_builtins.open(*args, **kwargs))
+
+    _diskcache_core.open = _open_then_pause
+    """
+)
+
+
 def store_env(location: str | Path, key_file: Path) -> dict[str, str]:
     """The environment of a process that uses ``location`` as its store."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPYCACHE_")}

@@ -28,6 +28,7 @@ import pytest
 from conftest import Notes, Tally
 from persist_support import (
     LOADED,
+    PAUSE_AFTER_VALUE_FILE,
     PAUSE_ON_FIRST_WRITE,
     WritesMarker,
     finish,
@@ -500,12 +501,17 @@ print(big(1).sum())
 """
 
 
+@pytest.mark.parametrize(
+    "pause",
+    [PAUSE_ON_FIRST_WRITE, PAUSE_AFTER_VALUE_FILE],
+    ids=["during the value file", "before its row"],
+)
 def test_a_write_that_fails_on_a_full_disk_leaves_no_partial_value_file(
-    small_disk: Path, tmp_path: Path
+    small_disk: Path, tmp_path: Path, pause: str
 ) -> None:
     writer = start_script(
         tmp_path,
-        PAUSE_ON_FIRST_WRITE + BIG_WRITER,
+        pause + BIG_WRITER,
         store_env(small_disk, Path(os.environ["IPYCACHE_KEY_FILE"])),
     )
     while not stopped(writer.pid):  # its value file has its first bytes
@@ -516,7 +522,7 @@ def test_a_write_that_fails_on_a_full_disk_leaves_no_partial_value_file(
     code, out, err = finish(writer)
 
     assert code == 0 and out.strip() == "250000.0"
-    assert "No space left on device" in err
+    assert "No space left on device" in err or "database or disk is full" in err, err
     assert unnamed_value_files(small_disk) == []
 
 

@@ -221,7 +221,16 @@ class DiskBackend:
         if size <= _INLINE_BYTES:
             self._cache.set(key, b"".join(chunks), expire=ttl, retry=True)
         else:
-            self._cache.set(key, _ChunkReader(chunks), expire=ttl, read=True, retry=True)
+            written = self._cache.disk.last_written
+            written.name = None
+            try:
+                self._cache.set(key, _ChunkReader(chunks), expire=ttl, read=True, retry=True)
+            except BaseException:
+                # The value file was written but its row not committed (the index
+                # could not grow on a full disk): diskcache leaves the file behind.
+                if written.name is not None:
+                    self._cache.disk.remove(written.name)
+                raise
         self._evict()
         if time.monotonic() - self._swept > _SWEEP_EVERY:
             self._sweep_orphans()

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -91,6 +92,12 @@ def _subdirs(path: str) -> list[os.DirEntry[str]]:
 class RawDisk(diskcache.Disk):
     """A diskcache ``Disk`` for ``str`` keys and ``bytes`` values, and nothing else."""
 
+    def __init__(self, directory: str, **settings: Any) -> None:
+        super().__init__(directory, **settings)
+        # The value file this thread wrote last (``name``; None for an entry kept in
+        # the index): the store removes it when its row then cannot be committed.
+        self.last_written = threading.local()
+
     def put(self, key: Any) -> tuple[Any, bool]:
         if type(key) is not str:
             raise TypeError(type(key))
@@ -104,7 +111,9 @@ class RawDisk(diskcache.Disk):
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[Any, ...]:
         if not (read or type(value) is bytes):
             raise TypeError(type(value))  # never pickle
-        return super().store(value, read, key)
+        stored = super().store(value, read, key)
+        self.last_written.name = stored[2]
+        return stored
 
     def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
         if mode == MODE_RAW and filename is None and type(value) in (bytes, sqlite3.Binary):
