@@ -24,7 +24,6 @@ equal digests.  Which types are hashed by a handler of their own is the table in
 
 from __future__ import annotations
 
-import contextlib
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -52,7 +51,7 @@ from .labels import LOCATED as _LOCATED
 from .labels import Label, Walker
 from .labels import prefix as _prefix
 from .sharing import fits_one_stream
-from .stream import Fallback, Sink, StreamPickler, order_free_sets
+from .stream import Fallback, Sink, StreamPickler, keep_idle, order_free_sets, reuse
 from .wire import (
     DICT,
     FROZENSET,
@@ -86,10 +85,6 @@ _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
 _CODE_TYPES = (type, types.FunctionType, types.BuiltinFunctionType)
 # Types pickle encodes without consulting reducer_override (object: matches them all).
 _ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
-
-
-def _NO_UPDATE(data: Any, /) -> None:
-    """Where an idle pickler's sink points: it writes nothing while idle."""
 
 
 class _Digest:
@@ -254,19 +249,11 @@ class Hasher:
     def _stream(self, value: Any, set_digest: Callable[[Any], Any] | None) -> Any:
         """The fast-path digest, None when it must be walked, or ``_SET_MET``."""
         h = _xxh()
-        # The idle pickler, taken (a nested or another thread's hash makes its own):
-        # making one is most of what hashing a short list costs.
-        pickler = None
-        if set_digest is None:
-            with contextlib.suppress(IndexError):  # none idle (another thread took it)
-                pickler = self._idle.pop()
+        pickler = reuse(self._idle, h.update) if set_digest is None else None
         if pickler is None:
             pickler = StreamPickler(
                 Sink(h), self._fast_special, _Digest, self._asks, _CODE_TYPES, set_digest
             )
-        else:
-            pickler.restart(h.update)
-        sink = pickler.sink
         try:
             if type(value) in (list, tuple) and len(value) > _PICKLE_SLICE:
                 for start in range(0, len(value), _PICKLE_SLICE):
@@ -279,10 +266,9 @@ class Hasher:
             return _SET_MET
         except Exception:
             return None  # a cycle, or something pickle refuses
-        nan_like = sink.nan_like
-        if set_digest is None and not self._idle:
-            pickler.restart(_NO_UPDATE)  # holds nothing of this value while idle
-            self._idle.append(pickler)
+        nan_like = pickler.sink.nan_like
+        if set_digest is None:
+            keep_idle(self._idle, pickler)
         if not nan_like:
             return h.digest()
         if type(value) is list and value and type(value[0]) is float:

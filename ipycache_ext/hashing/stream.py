@@ -185,6 +185,30 @@ class StreamPickler(pickle.Pickler):
         return found
 
 
+def _no_update(data: Any, /) -> None:
+    """Where an idle pickler's sink points: it writes nothing while idle."""
+
+
+def reuse(idle: list[StreamPickler], update: Callable[[Any], Any]) -> StreamPickler | None:
+    """A hasher's idle pickler, restarted for a new value's bytes; None when none is
+    idle (a nested hash, or another thread's, has it).  Making a pickler costs more
+    than hashing a short list."""
+    try:
+        pickler = idle.pop()
+    except IndexError:
+        return None
+    pickler.restart(update)
+    return pickler
+
+
+def keep_idle(idle: list[StreamPickler], pickler: StreamPickler) -> None:
+    """Keep ``pickler`` (its last value pickled without an error) as the hasher's idle
+    one, unless it has one: at most one is kept, holding nothing of that value."""
+    if not idle:
+        pickler.restart(_no_update)
+        idle.append(pickler)
+
+
 def order_free_sets(nested: Callable[[Any], bytes], stand_in: type) -> Callable[[Any], Any]:
     """The ``set_digest`` of :class:`StreamPickler`: a set or frozenset as
     ``stand_in(digest)``, the digest being ``nested`` (the walk's order-free digest of a

@@ -24,11 +24,10 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from .. import messages
-from .guard import ForeignRow, prepare_directory
+from .guard import DISK_MARGIN, ForeignRow, disk_full, prepare_directory
 from .owners import INDEX_PREFIX
 from .segments import Leaves, read_opened
 
-_DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
 _SWEEP_EVERY = 60.0  # seconds of writing between two sweeps of orphaned value files
 _MODE_RAW = 1  # diskcache's mode of a row whose value is inline bytes
@@ -128,38 +127,19 @@ class DiskBackend:
     remote = False
 
     def __init__(self, directory: str, max_bytes: int) -> None:
-        import diskcache
-
-        from .rawdisk import RawDisk
+        from .rawdisk import open_cache
 
         prepare_directory(directory)
         self.where = directory
         self._identity = _identity(directory)
         self._max_bytes = max_bytes
-        # Eviction is done here, one least recently used entry at a time: diskcache's
-        # own culling drops ten entries whenever the store is over its bound.
-        self._cache = diskcache.Cache.__new__(diskcache.Cache)
-        try:
-            self._cache.__init__(
-                directory,
-                size_limit=max_bytes,
-                eviction_policy="least-recently-used",
-                cull_limit=0,
-                disk=RawDisk,
-            )
-        except BaseException:
-            # Its index connection was opened before the failure (a full disk): closed
-            # now, not when a garbage collection finds it (it keeps the disk busy).
-            with contextlib.suppress(Exception):
-                self._cache.close()
-            raise
+        self._cache = open_cache(directory, max_bytes)
         self._swept = 0.0
         self._sweep_orphans()
 
     def _sweep_orphans(self) -> None:
-        """Sweep the value files no row names (:func:`.rawdisk.sweep_orphans`): at
-        opening, when an entry finds no room, and at most once a minute of writing,
-        so that killed writers' files over the bound go without a reopening."""
+        """:func:`.rawdisk.sweep_orphans`: at opening, when an entry finds no room,
+        and once a minute of writing (killed writers' files go without a reopening)."""
         from .rawdisk import sweep_orphans
 
         self._swept = time.monotonic()
@@ -212,25 +192,18 @@ class DiskBackend:
         if size > self._max_bytes:
             raise EntryTooLarge(size, self._max_bytes)
         free = shutil.disk_usage(self.where).free
-        if size + _DISK_MARGIN > free:
+        if size + DISK_MARGIN > free:
             self._sweep_orphans()  # killed writers' files may hold the room
             free = shutil.disk_usage(self.where).free
-        if size + _DISK_MARGIN > free:
+        if size + DISK_MARGIN > free:
             # Refuse before writing: a half-written file would fill the disk for good.
             raise OSError(errno.ENOSPC, messages.no_room_error(size, free))
         if size <= _INLINE_BYTES:
             self._cache.set(key, b"".join(chunks), expire=ttl, retry=True)
         else:
-            written = self._cache.disk.last_written
-            written.name = None
-            try:
-                self._cache.set(key, _ChunkReader(chunks), expire=ttl, read=True, retry=True)
-            except BaseException:
-                # The value file was written but its row not committed (the index
-                # could not grow on a full disk): diskcache leaves the file behind.
-                if written.name is not None:
-                    self._cache.disk.remove(written.name)
-                raise
+            from .rawdisk import set_file
+
+            set_file(self._cache, key, _ChunkReader(chunks), ttl)
         self._evict()
         if time.monotonic() - self._swept > _SWEEP_EVERY:
             self._sweep_orphans()
@@ -440,14 +413,6 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
         if not disk_full(directory):
             raise
         return ReadOnlyDiskBackend(directory, full_disk=True)
-
-
-def disk_full(directory: str) -> bool:
-    """True when the disk of ``directory`` has no room left for the store's index."""
-    try:
-        return shutil.disk_usage(directory).free < _DISK_MARGIN
-    except OSError:
-        return False
 
 
 def _process_space() -> str:

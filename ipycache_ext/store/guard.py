@@ -4,7 +4,8 @@ Every value file the store opens, writes or removes must resolve inside the stor
 directory: an index row naming ``../../x`` or ``/home/me/x`` is foreign (never opened
 nor deleted).  :func:`prepare_directory` refuses a store directory another user owns
 or others can write (as OpenSSH refuses a loose ``~/.ssh``), and only sets the mode
-of a directory it created itself.  Nothing here imports diskcache.
+of a directory it created itself, and :func:`disk_full` says when its disk has no
+room left for the index.  Nothing here imports diskcache.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import stat
 from typing import Any
+
+DISK_MARGIN = 64 << 10  # room for the SQLite index and journal
 
 
 class ForeignRow(Exception):
@@ -75,3 +79,11 @@ def prepare_directory(directory: str) -> None:
         raise UnsafeStoreDir(directory, "owner", found.st_uid, found.st_mode)
     if found.st_mode & 0o022:
         raise UnsafeStoreDir(directory, "writable", found.st_uid, found.st_mode)
+
+
+def disk_full(directory: str) -> bool:
+    """True when the disk of ``directory`` has no room left for the store's index."""
+    try:
+        return shutil.disk_usage(directory).free < DISK_MARGIN
+    except OSError:
+        return False

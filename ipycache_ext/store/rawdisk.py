@@ -22,7 +22,7 @@ from typing import Any
 import diskcache
 from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 
-from .guard import ForeignRow, inside
+from .guard import ForeignRow, disk_full, inside
 from .owners import INDEX_PREFIX
 from .segments import Leaves, read_opened
 
@@ -153,6 +153,44 @@ class RawDisk(diskcache.Disk):
                 os.removedirs(os.path.dirname(full))
 
 
+def open_cache(directory: str, max_bytes: int) -> diskcache.Cache:
+    """The diskcache index of a directory store, through :class:`RawDisk`.
+
+    Eviction is done by the store, one least recently used entry at a time:
+    diskcache's own culling drops ten entries whenever the store is over its bound.
+    """
+    cache = diskcache.Cache.__new__(diskcache.Cache)
+    try:
+        cache.__init__(
+            directory,
+            size_limit=max_bytes,
+            eviction_policy="least-recently-used",
+            cull_limit=0,
+            disk=RawDisk,
+        )
+    except BaseException:
+        # Its index connection was opened before the failure (a full disk): closed
+        # now, not when a garbage collection finds it (it keeps the disk busy).
+        with contextlib.suppress(Exception):
+            cache.close()
+        raise
+    return cache
+
+
+def set_file(cache: diskcache.Cache, key: str, reader: Any, ttl: float | None) -> None:
+    """Store what ``reader`` reads as a value file under ``key``.  A value file written
+    whose row is then not committed (the index cannot grow on a full disk) is removed
+    at once: diskcache leaves it behind."""
+    written = cache.disk.last_written
+    written.name = None
+    try:
+        cache.set(key, reader, expire=ttl, read=True, retry=True)
+    except BaseException:
+        if written.name is not None:
+            cache.disk.remove(written.name)
+        raise
+
+
 class ReadOnlyDiskBackend:
     """A directory store that cannot be written (a read-only mount, no write
     permission): entries already stored still load, every write fails with
@@ -197,8 +235,6 @@ class ReadOnlyDiskBackend:
 
     def gone(self) -> bool:
         """True when the full disk it was opened on has room again."""
-        from .backends import disk_full
-
         return self._full_disk and not disk_full(self.where)
 
     def _refuse(self, *args: Any) -> Any:
