@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python bench/run.py``).  Prints one markdown
 report and writes it to ``bench/RESULTS.md``.
 
-Eleven questions:
+Twelve questions:
 
 1. What does a cache hit cost on ``f(2, 21)`` (a function reading two globals),
    compared with ``functools.lru_cache`` and ``joblib.Memory``?
@@ -30,6 +30,8 @@ Eleven questions:
    frames) against one raw xxh3 pass over their buffers (``arrow_values.py``)?
 11. What does each miss cost in a cell that loops over a memoized function, notes and
    spinner on as a notebook has them (``cell_loop.py``)?
+12. How fast are torch tensors, jax arrays, a slice and a 10 M-parameter module,
+   against raw xxh3 and the same data as numpy (``tensor_values.py``)?
 
 The report opens with the targets the issues set, each with PASS or FAIL
 (``targets.py``).
@@ -69,6 +71,7 @@ from hot_paths import hot_paths, report_hot_paths
 from s3_hit import report_s3_hit, s3_hit
 from shapes import report_shapes, shape_targets, shapes
 from targets import Target, table
+from tensor_values import report_tensor_values, tensor_targets, tensor_values
 from timing import QUICK, race, race_per_call
 
 import ipycache_ext
@@ -362,6 +365,7 @@ def report(
     hot: dict[str, float],
     arrow: list[dict[str, Any]],
     loop: dict[str, float],
+    tensors: list[dict[str, Any]],
 ) -> str:
     out = [
         "# ipycache_ext benchmark",
@@ -372,7 +376,11 @@ def report(
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
         "contenders of a row timed in turns.",
         "",
-        *table(targets_of(hits, rows, disk, files, s3, shaped, hot, cell) + arrow_targets(arrow)),
+        *table(
+            targets_of(hits, rows, disk, files, s3, shaped, hot, cell)
+            + arrow_targets(arrow)
+            + tensor_targets(tensors)
+        ),
         "## 1. Cache hit on `f(2, 21)` (f reads two globals)",
         "",
         "| | µs per hit | vs `@memo` |",
@@ -435,6 +443,7 @@ def report(
     out += report_hot_paths(hot)
     out += report_arrow_values(arrow)
     out += report_cell_loop(loop)
+    out += report_tensor_values(tensors)
     return "\n".join(out)
 
 
@@ -465,7 +474,9 @@ def main() -> None:
     shaped = shapes(pickle5_xxh3)
     print("case 10: Arrow-held values", file=sys.stderr)
     arrow = arrow_values()
-    text = report(hits, rows, big, cell, disk, files, s3, shaped, hot, arrow, loop)
+    print("case 12: tensors", file=sys.stderr)
+    tensors = tensor_values()
+    text = report(hits, rows, big, cell, disk, files, s3, shaped, hot, arrow, loop, tensors)
     text += f"\n_Whole run: {time.perf_counter() - started:.0f} s._\n"
     print(text)
     if not QUICK:

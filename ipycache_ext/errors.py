@@ -50,8 +50,11 @@ class UnhashableTypeError(MemoError, TypeError):
         subject: Subject | None = None,
         endless: int = 0,
         collect_first: bool = False,
+        convert_with: str = "",
     ) -> None:
-        super().__init__(message, type_name, where, param, subject, endless, collect_first)
+        super().__init__(
+            message, type_name, where, param, subject, endless, collect_first, convert_with
+        )
         self.message = message
         self.type_name = type_name
         self.where = where
@@ -60,6 +63,9 @@ class UnhashableTypeError(MemoError, TypeError):
         self.endless = endless  # the bound of objects the walk went past (0: it did not)
         # A lazy query (a polars LazyFrame): the fix is to collect it first.
         self.collect_first = collect_first
+        # Data that cannot be read out as buffers (a quantized tensor): the method that
+        # converts it to a form that can (``dequantize()``).
+        self.convert_with = convert_with
 
     def __str__(self) -> str:
         if self.message:
@@ -72,6 +78,7 @@ class UnhashableTypeError(MemoError, TypeError):
             self.subject.name,
             self.endless,
             self.collect_first,
+            self.convert_with,
         )
 
 

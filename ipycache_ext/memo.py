@@ -26,7 +26,7 @@ from .entries import Explanation, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey
-from .mutation import fingerprint, private_copy, was_mutated
+from .mutation import fingerprint, never_mutated, private_copy, was_mutated
 from .store import owners as persisted
 from .store import tier as persistent
 from .store.memory import STORE, Entry
@@ -300,7 +300,12 @@ class MemoizedFunction(Cached[FunctionCall]):
         return True
 
     def fingerprint(self, stored: Any) -> bytes | None:
-        if self.policy.allow_mutation or self.options.copy or type(stored) in _IMMUTABLE:
+        if (
+            self.policy.allow_mutation
+            or self.options.copy
+            or type(stored) in _IMMUTABLE
+            or never_mutated(stored)
+        ):
             return None
         try:
             found = fingerprint(self._hasher, stored, "the result")

@@ -18,7 +18,8 @@ from .hashing.core import Hasher
 from .parts import Part, PartId, PartKind, Reason, ReasonKind
 from .store.sizes import approx_size
 
-_SINGLE_PASS_MODULES = ("numpy", "pandas")
+# Values hashed from their buffers, the same every time: fingerprinted in one pass.
+_SINGLE_PASS_MODULES = ("numpy", "pandas", "torch", "jax")
 
 
 def fingerprint(hasher: Hasher, value: Any, where: str) -> bytes | None:
@@ -42,17 +43,31 @@ def was_mutated(hasher: Hasher, value: Any, before: bytes | None, where: str) ->
         return False
 
 
+def never_mutated(value: Any) -> bool:
+    """True for a value no caller can change in place: a jax array (jax has no in-place
+    operations; ``x.at[i].set(v)`` returns a new array), which needs no copy and no
+    mutation check."""
+    tp = type(value)
+    return tp.__module__.startswith("jax") and tp.__name__ == "ArrayImpl"
+
+
 def private_copy(value: Any) -> Any:
     """A copy the caller may mutate without touching the stored value (``copy=True``).
 
-    Arrays and frames copy their buffers (``arr.copy()``, ``df.copy(deep=True)``), which
-    is much cheaper than ``copy.deepcopy`` walking them; anything else is deep-copied.
+    Arrays, frames and tensors copy their buffers (``arr.copy()``, ``df.copy(deep=True)``,
+    ``t.clone()``), which is much cheaper than ``copy.deepcopy`` walking them; a jax
+    array is handed out as it is; anything else is deep-copied.
     """
-    module = type(value).__module__
-    if module.startswith("numpy") and type(value).__name__ == "ndarray":
+    tp = type(value)
+    module = tp.__module__
+    if module.startswith("numpy") and tp.__name__ == "ndarray":
         return value.copy()
-    if module.startswith("pandas") and type(value).__name__ in ("DataFrame", "Series"):
+    if module.startswith("pandas") and tp.__name__ in ("DataFrame", "Series"):
         return value.copy(deep=True)
+    if module == "torch" and tp.__name__ == "Tensor":
+        return value.clone()
+    if never_mutated(value):
+        return value
     return copy.deepcopy(value)
 
 

@@ -167,6 +167,7 @@ class Hasher:
             subject=self.subject,
             endless=err.endless,
             collect_first=err.collect_first,
+            convert_with=err.convert_with,
         )
 
     def _located_user(self, err: UserHashError, where: str) -> Exception:

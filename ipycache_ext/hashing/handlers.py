@@ -12,6 +12,9 @@ Two kinds of entries, tried in this order:
   that registers them is imported the first time such a value is hashed, so hashing
   plain values never imports numpy or pandas.  A root owns all of its values: when
   none of its handlers matches, the value is hashed by its state.
+* lazy bases: a class of another module (a user's ``nn.Module`` subclass, defined in
+  ``__main__``) whose bases include a class named in :data:`LAZY_BASES` belongs to
+  that base's root, as if it were the library's own.
 * rules, in registration order: the first whose match fits gives the digest (None
   included).  :mod:`ipycache_ext.deps.code` registers the one for functions, classes
   and modules, so this package needs nothing from ``deps``.
@@ -54,11 +57,20 @@ LAZY_MODULES: dict[str, str] = {
     "pyarrow": "ipycache_ext.hashing.arrow",
     "polars": "ipycache_ext.hashing.polars_frames",
     "matplotlib": "ipycache_ext.hashing.plots",
+    "torch": "ipycache_ext.hashing.tensors",
+    "jax": "ipycache_ext.hashing.jax_arrays",  # jaxlib's types too
+}
+# Qualified names of library base classes -> the root whose handlers also hash the
+# subclasses other modules define (found by name: the library need not be imported).
+LAZY_BASES: dict[str, str] = {
+    "torch.nn.modules.module.Module": "torch",
+    "torch.Tensor": "torch",
 }
 _ROOT_RULES: dict[str, list[Rule]] = {}
 _imported: set[str] = set()  # roots whose module has been imported
 _roots: tuple[str, ...] = tuple(LAZY_MODULES)
 _RULES: list[Rule] = []
+_base_root: dict[type, str | None] = {}  # per type: the root a lazy base gives it
 
 
 def _rule(match: Match, handler: Handler, exact: bool) -> Rule:
@@ -122,6 +134,42 @@ def register_lazy_module(root: str, module: str) -> None:
     LAZY_MODULES[root] = module
     _imported.discard(root)
     _roots = tuple(LAZY_MODULES)
+    _base_root.clear()
+
+
+def _root_of_base(tp: type) -> str | None:
+    """The root a lazy base gives ``tp`` (a subclass defined outside the library), if any.
+
+    Decided once per type: the names of its bases are compared, never imported.
+    """
+    try:
+        return _base_root[tp]
+    except KeyError:
+        pass
+    found = None
+    for klass in getattr(tp, "__mro__", ())[1:]:
+        root = LAZY_BASES.get(f"{klass.__module__}.{klass.__qualname__}")
+        if root is not None and root in LAZY_MODULES:
+            found = root
+            break
+    _base_root[tp] = found
+    return found
+
+
+def _by_general_rules(value: Any, hasher: Hasher) -> bytes | None:
+    return _first(_RULES, value, hasher)
+
+
+def _any_value(value: Any) -> bool:
+    return True
+
+
+def fall_back_to_general_rules(root: str) -> None:
+    """Let the values of ``root`` that none of its handlers claims be hashed by the rules
+    outside every root (a function by its code, a wrapper by what it wraps), registered
+    last: a library that gains a root keeps the digests its functions, classes and
+    jitted wrappers had before."""
+    register(_any_value, _by_general_rules, root=root)
 
 
 def _first(rules: list[Rule], value: Any, hasher: Hasher) -> bytes | None:
@@ -138,15 +186,24 @@ def _first(rules: list[Rule], value: Any, hasher: Hasher) -> bytes | None:
 
 def dispatch(value: Any, hasher: Hasher) -> bytes | None:
     """The digest the table gives ``value``, or None to hash it by its state."""
-    module = type(value).__module__
+    tp = type(value)
+    module = tp.__module__
     if module.startswith(_roots):
         for root in _roots:
             if module.startswith(root):
-                if root not in _imported:
-                    importlib.import_module(LAZY_MODULES[root])
-                    _imported.add(root)
-                return _first(_ROOT_RULES.get(root, []), value, hasher)
+                return _first(_rules_of(root), value, hasher)
+    root = _base_root[tp] if tp in _base_root else _root_of_base(tp)
+    if root is not None:
+        return _first(_rules_of(root), value, hasher)
     return _first(_RULES, value, hasher)
+
+
+def _rules_of(root: str) -> list[Rule]:
+    """The rules of ``root``, its module imported the first time."""
+    if root not in _imported:
+        importlib.import_module(LAZY_MODULES[root])
+        _imported.add(root)
+    return _ROOT_RULES.get(root, [])
 
 
 # Types whose pickled state holds what does not define them (caches, counters, ids):
@@ -187,7 +244,7 @@ def predicates_for(tp: type) -> tuple[Callable[[Any], bool], ...] | None:
     Lets the fast path decide once per type for a list of 100,000 instances of one class.
     """
     module = getattr(tp, "__module__", None)
-    if not isinstance(module, str) or module.startswith(_roots):
+    if not isinstance(module, str) or module.startswith(_roots) or _root_of_base(tp):
         return None
     predicates = []
     for types, exact, predicate, _ in _RULES:

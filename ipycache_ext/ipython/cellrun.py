@@ -27,7 +27,7 @@ from ..entries import Explanation, explain
 from ..errors import MemoError, Subject
 from ..hashing.core import Hasher
 from ..keys import CallKey, key_of_cell
-from ..mutation import fingerprint, was_mutated
+from ..mutation import fingerprint, never_mutated, was_mutated
 from ..parts import PartKind
 from ..store.memory import Entry
 from . import capture
@@ -252,7 +252,11 @@ class MemoCell(Cached[CellRun]):
         digests: dict[str, bytes | None] = {}
         for name, value in stored.bindings.items():
             digests[name] = None
-            if not (isinstance(value, types.ModuleType) or is_user_callable(value)):
+            if not (
+                isinstance(value, types.ModuleType)
+                or is_user_callable(value)
+                or never_mutated(value)
+            ):
                 with contextlib.suppress(MemoError):
                     digests[name] = fingerprint(self._hasher, value, _place(name))
         return digests

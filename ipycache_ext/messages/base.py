@@ -39,7 +39,7 @@ _short.maxtuple = 4
 _short.maxset = 4
 
 
-_ARRAYS = ("numpy", "pandas")
+_ARRAYS = ("numpy", "pandas", "torch", "jax")
 _PLAIN = frozenset({int, float, bool, str, type(None)})
 
 

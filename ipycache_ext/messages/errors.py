@@ -23,10 +23,13 @@ def unhashable_text(
     subject_name: str,
     endless: int = 0,
     collect_first: bool = False,
+    convert_with: str = "",
 ) -> str:
     """An :class:`~ipycache_ext.errors.UnhashableTypeError` worded for its subject."""
-    if collect_first:
+    if collect_first or convert_with:
         func = subject_name or ("the cell" if subject_kind == "cell" else "the call")
+        if convert_with:
+            return unreadable_data_error(type_name, where, func, convert_with)
         return lazy_query_error(type_name, where, func)
     if endless:
         return endless_value_error(type_name, where, subject_name or "the cell", endless)
@@ -157,6 +160,14 @@ def recursion_cycle_error(call: str) -> str:
     )
 
 
+def unreadable_data_error(type_name: str, where: str, func: str, convert_with: str) -> str:
+    return (
+        f"cannot hash the {shown_type(type_name)} found in {where} of {func}: its data "
+        f"cannot be read out as buffers. Fix: pass value.{convert_with} instead, or give "
+        f"@memo hash_funcs={{{type_name!r}: lambda value: <what identifies it>}}."
+    )
+
+
 __all__ = [
     "endless_value_error",
     "recursion_cycle_error",
@@ -178,4 +189,5 @@ __all__ = [
     "bad_option_error",
     "unknown_option_error",
     "option_given_twice_error",
+    "unreadable_data_error",
 ]
