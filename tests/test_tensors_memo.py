@@ -147,9 +147,7 @@ def test_a_module_global_is_keyed_by_its_weights(
     assert "global model changed" in notes.texts("miss")[-1]
 
 
-def test_an_edited_module_class_misses_with_equal_weights(
-    ns: dict[str, Any], tally: Tally
-) -> None:
+def test_an_edited_module_class_misses_with_equal_weights(ns: dict[str, Any], tally: Tally) -> None:
     Net = net_namespace(ns)["Net"]
 
     @memo
@@ -237,9 +235,7 @@ def test_a_jax_result_is_never_hashed_for_a_mutation_check(tally: Tally, notes: 
     assert notes.texts("warning") == []
 
 
-def test_a_persisted_tensor_result_loads_back_as_the_same_tensor(
-    store: Path, tally: Tally
-) -> None:
+def test_a_persisted_tensor_result_loads_back_as_the_same_tensor(store: Path, tally: Tally) -> None:
     @memo(persist=True)
     def weights(t: torch.Tensor) -> torch.Tensor:
         tally(1)
@@ -281,9 +277,7 @@ def test_a_persisted_tensor_result_is_hit_by_another_process(tmp_path: Path) -> 
     assert LOADED in notes
 
 
-def test_a_cell_reading_a_tensor_hits_after_an_equal_tensor_is_bound(
-    ip: Any, tally: Tally
-) -> None:
+def test_a_cell_reading_a_tensor_hits_after_an_equal_tensor_is_bound(ip: Any, tally: Tally) -> None:
     ip.user_ns["tally"] = tally
     run_cell(ip, "import torch\nt = torch.arange(10.0)")
     cell = "%%memo\ntally(1)\ntotal = float(t.sum())"

@@ -9,7 +9,7 @@ value inside ``jax.jit``) has no data to hash: it is refused.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
