@@ -43,7 +43,12 @@ class Strided:
 
 def array_parts(a: np.ndarray, hasher: Hasher) -> list[Any]:
     """The header and data of ``a`` as parts for :func:`feed` (no data is copied)."""
-    parts: list[Any] = [_header(a)]
+    return data_parts(a, hasher, [_header(a)])
+
+
+def data_parts(a: np.ndarray, hasher: Hasher, parts: list[Any]) -> list[Any]:
+    """``parts`` with the data of ``a`` appended, for :func:`feed` (no data is copied):
+    for a caller whose header says the rest (a tensor's dtype, shape and device)."""
     if a.dtype.hasobject:
         parts.append(hasher.digest_nested(a.ravel().tolist()))
     elif a.size == 0:

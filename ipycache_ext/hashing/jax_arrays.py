@@ -16,7 +16,7 @@ import numpy as np
 import xxhash
 
 from ..errors import UnhashableTypeError
-from .arrays import array_parts, feed
+from .arrays import data_parts, feed
 from .handlers import fall_back_to_general_rules, register
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def digest_array(value: jax.Array, hasher: Hasher) -> bytes:
     h = xxhash.xxh3_128(header)
     if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
         value = jax.random.key_data(value)
-    feed(h, array_parts(np.asarray(value), hasher))
+    feed(h, data_parts(np.asarray(value), hasher, []))
     return h.digest()
 
 

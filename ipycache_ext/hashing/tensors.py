@@ -31,14 +31,14 @@ import torch
 import xxhash
 
 from ..errors import UnhashableTypeError
-from .arrays import array_parts, feed
+from .arrays import data_parts, feed
 from .handlers import fall_back_to_general_rules, register
 
 if TYPE_CHECKING:
     from .core import Hasher
 
-# Dtypes ``Tensor.numpy()`` cannot give: read as unsigned... integers of their width.
-_BITS_OF_WIDTH = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+# The dtypes ``Tensor.numpy()`` gives; the others (bfloat16, float8, complex32) are
+# read as the integers of their width, their dtype's name keeping them apart.
 _NUMPY_DTYPES = frozenset(
     {
         torch.bool,
@@ -54,46 +54,39 @@ _NUMPY_DTYPES = frozenset(
         torch.complex128,
     }
 )
+_BITS_OF_WIDTH = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 _SPARSE_LAYOUTS = frozenset(
     {torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc}
 )
 
 
-def _type_digest(value: Any, hasher: Hasher) -> bytes:
-    """The type's name for torch's own classes, a user subclass by its code."""
+def _type_name(value: Any, hasher: Hasher) -> str:
+    """The type's name for torch's own classes; a user's subclass by its code's digest."""
     tp = type(value)
     if tp.__module__.startswith("torch"):
-        return f"{tp.__module__}.{tp.__qualname__}".encode()
-    return hasher.digest_nested(tp)
-
-
-def _header(t: torch.Tensor, hasher: Hasher) -> bytes:
-    return b"|".join(
-        (
-            b"torch",
-            _type_digest(t, hasher),
-            str(t.dtype).encode(),
-            repr(tuple(t.shape)).encode(),
-            str(t.device).encode(),
-            b"grad" if t.requires_grad else b"nograd",
-            str(t.layout).encode(),
-        )
-    )
+        return f"{tp.__module__}.{tp.__qualname__}"
+    return hasher.digest_nested(tp).hex()
 
 
 def host_array(t: torch.Tensor) -> Any:
-    """The values of dense ``t`` as a numpy array sharing its memory where it can: CPU,
-    bits resolved, detached, in a dtype numpy has."""
-    data = t.detach()
-    if data.is_conj():
-        data = data.resolve_conj()
-    if data.is_neg():
-        data = data.resolve_neg()
-    if data.device.type != "cpu":
-        data = data.cpu()  # a GPU tensor: one host copy, its device is in the header
-    if data.dtype not in _NUMPY_DTYPES:
-        data = data.view(_BITS_OF_WIDTH[data.element_size()])
-    return data.numpy()
+    """The values of dense ``t`` as a numpy array, sharing its memory where it can.
+
+    Each check is a flag read, so the common case (a CPU tensor of a numpy dtype) costs
+    one ``numpy()`` call; the others are detached, resolved, copied to the host or
+    reinterpreted first.  (Asking ``numpy()`` first and catching its refusal costs
+    more: a torch error formats a C++ backtrace.)
+    """
+    if t.requires_grad:
+        t = t.detach()
+    if t.is_conj():
+        t = t.resolve_conj()
+    if t.is_neg():
+        t = t.resolve_neg()
+    if not t.is_cpu:
+        t = t.cpu()  # a GPU tensor: one host copy, its device is in the header
+    if t.dtype not in _NUMPY_DTYPES:
+        t = t.view(_BITS_OF_WIDTH[t.element_size()])
+    return t.numpy()
 
 
 def _refuse(t: torch.Tensor, convert_with: str) -> UnhashableTypeError:
@@ -105,7 +98,11 @@ def _refuse(t: torch.Tensor, convert_with: str) -> UnhashableTypeError:
 
 def digest_tensor(value: torch.Tensor, hasher: Hasher) -> bytes:
     """A tensor or parameter: header, then every value's bytes in C order."""
-    h = xxhash.xxh3_128(_header(value, hasher))
+    header = (
+        f"torch|{_type_name(value, hasher)}|{value.dtype}|{tuple(value.shape)}|{value.device}|"
+        f"{value.requires_grad}|{value.layout}"
+    )
+    h = xxhash.xxh3_128(header.encode())
     if value.is_quantized:
         raise _refuse(value, "dequantize()")
     if value.is_nested:
@@ -120,21 +117,22 @@ def digest_tensor(value: torch.Tensor, hasher: Hasher) -> bytes:
     elif value.layout != torch.strided:
         raise _refuse(value, "to_dense()")
     elif value.device.type != "meta":  # a meta tensor has a shape and no data
-        feed(h, array_parts(host_array(value), hasher))
+        feed(h, data_parts(host_array(value), hasher, []))
     extra = getattr(value, "__dict__", None)
     if extra:  # attributes set on the tensor, which its pickle carries too
         h.update(hasher.digest_nested(dict(extra)))
     return h.digest()
 
 
-# Attributes of a module that hold hooks: dicts keyed by a process-wide counter, so
-# they are keyed by their functions in order.
 def _module_state(module: torch.nn.Module) -> dict[str, Any]:
+    """``vars(module)`` without what the process, not the module, decides: hooks are
+    filed under ids from a process-wide counter (kept: the hooks, in order), and the
+    names of non-persistent buffers are a set (kept: sorted)."""
     state: dict[str, Any] = {}
     for name, value in vars(module).items():
         if type(value) is set:
-            value = sorted(value)  # the names of non-persistent buffers
-        elif "hooks" in name and isinstance(value, dict):
+            value = sorted(value)
+        elif name.startswith("_") and "hooks" in name and isinstance(value, dict):
             value = list(value.values())
         state[name] = value
     return state
@@ -142,7 +140,7 @@ def _module_state(module: torch.nn.Module) -> dict[str, Any]:
 
 def digest_module(value: torch.nn.Module, hasher: Hasher) -> bytes:
     """A module by its class and its state (parameters, buffers, submodules, settings)."""
-    h = xxhash.xxh3_128(b"torch.nn.Module|" + hasher.digest_nested(type(value)))
+    h = xxhash.xxh3_128(f"torch.nn.Module|{_type_name(value, hasher)}".encode())
     h.update(hasher.digest_nested(_module_state(value)))
     return h.digest()
 
