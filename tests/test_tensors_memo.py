@@ -5,6 +5,7 @@ tensors, and hit by another process."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,16 @@ import jax.numpy as jnp
 import pytest
 import torch
 from conftest import Notes, Tally, define, run_cell
-from persist_support import LOADED, forget_memory, lines, run_script, store_env
+from persist_support import (
+    LOADED,
+    Kernels,
+    forget_memory,
+    lines,
+    result,
+    run_script,
+    store_env,
+    texts,
+)
 
 from ipycache_ext import memo
 
@@ -285,3 +295,43 @@ def test_a_cell_reading_a_tensor_hits_after_an_equal_tensor_is_bound(ip: Any, ta
     run_cell(ip, "t = t.clone()")
     run_cell(ip, cell)
     assert len(tally) == 1
+
+
+SETUP = """
+import jax.numpy as jnp
+import torch
+
+weights = torch.arange(6.0).reshape(2, 3).t()
+offsets = jnp.arange(4.0)
+"""
+
+SCALE_CELL = """%%memo --persist
+with open("runs.log", "a") as log:
+    log.write("cell\\n")
+del log
+scaled = weights * 2 + float(offsets.sum())
+scaled.sum().item()
+"""
+
+
+@pytest.fixture
+def kernels(tmp_path: Path) -> Iterator[Kernels]:
+    """Kernels sharing a directory store under ``tmp_path``, also their cwd."""
+    started = Kernels(tmp_path, store_env(tmp_path / "store", tmp_path / "secret.key"))
+    yield started
+    started.stop_all()
+
+
+def test_a_second_kernel_replays_a_cell_reading_a_tensor_and_a_jax_array(
+    kernels: Kernels, tmp_path: Path
+) -> None:
+    first, second = kernels.start(), kernels.start()
+    first.run(SETUP)
+    ran = first.run(SCALE_CELL)
+    second.run(SETUP)
+    replayed = second.run(SCALE_CELL)
+    assert result(ran) == result(replayed) == "66.0"
+    assert lines(tmp_path / "runs.log") == ["cell"]
+    assert any(t.startswith(LOADED) for t in texts(replayed))
+    shown = result(second.run("(scaled.dtype, scaled.requires_grad, scaled.device.type)"))
+    assert shown == "(torch.float32, False, 'cpu')"
