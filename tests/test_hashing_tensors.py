@@ -258,3 +258,34 @@ def test_a_jitted_user_function_is_still_hashed_by_its_code() -> None:
     first = digest(jax.jit(namespace["double"]))
     exec("def double(x):\n    return x * 3\n", namespace)
     assert digest(jax.jit(namespace["double"])) != first
+
+
+# ----- modules -------------------------------------------------------------------------
+
+
+def _linear(seed: int = 0) -> torch.nn.Linear:
+    torch.manual_seed(seed)
+    return torch.nn.Linear(3, 2)
+
+
+def _double(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    return output * 2
+
+
+def test_modules_built_alike_with_the_same_hook_hash_alike() -> None:
+    first, second = _linear(), _linear()
+    _linear().register_forward_hook(_double)  # the handles' ids come from one counter
+    first.register_forward_hook(_double)
+    second.register_forward_hook(_double)
+    assert digest(first) == digest(second)
+    assert digest(first) != digest(_linear())
+
+
+def test_a_module_that_holds_itself_hashes_like_one_built_alike() -> None:
+    first, second = torch.nn.Sequential(_linear()), torch.nn.Sequential(_linear())
+    first.add_module("again", first)
+    second.add_module("again", second)
+    assert digest(first) == digest(second)
+    with torch.no_grad():
+        second[0].bias[1] = 9.0
+    assert digest(first) != digest(second)

@@ -33,6 +33,7 @@ import xxhash
 from ..errors import UnhashableTypeError
 from .arrays import data_parts, feed
 from .handlers import fall_back_to_general_rules, register
+from .wire import pack_q
 
 if TYPE_CHECKING:
     from .core import Hasher
@@ -96,29 +97,45 @@ def _refuse(t: torch.Tensor, convert_with: str) -> UnhashableTypeError:
     )
 
 
+def _header(value: torch.Tensor, hasher: Hasher) -> bytes:
+    device = "cpu" if value.is_cpu else str(value.device)  # str(device) costs 2 µs
+    return (
+        f"torch|{_type_name(value, hasher)}|{value.dtype}|{tuple(value.shape)}|{device}|"
+        f"{value.requires_grad}|{value.layout}"
+    ).encode()
+
+
+def _is_plain(value: torch.Tensor) -> bool:
+    """A dense tensor whose values ``host_array`` reads, with no attributes of its own."""
+    return (
+        value.layout is torch.strided
+        and not (value.is_quantized or value.is_nested or value.is_meta)
+        and not getattr(value, "__dict__", None)
+    )
+
+
 def digest_tensor(value: torch.Tensor, hasher: Hasher) -> bytes:
     """A tensor or parameter: header, then every value's bytes in C order."""
-    layout = value.layout
-    device = "cpu" if value.is_cpu else str(value.device)  # str(device) costs 2 µs
-    header = (
-        f"torch|{_type_name(value, hasher)}|{value.dtype}|{tuple(value.shape)}|{device}|"
-        f"{value.requires_grad}|{layout}"
-    )
-    h = xxhash.xxh3_128(header.encode())
-    if layout is torch.strided and not (value.is_quantized or value.is_nested or value.is_meta):
+    h = xxhash.xxh3_128(_header(value, hasher))
+    if _is_plain(value):
         feed(h, data_parts(host_array(value), hasher, []))
-    elif value.is_quantized:
+        return h.digest()
+    if value.is_quantized:
         raise _refuse(value, "dequantize()")
-    elif value.is_nested:
+    if value.is_nested:
         raise _refuse(value, "unbind()")
-    elif layout in _SPARSE_LAYOUTS:
+    if value.layout in _SPARSE_LAYOUTS:
         coo = value.detach()
         if coo.layout != torch.sparse_coo:
             coo = coo.to_sparse_coo()
         coo = coo.cpu().coalesce()
         h.update(digest_tensor(coo.indices(), hasher))
         h.update(digest_tensor(coo.values(), hasher))
-    elif not value.is_meta:  # a meta tensor has a shape and a dtype, no data
+    elif value.layout is torch.strided:
+        # A meta tensor has a shape and a dtype, no data; the dense data of others.
+        if not value.is_meta:
+            feed(h, data_parts(host_array(value), hasher, []))
+    else:
         raise _refuse(value, "to_dense()")
     extra = getattr(value, "__dict__", None)
     if extra:  # attributes set on the tensor, which its pickle carries too
@@ -126,26 +143,61 @@ def digest_tensor(value: torch.Tensor, hasher: Hasher) -> bytes:
     return h.digest()
 
 
-# A module's dicts of tensors and submodules: hashed entry by entry, each value straight
-# through the table rather than through one more pickle stream.
-_NAMED_PARTS = ("_parameters", "_buffers", "_modules")
+_TENSOR_DICTS = ("_parameters", "_buffers")
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
 def digest_module(value: torch.nn.Module, hasher: Hasher) -> bytes:
-    """A module by its class and its state: parameters, buffers and submodules by name
-    and value, in order; its other attributes (settings, hooks) as a dict.
+    """A module by its class and its state, submodules included: parameters, buffers
+    and submodules by name and value, in order; its other attributes (settings, hooks)
+    as a dict.
+
+    The whole tree is gathered first, the data of its plain tensors kept aside, then
+    streamed in one loop (see :func:`.arrays.feed`): a model's weights cost what the
+    same arrays cost through numpy.
+    """
+    h = xxhash.xxh3_128(b"torch.nn.Module|")
+    data: list[Any] = []
+    _gather_module(value, hasher, h, data, {id(value): 0})
+    feed(h, data)
+    return h.digest()
+
+
+def _gather_module(
+    module: torch.nn.Module, hasher: Hasher, h: Any, data: list[Any], path: dict[int, int]
+) -> None:
+    """Write ``module``'s class and state into ``h``, its plain tensors' data into ``data``.
 
     Hooks are filed under ids from a process-wide counter: kept as the hooks, in order.
-    The names of non-persistent buffers are a set: kept sorted.
+    The names of non-persistent buffers are a set: kept sorted.  A tensor or submodule
+    that is not plain (a sparse tensor, a ``hash_funcs`` entry for it) is written as
+    its own digest; a module found again on ``path`` (its ids -> depths), as how far up.
     """
-    h = xxhash.xxh3_128(f"torch.nn.Module|{_type_name(value, hasher)}".encode())
+    h.update(_type_name(module, hasher).encode())
+    inline = not hasher.has_hash_funcs
     rest: dict[str, Any] = {}
-    for name, attribute in vars(value).items():
-        if name in _NAMED_PARTS and type(attribute) is dict:
-            h.update(f"{name}|{len(attribute)}".encode())
+    for name, attribute in vars(module).items():
+        if name in _TENSOR_DICTS and type(attribute) is dict:
+            h.update(f"|{name}|{len(attribute)}".encode())
             for key, item in attribute.items():
                 h.update(hasher.digest_nested(key))
-                h.update(hasher.digest_nested(item))
+                if inline and type(item) in _PLAIN_TENSORS and _is_plain(item):
+                    h.update(_header(item, hasher))
+                    data_parts(host_array(item), hasher, data)
+                else:
+                    h.update(hasher.digest_nested(item))
+        elif name == "_modules" and type(attribute) is dict:
+            h.update(f"|{name}|{len(attribute)}".encode())
+            for key, item in attribute.items():
+                h.update(hasher.digest_nested(key))
+                if id(item) in path:  # a module that holds itself, further down
+                    h.update(b"@" + pack_q(len(path) - path[id(item)]))
+                elif inline and isinstance(item, torch.nn.Module):
+                    path[id(item)] = len(path)
+                    _gather_module(item, hasher, h, data, path)
+                    del path[id(item)]
+                else:
+                    h.update(hasher.digest_nested(item))
         elif type(attribute) is set:
             rest[name] = sorted(attribute)
         elif name.startswith("_") and "hooks" in name and isinstance(attribute, dict):
@@ -153,7 +205,6 @@ def digest_module(value: torch.nn.Module, hasher: Hasher) -> bytes:
         else:
             rest[name] = attribute
     h.update(hasher.digest_nested(rest))
-    return h.digest()
 
 
 def digest_generator(value: torch.Generator, hasher: Hasher) -> bytes:
