@@ -192,7 +192,7 @@ def dispatch(value: Any, hasher: Hasher) -> bytes | None:
         for root in _roots:
             if module.startswith(root):
                 return _first(_rules_of(root), value, hasher)
-    base = _base_root[tp] if tp in _base_root else _root_of_base(tp)
+    base = _root_of_base(tp)
     if base is not None:
         return _first(_rules_of(base), value, hasher)
     return _first(_RULES, value, hasher)
