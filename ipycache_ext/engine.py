@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 from . import messages, notify
 from .callkeys import forget_all
 from .config import SETTINGS
-from .deps import files
+from .deps import files, native, pathlike
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
 from .mutation import suspects, unstable_parts
@@ -123,6 +123,16 @@ class Cached(Generic[Call]):
 
     def names_used(self, call: Call) -> Iterable[str]:
         """Names the cached code uses beyond its functions' code objects (a cell's)."""
+        return ()
+
+    def values_used(self, call: Call) -> Iterable[tuple[str, Any]]:
+        """``(name, value)`` of what the cached code reads beyond its key's parts (a
+        cell's names as its namespace holds them)."""
+        return ()
+
+    def code_strings(self, call: Call) -> Iterable[str]:
+        """String constants of the cached code beyond its functions' code objects (a
+        cell's) that may name files (:mod:`.deps.pathlike`)."""
         return ()
 
     def not_storable(self, stored: Any) -> bool:
@@ -286,7 +296,9 @@ class Cached(Generic[Call]):
         seconds, watch = run.seconds, run.watch
         parts = key.snapshot()
         reads = run.reads
-        read = files.states(reads) if reads is not None and reads.read else ()
+        if reads is not None:
+            files.note_named(reads, self._named(call, key))
+        read = files.states(reads) if reads is not None else ()
         ttl = self.policy.ttl
         expires = None if ttl is None else time.monotonic() + ttl
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, expires, files=read)
@@ -345,6 +357,20 @@ class Cached(Generic[Call]):
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
 
+    def _named(self, call: Call, key: CallKey) -> pathlike.Named:
+        """What the miss's code names that may be files: its arguments, the values it
+        reads, the constants of its code and of the user code it calls."""
+        named = pathlike.Named()
+        functions = []
+        for part in key.parts:
+            if part.kind is PartKind.CODE:
+                functions.append(part.value)
+            elif not part.by_name and part.kind in _VALUE_KINDS:
+                named.add_value(part.value)
+        named.add_strings(pathlike.function_strings(functions))
+        named.add_strings(self.code_strings(call))
+        return named
+
     def _keep(self, entry: Entry, digest: bytes) -> None:
         """Keep ``entry`` in memory, unless it is bigger than the memory budget (or
         ``max_size``): then it is only returned, and that is said once."""
@@ -363,12 +389,26 @@ class Cached(Generic[Call]):
         self, call: Call, key: CallKey, run: Run, read: tuple[FileState, ...], stats: OwnerStats
     ) -> tuple[str, ...]:
         """Native file readers the code calls, said once per function or cell, when
-        the run opened no file the hook could see (they may have read one unseen)."""
+        the run recorded no file (they may have read one unseen); work handed to
+        process pools is said once too, in a note of its own."""
         seen = run.reads
-        if seen is None or read or seen.read or seen.written or stats.readers_hinted:
-            return ()  # it did file work the hook saw (its own outputs count too)
-        functions = (part.value for part in key.parts if part.kind is PartKind.CODE)
-        found = files.unseen_readers(files.code_names(functions) | set(self.names_used(call)))
+        if seen is None or (stats.readers_hinted and stats.pools_hinted):
+            return ()
+        functions = [part.value for part in key.parts if part.kind is PartKind.CODE]
+        held = [
+            (part.name, part.value)
+            for part in key.parts
+            if part.kind in _VALUE_KINDS and (not part.by_name or part.value is not None)
+        ]
+        unseen = native.unseen_work(functions, [*held, *self.values_used(call)])
+        if unseen.pools and not stats.pools_hinted:
+            stats.pools_hinted = True
+            notify.emit(messages.process_pool_hint(self.label, unseen.pools))
+        if stats.readers_hinted or seen.written or any(s.exists and not s.is_dir for s in read):
+            return ()  # a file was recorded (its own outputs count too)
+        found = unseen.readers
+        if not found:  # and the names a native reader is known by, in any module
+            found = files.unseen_readers(files.code_names(functions) | set(self.names_used(call)))
         stats.readers_hinted = bool(found)
         return found
 
@@ -423,6 +463,18 @@ class Cached(Generic[Call]):
         self._keep(entry, key.digest)
         STORE.record_hit(self.stats(), entry)
         return self.deliver(call, entry, tier.backend.where)
+
+
+# Parts whose value the code holds (not its code, options or defaults as a whole).
+_VALUE_KINDS = frozenset(
+    {
+        PartKind.ARGUMENT,
+        PartKind.GLOBAL,
+        PartKind.CLOSURE,
+        PartKind.VARIABLE,
+        PartKind.CLASS_ATTRIBUTE,
+    }
+)
 
 
 def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:

@@ -29,8 +29,10 @@ import functools
 import glob
 import operator
 import os
+import stat as stat_module
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from types import CodeType
 from typing import Any
@@ -39,10 +41,14 @@ import xxhash
 
 from ..config import SETTINGS
 from ..parts import FileState, Reason, ReasonKind
-from .usercode import _in_environment, route_audit
+from . import pathlike
+from .usercode import _in_environment, route_audit, working_directory
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir"})
+# Threads: 3.11 and 3.12 start them with ``start_new_thread``, 3.13 ``start_joinable_thread``.
+_THREAD_EVENTS = frozenset({"_thread.start_new_thread", "_thread.start_joinable_thread"})
+_SQLITE = "sqlite3.connect"
+_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", _SQLITE, *_THREAD_EVENTS})
 _SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
 _COMPILED_SUFFIXES = (".pyc", ".pyo")
 _IMPORT_FRAMES = "<frozen importlib"
@@ -55,22 +61,35 @@ Seen = Stat | frozenset[str]  # a directory's names when first listed
 
 class Recorder:
     """What one miss read and wrote: path -> (is a directory, what it was when first
-    seen: a file's stat, a directory's names)."""
+    seen: a file's stat, a directory's names); ``late``: files seen as they are when
+    the run ends (a SQLite database the run may write itself); ``cwd``: where relative
+    names resolve; ``open``: False once the miss ended (a thread it started that
+    still runs reads for no one)."""
 
-    __slots__ = ("read", "written", "token")
+    __slots__ = ("read", "written", "late", "token", "cwd", "open")
 
-    def __init__(self) -> None:
+    def __init__(self, cwd: str) -> None:
         self.read: dict[str, tuple[bool, Seen]] = {}
         self.written: set[str] = set()
-        self.token: contextvars.Token[tuple[Recorder, ...]] | None = None
+        self.late: dict[str, None] = {}
+        self.token: contextvars.Token[tuple[Recorder, ...] | None] | None = None
+        self.cwd = cwd
+        self.open = True
 
     def note_read(self, path: str, is_dir: bool, seen: Seen) -> None:
         if path not in self.read:
             self.read[path] = (is_dir, seen)
 
 
-_recorders: contextvars.ContextVar[tuple[Recorder, ...]] = contextvars.ContextVar(
-    "ipycache_file_recorders", default=()
+# None (unset): a thread or task that no miss set, whose reads may still be a miss's
+# when a miss started the thread (``_started_by``); ``()``: no miss, decidedly.
+_recorders: contextvars.ContextVar[tuple[Recorder, ...] | None] = contextvars.ContextVar(
+    "ipycache_file_recorders", default=None
+)
+# Threads started while a miss recorded, and that miss's recorders: what they read is
+# the miss's read (``threading.Thread`` objects, dropped with them).
+_started_by: weakref.WeakKeyDictionary[threading.Thread, tuple[Recorder, ...]] = (
+    weakref.WeakKeyDictionary()
 )
 # One item per recorder alive in any thread: the hook's first, cheap test.  A list,
 # because appending and popping are atomic: a miss counts itself without a lock.
@@ -82,11 +101,35 @@ _installed = False
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     """A file event while some miss is recording (routed by the one audit hook)."""
     recorders = _recorders.get()
+    if recorders is None and _started_by:
+        recorders = _of_thread()
     if recorders:
         _record(event, args, recorders)
 
 
+def _of_thread() -> tuple[Recorder, ...] | None:
+    """The recorders of the miss that started this thread, if it still runs."""
+    found = _started_by.get(threading.current_thread())
+    if found is None:
+        return None
+    return tuple(recorder for recorder in found if recorder.open)
+
+
+def _current() -> tuple[Recorder, ...]:
+    """The recorders reads made here go to: this context's, or its thread's."""
+    recorders = _recorders.get()
+    if recorders is None:
+        recorders = _of_thread() if _started_by else None
+    return recorders or ()
+
+
 def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
+    if event in _THREAD_EVENTS:
+        _adopt_thread(args, recorders)
+        return
+    if event == _SQLITE:
+        _note_database(args, recorders)
+        return
     raw = args[0] if args else None
     if raw is None:
         raw = "."  # os.listdir() lists the working directory
@@ -108,6 +151,39 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
     seen = _first_sight(path, is_dir)
     for recorder in recorders:
         recorder.note_read(path, is_dir, seen)
+
+
+def _adopt_thread(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
+    """A thread started while a miss records: what it reads is the miss's read.  The
+    event gives ``Thread._bootstrap``, bound to the thread object."""
+    thread = getattr(args[0] if args else None, "__self__", None)
+    if isinstance(thread, threading.Thread):
+        _started_by[thread] = recorders
+
+
+def _note_database(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
+    """``sqlite3.connect(path)``: the database is read natively, out of the hook's
+    sight.  It and its ``-wal`` file (where a WAL-mode commit goes until a checkpoint)
+    are seen as they are when the run ends; ``-shm``, which reading touches, is not."""
+    raw = args[0] if args else None
+    if raw is None or isinstance(raw, int):
+        return
+    try:
+        name = os.fsdecode(raw)
+    except TypeError:
+        return
+    if name.startswith("file:"):  # a URI: its path, unless an in-memory database
+        name, _, query = name[5:].partition("?")
+        if "mode=memory" in query:
+            return
+    if name in ("", ":memory:"):
+        return
+    path = os.path.abspath(name)
+    if _left_out(path):
+        return
+    for recorder in recorders:
+        recorder.late[path] = None
+        recorder.late[path + "-wal"] = None
 
 
 def _left_out(path: str) -> bool:
@@ -146,7 +222,42 @@ def _install() -> None:
     with _lock:
         if not _installed:
             route_audit(_EVENTS, _active, _hook)
+            _follow_executor_work()
             _installed = True
+
+
+def _follow_executor_work() -> None:
+    """Work submitted to a thread pool while a miss records runs with the submitter's
+    recorders: ``ThreadPoolExecutor.submit`` (``map`` and ``run_in_executor`` use it)
+    is wrapped once, and costs one list test while no miss records.
+
+    The pool's threads are not enough: a pool made before the miss runs its work on
+    threads that no miss started, and a thread a miss started may later run work of
+    another.  The audit hook sees no submit, so the method is wrapped."""
+    from concurrent.futures import thread
+
+    submit: Any = thread.ThreadPoolExecutor.submit
+    if getattr(submit, "_ipycache_follows", False):
+        return
+
+    @functools.wraps(submit)
+    def follow(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if _active:
+            fn = functools.partial(_run_as, _current(), fn)
+        return submit(self, fn, *args, **kwargs)
+
+    follow._ipycache_follows = True  # type: ignore[attr-defined]
+    thread.ThreadPoolExecutor.submit = follow  # type: ignore[method-assign]
+
+
+def _run_as(recorders: tuple[Recorder, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn`` (an executor's work item) reading for ``recorders`` (the submitter's:
+    none, if no miss submitted it)."""
+    token = _recorders.set(tuple(recorder for recorder in recorders if recorder.open))
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _recorders.reset(token)
 
 
 # ----- what the engine uses ---------------------------------------------------------------
@@ -161,14 +272,15 @@ def start_recording() -> Recorder | None:
         return None
     if not _installed:
         _install()
-    recorder = Recorder()
-    recorder.token = _recorders.set((*_recorders.get(), recorder))
+    recorder = Recorder(working_directory())
+    recorder.token = _recorders.set((*_current(), recorder))
     _active.append(None)
     return recorder
 
 
 def stop_recording(recorder: Recorder) -> None:
     _active.pop()
+    recorder.open = False
     if recorder.token is not None:
         _recorders.reset(recorder.token)
 
@@ -189,7 +301,13 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
     A file whose stat moved since it was first opened changed while the miss ran: it
     is kept with that first stat and no digest, so the next lookup misses.
     """
-    if recorder is None or not recorder.read:
+    if recorder is None:
+        return ()
+    if recorder.late:
+        with suspended():
+            for path in recorder.late:
+                recorder.note_read(path, False, _stat(path, False))
+    if not recorder.read:
         return ()
     written = recorder.written
     made_dirs = tuple(p + os.sep for p in written)
@@ -218,7 +336,7 @@ def _parent(path: str) -> str:
 
 def inherit(found: tuple[FileState, ...]) -> None:
     """A hit inside a running miss: the files its entry read are the miss's reads too."""
-    recorders = _recorders.get()
+    recorders = _current()
     if not recorders:
         return
     for state in found:
@@ -351,7 +469,7 @@ def depends_on(*patterns: str | os.PathLike[str]) -> None:
     entry's key, and so does the listing of the directories a glob looked in (a new
     matching file is a change).  Outside a miss it does nothing.
     """
-    recorders = _recorders.get()
+    recorders = _current()
     if not recorders:
         return
     for pattern in patterns:
@@ -364,6 +482,65 @@ def depends_on(*patterns: str | os.PathLike[str]) -> None:
             seen = _first_sight(path, is_dir)
             for recorder in recorders:
                 recorder.note_read(path, is_dir, seen)
+
+
+def note_named(recorder: Recorder, named: pathlike.Named) -> None:
+    """Record the files, folders and absent files the miss's code names (see
+    :mod:`.pathlike` for the rule) as its reads, in ``recorder`` and the misses
+    enclosing it, as they are when the run ends: a file the run itself wrote through
+    a native writer is then seen as written, not as changed while it ran."""
+    if not named:
+        return
+    recorders = (recorder, *(r for r in _current() if r is not recorder))
+    cwd = recorder.cwd
+    with suspended():
+        for text in named.loose:
+            _note_name(text, cwd, recorders, True)
+        for text in named.strict:
+            _note_name(text, cwd, recorders, False)
+
+
+def _note_name(text: str, cwd: str, recorders: tuple[Recorder, ...], loose: bool) -> None:
+    """One name (``loose``: a value itself, so a plain word counts if its file exists)."""
+    pathy = pathlike.looks_like_path(text)
+    if not (pathy or loose):
+        return
+    if pathlike.is_glob(text):
+        if pathy:
+            _note_glob(pathlike.resolve(text, cwd), cwd, recorders)
+        return
+    path = pathlike.resolve(text, cwd)
+    if path in recorders[0].read or pathlike.never(path, cwd):
+        return
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        if pathy and not _left_out(path):
+            for recorder in recorders:
+                recorder.note_read(path, False, None)
+        return
+    _note_found(path, stat_module.S_ISDIR(found.st_mode), recorders)
+
+
+def _note_found(path: str, is_dir: bool, recorders: tuple[Recorder, ...]) -> None:
+    if _left_out(path):
+        return
+    seen = _first_sight(path, is_dir)
+    for recorder in recorders:
+        recorder.note_read(path, is_dir, seen)
+
+
+def _note_glob(pattern: str, cwd: str, recorders: tuple[Recorder, ...]) -> None:
+    """A glob: the files it matches, and the listing of its fixed leading folder (a new
+    match there is a change) unless that folder is one :func:`.pathlike.never` names."""
+    parts = pattern.split(os.sep)
+    fixed = next(i for i, part in enumerate(parts) if pathlike.is_glob(part))
+    folder = os.sep.join(parts[:fixed]) or os.sep
+    if os.path.isdir(folder) and not pathlike.never(folder, cwd):
+        _note_found(folder, True, recorders)
+    for found in sorted(glob.glob(pattern, recursive=True)):
+        if found not in recorders[0].read and not pathlike.never(found, cwd):
+            _note_found(found, os.path.isdir(found), recorders)
 
 
 # Readers that open files natively (C++, Rust, C), out of the audit hook's sight:
@@ -382,7 +559,6 @@ NATIVE_READERS = frozenset(
         "read_delta",
         "scan_delta",
         "read_avro",
-        "read_csv",
         "scan_csv",
         "read_ndjson",
         "scan_ndjson",
@@ -393,7 +569,6 @@ NATIVE_READERS = frozenset(
         "open_mfdataset",
         "imread",
         "File",
-        "connect",
         "dataset",
     }
 )
@@ -435,6 +610,7 @@ def count_files(found: tuple[FileState, ...]) -> int:
 
 __all__ = [
     "depends_on",
+    "note_named",
     "unseen_readers",
     "code_names",
     "start_recording",

@@ -228,3 +228,4 @@ def digest_array(value: pa.Array | pa.ChunkedArray, hasher: Hasher) -> bytes:
 
 register((pa.Table, pa.RecordBatch), digest_table, root="pyarrow")
 register((pa.Array, pa.ChunkedArray), digest_array, root="pyarrow")
+from . import arrow_datasets  # noqa: E402,F401  (its handlers: Datasets, keyed by their files)

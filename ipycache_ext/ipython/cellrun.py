@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import messages, notify
+from ..deps import pathlike
 from ..deps.cell import CellName, analyze, cell_name
 from ..deps.files import depends_on
 from ..deps.usercode import is_user_callable
@@ -208,6 +209,13 @@ class MemoCell(Cached[CellRun]):
 
     def names_used(self, call: CellRun) -> frozenset[str]:
         return call.used
+
+    def values_used(self, call: CellRun) -> list[tuple[str, Any]]:
+        ns = call.shell.user_ns
+        return [(name, ns[name]) for name in sorted(call.used) if name in ns]
+
+    def code_strings(self, call: CellRun) -> tuple[str, ...]:
+        return pathlike.source_strings(call.source)
 
     @contextlib.contextmanager
     def running(self, call: CellRun) -> Iterator[list[capture.Event]]:

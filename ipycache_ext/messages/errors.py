@@ -48,10 +48,15 @@ def endless_value_error(type_name: str, where: str, func: str, bound: int) -> st
 
 
 def lazy_query_error(type_name: str, where: str, func: str) -> str:
+    fix = (
+        "call .to_table() on it first and pass the table"
+        if type_name.startswith("pyarrow.")
+        else "call .collect() on it first and pass the collected DataFrame"
+    )
     return (
         f"cannot hash the {shown_type(type_name)} found in {where} of {func}: it is a query "
         "plan, not data (it may scan files whose contents a key of the plan cannot see). "
-        "Fix: call .collect() on it first and pass the collected DataFrame."
+        f"Fix: {fix}."
     )
 
 

@@ -40,6 +40,7 @@ class OwnerStats:
     # entry last hit (its parts are decoded only if a miss asks: not on every hit).
     last: Any = None
     readers_hinted: bool = False  # the native-reader hint was given (once per owner)
+    pools_hinted: bool = False  # the process-pool hint was given (once per owner)
     too_big_said: bool = False  # an entry too big to keep in memory was reported
     evicted_outdated: int = 0  # entries of earlier code evicted for memory
     unstable_said: set[PartId] = field(default_factory=set)  # values found unstable
