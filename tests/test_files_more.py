@@ -4,9 +4,7 @@ sharing a store."""
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,38 +95,6 @@ def test_depends_on_with_a_glob_tracks_files_no_open_reads(here: Path, tally: Ta
 
 def test_depends_on_outside_a_cached_call_does_nothing(here: Path) -> None:
     depends_on("missing/*.csv", "absent.txt")
-
-
-def _read(path: str) -> str:
-    return Path(path).read_text()
-
-
-def test_a_pool_thread_read_is_not_seen_unless_the_context_is_copied(
-    here: Path, tally: Tally
-) -> None:
-    """Documented: a plain pool thread runs outside the miss's context, so its reads are
-    not recorded (the result goes stale); run it in a copied context to have them
-    recorded."""
-    bump(here / "a.txt", "1")
-
-    @memo
-    def pooled() -> str:
-        tally(1)
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(_read, "a.txt").result()
-
-    @memo
-    def copied() -> str:
-        tally(2)
-        context = contextvars.copy_context()
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(context.run, _read, "a.txt").result()
-
-    assert pooled() == copied() == "1"
-    bump(here / "a.txt", "2")
-    assert pooled() == "1"  # not seen: the limit README "Limits" describes
-    assert copied() == "2"
-    assert tally.runs == [1, 2, 2]
 
 
 @pytest.fixture

@@ -45,10 +45,8 @@ from . import pathlike
 from .usercode import _in_environment, route_audit, working_directory
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-# Threads: 3.11 and 3.12 start them with ``start_new_thread``, 3.13 ``start_joinable_thread``.
-_THREAD_EVENTS = frozenset({"_thread.start_new_thread", "_thread.start_joinable_thread"})
 _SQLITE = "sqlite3.connect"
-_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", _SQLITE, *_THREAD_EVENTS})
+_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", _SQLITE})
 _SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
 _COMPILED_SUFFIXES = (".pyc", ".pyo")
 _IMPORT_FRAMES = "<frozen importlib"
@@ -124,9 +122,6 @@ def _current() -> tuple[Recorder, ...]:
 
 
 def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
-    if event in _THREAD_EVENTS:
-        _adopt_thread(args, recorders)
-        return
     if event == _SQLITE:
         _note_database(args, recorders)
         return
@@ -151,14 +146,6 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
     seen = _first_sight(path, is_dir)
     for recorder in recorders:
         recorder.note_read(path, is_dir, seen)
-
-
-def _adopt_thread(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
-    """A thread started while a miss records: what it reads is the miss's read.  The
-    event gives ``Thread._bootstrap``, bound to the thread object."""
-    thread = getattr(args[0] if args else None, "__self__", None)
-    if isinstance(thread, threading.Thread):
-        _started_by[thread] = recorders
 
 
 def _note_database(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
@@ -222,8 +209,30 @@ def _install() -> None:
     with _lock:
         if not _installed:
             route_audit(_EVENTS, _active, _hook)
+            _follow_threads()
             _follow_executor_work()
             _installed = True
+
+
+def _follow_threads() -> None:
+    """A thread started while a miss records reads for that miss (and a thread it
+    starts, too): ``threading.Thread.start`` is wrapped once, and costs one list test
+    while no miss records.  Python 3.11 raises no audit event when a thread starts,
+    and a new thread starts with an empty context, so nothing else tells."""
+    start: Any = threading.Thread.start
+    if getattr(start, "_ipycache_follows", False):
+        return
+
+    @functools.wraps(start)
+    def follow(self: threading.Thread) -> None:
+        if _active:
+            recorders = _current()
+            if recorders:
+                _started_by[self] = recorders
+        start(self)
+
+    follow._ipycache_follows = True  # type: ignore[attr-defined]
+    threading.Thread.start = follow  # type: ignore[method-assign]
 
 
 def _follow_executor_work() -> None:
@@ -233,7 +242,7 @@ def _follow_executor_work() -> None:
 
     The pool's threads are not enough: a pool made before the miss runs its work on
     threads that no miss started, and a thread a miss started may later run work of
-    another.  The audit hook sees no submit, so the method is wrapped."""
+    another.  No audit event tells of a submit, so the method is wrapped."""
     from concurrent.futures import thread
 
     submit: Any = thread.ThreadPoolExecutor.submit
