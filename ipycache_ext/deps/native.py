@@ -72,7 +72,7 @@ def _module_of(value: Any) -> str:
 def _kind(value: Any) -> str:
     """ "reader", "pool" or "" for a value the code holds."""
     module = _module_of(value)
-    if module.split(".", 1)[0] in NATIVE_MODULES:
+    if module.split(".", 1)[0].lstrip("_") in NATIVE_MODULES:  # ``_duckdb`` too
         return "reader"
     if module.startswith(PROCESS_MODULES):
         return "pool"
@@ -122,7 +122,14 @@ def unseen_work(functions: Iterable[Any], named: Iterable[tuple[str, Any]]) -> U
                 sort(name, cell.cell_contents)
             except ValueError:
                 continue
-    return Unseen(tuple(sorted(readers)), tuple(sorted(pools)))
+    return Unseen(_spelled(readers), _spelled(pools))
+
+
+def _spelled(names: dict[str, None]) -> tuple[str, ...]:
+    """Sorted, a name left out when the code's use of it is listed (``con.sql``)."""
+    return tuple(
+        sorted(n for n in names if not any(o.startswith(n + ".") for o in names if o != n))
+    )
 
 
 __all__ = ["Unseen", "unseen_work", "NATIVE_MODULES", "PANDAS_NATIVE", "PROCESS_MODULES"]
