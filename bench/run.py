@@ -66,7 +66,7 @@ from arrow_values import arrow_targets, arrow_values, report_arrow_values
 from cell_hit import cell_hit_overhead, report_cell_hit
 from cell_loop import cell_loop, report_cell_loop
 from disk_hit import disk_hit, report_disk_hit
-from file_deps import file_deps, report_file_deps
+from file_deps import file_deps, report_file_deps, targets_of_file_deps
 from hot_paths import hot_paths, report_hot_paths
 from s3_hit import report_s3_hit, s3_hit
 from shapes import report_shapes, shape_targets, shapes
@@ -350,7 +350,7 @@ def targets_of(
         found.append(
             Target(13, f"S3 hit of {mb} MB vs directory store", t["s3"] / t["directory"], 2.0, "x")
         )
-    return found + shape_targets(shaped)
+    return found + targets_of_file_deps(files) + shape_targets(shaped)
 
 
 def report(
