@@ -19,11 +19,12 @@ import xxhash
 from . import messages
 from .deps.code import Deps, collect, short_atom
 from .deps.guards import Dynamic, Guards, Recorder
+from .deps.pathlike import EMPTY, NO_NAME, Named
 from .deps.usercode import short_name
 from .errors import UnhashableTypeError
 from .hashing.core import Hasher
 from .hashing.handlers import IN_MEMORY_FILES
-from .keys import CallKey, digest_parts, id_bytes, pack_len, part_chunk, shown_of
+from .keys import CallKey, digest_parts, id_bytes, named_in, pack_len, part_chunk, shown_of
 from .parts import Part, PartKind, Seen, Snapshot, SplitSnapshot, part_id
 
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
@@ -194,7 +195,17 @@ class GuardedCode:
     """A function's key apart from its arguments, as the bytes its digest takes, with
     the parts whose value can change in place left to hash on each call."""
 
-    __slots__ = ("guards", "parts", "seen", "seen_map", "seen_ids", "segments", "changing", "keys")
+    __slots__ = (
+        "guards",
+        "parts",
+        "seen",
+        "seen_map",
+        "seen_ids",
+        "segments",
+        "changing",
+        "keys",
+        "_named",
+    )
 
     def __init__(self, guards: Guards, parts: list[Part]) -> None:
         self.guards = guards
@@ -224,6 +235,17 @@ class GuardedCode:
         if run:
             segments.append(b"".join(run))
         self.segments = segments
+        self._named: Named | None = None
+
+    def named(self) -> Named:
+        """What the code's parts name that may be files, apart from the parts that can
+        change in place (see :meth:`GuardedKey.named`): found once per walk."""
+        found = self._named
+        if found is None:
+            changing = {d.index for d in self.guards.dynamic}
+            found = named_in(part for i, part in enumerate(self.parts) if i not in changing)
+            self._named = found = found if found else EMPTY
+        return found
 
     def key(
         self, identity: bytes, shape: CallShape, hasher: Hasher, arguments: list[Argument]
@@ -272,6 +294,25 @@ class GuardedKey(CallKey):
         self._make = make
         self._source = source
         self._code = code
+
+    def named(self) -> Named:
+        """The code's names (found once per walk), the arguments' and those of the
+        values that can change in place, looked at again."""
+        code = self._code
+        found = code.named()
+        arguments = self._source[0]
+        for _, value, _ in arguments:  # a loop, no comprehension: it runs on every miss
+            if type(value) not in NO_NAME:
+                break
+        else:
+            if not code.changing:  # ints and the like: the common miss builds nothing
+                return found
+        own = Named()
+        own.add_values(value for _, value, _ in arguments)
+        own.add_values(d.value for d in code.guards.dynamic)
+        if not own:
+            return found
+        return own.joined(found) if found is not EMPTY else own
 
     def snapshot(self) -> Snapshot:
         arguments, shape, fresh = self._source

@@ -32,7 +32,7 @@ from .callkeys import forget_all
 from .config import SETTINGS
 from .deps import files, native, pathlike
 from .errors import RecursionCycleError
-from .keys import CallKey, why_missed
+from .keys import VALUE_KINDS, CallKey, why_missed
 from .mutation import suspects, unstable_parts
 from .parts import FileState, PartKind, Reason, Snapshot, same_code
 from .runs import Run, active, depth
@@ -77,6 +77,7 @@ class Cached(Generic[Call]):
         # Whether a miss stores something else than what the run returned (a cell's
         # record): if not, the hook is not called on every miss.
         self._transforms = type(self).stored_value is not Cached.stored_value
+        self._has_strings = type(self).code_strings is not Cached.code_strings  # a cell
 
     def stats(self) -> OwnerStats:
         """This thing's counters (made on first use, and again after a clear)."""
@@ -297,8 +298,13 @@ class Cached(Generic[Call]):
         parts = key.snapshot()
         reads = run.reads
         if reads is not None:
-            files.note_named(reads, self._named(call, key))
-        read = files.states(reads) if reads is not None else ()
+            named = key.named()
+            if self._has_strings:
+                named = named.joined(pathlike.EMPTY)  # a copy: the key's may be shared
+                named.add_strings(self.code_strings(call))
+            if named is not pathlike.EMPTY:
+                files.note_named(reads, named)
+        read = files.states(reads) if reads is not None and (reads.read or reads.late) else ()
         ttl = self.policy.ttl
         expires = None if ttl is None else time.monotonic() + ttl
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, expires, files=read)
@@ -357,20 +363,6 @@ class Cached(Generic[Call]):
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
 
-    def _named(self, call: Call, key: CallKey) -> pathlike.Named:
-        """What the miss's code names that may be files: its arguments, the values it
-        reads, the constants of its code and of the user code it calls."""
-        named = pathlike.Named()
-        functions = []
-        for part in key.parts:
-            if part.kind is PartKind.CODE:
-                functions.append(part.value)
-            elif not part.by_name and part.kind in _VALUE_KINDS:
-                named.add_value(part.value)
-        named.add_strings(pathlike.function_strings(functions))
-        named.add_strings(self.code_strings(call))
-        return named
-
     def _keep(self, entry: Entry, digest: bytes) -> None:
         """Keep ``entry`` in memory, unless it is bigger than the memory budget (or
         ``max_size``): then it is only returned, and that is said once."""
@@ -398,7 +390,7 @@ class Cached(Generic[Call]):
         held = [
             (part.name, part.value)
             for part in key.parts
-            if part.kind in _VALUE_KINDS and (not part.by_name or part.value is not None)
+            if part.kind in VALUE_KINDS and (not part.by_name or part.value is not None)
         ]
         unseen = native.unseen_work(functions, [*held, *self.values_used(call)])
         if unseen.pools and not stats.pools_hinted:
@@ -463,18 +455,6 @@ class Cached(Generic[Call]):
         self._keep(entry, key.digest)
         STORE.record_hit(self.stats(), entry)
         return self.deliver(call, entry, tier.backend.where)
-
-
-# Parts whose value the code holds (not its code, options or defaults as a whole).
-_VALUE_KINDS = frozenset(
-    {
-        PartKind.ARGUMENT,
-        PartKind.GLOBAL,
-        PartKind.CLOSURE,
-        PartKind.VARIABLE,
-        PartKind.CLASS_ATTRIBUTE,
-    }
-)
 
 
 def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:

@@ -16,7 +16,7 @@ import importlib
 import struct
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import xxhash
@@ -31,6 +31,7 @@ from .deps.code import (
     resolve_chain,
 )
 from .deps.imports import user_module_of
+from .deps.pathlike import Named, function_strings
 from .deps.usercode import is_user_module, short_name
 from .hashing.core import Hasher
 from .parts import (
@@ -80,6 +81,37 @@ class CallKey:
     def snapshot(self) -> Snapshot:
         """What an entry keeps of these parts (see :func:`snapshot`)."""
         return snapshot(self.parts)
+
+    def named(self) -> Named:
+        """What the key's values and code name that may be files (see
+        :mod:`.deps.pathlike`): asked on every miss."""
+        return named_in(self.parts)
+
+
+# Parts whose value the code holds (not its code, options or defaults as a whole).
+VALUE_KINDS = frozenset(
+    {
+        PartKind.ARGUMENT,
+        PartKind.GLOBAL,
+        PartKind.CLOSURE,
+        PartKind.VARIABLE,
+        PartKind.CLASS_ATTRIBUTE,
+    }
+)
+
+
+def named_in(parts: Iterable[Part]) -> Named:
+    """:meth:`CallKey.named` of ``parts``: the values they hold and the constants of
+    the code they name."""
+    named = Named()
+    functions = []
+    for part in parts:
+        if part.kind is PartKind.CODE:
+            functions.append(part.value)
+        elif not part.by_name and part.kind in VALUE_KINDS:
+            named.add_value(part.value)
+    named.add_strings(function_strings(functions))
+    return named
 
 
 def digest_parts(identity: bytes, parts: list[Part]) -> bytes:

@@ -10,6 +10,14 @@ into the recorders of the misses running in the current thread or task (a
 :class:`~contextvars.ContextVar`), a nested miss into its own recorder and every
 enclosing one.  When no miss is recording, the hook returns after two set lookups.
 
+Reads the hook cannot see are recorded too: the files, folders and absent files the
+code names (:mod:`.pathlike`: arguments, globals, constants, paths quoted in SQL), a
+SQLite database the run connects to (``sqlite3.connect`` raises an event, and a
+WAL-mode database's ``-wal`` file holds commits not yet in it), and what threads the
+miss started and work it submitted to a thread pool read (``Thread.start`` and
+``ThreadPoolExecutor.submit`` are wrapped once: a new thread starts with an empty
+context, and Python 3.11 raises no event for it).
+
 What is recorded is a read: a file opened for writing, appending or creating (an
 output, a temporary file) is not a dependency, nor is anything under a directory the
 miss created.  Files of the interpreter and of installed packages, ``/proc``,
@@ -69,7 +77,7 @@ class Recorder:
     def __init__(self, cwd: str) -> None:
         self.read: dict[str, tuple[bool, Seen]] = {}
         self.written: set[str] = set()
-        self.late: dict[str, None] = {}
+        self.late: dict[str, None] | None = None  # made by the first database
         self.token: contextvars.Token[tuple[Recorder, ...] | None] | None = None
         self.cwd = cwd
         self.open = True
@@ -169,6 +177,8 @@ def _note_database(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> No
     if _left_out(path):
         return
     for recorder in recorders:
+        if recorder.late is None:
+            recorder.late = {}
         recorder.late[path] = None
         recorder.late[path + "-wal"] = None
 
@@ -282,7 +292,10 @@ def start_recording() -> Recorder | None:
     if not _installed:
         _install()
     recorder = Recorder(working_directory())
-    recorder.token = _recorders.set((*_current(), recorder))
+    enclosing = _recorders.get()
+    if enclosing is None:
+        enclosing = _current()
+    recorder.token = _recorders.set((*enclosing, recorder))
     _active.append(None)
     return recorder
 

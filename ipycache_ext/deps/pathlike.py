@@ -37,6 +37,7 @@ Relative names resolve against the working directory the miss started in.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import types
@@ -51,6 +52,8 @@ _EXTENSION = re.compile(r"[^/.][^/]*\.(?=[A-Za-z0-9]{0,7}[A-Za-z])[A-Za-z0-9]{1,
 _QUOTED = re.compile(r"'([^'\n]{1,4096})'|\"([^\"\n]{1,4096})\"")
 _MAGIC = re.compile(r"[*?\[]")
 _CONTAINERS = (list, tuple, set, frozenset)
+# Types that never name a file: skipped before any other test (most arguments).
+NO_NAME = frozenset({int, float, bool, complex, bytes, type(None)})
 
 
 def possible(text: str) -> bool:
@@ -101,8 +104,17 @@ class Named:
     def __bool__(self) -> bool:
         return bool(self.loose or self.strict)
 
+    def joined(self, other: Named) -> Named:
+        """A new :class:`Named` holding both."""
+        both = Named()
+        both.loose = {**self.loose, **other.loose}
+        both.strict = {**self.strict, **other.strict}
+        return both
+
     def add_value(self, value: Any) -> None:
         """An argument, global or closure value (and one level of items it holds)."""
+        if type(value) in NO_NAME:
+            return
         text = _text(value)
         if text is not None:
             self._add(text, self.loose)
@@ -111,10 +123,8 @@ class Named:
         if tp in _CONTAINERS or tp is dict:
             items: Iterable[Any] = value
             if tp is dict:
-                items = (*value, *value.values())
-            for i, item in enumerate(items):
-                if i >= ITEMS:
-                    break
+                items = itertools.chain.from_iterable(itertools.islice(value.items(), ITEMS))
+            for item in itertools.islice(items, ITEMS):
                 text = _text(item)
                 if text is not None:
                     self._add(text, self.strict)
@@ -123,6 +133,11 @@ class Named:
         if files:
             for path in files:
                 self.strict[path] = None
+
+    def add_values(self, values: Iterable[Any]) -> None:
+        for value in values:
+            if type(value) not in NO_NAME:
+                self.add_value(value)
 
     def add_strings(self, texts: Iterable[str]) -> None:
         """Strings that must look like paths: constants of code, pieces of SQL."""
@@ -212,8 +227,13 @@ def never(path: str, cwd: str) -> bool:
     return cwd.startswith(path) and cwd[len(path) : len(path) + 1] == os.sep
 
 
+EMPTY = Named()  # shared: never added to
+
+
 __all__ = [
+    "NO_NAME",
     "Named",
+    "EMPTY",
     "possible",
     "looks_like_path",
     "is_glob",
