@@ -32,9 +32,9 @@ from .callkeys import forget_all
 from .config import SETTINGS
 from .deps import files, native, pathlike
 from .errors import RecursionCycleError
-from .keys import VALUE_KINDS, CallKey, why_missed
+from .keys import CallKey, why_missed
 from .mutation import suspects, unstable_parts
-from .parts import FileState, PartKind, Reason, Snapshot, same_code
+from .parts import FileState, Reason, Snapshot, same_code
 from .runs import Run, active, depth
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
@@ -77,7 +77,6 @@ class Cached(Generic[Call]):
         # Whether a miss stores something else than what the run returned (a cell's
         # record): if not, the hook is not called on every miss.
         self._transforms = type(self).stored_value is not Cached.stored_value
-        self._has_strings = type(self).code_strings is not Cached.code_strings  # a cell
 
     def stats(self) -> OwnerStats:
         """This thing's counters (made on first use, and again after a clear)."""
@@ -127,13 +126,11 @@ class Cached(Generic[Call]):
         return ()
 
     def values_used(self, call: Call) -> Iterable[tuple[str, Any]]:
-        """``(name, value)`` of what the cached code reads beyond its key's parts (a
-        cell's names as its namespace holds them)."""
+        """``(name, value)`` the code reads beyond its key's parts (a cell's namespace)."""
         return ()
 
     def code_strings(self, call: Call) -> Iterable[str]:
-        """String constants of the cached code beyond its functions' code objects (a
-        cell's) that may name files (:mod:`.deps.pathlike`)."""
+        """A cell's string constants that may name files (:mod:`.deps.pathlike`)."""
         return ()
 
     def not_storable(self, stored: Any) -> bool:
@@ -298,12 +295,7 @@ class Cached(Generic[Call]):
         parts = key.snapshot()
         reads = run.reads
         if reads is not None:
-            named = key.named()
-            if self._has_strings:
-                named = named.joined(pathlike.EMPTY)  # a copy: the key's may be shared
-                named.add_strings(self.code_strings(call))
-            if named is not pathlike.EMPTY:
-                files.note_named(reads, named)
+            pathlike.note_named(reads, key.named(), self.code_strings(call))
         read = files.states(reads) if reads is not None and (reads.read or reads.late) else ()
         ttl = self.policy.ttl
         expires = None if ttl is None else time.monotonic() + ttl
@@ -380,29 +372,12 @@ class Cached(Generic[Call]):
     def _unseen_readers(
         self, call: Call, key: CallKey, run: Run, read: tuple[FileState, ...], stats: OwnerStats
     ) -> tuple[str, ...]:
-        """Native file readers the code calls, said once per function or cell, when
-        the run recorded no file (they may have read one unseen); work handed to
-        process pools is said once too, in a note of its own."""
+        """What the miss note says the code reads unseen (see :func:`.native.hint`)."""
         seen = run.reads
         if seen is None or (stats.readers_hinted and stats.pools_hinted):
             return ()
-        functions = [part.value for part in key.parts if part.kind is PartKind.CODE]
-        held = [
-            (part.name, part.value)
-            for part in key.parts
-            if part.kind in VALUE_KINDS and (not part.by_name or part.value is not None)
-        ]
-        unseen = native.unseen_work(functions, [*held, *self.values_used(call)])
-        if unseen.pools and not stats.pools_hinted:
-            stats.pools_hinted = True
-            notify.emit(messages.process_pool_hint(self.label, unseen.pools))
-        if stats.readers_hinted or seen.written or any(s.exists and not s.is_dir for s in read):
-            return ()  # a file was recorded (its own outputs count too)
-        found = unseen.readers
-        if not found:  # and the names a native reader is known by, in any module
-            found = files.unseen_readers(files.code_names(functions) | set(self.names_used(call)))
-        stats.readers_hinted = bool(found)
-        return found
+        uses = (self.values_used(call), self.names_used(call))
+        return native.hint(self.label, key.parts, uses, read, bool(seen.written), stats)
 
     def _usable(self, call: Call, stored: Entry, digest: bytes) -> bool:
         """An entry from the tier: usable unless a file it read changed or ``validate``

@@ -31,6 +31,7 @@ from .deps.code import (
     resolve_chain,
 )
 from .deps.imports import user_module_of
+from .deps.native import VALUE_KINDS
 from .deps.pathlike import Named, function_strings
 from .deps.usercode import is_user_module, short_name
 from .hashing.core import Hasher
@@ -86,18 +87,6 @@ class CallKey:
         """What the key's values and code name that may be files (see
         :mod:`.deps.pathlike`): asked on every miss."""
         return named_in(self.parts)
-
-
-# Parts whose value the code holds (not its code, options or defaults as a whole).
-VALUE_KINDS = frozenset(
-    {
-        PartKind.ARGUMENT,
-        PartKind.GLOBAL,
-        PartKind.CLOSURE,
-        PartKind.VARIABLE,
-        PartKind.CLASS_ATTRIBUTE,
-    }
-)
 
 
 def named_in(parts: Iterable[Part]) -> Named:

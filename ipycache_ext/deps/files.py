@@ -32,24 +32,30 @@ same-size edit misses.
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
 import glob
 import operator
 import os
-import stat as stat_module
 import sys
 import threading
-import weakref
-from collections.abc import Iterable, Iterator
-from types import CodeType
 from typing import Any
 
 import xxhash
 
 from ..config import SETTINGS
 from ..parts import FileState, Reason, ReasonKind
-from . import pathlike
+from .recording import (
+    Recorder,
+    Seen,
+    Stat,
+    follow_executor_work,
+    follow_threads,
+    suspended,
+)
+from .recording import active as _active
+from .recording import current as _current
+from .recording import for_misses as _recorders
+from .recording import of_thread as _of_thread
+from .recording import started_by as _started_by
 from .usercode import _in_environment, route_audit, working_directory
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -61,45 +67,7 @@ _IMPORT_FRAMES = "<frozen importlib"
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
 _CHUNK = 1 << 20
 
-Stat = tuple[int, int, int] | None  # (size, mtime_ns, ctime_ns), None: absent
-Seen = Stat | frozenset[str]  # a directory's names when first listed
 
-
-class Recorder:
-    """What one miss read and wrote: path -> (is a directory, what it was when first
-    seen: a file's stat, a directory's names); ``late``: files seen as they are when
-    the run ends (a SQLite database the run may write itself); ``cwd``: where relative
-    names resolve; ``open``: False once the miss ended (a thread it started that
-    still runs reads for no one)."""
-
-    __slots__ = ("read", "written", "late", "token", "cwd", "open")
-
-    def __init__(self, cwd: str) -> None:
-        self.read: dict[str, tuple[bool, Seen]] = {}
-        self.written: set[str] = set()
-        self.late: dict[str, None] | None = None  # made by the first database
-        self.token: contextvars.Token[tuple[Recorder, ...] | None] | None = None
-        self.cwd = cwd
-        self.open = True
-
-    def note_read(self, path: str, is_dir: bool, seen: Seen) -> None:
-        if path not in self.read:
-            self.read[path] = (is_dir, seen)
-
-
-# None (unset): a thread or task that no miss set, whose reads may still be a miss's
-# when a miss started the thread (``_started_by``); ``()``: no miss, decidedly.
-_recorders: contextvars.ContextVar[tuple[Recorder, ...] | None] = contextvars.ContextVar(
-    "ipycache_file_recorders", default=None
-)
-# Threads started while a miss recorded, and that miss's recorders: what they read is
-# the miss's read (``threading.Thread`` objects, dropped with them).
-_started_by: weakref.WeakKeyDictionary[threading.Thread, tuple[Recorder, ...]] = (
-    weakref.WeakKeyDictionary()
-)
-# One item per recorder alive in any thread: the hook's first, cheap test.  A list,
-# because appending and popping are atomic: a miss counts itself without a lock.
-_active: list[None] = []
 _lock = threading.Lock()
 _installed = False
 
@@ -111,22 +79,6 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         recorders = _of_thread()
     if recorders:
         _record(event, args, recorders)
-
-
-def _of_thread() -> tuple[Recorder, ...] | None:
-    """The recorders of the miss that started this thread, if it still runs."""
-    found = _started_by.get(threading.current_thread())
-    if found is None:
-        return None
-    return tuple(recorder for recorder in found if recorder.open)
-
-
-def _current() -> tuple[Recorder, ...]:
-    """The recorders reads made here go to: this context's, or its thread's."""
-    recorders = _recorders.get()
-    if recorders is None:
-        recorders = _of_thread() if _started_by else None
-    return recorders or ()
 
 
 def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
@@ -148,10 +100,10 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
         return
     # Frames: 0 this, 1 the file hook, 2 the audit hook routing to it, 3 the code
     # whose ``open`` raised the event.
-    if _left_out(path) or sys._getframe(3).f_code.co_filename.startswith(_IMPORT_FRAMES):
+    if left_out(path) or sys._getframe(3).f_code.co_filename.startswith(_IMPORT_FRAMES):
         return
     is_dir = event != "open"
-    seen = _first_sight(path, is_dir)
+    seen = first_sight(path, is_dir)
     for recorder in recorders:
         recorder.note_read(path, is_dir, seen)
 
@@ -174,7 +126,7 @@ def _note_database(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> No
     if name in ("", ":memory:"):
         return
     path = os.path.abspath(name)
-    if _left_out(path):
+    if left_out(path):
         return
     for recorder in recorders:
         if recorder.late is None:
@@ -183,7 +135,7 @@ def _note_database(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> No
         recorder.late[path + "-wal"] = None
 
 
-def _left_out(path: str) -> bool:
+def left_out(path: str) -> bool:
     """The interpreter's and installed packages' files, system pseudo-files, compiled
     code and this package: never a dependency of a result."""
     if path.startswith(_SYSTEM_PREFIXES) or path.endswith(_COMPILED_SUFFIXES):
@@ -192,7 +144,7 @@ def _left_out(path: str) -> bool:
     return _in_environment(real) or real.startswith(_OWN_DIR)
 
 
-def _first_sight(path: str, is_dir: bool) -> Seen:
+def first_sight(path: str, is_dir: bool) -> Seen:
     """What ``path`` is before the run uses it: a stat, or a directory's names (its
     stat moves with the run's own outputs, its names minus those outputs don't)."""
     if not is_dir:
@@ -219,64 +171,9 @@ def _install() -> None:
     with _lock:
         if not _installed:
             route_audit(_EVENTS, _active, _hook)
-            _follow_threads()
-            _follow_executor_work()
+            follow_threads()
+            follow_executor_work()
             _installed = True
-
-
-def _follow_threads() -> None:
-    """A thread started while a miss records reads for that miss (and a thread it
-    starts, too): ``threading.Thread.start`` is wrapped once, and costs one list test
-    while no miss records.  Python 3.11 raises no audit event when a thread starts,
-    and a new thread starts with an empty context, so nothing else tells."""
-    start: Any = threading.Thread.start
-    if getattr(start, "_ipycache_follows", False):
-        return
-
-    @functools.wraps(start)
-    def follow(self: threading.Thread) -> None:
-        if _active:
-            recorders = _current()
-            if recorders:
-                _started_by[self] = recorders
-        start(self)
-
-    follow._ipycache_follows = True  # type: ignore[attr-defined]
-    threading.Thread.start = follow  # type: ignore[method-assign]
-
-
-def _follow_executor_work() -> None:
-    """Work submitted to a thread pool while a miss records runs with the submitter's
-    recorders: ``ThreadPoolExecutor.submit`` (``map`` and ``run_in_executor`` use it)
-    is wrapped once, and costs one list test while no miss records.
-
-    The pool's threads are not enough: a pool made before the miss runs its work on
-    threads that no miss started, and a thread a miss started may later run work of
-    another.  No audit event tells of a submit, so the method is wrapped."""
-    from concurrent.futures import thread
-
-    submit: Any = thread.ThreadPoolExecutor.submit
-    if getattr(submit, "_ipycache_follows", False):
-        return
-
-    @functools.wraps(submit)
-    def follow(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        if _active:
-            fn = functools.partial(_run_as, _current(), fn)
-        return submit(self, fn, *args, **kwargs)
-
-    follow._ipycache_follows = True  # type: ignore[attr-defined]
-    thread.ThreadPoolExecutor.submit = follow  # type: ignore[method-assign]
-
-
-def _run_as(recorders: tuple[Recorder, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn`` (an executor's work item) reading for ``recorders`` (the submitter's:
-    none, if no miss submitted it)."""
-    token = _recorders.set(tuple(recorder for recorder in recorders if recorder.open))
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        _recorders.reset(token)
 
 
 # ----- what the engine uses ---------------------------------------------------------------
@@ -305,16 +202,6 @@ def stop_recording(recorder: Recorder) -> None:
     recorder.open = False
     if recorder.token is not None:
         _recorders.reset(recorder.token)
-
-
-@contextlib.contextmanager
-def suspended() -> Iterator[None]:
-    """Nothing read inside is recorded: the cache's own store, key file and digests."""
-    token = _recorders.set(())
-    try:
-        yield
-    finally:
-        _recorders.reset(token)
 
 
 def states(recorder: Recorder | None) -> tuple[FileState, ...]:
@@ -501,128 +388,9 @@ def depends_on(*patterns: str | os.PathLike[str]) -> None:
         for found in paths:
             path = os.path.abspath(found)
             is_dir = os.path.isdir(path)
-            seen = _first_sight(path, is_dir)
+            seen = first_sight(path, is_dir)
             for recorder in recorders:
                 recorder.note_read(path, is_dir, seen)
-
-
-def note_named(recorder: Recorder, named: pathlike.Named) -> None:
-    """Record the files, folders and absent files the miss's code names (see
-    :mod:`.pathlike` for the rule) as its reads, in ``recorder`` and the misses
-    enclosing it, as they are when the run ends: a file the run itself wrote through
-    a native writer is then seen as written, not as changed while it ran."""
-    if not named:
-        return
-    recorders = (recorder, *(r for r in _current() if r is not recorder))
-    cwd = recorder.cwd
-    with suspended():
-        for text in named.loose:
-            _note_name(text, cwd, recorders, True)
-        for text in named.strict:
-            _note_name(text, cwd, recorders, False)
-
-
-def _note_name(text: str, cwd: str, recorders: tuple[Recorder, ...], loose: bool) -> None:
-    """One name (``loose``: a value itself, so a plain word counts if its file exists)."""
-    pathy = pathlike.looks_like_path(text)
-    if not (pathy or loose):
-        return
-    if pathlike.is_glob(text):
-        if pathy:
-            _note_glob(pathlike.resolve(text, cwd), cwd, recorders)
-        return
-    path = pathlike.resolve(text, cwd)
-    if path in recorders[0].read or pathlike.never(path, cwd):
-        return
-    try:
-        found = os.stat(path)
-    except (OSError, ValueError):
-        if pathy and not _left_out(path):
-            for recorder in recorders:
-                recorder.note_read(path, False, None)
-        return
-    _note_found(path, stat_module.S_ISDIR(found.st_mode), recorders)
-
-
-def _note_found(path: str, is_dir: bool, recorders: tuple[Recorder, ...]) -> None:
-    if _left_out(path):
-        return
-    seen = _first_sight(path, is_dir)
-    for recorder in recorders:
-        recorder.note_read(path, is_dir, seen)
-
-
-def _note_glob(pattern: str, cwd: str, recorders: tuple[Recorder, ...]) -> None:
-    """A glob: the files it matches, and the listing of its fixed leading folder (a new
-    match there is a change) unless that folder is one :func:`.pathlike.never` names."""
-    parts = pattern.split(os.sep)
-    fixed = next(i for i, part in enumerate(parts) if pathlike.is_glob(part))
-    folder = os.sep.join(parts[:fixed]) or os.sep
-    if os.path.isdir(folder) and not pathlike.never(folder, cwd):
-        _note_found(folder, True, recorders)
-    for found in sorted(glob.glob(pattern, recursive=True)):
-        if found not in recorders[0].read and not pathlike.never(found, cwd):
-            _note_found(found, os.path.isdir(found), recorders)
-
-
-# Readers that open files natively (C++, Rust, C), out of the audit hook's sight:
-# pyarrow, polars, pandas' parquet/feather/orc/HDF5 paths, h5py, netCDF, OpenCV, the
-# databases.  Names as the code spells them (``pq.read_table``, ``pl.scan_csv``).
-NATIVE_READERS = frozenset(
-    {
-        "read_parquet",
-        "scan_parquet",
-        "read_table",
-        "read_feather",
-        "read_ipc",
-        "scan_ipc",
-        "read_orc",
-        "read_hdf",
-        "read_delta",
-        "scan_delta",
-        "read_avro",
-        "scan_csv",
-        "read_ndjson",
-        "scan_ndjson",
-        "read_excel",
-        "read_database",
-        "read_sql",
-        "open_dataset",
-        "open_mfdataset",
-        "imread",
-        "File",
-        "dataset",
-    }
-)
-
-
-def unseen_readers(names: Iterable[str]) -> tuple[str, ...]:
-    """Which of the names a miss's code uses are native file readers (sorted)."""
-    return tuple(sorted(NATIVE_READERS.intersection(names)))
-
-
-def code_names(functions: Iterable[object]) -> set[str]:
-    """Every global and attribute name the code of ``functions`` uses, nested code
-    (comprehensions, inner functions) included."""
-    names: set[str] = set()
-    for fn in functions:
-        code = getattr(fn, "__code__", None)
-        if isinstance(code, CodeType):
-            names |= _names_in(code)
-    return names
-
-
-@functools.lru_cache(maxsize=4096)
-def _names_in(code: CodeType) -> frozenset[str]:
-    """The names ``code`` and the code nested in it use (once per code object: a miss
-    of a function that read no file asks again)."""
-    names: set[str] = set()
-    stack = [code]
-    while stack:
-        found = stack.pop()
-        names.update(found.co_names)
-        stack.extend(c for c in found.co_consts if isinstance(c, CodeType))
-    return frozenset(names)
 
 
 def count_files(found: tuple[FileState, ...]) -> int:
@@ -632,9 +400,6 @@ def count_files(found: tuple[FileState, ...]) -> int:
 
 __all__ = [
     "depends_on",
-    "note_named",
-    "unseen_readers",
-    "code_names",
     "start_recording",
     "stop_recording",
     "suspended",

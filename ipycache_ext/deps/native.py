@@ -12,12 +12,29 @@ plus pandas' readers that hand the file to one (``pd.read_parquet``, ``pd.read_s
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import messages, notify
+from ..parts import FileState, Part, PartKind
 from .facts import facts_of
+
+if TYPE_CHECKING:
+    from ..store.memory import OwnerStats
+
+# Parts whose value the code holds (not its code, options or defaults as a whole).
+VALUE_KINDS = frozenset(
+    {
+        PartKind.ARGUMENT,
+        PartKind.GLOBAL,
+        PartKind.CLOSURE,
+        PartKind.VARIABLE,
+        PartKind.CLASS_ATTRIBUTE,
+    }
+)
 
 # Module roots whose readers open files natively.
 NATIVE_MODULES = frozenset(
@@ -132,4 +149,106 @@ def _spelled(names: dict[str, None]) -> tuple[str, ...]:
     )
 
 
-__all__ = ["Unseen", "unseen_work", "NATIVE_MODULES", "PANDAS_NATIVE", "PROCESS_MODULES"]
+# Readers that open files natively (C++, Rust, C), out of the audit hook's sight:
+# pyarrow, polars, pandas' parquet/feather/orc/HDF5 paths, h5py, netCDF, OpenCV, the
+# databases.  Names as the code spells them (``pq.read_table``, ``pl.scan_csv``).
+NATIVE_READERS = frozenset(
+    {
+        "read_parquet",
+        "scan_parquet",
+        "read_table",
+        "read_feather",
+        "read_ipc",
+        "scan_ipc",
+        "read_orc",
+        "read_hdf",
+        "read_delta",
+        "scan_delta",
+        "read_avro",
+        "scan_csv",
+        "read_ndjson",
+        "scan_ndjson",
+        "read_excel",
+        "read_database",
+        "read_sql",
+        "open_dataset",
+        "open_mfdataset",
+        "imread",
+        "File",
+        "dataset",
+    }
+)
+
+
+def unseen_readers(names: Iterable[str]) -> tuple[str, ...]:
+    """Which of the names a miss's code uses are native file readers (sorted)."""
+    return tuple(sorted(NATIVE_READERS.intersection(names)))
+
+
+def code_names(functions: Iterable[object]) -> set[str]:
+    """Every global and attribute name the code of ``functions`` uses, nested code
+    (comprehensions, inner functions) included."""
+    names: set[str] = set()
+    for fn in functions:
+        code = getattr(fn, "__code__", None)
+        if isinstance(code, types.CodeType):
+            names |= _names_in(code)
+    return names
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_in(code: types.CodeType) -> frozenset[str]:
+    """The names ``code`` and the code nested in it use (once per code object: a miss
+    of a function that read no file asks again)."""
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        found = stack.pop()
+        names.update(found.co_names)
+        stack.extend(c for c in found.co_consts if isinstance(c, types.CodeType))
+    return frozenset(names)
+
+
+def hint(
+    label: str,
+    parts: list[Part],
+    uses: tuple[Iterable[tuple[str, Any]], Iterable[str]],
+    read: tuple[FileState, ...],
+    wrote: bool,
+    stats: OwnerStats,
+) -> tuple[str, ...]:
+    """The native readers a miss's note names, once per function or cell, when the run
+    recorded no file (they may have read one unseen); work handed to process pools is
+    said once too, in a warning of its own.  ``uses``: a cell's ``(name, value)`` pairs
+    and names beyond its key's parts."""
+    values, names = uses
+    functions = [part.value for part in parts if part.kind is PartKind.CODE]
+    held = [
+        (part.name, part.value)
+        for part in parts
+        if part.kind in VALUE_KINDS and (not part.by_name or part.value is not None)
+    ]
+    unseen = unseen_work(functions, [*held, *values])
+    if unseen.pools and not stats.pools_hinted:
+        stats.pools_hinted = True
+        notify.emit(messages.process_pool_hint(label, unseen.pools))
+    if stats.readers_hinted or wrote or any(s.exists and not s.is_dir for s in read):
+        return ()  # a file was recorded (its own outputs count too)
+    found = unseen.readers
+    if not found:  # and the names a native reader is known by, in any module
+        found = unseen_readers(code_names(functions) | set(names))
+    stats.readers_hinted = bool(found)
+    return found
+
+
+__all__ = [
+    "hint",
+    "Unseen",
+    "unseen_work",
+    "unseen_readers",
+    "code_names",
+    "NATIVE_READERS",
+    "NATIVE_MODULES",
+    "PANDAS_NATIVE",
+    "PROCESS_MODULES",
+]

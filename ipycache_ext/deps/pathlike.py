@@ -37,12 +37,17 @@ Relative names resolve against the working directory the miss started in.
 from __future__ import annotations
 
 import functools
+import glob
 import itertools
 import os
 import re
+import stat as stat_module
 import types
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from . import files, recording
+from .recording import Recorder
 
 LONGEST = 4096  # characters: PATH_MAX on Linux
 ITEMS = 256  # items of one container looked at
@@ -230,7 +235,73 @@ def never(path: str, cwd: str) -> bool:
 EMPTY = Named()  # shared: never added to
 
 
+# ----- recording them ------------------------------------------------------------------
+
+
+def note_named(recorder: Recorder, named: Named, strings: Iterable[str] = ()) -> None:
+    """Record the files, folders and absent files the miss's code names (see
+    :mod:`.pathlike` for the rule) as its reads, in ``recorder`` and the misses
+    enclosing it, as they are when the run ends: a file the run itself wrote through
+    a native writer is then seen as written, not as changed while it ran."""
+    if strings:
+        named = named.joined(EMPTY)  # a copy: the key's may be shared
+        named.add_strings(strings)
+    if not named:
+        return
+    recorders = (recorder, *(r for r in recording.current() if r is not recorder))
+    cwd = recorder.cwd
+    with files.suspended():
+        for text in named.loose:
+            _note_name(text, cwd, recorders, True)
+        for text in named.strict:
+            _note_name(text, cwd, recorders, False)
+
+
+def _note_name(text: str, cwd: str, recorders: tuple[Recorder, ...], loose: bool) -> None:
+    """One name (``loose``: a value itself, so a plain word counts if its file exists)."""
+    pathy = looks_like_path(text)
+    if not (pathy or loose):
+        return
+    if is_glob(text):
+        if pathy:
+            _note_glob(resolve(text, cwd), cwd, recorders)
+        return
+    path = resolve(text, cwd)
+    if path in recorders[0].read or never(path, cwd):
+        return
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        if pathy and not files.left_out(path):
+            for recorder in recorders:
+                recorder.note_read(path, False, None)
+        return
+    _note_found(path, stat_module.S_ISDIR(found.st_mode), recorders)
+
+
+def _note_found(path: str, is_dir: bool, recorders: tuple[Recorder, ...]) -> None:
+    if files.left_out(path):
+        return
+    seen = files.first_sight(path, is_dir)
+    for recorder in recorders:
+        recorder.note_read(path, is_dir, seen)
+
+
+def _note_glob(pattern: str, cwd: str, recorders: tuple[Recorder, ...]) -> None:
+    """A glob: the files it matches, and the listing of its fixed leading folder (a new
+    match there is a change) unless that folder is one :func:`.never` names."""
+    parts = pattern.split(os.sep)
+    fixed = next(i for i, part in enumerate(parts) if is_glob(part))
+    folder = os.sep.join(parts[:fixed]) or os.sep
+    if os.path.isdir(folder) and not never(folder, cwd):
+        _note_found(folder, True, recorders)
+    for found in sorted(glob.glob(pattern, recursive=True)):
+        if found not in recorders[0].read and not never(found, cwd):
+            _note_found(found, os.path.isdir(found), recorders)
+
+
 __all__ = [
+    "note_named",
     "NO_NAME",
     "Named",
     "EMPTY",
