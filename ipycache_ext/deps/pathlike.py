@@ -246,6 +246,8 @@ def note_named(recorder: Recorder, named: Named, strings: Iterable[str] = ()) ->
     if strings:
         named = named.joined(EMPTY)  # a copy: the key's may be shared
         named.add_strings(strings)
+    elif named is EMPTY:  # the common miss: no name at all
+        return
     if not named:
         return
     recorders = (recorder, *(r for r in recording.current() if r is not recorder))
