@@ -4,8 +4,8 @@ Native readers (pyarrow, polars, DuckDB, HDF5, netCDF) open files in C, where th
 audit hook of :mod:`.files` never sees them, and ``os.path.exists`` raises no audit
 event at all.  Yet the code that calls them names the file: an argument
 ``"sales.parquet"``, a global ``DATA = Path("data")``, a constant in its code, a path
-quoted in SQL text (``read_parquet('x.parquet')``).  This module finds those names;
-:func:`.files.note_named` records them as the miss's reads, so a hit stats them like
+quoted in SQL text (``read_parquet('x.parquet')``).  This module finds those names and
+:func:`note_named` records them as the miss's reads, so a hit stats them like
 files the run opened.
 
 The rule, precisely:
