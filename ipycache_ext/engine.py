@@ -40,6 +40,7 @@ from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.sizes import approx_size, memory_budget
 from .store.tier import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
+from .verify import recheck_due, rechecked, say_unseen
 
 Call = TypeVar("Call")  # what one call carries to the hooks: arguments, or a cell's run
 
@@ -54,6 +55,20 @@ class Policy:
     allow_mutation: bool = False
     quiet: bool = False  # no miss/hit notes of its own (warnings still show)
     max_size: int | None = None  # bytes this function's entries may hold together
+    verify_share: float | None = None  # None: follow ``%config MemoMagics.verify_share``
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a stored entry may be used, and if not why: files that changed
+    (``reasons``), or how it went (``gone``: "invalid" when ``validate`` refused it)."""
+
+    usable: bool
+    reasons: tuple[Reason, ...] = ()
+    gone: str | None = None
+
+
+_USABLE = Verdict(True)
 
 
 class Cached(Generic[Call]):
@@ -68,12 +83,14 @@ class Cached(Generic[Call]):
     nests = True
     validates = True  # False: :meth:`still_valid` always says True (skip the call)
     as_stored = False  # True: :meth:`deliver` of a memory hit is ``entry.value`` (skip it)
+    reruns_deliver = False  # True: a re-run (verify_share) did what a hit delivers (a cell)
 
     def __init__(self, owner: str, label: str, policy: Policy) -> None:
         self.owner = owner
         self.label = label
         self.policy = policy
         self._counted = (owner, label, self.kind, policy.max_entries)
+        self._share = policy.verify_share
         # Whether a miss stores something else than what the run returned (a cell's
         # record): if not, the hook is not called on every miss.
         self._transforms = type(self).stored_value is not Cached.stored_value
@@ -134,6 +151,13 @@ class Cached(Generic[Call]):
         """What a miss returns, given what it stored."""
         return stored
 
+    def result_digest(self, stored: Any) -> bytes:
+        """The digest ``verify`` compares a stored result with a new run's by."""
+        raise NotImplementedError
+
+    def recall(self, digest: bytes, call: Call) -> None:
+        """Keep what a miss was called with, so ``%memo_verify NAME`` can run it again."""
+
     # ----- the sync path -----------------------------------------------------------------
 
     def lookup(
@@ -152,6 +176,9 @@ class Cached(Generic[Call]):
             latest = not (self.nests and active and depth.get())  # an outermost call
             entry = STORE.hit(owner, digest, self._counted, latest)
             if entry is not None and not entry.files:  # :meth:`_served`, inline
+                share = self._share
+                if (SETTINGS.verify_share if share is None else share) and recheck_due(self):
+                    return rechecked(self, key, call, entry, compute, args, kwargs)
                 if self.as_stored and entry.fingerprint is None:
                     return entry.value
                 return self._served(call, entry)
@@ -166,6 +193,10 @@ class Cached(Generic[Call]):
             pending.wait()
             entry = self._live(call, owner, digest)
         else:
+            share = self._share
+            if (SETTINGS.verify_share if share is None else share) and recheck_due(self):
+                STORE.record_hit(self.stats(), entry, not (self.nests and depth.get()))
+                return rechecked(self, key, call, entry, compute, args, kwargs)
             return self._hit(call, entry)
         claim = None
         try:
@@ -234,13 +265,40 @@ class Cached(Generic[Call]):
         return None if entry is None else self._valid(call, owner, digest, entry)
 
     def _valid(self, call: Call, owner: str, digest: bytes, entry: Entry) -> Entry | None:
-        """``entry`` unless a file its run read changed or ``validate`` rejects it."""
-        if entry.files and self._stale(entry, digest):
-            return None
+        """``entry`` unless :meth:`judge` rejects it; a rejected entry is dropped (a file
+        changed: the miss that follows says which)."""
+        verdict = self.judge(call, entry)
+        if verdict.usable:
+            return entry
+        self._reject(owner, digest, entry, verdict)
+        return None
+
+    def judge(self, call: Call, entry: Entry) -> Verdict:
+        """Whether a stored ``entry`` may be used now: the one decision a lookup and a
+        dry run (``explain``) share, so they cannot disagree.
+
+        It changes nothing (the caller acts on the verdict) except that a file whose
+        stat moved with the same bytes gets its new stat, and ``validate`` is called
+        once: a dry run asks it too, as the lookup it stands for would.
+        """
+        if entry.files:
+            reasons = self._file_reasons(entry)
+            if reasons:
+                return Verdict(False, reasons)
         if self.validates and not self.still_valid(call, entry):
-            STORE.drop(owner, digest, "invalid")
-            return None
-        return entry
+            return Verdict(False, gone="invalid")
+        return _USABLE
+
+    def _reject(self, owner: str, digest: bytes, entry: Entry, verdict: Verdict) -> None:
+        """Drop an entry :meth:`judge` rejected, keeping why for the miss note."""
+        if not verdict.reasons:
+            STORE.drop(owner, digest, verdict.gone)
+            return
+        STORE.drop(owner, digest, None, only=entry)
+        with _stale_lock:
+            while len(_stale_reasons) >= _STALE_KEPT:
+                _stale_reasons.pop(next(iter(_stale_reasons)))
+            _stale_reasons[(owner, digest)] = verdict.reasons
 
     def _persists(self) -> bool:
         """Whether this thing wants the persistent tier now (what :func:`.tier.tier`
@@ -342,6 +400,8 @@ class Cached(Generic[Call]):
                     self.describe(call), seconds, list(reasons), unseen, self.label
                 )
             notify.emit(note)
+        say_unseen(self, call, key, run, stats)
+        self.recall(key.digest, call)
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
 
@@ -373,31 +433,26 @@ class Cached(Generic[Call]):
         return found
 
     def _usable(self, call: Call, stored: Entry, digest: bytes) -> bool:
-        """An entry from the tier: usable unless a file it read changed or ``validate``
-        rejects it."""
-        return not (stored.files and self._stale(stored, digest)) and self.still_valid(call, stored)
+        """An entry from the tier: usable unless :meth:`judge` rejects it."""
+        verdict = self.judge(call, stored)
+        if not verdict.usable and verdict.reasons:
+            self._reject(self.owner, digest, stored, verdict)
+        return verdict.usable
 
-    def _stale(self, entry: Entry, digest: bytes) -> bool:
-        """True if a file the entry's run read changed: the entry is dropped and the
-        miss that follows says which file.  Same bytes under a new stat: still valid."""
+    def _file_reasons(self, entry: Entry) -> tuple[Reason, ...]:
+        """Why files the entry's run read no longer match (empty: all unchanged).  Same
+        bytes under a new stat: unchanged, and the entry keeps the new stat."""
         if not SETTINGS.track_files:
-            return False
+            return ()
         fast = entry.stat_check
         if fast is None:
             fast = entry.stat_check = files.stat_check(entry.files) or False
         if fast and files.unchanged(fast):
-            return False
+            return ()
         reasons, refreshed = files.check(entry.files)
         if refreshed is not None:
             entry.files, entry.stat_check = refreshed, None
-        if not reasons:
-            return False
-        STORE.drop(self.owner, digest, None, only=entry)
-        with _stale_lock:
-            while len(_stale_reasons) >= _STALE_KEPT:
-                _stale_reasons.pop(next(iter(_stale_reasons)))
-            _stale_reasons[(self.owner, digest)] = tuple(reasons)
-        return True
+        return tuple(reasons)
 
     def _hit(self, call: Call, entry: Entry) -> Any:
         if entry.files:

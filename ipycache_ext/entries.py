@@ -53,7 +53,13 @@ class Explanation:
 
 
 def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanation:
-    """Would ``call`` (whose key is ``key``) hit?  Nothing runs and nothing is counted."""
+    """Would ``call`` (whose key is ``key``) hit?  Nothing runs and nothing is counted.
+
+    A found entry is judged by :meth:`~ipycache_ext.engine.Cached.judge`, the decision
+    the real lookup takes (files read, ``depends_on``, globs, ``validate``), without
+    acting on it: the entry is not dropped.  ``validate`` is called once, as the call
+    would call it.
+    """
     entry, gone = STORE.peek(cached.owner, key.digest)
     where = None
     if entry is None:
@@ -61,8 +67,12 @@ def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanat
         if tier is not None:
             entry = tier.load(cached.owner, key.digest, cached.label)
             where = tier.backend.where
-    if entry is not None and not cached.still_valid(call, entry):
-        entry, gone = None, "invalid"
+    if entry is not None:
+        verdict = cached.judge(call, entry)
+        if verdict.reasons:
+            return Explanation(what, False, reasons=verdict.reasons)
+        if not verdict.usable:
+            entry, gone = None, verdict.gone
     if entry is not None:
         age = None if entry.stored_at is None else max(0.0, time.time() - entry.stored_at)
         return Explanation(what, True, where, age, approx_size(entry.value), entry.hits)

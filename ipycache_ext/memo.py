@@ -13,6 +13,7 @@ import functools
 import inspect
 import io
 import types
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -26,10 +27,12 @@ from .entries import Explanation, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey
+from .methods import MemoMethod, in_class_body
 from .mutation import fingerprint, never_mutated, private_copy, was_mutated
 from .store import owners as persisted
 from .store import tier as persistent
 from .store.memory import STORE, Entry
+from .verify import Verification, verify
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
@@ -38,6 +41,9 @@ _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray, range})
 
 FunctionCall = tuple[tuple, dict]  # (args, kwargs)
+# The latest engine of each memoized function (``%memo_verify NAME`` finds it here).
+ENGINES: weakref.WeakValueDictionary[str, MemoizedFunction] = weakref.WeakValueDictionary()
+RECALLED = 16  # misses per function whose arguments ``%memo_verify NAME`` can run again
 
 # Streamlit's legacy ``st.cache`` names for options that mean the same here; its other
 # names of the same meaning (persist, hash_funcs, max_entries, ttl, show_spinner,
@@ -68,9 +74,17 @@ class MemoOptions:
     validate: Callable[[Any], Any] | None = None
     copy: bool = False
     max_size: int | None = None  # bytes this function's entries may hold in memory
+    verify_share: float | None = None  # None: follow %config MemoMagics.verify_share
 
     def __post_init__(self) -> None:
         self._check_types()
+        share = self.verify_share
+        if share is not None and (
+            isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1
+        ):
+            raise MemoOptionError(
+                messages.bad_option_error("verify_share", share, "None or a number from 0 to 1")
+            )
         ttl = self.ttl
         for name in ("max_entries", "max_size"):
             bound = getattr(self, name)
@@ -136,6 +150,7 @@ class MemoOptions:
             self.persist,
             self.allow_output_mutation,
             max_size=self.max_size,
+            verify_share=None if self.verify_share is None else float(self.verify_share),
         )
 
 
@@ -191,6 +206,8 @@ class MemoizedFunction(Cached[FunctionCall]):
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self._warned_iterator = False
+        self._recalled: dict[bytes, FunctionCall] = {}
+        ENGINES[owner] = self
         self.stats()
 
     # What functools.update_wrapper does not copy, read from the function itself so
@@ -225,6 +242,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Empty this function's entries: in memory, and in the persistent store when
         it persists (a note says how many persisted entries went)."""
         STORE.clear(self.owner)
+        self._recalled.clear()
         self._keys.forget()
         persist = self.policy.persist
         tier = persistent.tier(True) if persist else None
@@ -242,6 +260,23 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Remove the one entry for these arguments (memory, and the persistent store
         when this function persists); True if memory held one."""
         return clear_one(self, self._key(args, kwargs))
+
+    def verify(self, *args: Any, **kwargs: Any) -> Verification:
+        """Is the stored result of ``f(*args, **kwargs)`` still what a run gives now?
+        The function runs again (not counted as a miss) and its result is compared with
+        the stored one by digest; a stale one is replaced.  Says and returns the verdict."""
+        __tracebackhide__ = True  # IPython shows the user's frames only
+        call = (args, kwargs)
+        return verify(self, self._key(args, kwargs), call, self.__memo_wrapped__, args, kwargs)
+
+    def verify_all(self) -> list[Verification]:
+        """:meth:`verify` for every stored entry whose call this kernel made (the
+        arguments of the last misses are kept, :data:`RECALLED` of them)."""
+        found = []
+        for digest, (args, kwargs) in list(self._recalled.items()):
+            if STORE.peek(self.owner, digest)[0] is not None:
+                found.append(self.verify(*args, **kwargs))
+        return found
 
     # ----- the call --------------------------------------------------------------------
 
@@ -343,6 +378,17 @@ class MemoizedFunction(Cached[FunctionCall]):
     def unpicklable_warning(self, stored: Any, exc: BaseException) -> messages.Note:
         return messages.unpicklable_warning(self._name, type(stored).__name__, exc)
 
+    def result_digest(self, stored: Any) -> bytes:
+        return self._hasher.digest(stored, "the result")
+
+    def recall(self, digest: bytes, call: FunctionCall) -> None:
+        """Keep the last :data:`RECALLED` misses' arguments (by reference), for
+        ``%memo_verify NAME``."""
+        recalled = self._recalled
+        recalled[digest] = call
+        if len(recalled) > RECALLED:
+            del recalled[next(iter(recalled))]
+
 
 def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Memoize ``fn`` on its arguments, the globals it reads and its code, transitively.
@@ -394,7 +440,9 @@ def front(engine: MemoizedFunction) -> Callable[..., Any]:
     found.__defaults__, found.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
     found.owner, found.label, found.options = engine.owner, engine.label, engine.options
     found.cache_info, found.cache_clear = engine.cache_info, engine.cache_clear
-    found.explain, found.clear = engine.explain, engine.clear
+    found.explain, found.clear, found.verify = engine.explain, engine.clear, engine.verify
+    if in_class_body(fn):
+        return MemoMethod(memoized, fn)
     return memoized
 
 

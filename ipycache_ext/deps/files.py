@@ -39,10 +39,12 @@ import xxhash
 
 from ..config import SETTINGS
 from ..parts import FileState, Reason, ReasonKind
+from . import unseen
 from .usercode import _in_environment, route_audit
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir"})
+_FILE_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir"})
+_EVENTS = _FILE_EVENTS | unseen.EVENTS  # the network and processes: :mod:`.unseen`
 _SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
 _COMPILED_SUFFIXES = (".pyc", ".pyo")
 _IMPORT_FRAMES = "<frozen importlib"
@@ -55,13 +57,15 @@ Seen = Stat | frozenset[str]  # a directory's names when first listed
 
 class Recorder:
     """What one miss read and wrote: path -> (is a directory, what it was when first
-    seen: a file's stat, a directory's names)."""
+    seen: a file's stat, a directory's names); and the network connections and
+    processes it used (:mod:`.unseen`), each once, in order."""
 
-    __slots__ = ("read", "written", "token")
+    __slots__ = ("read", "written", "touched", "token")
 
     def __init__(self) -> None:
         self.read: dict[str, tuple[bool, Seen]] = {}
         self.written: set[str] = set()
+        self.touched: dict[unseen.Touch, None] = {}
         self.token: contextvars.Token[tuple[Recorder, ...]] | None = None
 
     def note_read(self, path: str, is_dir: bool, seen: Seen) -> None:
@@ -83,7 +87,11 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     """A file event while some miss is recording (routed by the one audit hook)."""
     recorders = _recorders.get()
     if recorders:
-        _record(event, args, recorders)
+        if event in _FILE_EVENTS:
+            _record(event, args, recorders)
+        elif (touch := unseen.touch_of(event, args)) is not None:
+            for recorder in recorders:
+                recorder.touched[touch] = None
 
 
 def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:

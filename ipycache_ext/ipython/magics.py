@@ -22,13 +22,20 @@ from .. import messages, notify
 from ..callkeys import forget_all
 from ..config import SETTINGS
 from ..entries import Explanation, entry_facts
-from ..memo import memo
+from ..memo import ENGINES, memo
 from ..store import owners as persisted
 from ..store import tier as persistent
 from ..store.memory import STORE
 from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
-from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
+from .cellrun import (
+    CellOptions,
+    explain_memo_cell,
+    last_cell,
+    run_memo_cell,
+    split_statement,
+    verify_memo_cell,
+)
 from .sink import CellSink, show
 from .spinner import Spinner
 
@@ -103,6 +110,15 @@ class MemoMagics(Magics):
         30.0, min=0.0, help="Seconds a remote store that failed is skipped (memory only)."
     ).tag(config=True)
 
+    verify_share = Float(
+        0.0,
+        min=0.0,
+        max=1.0,
+        help="Share of cache hits run again and compared with the stored result (0.02: one "
+        "in 50); a result that differs is replaced, with a warning naming what the key "
+        "could not see. A development-time check: each re-check costs a full run.",
+    ).tag(config=True)
+
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
         "notes": "notes",
@@ -117,6 +133,7 @@ class MemoMagics(Magics):
         "track_files": "track_files",
         "max_memory": "max_memory",
         "s3_endpoint": "s3_endpoint",
+        "verify_share": "verify_share",
     }
 
     @classmethod
@@ -239,6 +256,33 @@ class MemoMagics(Magics):
         return fn.explain(*args, **kwargs)
 
     @line_magic
+    def memo_verify(self, line: str = "") -> None:
+        """Run stored results again now and say if each is still what a run gives.
+
+            %memo_verify f(2, 21)   that call's entry
+            %memo_verify NAME       every entry of a function (the calls this kernel
+                                    made) or the last cell run under that label
+
+        "fresh": the stored result equals a new run.  "STALE": it differs though the
+        key saw no change; the note names what the run used that the key cannot see,
+        and the new result replaces the stored one.
+        """
+        text = line.strip()
+        if is_call(text):
+            fn, args, kwargs = memoized_call(self.shell, text, "memo_verify")
+            fn.verify(*args, **kwargs)
+            return
+        name = text.strip("\"'")
+        for owner in self._owners_named(name, "memo_verify"):
+            stats = STORE.stats(owner, name)
+            if stats.kind == "cell":
+                found = last_cell(stats.label)
+                if found is not None:
+                    verify_memo_cell(self.shell, *found)
+            elif (engine := ENGINES.get(owner)) is not None:
+                engine.verify_all()
+
+    @line_magic
     def memo_info(self, line: str = "") -> messages.InfoTable | messages.StoreTable:
         """Table of every memoized function and cell: entries, hits, misses, memory.
 
@@ -279,6 +323,9 @@ class MemoMagics(Magics):
         rows = [entry_facts(entry, now).row() for owner in owners for entry in STORE.entries(owner)]
         outdated = sum(stats.evicted_outdated for owner, stats in STORE.owners() if owner in owners)
         title = messages.entry_heading(name, len(rows), outdated)
+        touched = tuple(t for owner, s in STORE.owners() if owner in owners for t in s.unseen)
+        if touched:
+            title += "; " + messages.unseen_inputs_line(touched)
         return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
 
     def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:
