@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from . import messages, notify
+from . import messages, notify, verdicts
 from .callkeys import forget_all
 from .config import SETTINGS
 from .deps import files
@@ -40,6 +39,7 @@ from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.sizes import approx_size, memory_budget
 from .store.tier import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
+from .verdicts import USABLE, Verdict
 from .verify import recheck_due, rechecked, say_unseen
 
 Call = TypeVar("Call")  # what one call carries to the hooks: arguments, or a cell's run
@@ -56,19 +56,6 @@ class Policy:
     quiet: bool = False  # no miss/hit notes of its own (warnings still show)
     max_size: int | None = None  # bytes this function's entries may hold together
     verify_share: float | None = None  # None: follow ``%config MemoMagics.verify_share``
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a stored entry may be used, and if not why: files that changed
-    (``reasons``), or how it went (``gone``: "invalid" when ``validate`` refused it)."""
-
-    usable: bool
-    reasons: tuple[Reason, ...] = ()
-    gone: str | None = None
-
-
-_USABLE = Verdict(True)
 
 
 class Cached(Generic[Call]):
@@ -195,8 +182,7 @@ class Cached(Generic[Call]):
         else:
             share = self._share
             if (SETTINGS.verify_share if share is None else share) and recheck_due(self):
-                STORE.record_hit(self.stats(), entry, not (self.nests and depth.get()))
-                return rechecked(self, key, call, entry, compute, args, kwargs)
+                return rechecked(self, key, call, entry, compute, args, kwargs, count=True)
             return self._hit(call, entry)
         claim = None
         try:
@@ -265,40 +251,28 @@ class Cached(Generic[Call]):
         return None if entry is None else self._valid(call, owner, digest, entry)
 
     def _valid(self, call: Call, owner: str, digest: bytes, entry: Entry) -> Entry | None:
-        """``entry`` unless :meth:`judge` rejects it; a rejected entry is dropped (a file
-        changed: the miss that follows says which)."""
-        verdict = self.judge(call, entry)
-        if verdict.usable:
+        """``entry`` unless :meth:`judge` rejects it (then it is dropped)."""
+        if (verdict := self.judge(call, entry)).usable:
             return entry
         self._reject(owner, digest, entry, verdict)
         return None
 
     def judge(self, call: Call, entry: Entry) -> Verdict:
-        """Whether a stored ``entry`` may be used now: the one decision a lookup and a
-        dry run (``explain``) share, so they cannot disagree.
-
-        It changes nothing (the caller acts on the verdict) except that a file whose
-        stat moved with the same bytes gets its new stat, and ``validate`` is called
-        once: a dry run asks it too, as the lookup it stands for would.
-        """
+        """May ``entry`` be used now?  The one decision lookups and dry runs (``explain``)
+        share: it drops nothing, and calls ``validate`` once, as the lookup would."""
         if entry.files:
-            reasons = self._file_reasons(entry)
+            reasons = verdicts.file_reasons(entry)
             if reasons:
                 return Verdict(False, reasons)
         if self.validates and not self.still_valid(call, entry):
             return Verdict(False, gone="invalid")
-        return _USABLE
+        return USABLE
 
     def _reject(self, owner: str, digest: bytes, entry: Entry, verdict: Verdict) -> None:
         """Drop an entry :meth:`judge` rejected, keeping why for the miss note."""
-        if not verdict.reasons:
-            STORE.drop(owner, digest, verdict.gone)
-            return
-        STORE.drop(owner, digest, None, only=entry)
-        with _stale_lock:
-            while len(_stale_reasons) >= _STALE_KEPT:
-                _stale_reasons.pop(next(iter(_stale_reasons)))
-            _stale_reasons[(owner, digest)] = verdict.reasons
+        if verdict.reasons:  # the miss says which files changed
+            verdicts.keep_reasons(owner, digest, verdict.reasons)
+        STORE.drop(owner, digest, None if verdict.reasons else verdict.gone, only=entry)
 
     def _persists(self) -> bool:
         """Whether this thing wants the persistent tier now (what :func:`.tier.tier`
@@ -351,7 +325,7 @@ class Cached(Generic[Call]):
         outermost = not (self.nests and depth.get())
         stats = STORE.stats(*self._counted)
         gone = STORE.how_gone(self.owner, key.digest)
-        stale = _stale_reasons.pop((self.owner, key.digest), None)
+        stale = verdicts.pop_reasons(self.owner, key.digest)
         before = stats.last_parts
         hasher = getattr(self, "_hasher", None)
         shown = outermost and not self.policy.quiet and SETTINGS.notes
@@ -434,25 +408,9 @@ class Cached(Generic[Call]):
 
     def _usable(self, call: Call, stored: Entry, digest: bytes) -> bool:
         """An entry from the tier: usable unless :meth:`judge` rejects it."""
-        verdict = self.judge(call, stored)
-        if not verdict.usable and verdict.reasons:
+        if not (verdict := self.judge(call, stored)).usable:  # not in memory: kept reasons
             self._reject(self.owner, digest, stored, verdict)
         return verdict.usable
-
-    def _file_reasons(self, entry: Entry) -> tuple[Reason, ...]:
-        """Why files the entry's run read no longer match (empty: all unchanged).  Same
-        bytes under a new stat: unchanged, and the entry keeps the new stat."""
-        if not SETTINGS.track_files:
-            return ()
-        fast = entry.stat_check
-        if fast is None:
-            fast = entry.stat_check = files.stat_check(entry.files) or False
-        if fast and files.unchanged(fast):
-            return ()
-        reasons, refreshed = files.check(entry.files)
-        if refreshed is not None:
-            entry.files, entry.stat_check = refreshed, None
-        return tuple(reasons)
 
     def _hit(self, call: Call, entry: Entry) -> Any:
         if entry.files:
@@ -482,12 +440,6 @@ class Cached(Generic[Call]):
 
 def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:
     return tuple(why_missed(before, now, gone))
-
-
-# Why an entry was found stale, until the miss that follows says so (bounded).
-_stale_reasons: dict[tuple[str, bytes], tuple[Reason, ...]] = {}
-_stale_lock = threading.Lock()
-_STALE_KEPT = 1024
 
 
 def clear_all() -> int:

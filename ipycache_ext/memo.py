@@ -78,13 +78,9 @@ class MemoOptions:
 
     def __post_init__(self) -> None:
         self._check_types()
-        share = self.verify_share
-        if share is not None and (
-            isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1
-        ):
-            raise MemoOptionError(
-                messages.bad_option_error("verify_share", share, "None or a number from 0 to 1")
-            )
+        share = self.verify_share  # type(...): True is not a share
+        if share is not None and (type(share) not in (int, float) or not 0 <= share <= 1):
+            raise MemoOptionError(messages.bad_option_error("verify_share", share, "0 to 1"))
         ttl = self.ttl
         for name in ("max_entries", "max_size"):
             bound = getattr(self, name)
@@ -206,7 +202,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self._warned_iterator = False
-        self._recalled: dict[bytes, FunctionCall] = {}
+        self.recalled: dict[bytes, FunctionCall] = {}
         ENGINES[owner] = self
         self.stats()
 
@@ -242,7 +238,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Empty this function's entries: in memory, and in the persistent store when
         it persists (a note says how many persisted entries went)."""
         STORE.clear(self.owner)
-        self._recalled.clear()
+        self.recalled.clear()
         self._keys.forget()
         persist = self.policy.persist
         tier = persistent.tier(True) if persist else None
@@ -268,15 +264,6 @@ class MemoizedFunction(Cached[FunctionCall]):
         __tracebackhide__ = True  # IPython shows the user's frames only
         call = (args, kwargs)
         return verify(self, self._key(args, kwargs), call, self.__memo_wrapped__, args, kwargs)
-
-    def verify_all(self) -> list[Verification]:
-        """:meth:`verify` for every stored entry whose call this kernel made (the
-        arguments of the last misses are kept, :data:`RECALLED` of them)."""
-        found = []
-        for digest, (args, kwargs) in list(self._recalled.items()):
-            if STORE.peek(self.owner, digest)[0] is not None:
-                found.append(self.verify(*args, **kwargs))
-        return found
 
     # ----- the call --------------------------------------------------------------------
 
@@ -384,7 +371,7 @@ class MemoizedFunction(Cached[FunctionCall]):
     def recall(self, digest: bytes, call: FunctionCall) -> None:
         """Keep the last :data:`RECALLED` misses' arguments (by reference), for
         ``%memo_verify NAME``."""
-        recalled = self._recalled
+        recalled = self.recalled
         recalled[digest] = call
         if len(recalled) > RECALLED:
             del recalled[next(iter(recalled))]

@@ -10,6 +10,7 @@ pass the instance as ``self``.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,12 @@ class BoundMemo:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__func__, name)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The method's signature without ``self``, as a bound method's."""
+        found = inspect.signature(self.__func__)
+        return found.replace(parameters=list(found.parameters.values())[1:])
 
     def __eq__(self, other: object) -> bool:
         return (

@@ -23,7 +23,7 @@ from .deps import files, unseen
 from .deps.unseen import Touch
 from .keys import CallKey
 from .parts import PartKind
-from .runs import Run
+from .runs import Run, depth
 from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.tier import Tier
@@ -179,10 +179,14 @@ def rechecked(
     compute: Callable[..., Any],
     args: tuple,
     kwargs: dict,
+    count: bool = False,
 ) -> Any:
-    """A counted hit run again (``verify_share``): a warning when the new result
-    differs, which then replaces the stored one and is what the caller gets."""
+    """A hit run again (``verify_share``; ``count``: not counted yet): a warning when
+    the new result differs, which then replaces the stored one and is what the caller
+    gets."""
     __tracebackhide__ = True  # IPython shows the user's frames only
+    if count:
+        STORE.record_hit(cached.stats(), entry, not (cached.nests and depth.get()))
     found = recheck(cached, key, call, entry, compute, args, kwargs)
     if found.stale:
         notify.emit(messages.verify_share_warning(found.what, found.suspects, cached.kind))

@@ -43,8 +43,7 @@ from . import unseen
 from .usercode import _in_environment, route_audit
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_FILE_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir"})
-_EVENTS = _FILE_EVENTS | unseen.EVENTS  # the network and processes: :mod:`.unseen`
+_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir"}) | unseen.EVENTS
 _SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
 _COMPILED_SUFFIXES = (".pyc", ".pyo")
 _IMPORT_FRAMES = "<frozen importlib"
@@ -57,8 +56,7 @@ Seen = Stat | frozenset[str]  # a directory's names when first listed
 
 class Recorder:
     """What one miss read and wrote: path -> (is a directory, what it was when first
-    seen: a file's stat, a directory's names); and the network connections and
-    processes it used (:mod:`.unseen`), each once, in order."""
+    seen: a file's stat, a directory's names); what it touched unseen (:mod:`.unseen`)."""
 
     __slots__ = ("read", "written", "touched", "token")
 
@@ -87,11 +85,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     """A file event while some miss is recording (routed by the one audit hook)."""
     recorders = _recorders.get()
     if recorders:
-        if event in _FILE_EVENTS:
-            _record(event, args, recorders)
-        elif (touch := unseen.touch_of(event, args)) is not None:
-            for recorder in recorders:
-                recorder.touched[touch] = None
+        (unseen.record if event in unseen.EVENTS else _record)(event, args, recorders)
 
 
 def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
@@ -208,7 +202,9 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
                 continue
             is_dir, first = recorder.read[path]
             if is_dir:
-                outputs = tuple(sorted(os.path.basename(p) for p in written if _parent(p) == path))
+                outputs = tuple(
+                    sorted(os.path.basename(p) for p in written if os.path.dirname(p) == path)
+                )
                 state = current(path, True, outputs)
                 if isinstance(first, frozenset) and _names_digest(first, outputs) != state.digest:
                     state = _unknown(path, True, _stat_of(state), outputs)
@@ -218,10 +214,6 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
                     state = _unknown(path, False, first if isinstance(first, tuple) else None)
             found.append(state)
     return tuple(found)
-
-
-def _parent(path: str) -> str:
-    return os.path.dirname(path)
 
 
 def inherit(found: tuple[FileState, ...]) -> None:

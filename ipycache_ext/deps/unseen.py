@@ -82,6 +82,14 @@ def touch_of(event: str, args: tuple[Any, ...]) -> Touch | None:
     return None
 
 
+def record(event: str, args: tuple[Any, ...], recorders: Iterable[Any]) -> None:
+    """An event of :data:`EVENTS` during misses: each recorder keeps its touch once."""
+    touch = touch_of(event, args)
+    if touch is not None:
+        for recorder in recorders:
+            recorder.touched[touch] = None
+
+
 def _argv(command: Any) -> str:
     try:
         return " ".join(_text(part) for part in command)
@@ -159,6 +167,7 @@ __all__ = [
     "Touch",
     "EVENTS",
     "touch_of",
+    "record",
     "first_per_channel",
     "hinted",
     "random_state",

@@ -22,22 +22,16 @@ from .. import messages, notify
 from ..callkeys import forget_all
 from ..config import SETTINGS
 from ..entries import Explanation, entry_facts
-from ..memo import ENGINES, memo
+from ..memo import memo
 from ..store import owners as persisted
 from ..store import tier as persistent
 from ..store.memory import STORE
 from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
-from .cellrun import (
-    CellOptions,
-    explain_memo_cell,
-    last_cell,
-    run_memo_cell,
-    split_statement,
-    verify_memo_cell,
-)
+from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
 from .sink import CellSink, show
 from .spinner import Spinner
+from .verifying import verify_line
 
 
 class _Secret(str):
@@ -114,9 +108,8 @@ class MemoMagics(Magics):
         0.0,
         min=0.0,
         max=1.0,
-        help="Share of cache hits run again and compared with the stored result (0.02: one "
-        "in 50); a result that differs is replaced, with a warning naming what the key "
-        "could not see. A development-time check: each re-check costs a full run.",
+        help="Share of hits run again and compared with the stored result (0.02: one in "
+        "50; each costs a run): a differing one is replaced, with a warning.",
     ).tag(config=True)
 
     # Each trait is mirrored into the one settings object the engine reads.
@@ -257,30 +250,14 @@ class MemoMagics(Magics):
 
     @line_magic
     def memo_verify(self, line: str = "") -> None:
-        """Run stored results again now and say if each is still what a run gives.
+        """Run stored results again; say if each equals a new run ("fresh") or not
+        ("STALE", naming what the key cannot see; the new result replaces it).
 
             %memo_verify f(2, 21)   that call's entry
-            %memo_verify NAME       every entry of a function (the calls this kernel
-                                    made) or the last cell run under that label
-
-        "fresh": the stored result equals a new run.  "STALE": it differs though the
-        key saw no change; the note names what the run used that the key cannot see,
-        and the new result replaces the stored one.
+            %memo_verify NAME       a function's entries (calls this kernel made), or
+                                    the last cell run under that label
         """
-        text = line.strip()
-        if is_call(text):
-            fn, args, kwargs = memoized_call(self.shell, text, "memo_verify")
-            fn.verify(*args, **kwargs)
-            return
-        name = text.strip("\"'")
-        for owner in self._owners_named(name, "memo_verify"):
-            stats = STORE.stats(owner, name)
-            if stats.kind == "cell":
-                found = last_cell(stats.label)
-                if found is not None:
-                    verify_memo_cell(self.shell, *found)
-            elif (engine := ENGINES.get(owner)) is not None:
-                engine.verify_all()
+        verify_line(self.shell, line.strip(), self._owners_named)
 
     @line_magic
     def memo_info(self, line: str = "") -> messages.InfoTable | messages.StoreTable:

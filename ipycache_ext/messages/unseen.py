@@ -90,10 +90,6 @@ def verify_share_warning(what: str, suspects: tuple[Touch, ...], kind: str) -> N
     return verified_stale_warning(what, suspects, kind)
 
 
-def bad_share_error(value: object) -> str:
-    return f"verify_share must be a number from 0 to 1 (a share of hits), not {value!r}"
-
-
 __all__ = [
     "touch_text",
     "touches_text",
@@ -103,5 +99,4 @@ __all__ = [
     "verified_stale_warning",
     "nothing_to_verify_note",
     "verify_share_warning",
-    "bad_share_error",
 ]
