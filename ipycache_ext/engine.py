@@ -68,7 +68,8 @@ class Cached(Generic[Call]):
 
     kind = "function"
     nests = True
-    validates = True  # False: :meth:`still_valid` always says True (skip the call)
+    # False: :meth:`still_valid` always says True (skip the call), and no own share
+    validates = True  # of hits is re-checked (only ``MemoMagics.verify_share``'s)
     as_stored = False  # True: :meth:`deliver` of a memory hit is ``entry.value`` (skip it)
     reruns_deliver = False  # True: a re-run (verify_share) did what a hit delivers (a cell)
 
@@ -163,8 +164,7 @@ class Cached(Generic[Call]):
             latest = not (self.nests and active and depth.get())  # an outermost call
             entry = STORE.hit(owner, digest, self._counted, latest)
             if entry is not None and not entry.files:  # :meth:`_served`, inline
-                share = self._share
-                if (SETTINGS.verify_share if share is None else share) and recheck_due(self):
+                if SETTINGS.verify_share and recheck_due(self):  # own share: validates
                     return rechecked(self, key, call, entry, compute, args, kwargs)
                 if self.as_stored and entry.fingerprint is None:
                     return entry.value

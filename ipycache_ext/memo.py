@@ -195,7 +195,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         owner = f"{fn.__module__}.{fn.__qualname__}"
         super().__init__(owner, self._name, options.policy())
         self.options = options
-        self.validates = options.validate is not None
+        self.validates = options.validate is not None or bool(options.verify_share)
         self.as_stored = not options.copy
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
         self._keys = CallKeys(fn, owner.encode(), CallShape(fn), self._hasher)
