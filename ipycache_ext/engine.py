@@ -140,8 +140,7 @@ class Cached(Generic[Call]):
         return stored
 
     def result_digest(self, stored: Any) -> bytes:
-        """The digest ``verify`` compares a stored result with a new run's by."""
-        raise NotImplementedError
+        raise NotImplementedError  # what ``verify`` compares a stored and a new result by
 
     def recall(self, digest: bytes, call: Call) -> None:
         """Keep what a miss was called with, so ``%memo_verify NAME`` can run it again."""
@@ -270,7 +269,7 @@ class Cached(Generic[Call]):
 
     def _reject(self, owner: str, digest: bytes, entry: Entry, verdict: Verdict) -> None:
         """Drop an entry :meth:`judge` rejected, keeping why for the miss note."""
-        if verdict.reasons:  # the miss says which files changed
+        if verdict.reasons:  # kept for the miss that follows to say
             verdicts.keep_reasons(owner, digest, verdict.reasons)
         STORE.drop(owner, digest, None if verdict.reasons else verdict.gone, only=entry)
 
@@ -325,7 +324,7 @@ class Cached(Generic[Call]):
         outermost = not (self.nests and depth.get())
         stats = STORE.stats(*self._counted)
         gone = STORE.how_gone(self.owner, key.digest)
-        stale = verdicts.pop_reasons(self.owner, key.digest)
+        stale = verdicts.STALE_REASONS.pop((self.owner, key.digest), None)
         before = stats.last_parts
         hasher = getattr(self, "_hasher", None)
         shown = outermost and not self.policy.quiet and SETTINGS.notes
@@ -374,7 +373,8 @@ class Cached(Generic[Call]):
                     self.describe(call), seconds, list(reasons), unseen, self.label
                 )
             notify.emit(note)
-        say_unseen(self, call, key, run, stats)
+        if run.reads is not None and run.reads.touched:  # the network, a subprocess
+            say_unseen(self, call, key, run, stats)
         self.recall(key.digest, call)
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)

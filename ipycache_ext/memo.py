@@ -369,12 +369,12 @@ class MemoizedFunction(Cached[FunctionCall]):
         return self._hasher.digest(stored, "the result")
 
     def recall(self, digest: bytes, call: FunctionCall) -> None:
-        """Keep the last :data:`RECALLED` misses' arguments (by reference), for
-        ``%memo_verify NAME``."""
+        """Keep the last :data:`RECALLED` misses' arguments (by reference, up to twice
+        as many between trims), for ``%memo_verify NAME``."""
         recalled = self.recalled
         recalled[digest] = call
-        if len(recalled) > RECALLED:
-            del recalled[next(iter(recalled))]
+        if len(recalled) > 2 * RECALLED:
+            self.recalled = dict(list(recalled.items())[-RECALLED:])
 
 
 def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

@@ -45,22 +45,18 @@ def file_reasons(entry: Entry) -> tuple[Reason, ...]:
     return tuple(reasons)
 
 
-# Why an entry was found stale, until the miss that follows says so (bounded).
-_stale_reasons: dict[tuple[str, bytes], tuple[Reason, ...]] = {}
+# Why an entry was found stale, until the miss that follows says so (bounded; the
+# miss pops its own, inline).
+STALE_REASONS: dict[tuple[str, bytes], tuple[Reason, ...]] = {}
 _stale_lock = threading.Lock()
 _STALE_KEPT = 1024
 
 
 def keep_reasons(owner: str, digest: bytes, reasons: tuple[Reason, ...]) -> None:
     with _stale_lock:
-        while len(_stale_reasons) >= _STALE_KEPT:
-            _stale_reasons.pop(next(iter(_stale_reasons)))
-        _stale_reasons[(owner, digest)] = reasons
+        while len(STALE_REASONS) >= _STALE_KEPT:
+            STALE_REASONS.pop(next(iter(STALE_REASONS)))
+        STALE_REASONS[(owner, digest)] = reasons
 
 
-def pop_reasons(owner: str, digest: bytes) -> tuple[Reason, ...] | None:
-    """The reasons kept for ``(owner, digest)``, forgotten once asked."""
-    return _stale_reasons.pop((owner, digest), None)
-
-
-__all__ = ["Verdict", "USABLE", "file_reasons", "keep_reasons", "pop_reasons"]
+__all__ = ["Verdict", "USABLE", "STALE_REASONS", "file_reasons", "keep_reasons"]

@@ -127,7 +127,7 @@ def _suspects(
     """What the run used that the key does not cover: the network and subprocesses it
     was seen using, randomness it drew, and by name the environment, the clock and
     native file readers (a file read in C is never seen)."""
-    touched = unseen.first_per_channel(run.reads.touched) if run.reads is not None else ()
+    touched = unseen.first_per_channel((run.reads and run.reads.touched) or ())
     code = (part.value for part in key.parts if part.kind is PartKind.CODE)
     names = files.code_names(code) | set(cached.names_used(call))
     readers = tuple(
@@ -199,7 +199,7 @@ def say_unseen(cached: Cached[Any], call: Any, key: CallKey, run: Run, stats: Ow
     """After a miss, once per function or cell: its run used inputs the key cannot see
     (the network, a subprocess; with them, the environment and clock by name), said
     with the fix, and kept for ``%memo_info NAME``."""
-    if stats.unseen or run.reads is None or not run.reads.touched:
+    if stats.unseen or run.reads is None or run.reads.touched is None:
         return
     code = (part.value for part in key.parts if part.kind is PartKind.CODE)
     names = files.code_names(code) | set(cached.names_used(call))

@@ -63,7 +63,7 @@ class Recorder:
     def __init__(self) -> None:
         self.read: dict[str, tuple[bool, Seen]] = {}
         self.written: set[str] = set()
-        self.touched: dict[unseen.Touch, None] = {}
+        self.touched: dict[unseen.Touch, None] | None = None  # made on the first
         self.token: contextvars.Token[tuple[Recorder, ...]] | None = None
 
     def note_read(self, path: str, is_dir: bool, seen: Seen) -> None:

@@ -87,6 +87,8 @@ def record(event: str, args: tuple[Any, ...], recorders: Iterable[Any]) -> None:
     touch = touch_of(event, args)
     if touch is not None:
         for recorder in recorders:
+            if recorder.touched is None:
+                recorder.touched = {}
             recorder.touched[touch] = None
 
 
