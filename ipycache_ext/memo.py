@@ -261,7 +261,8 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Is the stored result of ``f(*args, **kwargs)`` still what a run gives now?
         The function runs again (not counted as a miss) and its result is compared with
         the stored one by digest; a stale one is replaced.  Says and returns the verdict."""
-        __tracebackhide__ = True  # IPython shows the user's frames only
+        if self._is_async:
+            raise MemoOptionError(messages.verify_async_error(self._name))
         call = (args, kwargs)
         return verify(self, self._key(args, kwargs), call, self.__memo_wrapped__, args, kwargs)
 

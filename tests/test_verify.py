@@ -112,6 +112,12 @@ def test_verify_names_randomness_a_stale_run_drew(ns: dict, notes: Notes) -> Non
     assert "pass a seed as an argument" in notes.texts("warning")[-1]
 
 
+def test_verify_of_an_async_function_is_a_one_line_error(ns: dict) -> None:
+    define(ns, "@memo\nasync def fetch(n):\n    return n")
+    with pytest.raises(TypeError, match="fetch is a coroutine function: verify runs sync"):
+        ns["fetch"].verify(1)
+
+
 def test_verify_of_a_method_binds_the_instance(ns: dict, tally: Tally) -> None:
     ns["tally"] = tally
     define(

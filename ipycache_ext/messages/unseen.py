@@ -90,7 +90,15 @@ def verify_share_warning(what: str, suspects: tuple[Touch, ...], kind: str) -> N
     return verified_stale_warning(what, suspects, kind)
 
 
+def verify_async_error(func: str) -> str:
+    return (
+        f"{func} is a coroutine function: verify runs sync functions and cells only. "
+        f"Fix: compare await {func}.__memo_wrapped__(...) with a call of {func} yourself."
+    )
+
+
 __all__ = [
+    "verify_async_error",
     "touch_text",
     "touches_text",
     "unseen_inputs_warning",
