@@ -104,14 +104,7 @@ class MemoMagics(Magics):
         30.0, min=0.0, help="Seconds a remote store that failed is skipped (memory only)."
     ).tag(config=True)
 
-    verify_share = Float(
-        0.0,
-        min=0.0,
-        max=1.0,
-        help="Share of hits run again and compared with the stored result (0.02: one in "
-        "50; each costs a run): a differing one is replaced, with a warning.",
-    ).tag(config=True)
-
+    verify_share = Float(0.0, min=0.0, max=1.0, help=messages.VERIFY_SHARE_HELP).tag(config=True)
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
         "notes": "notes",
@@ -250,13 +243,8 @@ class MemoMagics(Magics):
 
     @line_magic
     def memo_verify(self, line: str = "") -> None:
-        """Run stored results again; say if each equals a new run ("fresh") or not
-        ("STALE", naming what the key cannot see; the new result replaces it).
-
-            %memo_verify f(2, 21)   that call's entry
-            %memo_verify NAME       a function's entries (calls this kernel made), or
-                                    the last cell run under that label
-        """
+        """``%memo_verify f(2, 21)`` or ``NAME`` (a function's entries made here, a label's
+        last cell): run again; "fresh", or "STALE" naming what the key cannot see."""
         verify_line(self.shell, line.strip(), self._owners_named)
 
     @line_magic
@@ -299,10 +287,8 @@ class MemoMagics(Magics):
         now = time.time()
         rows = [entry_facts(entry, now).row() for owner in owners for entry in STORE.entries(owner)]
         outdated = sum(stats.evicted_outdated for owner, stats in STORE.owners() if owner in owners)
-        title = messages.entry_heading(name, len(rows), outdated)
         touched = tuple(t for owner, s in STORE.owners() if owner in owners for t in s.unseen)
-        if touched:
-            title += "; " + messages.unseen_inputs_line(touched)
+        title = messages.entry_heading(name, len(rows), outdated, touched)
         return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
 
     def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:

@@ -90,6 +90,12 @@ def verify_share_warning(what: str, suspects: tuple[Touch, ...], kind: str) -> N
     return verified_stale_warning(what, suspects, kind)
 
 
+VERIFY_SHARE_HELP = (
+    "Share of hits run again and compared with the stored result (0.02: one in 50; each "
+    "costs a run): a differing one is replaced, with a warning. A development-time check."
+)
+
+
 def verify_async_error(func: str) -> str:
     return (
         f"{func} is a coroutine function: verify runs sync functions and cells only. "
@@ -98,6 +104,7 @@ def verify_async_error(func: str) -> str:
 
 
 __all__ = [
+    "VERIFY_SHARE_HELP",
     "verify_async_error",
     "touch_text",
     "touches_text",
