@@ -13,7 +13,6 @@ import functools
 import inspect
 import io
 import types
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from .mutation import fingerprint, never_mutated, private_copy, was_mutated
 from .store import owners as persisted
 from .store import tier as persistent
 from .store.memory import STORE, Entry
-from .verify import Verification, verify
+from .verify import ENGINES, RECALLED, Verification, verify
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
@@ -41,9 +40,6 @@ _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray, range})
 
 FunctionCall = tuple[tuple, dict]  # (args, kwargs)
-# The latest engine of each memoized function (``%memo_verify NAME`` finds it here).
-ENGINES: weakref.WeakValueDictionary[str, MemoizedFunction] = weakref.WeakValueDictionary()
-RECALLED = 16  # misses per function whose arguments ``%memo_verify NAME`` can run again
 
 # Streamlit's legacy ``st.cache`` names for options that mean the same here; its other
 # names of the same meaning (persist, hash_funcs, max_entries, ttl, show_spinner,
@@ -258,9 +254,8 @@ class MemoizedFunction(Cached[FunctionCall]):
         return clear_one(self, self._key(args, kwargs))
 
     def verify(self, *args: Any, **kwargs: Any) -> Verification:
-        """Is the stored result of ``f(*args, **kwargs)`` still what a run gives now?
-        The function runs again (not counted as a miss) and its result is compared with
-        the stored one by digest; a stale one is replaced.  Says and returns the verdict."""
+        """Is the stored ``f(*args, **kwargs)`` what a run gives now?  It runs again (not
+        counted), compared by digest; a stale result is replaced.  Says and returns it."""
         if self._is_async:
             raise MemoOptionError(messages.verify_async_error(self._name))
         call = (args, kwargs)
@@ -370,8 +365,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         return self._hasher.digest(stored, "the result")
 
     def recall(self, digest: bytes, call: FunctionCall) -> None:
-        """Keep the last :data:`RECALLED` misses' arguments (by reference, up to twice
-        as many between trims), for ``%memo_verify NAME``."""
+        """Keep the last misses' arguments (by reference) for ``%memo_verify NAME``."""
         recalled = self.recalled
         recalled[digest] = call
         if len(recalled) > 2 * RECALLED:

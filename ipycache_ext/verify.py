@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .engine import Cached
+    from .memo import MemoizedFunction
+
+# The latest engine of each memoized function (``%memo_verify NAME`` finds it there),
+# and how many misses' arguments each keeps to run again (up to twice that between trims).
+ENGINES: weakref.WeakValueDictionary[str, MemoizedFunction] = weakref.WeakValueDictionary()
+RECALLED = 16
 
 
 class Freshness(enum.Enum):
@@ -208,6 +215,8 @@ def say_unseen(cached: Cached[Any], call: Any, key: CallKey, run: Run, stats: Ow
 
 
 __all__ = [
+    "ENGINES",
+    "RECALLED",
     "Freshness",
     "Verification",
     "verify",
