@@ -44,6 +44,9 @@ class Settings:
     # The memory all entries may hold together: bytes, or a share of RAM ("25%");
     # "" or 0: no bound.  Least recently used out, entries of earlier code first.
     max_memory: int | str = "25%"
+    # The share of hits run again and compared with the stored result (0: none): a
+    # development-time check for inputs the key cannot see.
+    verify_share: float = 0.0
 
     def __repr__(self) -> str:
         """The settings as the dataclass shows them, the team secret masked: a repr

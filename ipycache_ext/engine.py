@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from . import messages, notify
-from .callkeys import forget_all
+from . import messages, notify, verdicts
 from .config import SETTINGS
 from .deps import files, native, pathlike
 from .errors import RecursionCycleError
@@ -40,6 +38,8 @@ from .store import tier as persistent
 from .store.memory import STORE, Entry, OwnerStats
 from .store.sizes import approx_size, memory_budget
 from .store.tier import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
+from .verdicts import USABLE, Verdict
+from .verify import recheck_due, rechecked, say_unseen
 
 Call = TypeVar("Call")  # what one call carries to the hooks: arguments, or a cell's run
 
@@ -54,6 +54,7 @@ class Policy:
     allow_mutation: bool = False
     quiet: bool = False  # no miss/hit notes of its own (warnings still show)
     max_size: int | None = None  # bytes this function's entries may hold together
+    verify_share: float | None = None  # None: follow ``%config MemoMagics.verify_share``
 
 
 class Cached(Generic[Call]):
@@ -66,14 +67,17 @@ class Cached(Generic[Call]):
 
     kind = "function"
     nests = True
-    validates = True  # False: :meth:`still_valid` always says True (skip the call)
+    # False: :meth:`still_valid` always says True (skip the call), and no own share
+    validates = True  # of hits is re-checked (only ``MemoMagics.verify_share``'s)
     as_stored = False  # True: :meth:`deliver` of a memory hit is ``entry.value`` (skip it)
+    reruns_deliver = False  # True: a re-run (verify_share) did what a hit delivers (a cell)
 
     def __init__(self, owner: str, label: str, policy: Policy) -> None:
         self.owner = owner
         self.label = label
         self.policy = policy
         self._counted = (owner, label, self.kind, policy.max_entries)
+        self._share = policy.verify_share
         # Whether a miss stores something else than what the run returned (a cell's
         # record): if not, the hook is not called on every miss.
         self._transforms = type(self).stored_value is not Cached.stored_value
@@ -142,6 +146,12 @@ class Cached(Generic[Call]):
         """What a miss returns, given what it stored."""
         return stored
 
+    def result_digest(self, stored: Any) -> bytes:
+        raise NotImplementedError  # what ``verify`` compares a stored and a new result by
+
+    def recall(self, digest: bytes, call: Call) -> None:
+        """Keep what a miss was called with, so ``%memo_verify NAME`` can run it again."""
+
     # ----- the sync path -----------------------------------------------------------------
 
     def lookup(
@@ -160,6 +170,8 @@ class Cached(Generic[Call]):
             latest = not (self.nests and active and depth.get())  # an outermost call
             entry = STORE.hit(owner, digest, self._counted, latest)
             if entry is not None and not entry.files:  # :meth:`_served`, inline
+                if SETTINGS.verify_share and recheck_due(self):  # own share: validates
+                    return rechecked(self, key, call, entry, compute, args, kwargs)
                 if self.as_stored and entry.fingerprint is None:
                     return entry.value
                 return self._served(call, entry)
@@ -174,6 +186,9 @@ class Cached(Generic[Call]):
             pending.wait()
             entry = self._live(call, owner, digest)
         else:
+            share = self._share
+            if (SETTINGS.verify_share if share is None else share) and recheck_due(self):
+                return rechecked(self, key, call, entry, compute, args, kwargs, count=True)
             return self._hit(call, entry)
         claim = None
         try:
@@ -242,13 +257,28 @@ class Cached(Generic[Call]):
         return None if entry is None else self._valid(call, owner, digest, entry)
 
     def _valid(self, call: Call, owner: str, digest: bytes, entry: Entry) -> Entry | None:
-        """``entry`` unless a file its run read changed or ``validate`` rejects it."""
-        if entry.files and self._stale(entry, digest):
-            return None
+        """``entry`` unless :meth:`judge` rejects it (then it is dropped)."""
+        if (verdict := self.judge(call, entry)).usable:
+            return entry
+        self._reject(owner, digest, entry, verdict)
+        return None
+
+    def judge(self, call: Call, entry: Entry) -> Verdict:
+        """May ``entry`` be used now?  The one decision lookups and dry runs (``explain``)
+        share: it drops nothing, and calls ``validate`` once, as the lookup would."""
+        if entry.files:
+            reasons = verdicts.file_reasons(entry)
+            if reasons:
+                return Verdict(False, reasons)
         if self.validates and not self.still_valid(call, entry):
-            STORE.drop(owner, digest, "invalid")
-            return None
-        return entry
+            return Verdict(False, gone="invalid")
+        return USABLE
+
+    def _reject(self, owner: str, digest: bytes, entry: Entry, verdict: Verdict) -> None:
+        """Drop an entry :meth:`judge` rejected, keeping why for the miss note."""
+        if verdict.reasons:  # kept for the miss that follows to say
+            verdicts.keep_reasons(owner, digest, verdict.reasons)
+        STORE.drop(owner, digest, None if verdict.reasons else verdict.gone, only=entry)
 
     def _persists(self) -> bool:
         """Whether this thing wants the persistent tier now (what :func:`.tier.tier`
@@ -303,7 +333,7 @@ class Cached(Generic[Call]):
         outermost = not (self.nests and depth.get())
         stats = STORE.stats(*self._counted)
         gone = STORE.how_gone(self.owner, key.digest)
-        stale = _stale_reasons.pop((self.owner, key.digest), None)
+        stale = verdicts.STALE_REASONS.pop((self.owner, key.digest), None)
         before = stats.last_parts
         hasher = getattr(self, "_hasher", None)
         shown = outermost and not self.policy.quiet and SETTINGS.notes
@@ -352,6 +382,9 @@ class Cached(Generic[Call]):
                     self.describe(call), seconds, list(reasons), unseen, self.label
                 )
             notify.emit(note)
+        if run.reads is not None and run.reads.touched:  # the network, a subprocess
+            say_unseen(self, call, key, run, stats)
+        self.recall(key.digest, call)
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
 
@@ -380,31 +413,10 @@ class Cached(Generic[Call]):
         return native.hint(self.label, key.parts, uses, read, bool(seen.written), stats)
 
     def _usable(self, call: Call, stored: Entry, digest: bytes) -> bool:
-        """An entry from the tier: usable unless a file it read changed or ``validate``
-        rejects it."""
-        return not (stored.files and self._stale(stored, digest)) and self.still_valid(call, stored)
-
-    def _stale(self, entry: Entry, digest: bytes) -> bool:
-        """True if a file the entry's run read changed: the entry is dropped and the
-        miss that follows says which file.  Same bytes under a new stat: still valid."""
-        if not SETTINGS.track_files:
-            return False
-        fast = entry.stat_check
-        if fast is None:
-            fast = entry.stat_check = files.stat_check(entry.files) or False
-        if fast and files.unchanged(fast):
-            return False
-        reasons, refreshed = files.check(entry.files)
-        if refreshed is not None:
-            entry.files, entry.stat_check = refreshed, None
-        if not reasons:
-            return False
-        STORE.drop(self.owner, digest, None, only=entry)
-        with _stale_lock:
-            while len(_stale_reasons) >= _STALE_KEPT:
-                _stale_reasons.pop(next(iter(_stale_reasons)))
-            _stale_reasons[(self.owner, digest)] = tuple(reasons)
-        return True
+        """An entry from the tier: usable unless :meth:`judge` rejects it."""
+        if not (verdict := self.judge(call, stored)).usable:  # not in memory: kept reasons
+            self._reject(self.owner, digest, stored, verdict)
+        return verdict.usable
 
     def _hit(self, call: Call, entry: Entry) -> Any:
         if entry.files:
@@ -434,17 +446,3 @@ class Cached(Generic[Call]):
 
 def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:
     return tuple(why_missed(before, now, gone))
-
-
-# Why an entry was found stale, until the miss that follows says so (bounded).
-_stale_reasons: dict[tuple[str, bytes], tuple[Reason, ...]] = {}
-_stale_lock = threading.Lock()
-_STALE_KEPT = 1024
-
-
-def clear_all() -> int:
-    """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
-    count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
-    STORE.clear()
-    forget_all()  # and what the functions' guards hold
-    return count

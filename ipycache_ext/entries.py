@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import messages, notify
+from .callkeys import forget_all
 from .engine import Cached
 from .keys import CallKey, why_missed
 from .parts import PartKind, Reason, Snapshot
@@ -53,7 +54,13 @@ class Explanation:
 
 
 def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanation:
-    """Would ``call`` (whose key is ``key``) hit?  Nothing runs and nothing is counted."""
+    """Would ``call`` (whose key is ``key``) hit?  Nothing runs and nothing is counted.
+
+    A found entry is judged by :meth:`~ipycache_ext.engine.Cached.judge`, the decision
+    the real lookup takes (files read, ``depends_on``, globs, ``validate``), without
+    acting on it: the entry is not dropped.  ``validate`` is called once, as the call
+    would call it.
+    """
     entry, gone = STORE.peek(cached.owner, key.digest)
     where = None
     if entry is None:
@@ -61,8 +68,12 @@ def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanat
         if tier is not None:
             entry = tier.load(cached.owner, key.digest, cached.label)
             where = tier.backend.where
-    if entry is not None and not cached.still_valid(call, entry):
-        entry, gone = None, "invalid"
+    if entry is not None:
+        verdict = cached.judge(call, entry)
+        if verdict.reasons:
+            return Explanation(what, False, reasons=verdict.reasons)
+        if not verdict.usable:
+            entry, gone = None, verdict.gone
     if entry is not None:
         age = None if entry.stored_at is None else max(0.0, time.time() - entry.stored_at)
         return Explanation(what, True, where, age, approx_size(entry.value), entry.hits)
@@ -122,3 +133,11 @@ def _inputs(parts: Snapshot) -> list[tuple[str, str]]:
         for ident, seen in parts.items()
         if ident.kind in _INPUT_KINDS and not ident.reader
     ]
+
+
+def clear_all() -> int:
+    """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
+    count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
+    STORE.clear()
+    forget_all()  # and what the functions' guards hold
+    return count

@@ -21,15 +21,17 @@ from typing import Any, NamedTuple
 from . import messages, notify
 from .callkeys import CallKeys, CallShape
 from .deps.usercode import short_name
-from .engine import Cached, Policy, clear_all
-from .entries import Explanation, clear_one, explain
+from .engine import Cached, Policy
+from .entries import Explanation, clear_all, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey
+from .methods import MemoMethod, in_class_body
 from .mutation import fingerprint, never_mutated, private_copy, was_mutated
 from .store import owners as persisted
 from .store import tier as persistent
 from .store.memory import STORE, Entry
+from .verify import ENGINES, RECALLED, Verification, verify
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
@@ -68,9 +70,13 @@ class MemoOptions:
     validate: Callable[[Any], Any] | None = None
     copy: bool = False
     max_size: int | None = None  # bytes this function's entries may hold in memory
+    verify_share: float | None = None  # None: follow %config MemoMagics.verify_share
 
     def __post_init__(self) -> None:
         self._check_types()
+        share = self.verify_share  # type(...): True is not a share
+        if share is not None and (type(share) not in (int, float) or not 0 <= share <= 1):
+            raise MemoOptionError(messages.bad_option_error("verify_share", share, "0 to 1"))
         ttl = self.ttl
         for name in ("max_entries", "max_size"):
             bound = getattr(self, name)
@@ -136,6 +142,7 @@ class MemoOptions:
             self.persist,
             self.allow_output_mutation,
             max_size=self.max_size,
+            verify_share=None if self.verify_share is None else float(self.verify_share),
         )
 
 
@@ -184,13 +191,15 @@ class MemoizedFunction(Cached[FunctionCall]):
         owner = f"{fn.__module__}.{fn.__qualname__}"
         super().__init__(owner, self._name, options.policy())
         self.options = options
-        self.validates = options.validate is not None
+        self.validates = options.validate is not None or bool(options.verify_share)
         self.as_stored = not options.copy
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
         self._keys = CallKeys(fn, owner.encode(), CallShape(fn), self._hasher)
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self._warned_iterator = False
+        self.recalled: dict[bytes, FunctionCall] = {}
+        ENGINES[owner] = self
         self.stats()
 
     # What functools.update_wrapper does not copy, read from the function itself so
@@ -225,6 +234,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Empty this function's entries: in memory, and in the persistent store when
         it persists (a note says how many persisted entries went)."""
         STORE.clear(self.owner)
+        self.recalled.clear()
         self._keys.forget()
         persist = self.policy.persist
         tier = persistent.tier(True) if persist else None
@@ -242,6 +252,14 @@ class MemoizedFunction(Cached[FunctionCall]):
         """Remove the one entry for these arguments (memory, and the persistent store
         when this function persists); True if memory held one."""
         return clear_one(self, self._key(args, kwargs))
+
+    def verify(self, *args: Any, **kwargs: Any) -> Verification:
+        """Is the stored ``f(*args, **kwargs)`` what a run gives now?  It runs again (not
+        counted), compared by digest; a stale result is replaced.  Says and returns it."""
+        if self._is_async:
+            raise MemoOptionError(messages.verify_async_error(self._name))
+        call = (args, kwargs)
+        return verify(self, self._key(args, kwargs), call, self.__memo_wrapped__, args, kwargs)
 
     # ----- the call --------------------------------------------------------------------
 
@@ -343,6 +361,16 @@ class MemoizedFunction(Cached[FunctionCall]):
     def unpicklable_warning(self, stored: Any, exc: BaseException) -> messages.Note:
         return messages.unpicklable_warning(self._name, type(stored).__name__, exc)
 
+    def result_digest(self, stored: Any) -> bytes:
+        return self._hasher.digest(stored, "the result")
+
+    def recall(self, digest: bytes, call: FunctionCall) -> None:
+        """Keep the last misses' arguments (by reference) for ``%memo_verify NAME``."""
+        recalled = self.recalled
+        recalled[digest] = call
+        if len(recalled) > 2 * RECALLED:
+            self.recalled = dict(list(recalled.items())[-RECALLED:])
+
 
 def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Memoize ``fn`` on its arguments, the globals it reads and its code, transitively.
@@ -394,7 +422,9 @@ def front(engine: MemoizedFunction) -> Callable[..., Any]:
     found.__defaults__, found.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
     found.owner, found.label, found.options = engine.owner, engine.label, engine.options
     found.cache_info, found.cache_clear = engine.cache_info, engine.cache_clear
-    found.explain, found.clear = engine.explain, engine.clear
+    found.explain, found.clear, found.verify = engine.explain, engine.clear, engine.verify
+    if in_class_body(fn):
+        return MemoMethod(memoized, fn)
     return memoized
 
 

@@ -43,6 +43,7 @@ import xxhash
 
 from ..config import SETTINGS
 from ..parts import FileState, Reason, ReasonKind
+from . import unseen
 from .recording import (
     Recorder,
     Seen,
@@ -60,7 +61,7 @@ from .usercode import _in_environment, route_audit, working_directory
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _SQLITE = "sqlite3.connect"
-_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", _SQLITE})
+_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", _SQLITE}) | unseen.EVENTS
 _SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
 _COMPILED_SUFFIXES = (".pyc", ".pyo")
 _IMPORT_FRAMES = "<frozen importlib"
@@ -78,7 +79,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     if recorders is None and _started_by:
         recorders = _of_thread()
     if recorders:
-        _record(event, args, recorders)
+        (unseen.record if event in unseen.EVENTS else _record)(event, args, recorders)
 
 
 def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
@@ -227,7 +228,9 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
                 continue
             is_dir, first = recorder.read[path]
             if is_dir:
-                outputs = tuple(sorted(os.path.basename(p) for p in written if _parent(p) == path))
+                outputs = tuple(
+                    sorted(os.path.basename(p) for p in written if os.path.dirname(p) == path)
+                )
                 state = current(path, True, outputs)
                 if isinstance(first, frozenset) and _names_digest(first, outputs) != state.digest:
                     state = _unknown(path, True, _stat_of(state), outputs)
@@ -237,10 +240,6 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
                     state = _unknown(path, False, first if isinstance(first, tuple) else None)
             found.append(state)
     return tuple(found)
-
-
-def _parent(path: str) -> str:
-    return os.path.dirname(path)
 
 
 def inherit(found: tuple[FileState, ...]) -> None:

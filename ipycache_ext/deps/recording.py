@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
+from .unseen import Touch
+
 Stat = tuple[int, int, int] | None  # (size, mtime_ns, ctime_ns), None: absent
 Seen = Stat | frozenset[str]  # a directory's names when first listed
 
@@ -27,15 +29,16 @@ class Recorder:
     """What one miss read and wrote: path -> (is a directory, what it was when first
     seen: a file's stat, a directory's names); ``late``: files seen as they are when
     the run ends (a SQLite database the run may write itself); ``cwd``: where relative
-    names resolve; ``open``: False once the miss ended (a thread it started that
-    still runs reads for no one)."""
+    names resolve; ``touched``: what it used unseen (:mod:`.unseen`); ``open``: False
+    once the miss ended (a thread it started that still runs reads for no one)."""
 
-    __slots__ = ("read", "written", "late", "token", "cwd", "open")
+    __slots__ = ("read", "written", "late", "touched", "token", "cwd", "open")
 
     def __init__(self, cwd: str) -> None:
         self.read: dict[str, tuple[bool, Seen]] = {}
         self.written: set[str] = set()
         self.late: dict[str, None] | None = None  # made by the first database
+        self.touched: dict[Touch, None] | None = None  # made on the first
         self.token: contextvars.Token[tuple[Recorder, ...] | None] | None = None
         self.cwd = cwd
         self.open = True

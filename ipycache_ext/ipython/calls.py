@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 
 from .. import messages
 from ..memo import MemoizedFunction, engine_of
+from ..methods import BoundMemo
 
 _CAPTURE = "__ipycache_arguments__"
 
@@ -45,7 +46,7 @@ def memoized_call(
     tree = ast.Expression(ast.Tuple([call.func, probe], ast.Load()))
     code = compile(ast.fix_missing_locations(tree), f"<%{magic}>", "eval")
     fn, (args, kwargs) = eval(code, shell.user_ns, {_CAPTURE: _arguments})
-    if isinstance(fn, types.MethodType) and engine_of(fn.__func__) is not None:
+    if isinstance(fn, (types.MethodType, BoundMemo)) and engine_of(fn.__func__) is not None:
         args = (fn.__self__, *args)  # obj.method(x): self is an argument
         fn = fn.__func__
     engine = engine_of(fn)

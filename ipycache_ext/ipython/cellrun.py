@@ -31,6 +31,7 @@ from ..keys import CallKey, key_of_cell
 from ..mutation import fingerprint, never_mutated, was_mutated
 from ..parts import PartKind
 from ..store.memory import Entry
+from ..verify import Verification, verify
 from . import capture
 
 _OPTION = re.compile(r"\s*(--(?:ttl|name|files)(?:=\S+|\s+\S+)|--[\w-]+)")
@@ -116,6 +117,10 @@ def run_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Any:
     """Replay the cell if its key is stored, else run it and store what it did."""
     __tracebackhide__ = True  # IPython shows the user's frames only
     cell, run = _prepare(shell, raw_cell, options)
+    _last_cells.pop(cell.label, None)
+    if len(_last_cells) >= _CELLS_KEPT:
+        del _last_cells[next(iter(_last_cells))]
+    _last_cells[cell.label] = (raw_cell, options)
     return cell.lookup(run.key, run, _execute, (shell, run.source, options.files), {})
 
 
@@ -123,6 +128,23 @@ def explain_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Explan
     """``%%memo --explain``: would this cell hit now?  It does not run."""
     cell, run = _prepare(shell, raw_cell, options)
     return explain(cell, run.key, run, cell.label)
+
+
+def verify_memo_cell(shell: Any, raw_cell: str, options: CellOptions) -> Verification:
+    """Run the cell again and compare with its stored record (``%memo_verify``)."""
+    __tracebackhide__ = True  # IPython shows the user's frames only
+    cell, run = _prepare(shell, raw_cell, options)
+    return verify(cell, run.key, run, _execute, (shell, run.source, options.files), {})
+
+
+# The last cell run under each label, for ``%memo_verify LABEL`` (bounded).
+_last_cells: dict[str, tuple[str, CellOptions]] = {}
+_CELLS_KEPT = 256
+
+
+def last_cell(label: str) -> tuple[str, CellOptions] | None:
+    """The source and options of the last cell run as ``label`` (None: none this kernel)."""
+    return _last_cells.get(label)
 
 
 def _prepare(shell: Any, raw_cell: str, options: CellOptions) -> tuple[MemoCell, CellRun]:
@@ -197,6 +219,7 @@ class MemoCell(Cached[CellRun]):
 
     kind = "cell"
     nests = False  # a @memo function missing inside the cell still gets its own note
+    reruns_deliver = True  # a re-run bound the names and showed the output itself
 
     def __init__(self, name: CellName, options: CellOptions, hasher: Hasher) -> None:
         label = messages.cell_label(name)
@@ -292,6 +315,15 @@ class MemoCell(Cached[CellRun]):
         for name, before in (entry.fingerprint or {}).items():
             if was_mutated(self._hasher, record.bindings[name], before, _place(name)):
                 notify.emit(messages.mutated_variable_warning(name))
+
+    def result_digest(self, stored: CellRecord) -> bytes:
+        """The names the cell bound (code and modules by name) and its last value."""
+        values = []
+        for name, value in sorted(stored.bindings.items()):
+            if isinstance(value, types.ModuleType) or is_user_callable(value):
+                value = f"<{type(value).__name__} {getattr(value, '__qualname__', name)}>"
+            values.append((name, value))
+        return self._hasher.digest((tuple(values), stored.result), "the cell")
 
     def persist_refusal(self, stored: CellRecord) -> messages.Note | None:
         """A cell that defines code a new kernel could not restore is not persisted."""

@@ -31,6 +31,7 @@ from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
 from .sink import CellSink, show
 from .spinner import Spinner
+from .verifying import verify_line
 
 
 class _Secret(str):
@@ -103,6 +104,7 @@ class MemoMagics(Magics):
         30.0, min=0.0, help="Seconds a remote store that failed is skipped (memory only)."
     ).tag(config=True)
 
+    verify_share = Float(0.0, min=0.0, max=1.0, help=messages.VERIFY_SHARE_HELP).tag(config=True)
     # Each trait is mirrored into the one settings object the engine reads.
     _MIRRORED = {
         "notes": "notes",
@@ -117,6 +119,7 @@ class MemoMagics(Magics):
         "track_files": "track_files",
         "max_memory": "max_memory",
         "s3_endpoint": "s3_endpoint",
+        "verify_share": "verify_share",
     }
 
     @classmethod
@@ -239,6 +242,12 @@ class MemoMagics(Magics):
         return fn.explain(*args, **kwargs)
 
     @line_magic
+    def memo_verify(self, line: str = "") -> None:
+        """``%memo_verify f(2, 21)`` or ``NAME`` (a function's entries made here, a label's
+        last cell): run again; "fresh", or "STALE" naming what the key cannot see."""
+        verify_line(self.shell, line.strip(), self._owners_named)
+
+    @line_magic
     def memo_info(self, line: str = "") -> messages.InfoTable | messages.StoreTable:
         """Table of every memoized function and cell: entries, hits, misses, memory.
 
@@ -278,7 +287,8 @@ class MemoMagics(Magics):
         now = time.time()
         rows = [entry_facts(entry, now).row() for owner in owners for entry in STORE.entries(owner)]
         outdated = sum(stats.evicted_outdated for owner, stats in STORE.owners() if owner in owners)
-        title = messages.entry_heading(name, len(rows), outdated)
+        touched = tuple(t for owner, s in STORE.owners() if owner in owners for t in s.unseen)
+        title = messages.entry_heading(name, len(rows), outdated, touched)
         return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
 
     def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import html
 
+from ..deps.unseen import Touch
 from ..parts import Reason
 from .base import PREFIX, Note, make_note, size
 from .reasons import reason_first_call, reasons_text
+from .unseen import unseen_inputs_line
 
 
 def age(seconds: float | None) -> str:
@@ -71,13 +73,17 @@ def not_memoized_error(magic: str, what: str) -> str:
 ENTRY_COLUMNS = ("entry", "age", "hits", "size", "ran in")
 
 
-def entry_heading(label: str, count: int, outdated_evicted: int = 0) -> str:
+def entry_heading(
+    label: str, count: int, outdated_evicted: int = 0, unseen: tuple[Touch, ...] = ()
+) -> str:
     heading = f"{label}: {count} entr{'y' if count == 1 else 'ies'}"
     if outdated_evicted:
         heading += (
             f"; {outdated_evicted} result{'s' if outdated_evicted != 1 else ''} of earlier "
             "code evicted to stay within max_memory"
         )
+    if unseen:  # what the runs used that the key cannot see (network, subprocesses)
+        heading += "; " + unseen_inputs_line(unseen)
     return heading
 
 

@@ -44,6 +44,10 @@ class OwnerStats:
     too_big_said: bool = False  # an entry too big to keep in memory was reported
     evicted_outdated: int = 0  # entries of earlier code evicted for memory
     unstable_said: set[PartId] = field(default_factory=set)  # values found unstable
+    # What runs used that the key cannot see (network, subprocesses: deps.unseen
+    # Touch values), said once; and ``verify_share``'s count towards the next re-check.
+    unseen: tuple[Any, ...] = ()
+    verify_debt: float = 0.0
 
     @property
     def last_reasons(self) -> tuple[Reason, ...]:
