@@ -6,9 +6,10 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cf
 
 .PHONY: demo test test-all wheel bench docs lint clean
 
+# The pip that venv bundles installs everything here: upgrading it would fetch it from the
+# network on every fresh venv.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e .
