@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import venv
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,12 +65,27 @@ def run(*command: str | Path, cwd: Path = ROOT) -> str:
     return done.stdout
 
 
+def missing_from(wheel: Path) -> list[str]:
+    """The package's files in the clone that the wheel lacks: a kernel loading the extension
+    imports only some modules (the S3 backend, for one, only for an s3:// store)."""
+    package = ROOT / "ipycache_ext"
+    ours = {
+        path.relative_to(ROOT).as_posix()
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    return sorted(ours - set(zipfile.ZipFile(wheel).namelist()))
+
+
 def main() -> int:
     shutil.rmtree(DIST, ignore_errors=True)
     run(sys.executable, "-m", "build", "--outdir", DIST, ROOT)
     [wheel] = DIST.glob("*.whl")
     [sdist] = DIST.glob("*.tar.gz")
     run(sys.executable, "-m", "twine", "check", "--strict", wheel, sdist)
+    missing = missing_from(wheel)
+    if missing:
+        sys.exit(f"{wheel.name} lacks files of the package: {', '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="ipycache-wheel-") as tmp:
         env_dir, outside = Path(tmp) / "venv", Path(tmp) / "work"
         outside.mkdir()
