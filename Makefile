@@ -16,8 +16,10 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 # The demo needs the package, a kernel and nbclient: not the test and bench toolchain.
+# --no-compile: Python compiles the modules the demo imports when it imports them, rather
+# than pip compiling every module of every package (a third of the install's CPU time).
 $(VENV)/.installed-demo: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[demo]"
+	$(PY) -m pip install -q --no-compile -e ".[demo]"
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
