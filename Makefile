@@ -4,21 +4,29 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: demo test bench docs lint clean
+.PHONY: demo test test-all wheel bench docs lint clean
 
+# The pip that venv bundles installs everything here: upgrading it would fetch it from the
+# network on every fresh venv.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[test,bench]"
+# The demo needs the package, a kernel and nbclient: not the test and bench toolchain.
+# --no-compile: Python compiles the modules the demo imports when it imports them, rather
+# than pip compiling every module of every package (a third of the install's CPU time).
+$(VENV)/.installed-demo: pyproject.toml | $(PY)
+	$(PY) -m pip install -q --no-compile -e ".[demo]"
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed-test
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[test,bench,check]"
+	touch $@ $(VENV)/.installed $(VENV)/.installed-demo
+
+demo: $(VENV)/.installed-demo
 	$(PY) scripts/demo.py notebooks/01_tutorial.ipynb
 
 test: $(VENV)/.installed-test
@@ -27,10 +35,18 @@ test: $(VENV)/.installed-test
 	$(PY) -m mypy
 	$(PY) -m pytest tests
 	$(PY) -m pytest $(NBVAL) notebooks/
+	$(PY) scripts/check_wheel.py
+
+# The wheel and sdist (build/dist/), their metadata checked, the wheel loaded in a kernel.
+wheel: $(VENV)/.installed-test
+	$(PY) scripts/check_wheel.py
+
+# pytest on Python 3.11, 3.12 and 3.13 (noxfile.py); `make test` stays on the default one.
+test-all: $(VENV)/.installed-test
+	$(PY) -m nox
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/run.py
-	$(PY) bench/readme.py
 
 $(VENV)/.installed-docs: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[docs]"
@@ -45,4 +61,4 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .nox build .pytest_cache .hypothesis

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 class Target:
     """One measured figure against the bound an issue sets for it."""
 
-    issue: int
+    issue: int  # the issue that set the target: for the code's history, not printed
     what: str
     measured: float
     bound: float
@@ -32,7 +32,7 @@ class Target:
         sign = "≥" if self.at_least else "≤"
         verdict = "**PASS**" if self.passed else "**FAIL**"
         return (
-            f"| #{self.issue} | {self.what} | {self.measured:,.2f} {self.unit} | "
+            f"| {self.what} | {self.measured:,.2f} {self.unit} | "
             f"{sign} {self.bound:,.2f} {self.unit} | {verdict} |"
         )
 
@@ -45,8 +45,8 @@ def table(targets: list[Target]) -> list[str]:
         "",
         f"{passed} of {len(targets)} targets met in this run.",
         "",
-        "| issue | figure | measured | target | |",
-        "|---|---|---:|---:|---|",
+        "| figure | measured | target | |",
+        "|---|---:|---:|---|",
         *(t.row() for t in targets),
         "",
     ]

@@ -78,9 +78,13 @@ def test_a_list_of_instances_asks_the_handler_table_once_per_type_not_per_instan
         return real(value, hasher)
 
     monkeypatch.setattr(core, "dispatch", counting)
+    hexdigest(points(Point, 50))
+    for_a_few = len(asked)
     hexdigest(points(Point, 5000))
     assert asked.count(Point) == 0
-    assert len(asked) <= 3  # the class, once
+    # The class, once per hash: what it reaches is asked for once too, whatever it is (on
+    # Python 3.13 a dataclass's generated methods close over a few of dataclasses' objects).
+    assert len(asked) == 2 * for_a_few <= 20
 
 
 def test_instances_of_two_classes_keep_their_order_in_a_list() -> None:

@@ -157,7 +157,8 @@ def test_redis_store_without_the_client_names_the_extra(
         persist.close()
     assert tally.runs == [1, 2]
     [warning] = warnings(notes)
-    assert url in warning and 'pip install "ipycache_ext[redis]"' in warning
+    assert url in warning and "pip install redis" in warning
+    assert 'pip install ".[redis]"' in warning
 
 
 def test_cache_clear_removes_the_functions_redis_keys_and_their_index(

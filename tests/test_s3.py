@@ -575,4 +575,5 @@ def test_s3_store_without_the_client_names_the_extra(
     finally:
         persist.close()
     [warning] = warnings(notes)
-    assert "s3://team-bucket/cache" in warning and 'pip install "ipycache_ext[s3]"' in warning
+    assert "s3://team-bucket/cache" in warning and "pip install obstore" in warning
+    assert 'pip install ".[s3]"' in warning

@@ -235,4 +235,4 @@ def test_an_entry_of_a_newer_format_is_left_in_place_and_never_overwritten(
     assert tally.runs == [2, 2, 2]
     assert bytes(tier.backend.get(name)) == newer
     (warning,) = warnings(notes)
-    assert "written by a newer version" in warning and "pip install -U ipycache_ext" in warning
+    assert "written by a newer version" in warning and "git pull, then pip install ." in warning

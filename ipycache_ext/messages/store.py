@@ -120,7 +120,7 @@ def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Not
         fix = (
             "The entry is left in place for the kernels that can read it, and this kernel "
             "keeps its result in memory only. Fix: upgrade this kernel's ipycache_ext "
-            "(pip install -U ipycache_ext), as your team did."
+            "(in its clone: git pull, then pip install .), as your team did."
         )
     else:
         fix = (
@@ -191,15 +191,13 @@ def cell_not_persisted_warning(what: str, names: list[str]) -> Note:
 
 
 def missing_extra_error(extra: str, module: str) -> str:
-    """The one command that installs an optional dependency: the extra, not the bare
-    module, so the version bound the project tested comes with it."""
-    return f'the {module} package is not installed: pip install "ipycache_ext[{extra}]"'
+    return f"the {module} package is not installed: {install_extra_hint(extra, module)}"
 
 
 def missing_extra_warning(where: str, extra: str, module: str) -> Note:
     return warning_note(
         f"the persistent cache at {where} needs the {module} package, which is not "
-        f'installed. Install it with: pip install "ipycache_ext[{extra}]" (or %pip in '
+        f"installed. Install it with: {install_extra_hint(extra, module)} (or %pip in "
         "this kernel). Until then results are still returned and kept in memory for this "
         "kernel. To persist without it, point %config MemoMagics.store at a directory."
     )
@@ -258,6 +256,17 @@ class StoreTable:
         )
 
 
+def install_extra_hint(extra: str, module: str) -> str:
+    """Commands that install an optional dependency wherever ipycache_ext came from.
+
+    ipycache_ext is installed from a clone, not from an index, so ``pip install
+    "ipycache_ext[redis]"`` would find nothing: the bare package works anywhere (its
+    distribution has the module's name: redis, obstore), and in a clone the extra brings the
+    version bound the project tested.
+    """
+    return f'pip install {module} (from a clone of ipycache_ext: pip install ".[{extra}]")'
+
+
 __all__ = [
     "too_big_for_memory_warning",
     "bad_memory_budget_error",
@@ -281,4 +290,5 @@ __all__ = [
     "cell_not_persisted_warning",
     "missing_extra_error",
     "missing_extra_warning",
+    "install_extra_hint",
 ]
