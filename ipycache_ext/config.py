@@ -43,10 +43,24 @@ class Settings:
     track_files: bool = True
     # The memory all entries may hold together: bytes, or a share of RAM ("25%");
     # "" or 0: no bound.  Least recently used out, entries of earlier code first.
-    max_memory: int | str = "25%"
+    max_memory: int | float | str = "25%"
     # The share of hits run again and compared with the stored result (0: none): a
     # development-time check for inputs the key cannot see.
     verify_share: float = 0.0
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """A bad memory budget is refused when it is set, in one line, not on the next
+        miss with a traceback (``%config`` checks it too, through the trait)."""
+        if name == "max_memory":
+            from . import messages
+            from .errors import SettingError
+            from .store.sizes import parse_budget  # the store reads this module
+
+            try:
+                parse_budget(value)  # type: ignore[arg-type]
+            except ValueError:
+                raise SettingError(messages.bad_memory_budget_error(value)) from None
+        super().__setattr__(name, value)
 
     def __repr__(self) -> str:
         """The settings as the dataclass shows them, the team secret masked: a repr

@@ -125,3 +125,26 @@ class RecursionCycleError(MemoError, RecursionError):
 
     def __str__(self) -> str:
         return messages.recursion_cycle_error(self.call)
+
+
+class UnknownStoreError(MemoError, ValueError):
+    """A store location that is a URL of a scheme no backend serves (``ftp://x/y``).
+
+    ``location`` is what was given, ``scheme`` its scheme, ``supported`` the schemes
+    that are served (a location without a scheme is a directory).
+    """
+
+    def __init__(
+        self, location: str = "", scheme: str = "", supported: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(location, scheme, supported)
+        self.location = location
+        self.scheme = scheme
+        self.supported = supported
+
+    def __str__(self) -> str:
+        return messages.unknown_store_error(self.location, self.scheme, self.supported)
+
+
+class SettingError(MemoError, ValueError):
+    """A kernel-wide setting given a value it cannot take (``max_memory = "lots"``)."""

@@ -192,5 +192,5 @@ def test_max_memory_is_set_with_config_as_bytes_or_a_share_of_ram(
     assert SETTINGS.max_memory == "50%"
     assert run_cell(ip, '%config MemoMagics.max_memory = "2e9"').error is None
     run_cell(ip, '%config MemoMagics.max_memory = "lots"')  # %config logs the error
-    assert "max_memory must be a number of bytes" in caplog.text
+    assert "max_memory 'lots' is not a memory size" in caplog.text
     assert SETTINGS.max_memory == "2e9"

@@ -15,5 +15,6 @@ from .errors import *  # noqa: F403
 from .notes import *  # noqa: F403
 from .reasons import *  # noqa: F403
 from .s3 import *  # noqa: F403
+from .settings import *  # noqa: F403
 from .store import *  # noqa: F403
 from .unseen import *  # noqa: F403

@@ -10,42 +10,66 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
 import types
 from typing import Any
 
-from ..config import SETTINGS
+from .. import config
 
 
 def memory_budget() -> int | None:
     """``SETTINGS.max_memory`` in bytes (None: no bound); asked on every miss."""
-    return _budget_of(SETTINGS.max_memory)
+    return _budget_of(config.SETTINGS.max_memory)
 
 
 @functools.lru_cache(maxsize=8)
-def _budget_of(value: int | str | None) -> int | None:
+def _budget_of(value: int | float | str | None) -> int | None:
     return parse_budget(value)
 
 
-def parse_budget(value: int | str | None) -> int | None:
-    """Bytes from ``1_000_000``, ``"2e9"`` or a share of this machine's RAM
-    (``"25%"``); None for no bound (``""``, ``0``, ``None``).  ValueError otherwise."""
+# Units of a size: SI multiples (``"1GB"`` is 10**9 bytes) and binary ones (``"1GiB"``
+# is 2**30), as pip, pandas and the disk makers count.
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+def parse_budget(value: int | float | str | None) -> int | None:
+    """Bytes from ``1_000_000``, ``"2e9"``, ``"1GB"``, ``"512 MiB"`` or a share of this
+    machine's RAM (``"25%"``); None for no bound (``""``, ``0``, ``None``).  ValueError
+    for anything else (a negative size, an unknown unit, a share above 100%)."""
     if value is None or value == "" or value == 0:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        if not value >= 0 or value == float("inf"):
             raise ValueError(value)
-        return value
-    text = str(value).strip()
+        return int(value) or None
+    text = value.strip()
     if text.endswith("%"):
-        share = float(text[:-1])
+        try:
+            share = float(text[:-1])
+        except ValueError:
+            raise ValueError(value) from None
         if not 0 < share <= 100:
             raise ValueError(value)
         return int(_physical_memory() * share / 100)
-    found = float(text)
-    if found < 0:
+    found = _SIZE.match(text)
+    if found is None or found.group(2).lower() not in _UNITS:
         raise ValueError(value)
-    return int(found) or None
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()]) or None
 
 
 def _physical_memory() -> int:
