@@ -10,6 +10,7 @@ for the same parts either way.
 from __future__ import annotations
 
 import inspect
+import sys
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -82,7 +83,8 @@ class CallShape:
             if name.startswith("_"):
                 continue
             if self.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
-                value = dict(sorted(value.items()))  # f(x=1, y=2) is f(y=2, x=1)
+                # f(x=1, y=2) is f(y=2, x=1); f(_log=...) is left out, as a _ parameter is
+                value = {k: v for k, v in sorted(value.items()) if not k.startswith("_")}
             kept.append((name, value))
         return kept
 
@@ -98,17 +100,29 @@ def _arguments(shape: CallShape, hasher: Hasher, args: tuple, kwargs: dict) -> l
         data = short_atom(hasher, value)
         if data is None:
             where = messages.part_place(PartKind.ARGUMENT, name, via)
-            if (
-                type(value) not in _SCALARS
-                and isinstance(value, Iterator)
-                and type(value) not in IN_MEMORY_FILES
-            ):
+            if _consumed_by_call(value) and not hasher.claims(value):
                 type_name = f"{type(value).__module__}.{type(value).__qualname__}"
                 text = messages.iterator_argument_error(name, type_name, via[0])
                 raise UnhashableTypeError(text, type_name, where)
             data = hasher.part(value, where, name)
         found.append((name, value, data))
     return found
+
+
+def _consumed_by_call(value: Any) -> bool:
+    """An iterator: reading it uses it up, so a hit would leave it unread.  That is an
+    object whose ``__iter__`` returns itself; one that returns another object (a
+    container that defines ``__next__`` too) is a value like others, and so is a test
+    double (``MagicMock`` stubs both methods; calling one would change its state)."""
+    if type(value) in _SCALARS or type(value) in IN_MEMORY_FILES or not isinstance(value, Iterator):
+        return False
+    mock = sys.modules.get("unittest.mock")  # no mock exists unless it was imported
+    if mock is not None and isinstance(value, mock.NonCallableMock):
+        return False
+    try:
+        return iter(value) is value
+    except Exception:
+        return False
 
 
 def _argument_parts(arguments: list[Argument], via: tuple[str, ...]) -> list[Part]:

@@ -24,6 +24,7 @@ equal digests.  Which types are hashed by a handler of their own is the table in
 
 from __future__ import annotations
 
+import threading
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -126,6 +127,10 @@ class Hasher:
         self.has_hash_funcs = bool(self._by_type or self._by_name)
         # At most one pickler kept between two hashes (see :meth:`_stream`).
         self._idle: list[StreamPickler] = []
+        # The digests hash_funcs entries gave during one digest, by the id of the value
+        # they were given (the value kept alive beside it): an entry runs once per value
+        # though the fast path may start over (a set met, a NaN) and the walk follow it.
+        self._ran = threading.local()
         # Pickle writes atoms itself, out of reach of hash_funcs; when an entry could
         # apply to one, every value takes the walk path so the entry always counts.
         self._walk_only = any(t in self._by_type for t in _ATOM_TYPES) or any(
@@ -141,12 +146,18 @@ class Hasher:
             found = atom_digest(value)
             if found is not None:
                 return found
+        outermost = self.has_hash_funcs and getattr(self._ran, "found", None) is None
+        if outermost:
+            self._ran.found = {}
         try:
             return self.digest_nested(value)
         except UnhashableTypeError as err:
             raise self._located(err, where, param) from None
         except UserHashError as err:
             raise self._located_user(err, where) from None
+        finally:
+            if outermost:
+                self._ran.found = None
 
     def part(self, value: Any, where: str = "a value", param: str | None = None) -> bytes:
         """A compact encoding for a key component: short scalars as-is, else the digest."""
@@ -197,20 +208,39 @@ class Hasher:
             found = self._walk(value)
         return found
 
-    def _user_hash(self, value: Any) -> bytes | None:
-        tp = type(value)
+    def claims(self, value: Any) -> bool:
+        """True if a ``hash_funcs`` entry hashes ``value``: it is asked before any
+        refusal (an iterator argument with ``hash_funcs={types.GeneratorType: id}``)."""
+        return self.has_hash_funcs and self._user_entry(type(value)) is not None
+
+    def _user_entry(self, tp: type) -> tuple[str, Callable[[Any], Any]] | None:
         for klass in tp.__mro__:
             hit = self._by_type.get(klass)
             if hit is None and self._by_name:
                 hit = self._by_name.get(f"{klass.__module__}.{klass.__qualname__}")
             if hit is not None:
-                label, fn = hit
-                try:
-                    replacement = fn(value)
-                except Exception as exc:
-                    raise UserHashError(label, type_name(tp), cause=exc) from exc
-                return _xxh_digest(USER + label.encode() + self.digest_nested(replacement))
+                return hit
         return None
+
+    def _user_hash(self, value: Any) -> bytes | None:
+        """The digest a ``hash_funcs`` entry gives ``value``, else None.  The entry runs
+        once; what it returns is hashed by the default rules, never by the entries
+        again (``{int: lambda x: x}`` would otherwise feed its result back forever)."""
+        hit = self._user_entry(type(value))
+        if hit is None:
+            return None
+        ran: dict[int, tuple[Any, bytes]] | None = getattr(self._ran, "found", None)
+        if ran is not None and id(value) in ran:
+            return ran[id(value)][1]
+        label, fn = hit
+        try:
+            replacement = fn(value)
+        except Exception as exc:
+            raise UserHashError(label, type_name(type(value)), cause=exc) from exc
+        found = _xxh_digest(USER + label.encode() + DEFAULT.digest_nested(replacement))
+        if ran is not None:
+            ran[id(value)] = (value, found)
+        return found
 
     def _special(self, value: Any) -> bytes | None:
         """Digest of the types that are not hashed by their pickle state, else None."""

@@ -28,10 +28,19 @@ from __future__ import annotations
 import importlib
 import io
 from collections.abc import Callable
+from types import GetSetDescriptorType, MappingProxyType, MemberDescriptorType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import messages
-from .wire import MEMORY_FILE, MEMORYVIEW, pack_q, xxh_digest
+from .wire import (
+    DESCRIPTOR,
+    DICT_VIEW,
+    MAPPING_PROXY,
+    MEMORY_FILE,
+    MEMORYVIEW,
+    pack_q,
+    xxh_digest,
+)
 
 if TYPE_CHECKING:
     from .core import Hasher
@@ -280,3 +289,38 @@ def _digest_memory_file(value: io.BytesIO | io.StringIO, hasher: Hasher) -> byte
 
 
 register(IN_MEMORY_FILES, _digest_memory_file, exact=True)
+
+
+def _digest_mapping_proxy(value: MappingProxyType, hasher: Hasher) -> bytes:
+    """A read-only view of a dict (a class's ``__dict__``) is that dict's contents."""
+    return xxh_digest(MAPPING_PROXY + hasher.digest_nested(dict(value)))
+
+
+register(MappingProxyType, _digest_mapping_proxy, exact=True)
+
+# ``d.keys()``, ``d.values()``, ``d.items()``: hashed as their items in the dict's
+# order, as the dict itself is (two dicts equal but built in another order already
+# give other keys; a keys view follows its dict rather than set semantics).
+DICT_VIEWS = {
+    type({}.keys()): b"keys",
+    type({}.values()): b"values",
+    type({}.items()): b"items",
+}
+
+
+def _digest_dict_view(value: Any, hasher: Hasher) -> bytes:
+    which = DICT_VIEWS[type(value)]
+    return xxh_digest(DICT_VIEW + which + b"\0" + hasher.digest_nested(list(value)))
+
+
+register(tuple(DICT_VIEWS), _digest_dict_view, exact=True)
+
+
+def _digest_descriptor(value: Any, hasher: Hasher) -> bytes:
+    """A slot or C-level attribute of a class (``C.__dict__["x"]`` with ``__slots__``,
+    ``type.__dict__["__name__"]``) is defined by its class and name."""
+    owner = hasher.digest_nested(value.__objclass__)
+    return xxh_digest(DESCRIPTOR + owner + value.__name__.encode("utf-8", "surrogatepass"))
+
+
+register((GetSetDescriptorType, MemberDescriptorType), _digest_descriptor, exact=True)

@@ -41,5 +41,11 @@ USER = b"user:"
 MEMORYVIEW = b"mv"
 # An in-memory file (io.BytesIO, io.StringIO): tag + type + position + content.
 MEMORY_FILE = b"mf"
+# A read-only view of a mapping (types.MappingProxyType): tag + digest of its dict.
+MAPPING_PROXY = b"mp"
+# A dict's keys(), values() or items(): tag + which + digest of its items, in order.
+DICT_VIEW = b"dv"
+# A slot or C attribute of a class (getset, member descriptor): tag + its class + name.
+DESCRIPTOR = b"ds"
 # A key component given by its digest rather than its atom encoding.
 PART_DIGEST = b"#"

@@ -53,8 +53,9 @@ def short_repr(value: object) -> str:
         text = repr(value)
         if len(text) <= _short.maxother and " at 0x" not in text:
             return text
-    shape = getattr(value, "shape", None)
-    if shape and isinstance(shape, tuple) and type(value).__module__.startswith(_ARRAYS):
+    # The module first: asking any object for .shape can change it (a Mock grows one).
+    shape = getattr(value, "shape", None) if type(value).__module__.startswith(_ARRAYS) else None
+    if shape and isinstance(shape, tuple):
         return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
     try:
         text = _short.repr(value)
