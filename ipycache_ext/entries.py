@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import messages, notify
+from . import messages
 from .callkeys import forget_all
 from .engine import Cached
 from .keys import CallKey, why_missed
 from .parts import PartKind, Reason, Snapshot
+from .store import owners
 from .store import tier as persistent
 from .store.memory import STORE, Entry
 from .store.sizes import approx_size
@@ -82,16 +83,17 @@ def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanat
     return Explanation(what, False, reasons=tuple(why_missed(before, key.snapshot(), gone)))
 
 
-def clear_one(cached: Cached[Any], key: CallKey) -> bool:
-    """Remove the entry for ``key`` from memory and, when ``cached`` persists, from the
-    store; True if memory held one (the store's copy is deleted unseen)."""
+def clear_one(cached: Cached[Any], key: CallKey, store: bool = True) -> bool:
+    """Remove the entry for ``key`` from memory and, when ``cached`` persists (and
+    ``store``), from the store; True if memory held one (the store's copy is deleted
+    unseen)."""
     removed = STORE.drop(cached.owner, key.digest, "cleared")
-    tier = persistent.tier(cached.policy.persist)
+    tier = persistent.tier(cached.policy.persist) if store else None
     if tier is not None:
         try:
             tier.backend.delete(tier.entry_key(cached.owner, key.digest))
         except Exception as exc:
-            notify.emit(messages.store_fault_warning(tier.backend.where, exc))
+            owners.say_unreachable(tier, cached.label, exc)
     return removed
 
 

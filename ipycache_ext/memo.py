@@ -77,6 +77,8 @@ class MemoOptions:
         share = self.verify_share  # type(...): True is not a share
         if share is not None and (type(share) not in (int, float) or not 0 <= share <= 1):
             raise MemoOptionError(messages.bad_option_error("verify_share", share, "0 to 1"))
+        if self.copy and self.allow_output_mutation:
+            raise MemoOptionError(messages.copy_and_mutation_error())
         ttl = self.ttl
         for name in ("max_entries", "max_size"):
             bound = getattr(self, name)
@@ -184,7 +186,8 @@ class MemoizedFunction(Cached[FunctionCall]):
         if not isinstance(fn, types.FunctionType):
             raise MemoOptionError(messages.bad_option_error("function", fn, "a Python function"))
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            raise MemoOptionError(messages.generator_function_error(fn.__qualname__))
+            is_async = inspect.isasyncgenfunction(fn)
+            raise MemoOptionError(messages.generator_function_error(short_name(fn), is_async))
         functools.update_wrapper(self, fn)
         self.__memo_wrapped__ = fn  # functools.update_wrapper set __wrapped__ too
         self._name = short_name(fn)
@@ -230,12 +233,16 @@ class MemoizedFunction(Cached[FunctionCall]):
         stats = self.stats()
         return CacheInfo(stats.hits, stats.misses, self.policy.max_entries, STORE.count(self.owner))
 
-    def cache_clear(self) -> None:
+    def cache_clear(self, *, store: bool = True) -> None:
         """Empty this function's entries: in memory, and in the persistent store when
-        it persists (a note says how many persisted entries went)."""
+        it persists (a note says how many persisted entries went, or that the store
+        could not be reached).  ``store=False`` empties memory only: the next call
+        loads its result from the store, if it is there."""
         STORE.clear(self.owner)
         self.recalled.clear()
         self._keys.forget()
+        if not store:
+            return
         persist = self.policy.persist
         tier = persistent.tier(True) if persist else None
         if persist is None:
@@ -382,7 +389,7 @@ def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     also writes entries to the persistent store (None follows ``%config
     MemoMagics.persist``).
     ``memo.clear()`` empties the in-memory cache, and the persisted entries of every
-    function and cell this kernel has seen.
+    function and cell this kernel has seen; ``memo.clear(store=False)`` the memory only.
     """
     checked = MemoOptions.of(options)
     if fn is None:
@@ -436,13 +443,15 @@ def engine_of(value: Any) -> MemoizedFunction | None:
     return found if isinstance(found, MemoizedFunction) else None
 
 
-def _clear() -> None:
+def _clear(*, store: bool = True) -> None:
     """Empty the kernel-wide memory cache (every function and cell), and their entries
     in the persistent store if one is in use (the store's other entries are kept:
-    ``%memo_clear --store`` empties it all)."""
+    ``%memo_clear --store`` empties it all).  ``store=False`` frees the memory only
+    (a kernel short of RAM): persisted entries stay, and the next call loads them."""
     known = {owner for owner, _ in STORE.owners()}
     clear_all()
-    persisted.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)
+    if store:
+        persisted.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)
 
 
 memo.clear = _clear  # type: ignore[attr-defined]

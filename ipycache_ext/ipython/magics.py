@@ -16,15 +16,17 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, List, TraitError, Unicode, observe, validate
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, observe, validate
 
 from .. import messages, notify
-from ..callkeys import forget_all
 from ..config import SETTINGS
-from ..entries import Explanation, entry_facts
+from ..engine import clear_all
+from ..entries import Explanation, clear_one, entry_facts
+from ..errors import UnknownStoreError
 from ..memo import memo
 from ..store import owners as persisted
 from ..store import tier as persistent
+from ..store.locations import check_location
 from ..store.memory import STORE
 from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
@@ -84,11 +86,13 @@ class MemoMagics(Magics):
         "key: a changed file is a miss naming it.",
     ).tag(config=True)
 
-    max_memory = Unicode(
-        "25%",
-        help="Memory all cached results may hold together: bytes, or a share of RAM "
-        '("25%"); "" for no bound. Least recently used out, results of earlier code '
-        "first; a result bigger than this is returned but not kept.",
+    max_memory = Union(
+        [Int(), Float(), Unicode()],
+        default_value="25%",
+        help="Memory all cached results may hold together: bytes (1000000000), a size "
+        '("1GB", "512 MiB"), or a share of RAM ("25%"); "" for no bound. Least recently '
+        "used out, results of earlier code first; a result bigger than this is returned "
+        "but not kept.",
     ).tag(config=True)
 
     s3_endpoint = Unicode(
@@ -136,11 +140,19 @@ class MemoMagics(Magics):
             self._mirror(trait, getattr(self, trait))
 
     @validate("max_memory")
-    def _valid_budget(self, proposal: dict) -> str:
+    def _valid_budget(self, proposal: dict) -> int | float | str:
         try:
             parse_budget(proposal["value"])
         except ValueError:
             raise TraitError(messages.bad_memory_budget_error(proposal["value"])) from None
+        return proposal["value"]
+
+    @validate("store")
+    def _valid_store(self, proposal: dict) -> str:
+        try:
+            check_location(proposal["value"])
+        except UnknownStoreError as unknown:
+            raise TraitError(str(unknown)) from None
         return str(proposal["value"])
 
     @validate("secret_key")
@@ -258,7 +270,13 @@ class MemoMagics(Magics):
         """
         if line.strip() == "--store":
             tier = _open_store()
-            found, unknown = persisted.listing(tier)
+            try:
+                found, unknown = persisted.listing(tier)
+            except Exception as exc:
+                where = tier.backend.where
+                raise UsageError(
+                    messages.store_unreachable_error("memo_info", where, exc)
+                ) from None
             listed = [(p.label, p.kind, str(len(p.entries))) for p in found]
             return messages.StoreTable(tier.backend.where, listed, unknown)
         name = line.strip().strip("\"'")
@@ -304,27 +322,28 @@ class MemoMagics(Magics):
         """Empty the whole cache, one function or cell (a NAME from %memo_info), or the
         one entry of a call, in memory and in the persistent store when one is in use.
 
-            %memo_clear [NAME]           memory, and those persisted entries
-            %memo_clear f(2, 21)         the one entry of that call
-            %memo_clear --store [NAME]   the persistent store only: all of it, or NAME's
+            %memo_clear [NAME]            memory, and those persisted entries
+            %memo_clear f(2, 21)          the one entry of that call
+            %memo_clear --memory [NAME]   memory only: persisted entries are kept
+            %memo_clear --store [NAME]    the persistent store only: all of it, or NAME's
         """
-        text = line.strip()
-        if text.startswith("--store"):
-            _clear_store(text[len("--store") :].strip().strip("\"'"))
+        flags, text = _clear_flags(line.strip())
+        if flags == {"--store", "--memory"}:
+            raise UsageError(messages.clear_flags_error())
+        if "--store" in flags:
+            _clear_store(text.strip("\"'"))
             return
+        store = "--memory" not in flags
         if is_call(text):
             fn, args, kwargs = memoized_call(self.shell, text, "memo_clear")
-            removed = fn.clear(*args, **kwargs)
-            notify.emit(messages.cleared_note(fn.describe((args, kwargs)), int(removed)))
+            removed = clear_one(fn, fn._key(args, kwargs), store)
+            notify.emit(_cleared(fn.describe((args, kwargs)), int(removed), store))
             return
         name = text.strip("\"'")  # %memo_clear "cell [df]" works too
-        tier = persistent.in_use()
+        tier = persistent.in_use() if store else None
         if not name:
             known = {owner for owner, _ in STORE.owners()}
-            count = sum(len(STORE.entries(owner)) for owner in known)
-            STORE.clear()
-            forget_all()  # and what the functions' guards hold
-            notify.emit(messages.cleared_note(messages.EVERYTHING, count))
+            notify.emit(_cleared(messages.EVERYTHING, clear_all(), store))
             persisted.clear_and_say(tier, known, messages.EVERYTHING)
             return
         matches = {owner for owner, stats in STORE.owners() if _named(name, owner, stats.label)}
@@ -338,8 +357,28 @@ class MemoMagics(Magics):
         count = sum(len(STORE.entries(owner)) for owner in matches)
         for owner in matches:
             STORE.clear(owner)
-        notify.emit(messages.cleared_note(name, count))
+        notify.emit(_cleared(name, count, store))
         persisted.clear_and_say(tier, matches, name)
+
+
+_CLEAR_FLAGS = ("--store", "--memory")
+
+
+def _clear_flags(text: str) -> tuple[set[str], str]:
+    """``%memo_clear``'s leading flags, and the NAME or call after them."""
+    flags: set[str] = set()
+    while True:
+        head, _, rest = text.partition(" ")
+        if head not in _CLEAR_FLAGS:
+            return flags, text
+        flags.add(head)
+        text = rest.strip()
+
+
+def _cleared(what: str, count: int, store: bool) -> messages.Note:
+    return (
+        messages.cleared_note(what, count) if store else messages.cleared_memory_note(what, count)
+    )
 
 
 def _named(name: str, owner: str, label: str) -> bool:
@@ -360,11 +399,15 @@ def _clear_store(name: str) -> None:
         try:
             count = persisted.clear_store(tier)
         except Exception as exc:
-            notify.emit(messages.store_fault_warning(tier.backend.where, exc))
+            persisted.say_unreachable(tier, messages.EVERYTHING, exc)
             return
         notify.emit(messages.cleared_store_note(messages.EVERYTHING, count, tier.backend.where))
         return
-    found = persisted.listing(tier)[0]
+    try:
+        found = persisted.listing(tier)[0]
+    except Exception as exc:
+        where = tier.backend.where
+        raise UsageError(messages.store_unreachable_error("memo_clear", where, exc)) from None
     matches = {p.owner for p in found if _named(name, p.owner, p.label)}
     if not matches:
         raise UsageError(messages.unknown_stored_name(name, sorted(p.label for p in found)))

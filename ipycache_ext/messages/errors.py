@@ -94,10 +94,14 @@ def iterator_argument_error(name: str, type_name: str, func: str) -> str:
     )
 
 
-def generator_function_error(func: str) -> str:
+def generator_function_error(func: str, is_async: bool = False) -> str:
+    """A generator function is refused when decorated, for the reason a function that
+    returns an iterator is not cached (:func:`~.notes.iterator_result_warning`)."""
+    made = "an async generator" if is_async else "a generator"
     return (
-        f"@memo cannot cache the generator function {func}: its result is consumed as it "
-        "is read. Return a list (or another container) instead."
+        f"@memo cannot cache the generator function {func}: calling it returns {made}, "
+        "an iterator that is used up when read, so a cached copy would come back empty. "
+        f"Fix: make {func} return a list (return list(...)) and iterate over that."
     )
 
 
@@ -173,7 +177,17 @@ def unreadable_data_error(type_name: str, where: str, func: str, convert_with: s
     )
 
 
+def copy_and_mutation_error() -> str:
+    return (
+        "@memo options copy=True and allow_output_mutation=True contradict each other: "
+        "copy=True hands each call its own copy of the result, allow_output_mutation=True "
+        "hands out the cached object itself. Fix: keep copy=True to mutate results freely "
+        "(each call pays for a copy), or allow_output_mutation=True to share one object."
+    )
+
+
 __all__ = [
+    "copy_and_mutation_error",
     "endless_value_error",
     "recursion_cycle_error",
     "memo_above_descriptor_error",

@@ -31,8 +31,8 @@ def store_fault_warning(where: str, exc: BaseException) -> Note:
     where, shown = redacted(where), redacted(f"{type(exc).__name__}: {exc}")
     return warning_note(
         f"the persistent cache at {where} failed ({shown}). Results are "
-        "still returned and kept in memory for this kernel; nothing stored is lost. Fix the "
-        "store (disk space, permissions, the Redis server) or point %config "
+        "still returned and kept in memory for this kernel; nothing stored is lost. Fix: "
+        "repair the store (disk space, permissions, the Redis server) or point %config "
         "MemoMagics.store at another location."
     )
 
@@ -114,7 +114,8 @@ def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Not
     if kind == "version":
         fix = (
             "The entry is left for the kernels with those versions; this kernel stores its "
-            "own result beside it, for its own."
+            "own result beside it, for its own. Fix: none needed; to share one entry, use "
+            "the same library versions as your team."
         )
     elif kind == "newer":
         fix = (
@@ -122,9 +123,11 @@ def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Not
             "keeps its result in memory only. Fix: upgrade this kernel's ipycache_ext "
             "(in its clone: git pull, then pip install .), as your team did."
         )
+    elif kind in ("corrupt", "format", "unloadable"):
+        fix = "Fix: none needed: the result computed now replaces it."
     else:
         fix = (
-            "If your team shares this store, set the same key on every kernel "
+            "Fix: if your team shares this store, set the same key on every kernel "
             "(%config MemoMagics.secret_key or $IPYCACHE_SECRET)."
         )
     return warning_note(
@@ -136,7 +139,9 @@ def rejected_entry_warning(what: str, kind: str, detail: str, where: str) -> Not
 def unpicklable_warning(what: str, type_name: str, exc: BaseException) -> Note:
     return warning_note(
         f"the result of {what} (a {type_name}) cannot be pickled ({exc}), so it is kept in "
-        "this kernel's memory only and not written to the persistent cache."
+        "this kernel's memory only and not written to the persistent cache. Fix: return "
+        "data pickle can store (arrays, frames, plain objects) rather than handles such as "
+        "open files, locks or connections; or pass persist=False to keep it in memory."
     )
 
 
@@ -165,8 +170,8 @@ def too_big_for_memory_warning(
 
 def bad_memory_budget_error(value: object) -> str:
     return (
-        f'max_memory must be a number of bytes, a share of RAM such as "25%", or "" for '
-        f"no bound; got {value!r}"
+        f"max_memory {value!r} is not a memory size. Fix: give bytes (1000000000), a size "
+        '("1GB", "512 MiB", "1.5 GiB"), a share of RAM ("25%"), or "" for no bound.'
     )
 
 
@@ -185,8 +190,8 @@ def unpicklable_variables_warning(
 def cell_not_persisted_warning(what: str, names: list[str]) -> Note:
     return warning_note(
         f"{what} defines {', '.join(names)}, which a new kernel could not restore from the "
-        "persistent store, so this cell is cached in memory only. Move the definitions to "
-        "a cell (or module) of their own."
+        "persistent store, so this cell is cached in memory only. Fix: move the definitions "
+        "to a cell (or module) of their own."
     )
 
 
@@ -197,9 +202,9 @@ def missing_extra_error(extra: str, module: str) -> str:
 def missing_extra_warning(where: str, extra: str, module: str) -> Note:
     return warning_note(
         f"the persistent cache at {where} needs the {module} package, which is not "
-        f"installed. Install it with: {install_extra_hint(extra, module)} (or %pip in "
-        "this kernel). Until then results are still returned and kept in memory for this "
-        "kernel. To persist without it, point %config MemoMagics.store at a directory."
+        "installed. Until then results are still returned and kept in memory for this "
+        f"kernel. Fix: {install_extra_hint(extra, module)} (or %pip in this kernel); or, "
+        "to persist without it, point %config MemoMagics.store at a directory."
     )
 
 
@@ -267,7 +272,52 @@ def install_extra_hint(extra: str, module: str) -> str:
     return f'pip install {module} (from a clone of ipycache_ext: pip install ".[{extra}]")'
 
 
+def clear_unreachable_warning(what: str, where: str, exc: BaseException) -> Note:
+    """A clear that could not reach the persistent store: memory was cleared, the
+    persisted entries were not."""
+    where, shown = redacted(where), redacted(f"{type(exc).__name__}: {exc}")
+    return warning_note(
+        f"could not reach the persistent cache at {where} ({shown}), so the persisted "
+        f"entries of {what} were not removed: a new kernel (or a call after "
+        "%memo_clear --memory) would load them again. Fix: bring the store back (start "
+        "the Redis server, free the disk) and run the clear again."
+    )
+
+
+def store_unreachable_error(magic: str, where: str, exc: BaseException) -> str:
+    """``%memo_info --store`` (or ``%memo_clear --store``) on a store that does not answer:
+    one line, not the client library's traceback."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    shown = redacted(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+    return (
+        f"%{magic}: could not reach the persistent cache at {redacted(where)} ({shown}). "
+        "Fix: bring the store back (start the Redis server, check the address in "
+        "%config MemoMagics.store) and try again."
+    )
+
+
+def cleared_memory_note(what: str, entries: int) -> Note:
+    """A clear of memory only: how many entries went, and that the store keeps its own."""
+    text = (
+        f"[{PREFIX}] cleared {entries} entr{'y' if entries == 1 else 'ies'} of {what} from "
+        "memory; persisted entries are kept"
+    )
+    return make_note("info", text, html.escape(text), "#555")
+
+
+def clear_flags_error() -> str:
+    return (
+        "%memo_clear --store and --memory contradict each other: --store empties the "
+        "persistent store only, --memory this kernel's memory only. Fix: give one of them, "
+        "or neither to clear both."
+    )
+
+
 __all__ = [
+    "clear_flags_error",
+    "clear_unreachable_warning",
+    "store_unreachable_error",
+    "cleared_memory_note",
     "too_big_for_memory_warning",
     "bad_memory_budget_error",
     "redacted",

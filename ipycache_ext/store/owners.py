@@ -107,7 +107,13 @@ def clear_and_say(tier: Tier | None, owner_names: set[str], what: str) -> int:
     try:
         count = clear_owners(tier, owner_names)
     except Exception as exc:
-        notify.emit(messages.store_fault_warning(tier.backend.where, exc))
+        say_unreachable(tier, what, exc)
         return 0
     notify.emit(messages.cleared_store_note(what, count, tier.backend.where))
     return count
+
+
+def say_unreachable(tier: Tier, what: str, exc: BaseException) -> None:
+    """A clear that could not reach the store says so (always: the user asked for it)."""
+    notify.emit(messages.clear_unreachable_warning(what, tier.backend.where, exc))
+    tier.fault_said()

@@ -29,6 +29,7 @@ import xxhash
 
 from .. import messages, notify
 from ..config import SETTINGS
+from ..errors import UnknownStoreError
 from . import owners
 from .backends import (
     Backend,
@@ -76,6 +77,24 @@ def default_location() -> str:
     return platformdirs.user_cache_dir("ipycache_ext")
 
 
+# Stores that failed and said so: a store's fault is said once, then not again until it
+# has answered (a dead Redis warns in the first cell that meets it, not in every cell),
+# even when a changed setting reopens the tier.
+_failing: set[str] = set()
+
+
+def warn_fault(where: str, note: messages.Note) -> None:
+    """Emit ``note`` about the store at ``where`` unless its fault was said already."""
+    if where not in _failing:
+        _failing.add(where)
+        notify.emit(note)
+
+
+def mark_failing(where: str) -> None:
+    """The fault of the store at ``where`` was said some other way (a clear's warning)."""
+    _failing.add(where)
+
+
 # ----- the tier ----------------------------------------------------------------------------
 
 
@@ -103,10 +122,19 @@ class Tier:
             notify.emit(note)
 
     def _fault(self, exc: BaseException) -> None:
-        note = messages.store_fault_warning(self.backend.where, exc)
-        self._warn_once("fault", self.backend.where, note)
+        warn_fault(self.backend.where, messages.store_fault_warning(self.backend.where, exc))
         if getattr(self.backend, "remote", False):
             self._skip_until = time.monotonic() + SETTINGS.store_retry_seconds
+
+    def fault_said(self) -> None:
+        """This store's fault was just said by a clear: the next call does not say it again."""
+        mark_failing(self.backend.where)
+
+    def _answered(self) -> None:
+        """The store took a write: a later fault is news again.  A read is not enough (a
+        read-only store serves reads and fails every write: its fault is said once)."""
+        if _failing:
+            _failing.discard(self.backend.where)
 
     def _skipped(self) -> bool:
         """True while a remote store that failed is being left alone."""
@@ -252,6 +280,7 @@ class Tier:
         except Exception as exc:
             self._fault(exc)
             return False
+        self._answered()
         owners.record(self.backend, owner, label, name, ttl)
         return True
 
@@ -386,6 +415,8 @@ def _open_failure(where: str, exc: BaseException) -> messages.Note:
         return messages.unsafe_key_warning(exc.path, exc.problem, MIN_KEY_BYTES)
     if isinstance(exc, UnreadableKey):
         return messages.unreadable_key_warning(exc.path, exc.reason)
+    if isinstance(exc, UnknownStoreError):
+        return messages.unknown_store_warning(exc.location, exc.scheme, exc.supported)
     if isinstance(exc, UnsafeStoreDir):
         return messages.unsafe_store_dir_warning(exc.path, exc.reason, exc.mode)
     return messages.store_fault_warning(where, exc)
@@ -422,3 +453,4 @@ def close() -> None:
                 _tier.backend.close()  # type: ignore[attr-defined]
         _tier, _tier_config = None, None
         _open_failures.clear()
+        _failing.clear()
