@@ -108,8 +108,8 @@ def spinner_text_note(text: str) -> Note:
 def output_warning(func: str) -> Note:
     return warning_note(
         f"{func} writes output (print/display) while it runs. That output appears only on a "
-        "cache miss, never when the result comes from the cache. If that is what you want, "
-        "pass suppress_warning=True to @memo."
+        "cache miss, never when the result comes from the cache. Fix: if that is what you "
+        "want, pass suppress_warning=True to @memo."
     )
 
 
@@ -128,8 +128,7 @@ def unhashable_result_warning(func: str, err: UnhashableTypeError | UserHashErro
     where = err.where or "the result"
     return warning_note(
         f"the result of {func} holds a {shown_type(type_name)} (at {where}) that cannot be "
-        "hashed, so "
-        "a later mutation of the result cannot be detected. Pass "
+        "hashed, so a later mutation of the result cannot be detected. Fix: pass "
         "allow_output_mutation=True to @memo to say that is fine, or "
         f"hash_funcs={{{type_name!r}: ...}} to say how to hash it."
     )
@@ -138,8 +137,8 @@ def unhashable_result_warning(func: str, err: UnhashableTypeError | UserHashErro
 def unstable_result_warning(func: str, type_name: str) -> Note:
     return warning_note(
         f"the result of {func} (a {type_name}) hashes differently each time it is looked at, "
-        "so a later mutation of it cannot be detected. Pass allow_output_mutation=True to "
-        "@memo to say that is fine."
+        "so a later mutation of it cannot be detected. Fix: pass allow_output_mutation=True "
+        "to @memo to say that is fine."
     )
 
 
@@ -155,8 +154,8 @@ def outside_code_note(module: str, filename: str) -> Note:
     folder = filename.rsplit("/", 1)[0]
     return warning_note(
         f"module {module} ({filename}) is outside the working directory, so it is treated "
-        "as a library: editing it does not make memoized results miss. If it is your code, "
-        f"add its folder: %config MemoMagics.user_paths = [{folder!r}] (or set "
+        "as a library: editing it does not make memoized results miss. Fix: if it is your "
+        f"code, add its folder: %config MemoMagics.user_paths = [{folder!r}] (or set "
         "$IPYCACHE_USER_PATHS)."
     )
 

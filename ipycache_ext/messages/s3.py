@@ -21,7 +21,9 @@ def s3_no_conditional_put_note(where: str) -> Note:
     return warning_note(
         f"the object store at {where} does not support conditional writes (If-None-Match), "
         "so kernels sharing it cannot take a lease: two kernels that miss the same entry at "
-        "the same moment may both compute it (the results are the same; one is stored)."
+        "the same moment may both compute it (the results are the same; one is stored). "
+        "Fix: none needed for correctness; to compute each entry once, use a server with "
+        "conditional writes (AWS S3, MinIO, recent Ceph)."
     )
 
 
