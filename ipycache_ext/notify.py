@@ -102,6 +102,8 @@ class _Tee:
 
     def write(self, text: str) -> int:
         if text and not emitting():
+            if _erase_first:
+                _erase_lines()
             for flag in _watchers.get():
                 flag[0] = True
         return self._stream.write(text)
@@ -199,3 +201,24 @@ class OutputWatch:
     def _stop(self) -> None:
         _watchers.reset(self._token)
         _remove_tees()
+
+
+# Lines a front end wrote on the terminal for the user to see while a miss runs (terminal
+# IPython's spinner): the run's own output erases them first, or the two would share a line.
+_erase_first: list[Callable[[], None]] = []
+
+
+def erase_before_output(erase: Callable[[], None]) -> None:
+    """Call ``erase`` (once) before the next output of a run, unless it is withdrawn."""
+    _erase_first.append(erase)
+
+
+def withdraw_erase(erase: Callable[[], None]) -> None:
+    with contextlib.suppress(ValueError):
+        _erase_first.remove(erase)
+
+
+def _erase_lines() -> None:
+    for erase in list(_erase_first):
+        withdraw_erase(erase)
+        emit_silently(erase)

@@ -1,5 +1,6 @@
 """The "running ..." note of a long miss: shown when the body still runs after a
-delay, blanked when it ends.
+delay, blanked when it ends (in Jupyter in place; in terminal IPython its line is
+erased).
 
 One daemon thread waits for the delays of every running miss.  A timer thread started
 and joined per miss cost 150-200 µs each: a cell looping over 20,000 quick misses spent
@@ -14,11 +15,14 @@ import functools
 import heapq
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from IPython import get_ipython
+from IPython.core.displaypub import DisplayPublisher
 from IPython.display import display
 
 from .. import notify
@@ -93,9 +97,7 @@ class _Watchdog:
             handle = None
             try:
                 note = pending.make()
-                handle = pending.context.run(
-                    notify.emit_silently, functools.partial(_display_with_id, note)
-                )
+                handle = pending.context.run(notify.emit_silently, functools.partial(_show, note))
             except Exception:  # noqa: S110  # a note that cannot show is no reason to stop the rest
                 pass
             finally:
@@ -129,10 +131,57 @@ class Spinner:
         _watchdog.add(self._pending)
 
     def __exit__(self, *exc: object) -> None:
-        handle = _watchdog.finish(self._pending)
-        if handle is not None:
-            notify.emit_silently(functools.partial(handle.update, {"text/plain": ""}, raw=True))
+        shown = _watchdog.finish(self._pending)
+        if shown is not None:
+            notify.emit_silently(shown.erase)
 
 
-def _display_with_id(note: Note) -> Any:
-    return display({"text/plain": note.text, "text/html": note.html}, raw=True, display_id=True)
+class _Displayed:
+    """A note shown with a display id (Jupyter): blanked in place when the miss ends."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, note: Note) -> None:
+        data = {"text/plain": note.text, "text/html": note.html}
+        self._handle = display(data, raw=True, display_id=True)
+
+    def erase(self) -> None:
+        self._handle.update({"text/plain": ""}, raw=True)
+
+
+# Carriage return, then erase the whole line: the cursor is back where the note began.
+ERASE_LINE = "\r\x1b[2K"
+
+
+class TerminalLine:
+    """A note written on the terminal's current line (terminal IPython, whose displays
+    are printed and can never be updated): erased when the miss ends, so no "running"
+    line is left above the result."""
+
+    __slots__ = ("_stream", "_shown")
+
+    def __init__(self, note: Note, stream: Any) -> None:
+        self._stream = stream
+        self._shown = True
+        stream.write(ERASE_LINE + note.text)
+        stream.flush()
+        notify.erase_before_output(self.erase)  # the body's own output comes below it
+
+    def erase(self) -> None:
+        if self._shown:
+            self._shown = False
+            notify.withdraw_erase(self.erase)
+            self._stream.write(ERASE_LINE)
+            self._stream.flush()
+
+
+def _show(note: Note) -> _Displayed | TerminalLine | None:
+    """Show ``note`` where the front end can take it back: in place in Jupyter, on the
+    terminal's line in terminal IPython; not at all where neither can (displays
+    printed into a pipe or a file: a note there would stay for good)."""
+    shell = get_ipython()
+    if shell is None or type(shell.display_pub) is not DisplayPublisher:
+        return _Displayed(note)
+    stream = sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return TerminalLine(note, stream) if isatty is not None and isatty() else None
