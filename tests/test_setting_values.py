@@ -30,9 +30,10 @@ def test_a_store_url_of_an_unknown_scheme_is_an_error_naming_the_supported_ones(
     assert SETTINGS.store is None
 
 
-@pytest.mark.parametrize(
-    "location",
-    [
+def test_the_store_takes_directories_and_served_urls_and_refuses_other_schemes(
+    ip: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    accepted = [
         "C:\\Users\\me\\cache",
         "C:/Users/me/cache",
         "~/cache",
@@ -42,11 +43,13 @@ def test_a_store_url_of_an_unknown_scheme_is_an_error_naming_the_supported_ones(
         "REDIS://127.0.0.1:6379/0",
         "s3://bucket/prefix",
         "~/cache|s3://bucket/prefix",
-    ],
-)
-def test_directories_and_served_urls_are_accepted_as_the_store(ip: Any, location: str) -> None:
-    assert run_cell(ip, f"%config MemoMagics.store = {location!r}").error is None
-    assert SETTINGS.store == location
+    ]
+    for location in accepted:
+        run_cell(ip, f"%config MemoMagics.store = {location!r}")
+        assert SETTINGS.store == location
+    run_cell(ip, "%config MemoMagics.store = 'sftp://host/cache'")
+    assert SETTINGS.store == accepted[-1]
+    assert "no store is served over sftp://" in caplog.text
 
 
 def test_a_store_url_of_an_unknown_scheme_set_in_python_warns_and_makes_no_folder(
@@ -73,9 +76,7 @@ def test_a_store_url_of_an_unknown_scheme_set_in_python_warns_and_makes_no_folde
         ('"1 gb"', 10**9),
         ('"512 MiB"', 512 << 20),
         ('"1.5GiB"', 3 << 29),
-        ('"2e9"', 2 * 10**9),
         ("2e9", 2 * 10**9),
-        ('""', None),
         ("0", None),
     ],
 )
@@ -85,14 +86,6 @@ def test_max_memory_takes_bytes_sizes_with_units_or_no_bound(
     assert run_cell(ip, f"%config MemoMagics.max_memory = {value}").error is None
     assert caplog.text == ""
     assert memory_budget() == budget
-
-
-def test_max_memory_as_a_share_of_ram_is_that_share_of_the_machine(ip: Any) -> None:
-    run_cell(ip, '%config MemoMagics.max_memory = "50%"')
-    half = memory_budget()
-    run_cell(ip, '%config MemoMagics.max_memory = "25%"')
-    quarter = memory_budget()
-    assert half is not None and quarter is not None and abs(half - 2 * quarter) <= 1
 
 
 @pytest.mark.parametrize("value", ['"lots"', '"1 XB"', "-5", '"150%"', '"-1GB"', "True"])

@@ -99,14 +99,6 @@ def test_after_a_clear_said_the_store_is_dead_the_next_call_does_not_say_it_agai
     assert len(warned(cells)) == 1
 
 
-def test_a_clear_of_a_live_redis_says_how_many_persisted_entries_it_removed(
-    shell_on_redis: Any,
-) -> None:
-    run_cell(shell_on_redis, "double(2)")
-    cleared = run_cell(shell_on_redis, "%memo_clear double")
-    assert any("removed 2 persisted entries of double" in t for t in cleared.texts())
-
-
 @pytest.mark.parametrize(
     ("line", "magic"),
     [("%memo_info --store", "memo_info"), ("%memo_clear --store double", "memo_clear")],

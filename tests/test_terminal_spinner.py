@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pexpect
 import pytest
@@ -37,7 +36,8 @@ def terminal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pexpect.spawn
         "%config MemoMagics.spinner_delay = 0.1",
         "import time",
         'exec("@memo\\ndef slow(x):\\n    time.sleep(0.8)\\n    return x * 2")',
-        'exec("@memo\\ndef talks(x):\\n    time.sleep(0.8)\\n    print(\'said\', x)\\n    return x")',
+        "exec(\"@memo\\ndef talks(x):\\n    time.sleep(0.8)\\n    print('said', x)\\n"
+        '    return x")',
     ):
         child.sendline(line)
         child.expect(PROMPT)
@@ -66,12 +66,3 @@ def test_output_of_the_running_miss_is_written_on_a_line_of_its_own(
     shown = terminal.before
     running = shown.index("[ipycache] running talks(5) ...")
     assert ERASE_LINE + "said 5\r\n" in shown[running:]  # erased, then the output
-
-
-def test_a_miss_shorter_than_the_delay_writes_no_spinner_line(terminal: pexpect.spawn) -> None:
-    terminal.sendline("%config MemoMagics.spinner_delay = 5")
-    terminal.expect(PROMPT)
-    terminal.sendline("slow(1)")
-    terminal.expect(PROMPT)
-    assert "running slow(1)" not in terminal.before
-    assert "\x1b[2K" not in terminal.before

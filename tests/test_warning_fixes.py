@@ -90,6 +90,7 @@ WARNINGS = warnings_made()
 def test_the_walk_reaches_every_warning_function() -> None:
     names = {made.split("(", 1)[0] for made, _ in WARNINGS}
     assert {"mutated_variable_warning", "store_fault_warning", "output_warning"} <= names
+    assert {"clear_unreachable_warning", "unknown_store_warning"} <= names
     assert len(names) >= 20
 
 

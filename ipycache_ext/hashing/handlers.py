@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 import io
 from collections.abc import Callable
-from types import GetSetDescriptorType, MappingProxyType, MemberDescriptorType
+from types import GetSetDescriptorType, MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import messages
@@ -317,10 +317,11 @@ register(tuple(DICT_VIEWS), _digest_dict_view, exact=True)
 
 
 def _digest_descriptor(value: Any, hasher: Hasher) -> bytes:
-    """A slot or C-level attribute of a class (``C.__dict__["x"]`` with ``__slots__``,
-    ``type.__dict__["__name__"]``) is defined by its class and name."""
+    """A C-level attribute of a class (``type.__dict__["__name__"]``) is defined by its
+    class and name.  (A slot's member descriptor pickles as ``getattr(cls, name)``
+    already, and keeps that digest.)"""
     owner = hasher.digest_nested(value.__objclass__)
     return xxh_digest(DESCRIPTOR + owner + value.__name__.encode("utf-8", "surrogatepass"))
 
 
-register((GetSetDescriptorType, MemberDescriptorType), _digest_descriptor, exact=True)
+register(GetSetDescriptorType, _digest_descriptor, exact=True)

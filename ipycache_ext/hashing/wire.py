@@ -45,7 +45,7 @@ MEMORY_FILE = b"mf"
 MAPPING_PROXY = b"mp"
 # A dict's keys(), values() or items(): tag + which + digest of its items, in order.
 DICT_VIEW = b"dv"
-# A slot or C attribute of a class (getset, member descriptor): tag + its class + name.
+# A C attribute of a class (a getset descriptor): tag + its class + name.
 DESCRIPTOR = b"ds"
 # A key component given by its digest rather than its atom encoding.
 PART_DIGEST = b"#"
