@@ -24,13 +24,11 @@ equal digests.  Which types are hashed by a handler of their own is the table in
 
 from __future__ import annotations
 
-import threading
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from .. import messages
-from ..errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
+from ..errors import Subject, UnhashableTypeError, UserHashError
 from .atoms import (
     atom_bytes,
     atom_digest,
@@ -53,6 +51,7 @@ from .labels import Label, Walker
 from .labels import prefix as _prefix
 from .sharing import fits_one_stream
 from .stream import Fallback, Sink, StreamPickler, keep_idle, order_free_sets, reuse
+from .userfuncs import HashFuncs, UserHashes
 from .wire import (
     DICT,
     FROZENSET,
@@ -64,14 +63,11 @@ from .wire import (
     SET,
     SUBSET,
     TUPLE,
-    USER,
     pack_len,
     pack_q,
 )
 from .wire import xxh as _xxh
 from .wire import xxh_digest as _xxh_digest
-
-HashFuncs = Mapping[Any, Callable[[Any], Any]]
 
 # Long lists and tuples are pickled this many items at a time, so the pickler's
 # output stays in cache on its way to xxh3 (protocol 3 does not stream by itself).
@@ -84,8 +80,6 @@ WALK_BOUND = 250_000
 _PLAIN_CONTAINERS = frozenset({list, tuple, dict})
 # What is hashed by its code or name, the same every time it is met in one value.
 _CODE_TYPES = (type, types.FunctionType, types.BuiltinFunctionType)
-# Types pickle encodes without consulting reducer_override (object: matches them all).
-_ATOM_TYPES = (int, float, bool, str, bytes, complex, type(None), object)
 
 
 class _Digest:
@@ -113,30 +107,11 @@ class Hasher:
     def __init__(self, hash_funcs: HashFuncs | None = None, subject: Subject | None = None) -> None:
         # Who the values belong to: errors are worded for it (a function, a cell).
         self.subject = subject or Subject()
-        self._by_type: dict[type, tuple[str, Callable[[Any], Any]]] = {}
-        self._by_name: dict[str, tuple[str, Callable[[Any], Any]]] = {}
-        for key, fn in (hash_funcs or {}).items():
-            if isinstance(key, type):
-                self._by_type[key] = (type_name(key), fn)
-            elif isinstance(key, str):
-                self._by_name[key] = (key, fn)
-            else:
-                raise MemoOptionError(
-                    messages.bad_option_error("hash_funcs", key, "a type or 'module.QualName'")
-                )
-        self.has_hash_funcs = bool(self._by_type or self._by_name)
+        self._user = UserHashes(hash_funcs)
+        self.has_hash_funcs = self._user.any
+        self._walk_only = self._user.covers_atoms
         # At most one pickler kept between two hashes (see :meth:`_stream`).
         self._idle: list[StreamPickler] = []
-        # The digests hash_funcs entries gave during one digest, by the id of the value
-        # they were given (the value kept alive beside it): an entry runs once per value
-        # though the fast path may start over (a set met, a NaN) and the walk follow it.
-        self._ran = threading.local()
-        # Pickle writes atoms itself, out of reach of hash_funcs; when an entry could
-        # apply to one, every value takes the walk path so the entry always counts.
-        self._walk_only = any(t in self._by_type for t in _ATOM_TYPES) or any(
-            type_name(t) in self._by_name or f"builtins.{t.__qualname__}" in self._by_name
-            for t in _ATOM_TYPES
-        )
 
     # ----- public --------------------------------------------------------------------
 
@@ -146,9 +121,7 @@ class Hasher:
             found = atom_digest(value)
             if found is not None:
                 return found
-        outermost = self.has_hash_funcs and getattr(self._ran, "found", None) is None
-        if outermost:
-            self._ran.found = {}
+        outermost = self.has_hash_funcs and self._user.start()
         try:
             return self.digest_nested(value)
         except UnhashableTypeError as err:
@@ -157,7 +130,7 @@ class Hasher:
             raise self._located_user(err, where) from None
         finally:
             if outermost:
-                self._ran.found = None
+                self._user.stop()
 
     def part(self, value: Any, where: str = "a value", param: str | None = None) -> bytes:
         """A compact encoding for a key component: short scalars as-is, else the digest."""
@@ -211,41 +184,12 @@ class Hasher:
     def claims(self, value: Any) -> bool:
         """True if a ``hash_funcs`` entry hashes ``value``: it is asked before any
         refusal (an iterator argument with ``hash_funcs={types.GeneratorType: id}``)."""
-        return self.has_hash_funcs and self._user_entry(type(value)) is not None
-
-    def _user_entry(self, tp: type) -> tuple[str, Callable[[Any], Any]] | None:
-        for klass in tp.__mro__:
-            hit = self._by_type.get(klass)
-            if hit is None and self._by_name:
-                hit = self._by_name.get(f"{klass.__module__}.{klass.__qualname__}")
-            if hit is not None:
-                return hit
-        return None
-
-    def _user_hash(self, value: Any) -> bytes | None:
-        """The digest a ``hash_funcs`` entry gives ``value``, else None.  The entry runs
-        once; what it returns is hashed by the default rules, never by the entries
-        again (``{int: lambda x: x}`` would otherwise feed its result back forever)."""
-        hit = self._user_entry(type(value))
-        if hit is None:
-            return None
-        ran: dict[int, tuple[Any, bytes]] | None = getattr(self._ran, "found", None)
-        if ran is not None and id(value) in ran:
-            return ran[id(value)][1]
-        label, fn = hit
-        try:
-            replacement = fn(value)
-        except Exception as exc:
-            raise UserHashError(label, type_name(type(value)), cause=exc) from exc
-        found = _xxh_digest(USER + label.encode() + DEFAULT.digest_nested(replacement))
-        if ran is not None:
-            ran[id(value)] = (value, found)
-        return found
+        return self.has_hash_funcs and self._user.entry(type(value)) is not None
 
     def _special(self, value: Any) -> bytes | None:
         """Digest of the types that are not hashed by their pickle state, else None."""
         if self.has_hash_funcs:
-            found = self._user_hash(value)
+            found = self._user.digest(value, DEFAULT.digest_nested)
             if found is not None:
                 return found
         if type(value) in _PLAIN_CONTAINERS:
@@ -311,10 +255,7 @@ class Hasher:
         handler may claim instances of ``tp``, else the predicates to ask of each."""
         if state_filter(tp) is not None:
             return None  # its state must be filtered: _fast_special sends it to the walk
-        if self.has_hash_funcs and any(
-            k in self._by_type or f"{k.__module__}.{k.__qualname__}" in self._by_name
-            for k in tp.__mro__
-        ):
+        if self.has_hash_funcs and self._user.entry(tp) is not None:
             return None
         return predicates_for(tp)
 

@@ -19,7 +19,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, observe, validate
 
 from .. import messages, notify
-from ..config import SETTINGS
+from ..config import SETTINGS, parse_budget
 from ..engine import clear_all
 from ..entries import Explanation, clear_one, entry_facts
 from ..errors import UnknownStoreError
@@ -28,9 +28,10 @@ from ..store import owners as persisted
 from ..store import tier as persistent
 from ..store.locations import check_location
 from ..store.memory import STORE
-from ..store.sizes import approx_size, parse_budget
+from ..store.sizes import approx_size
 from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
+from .clearing import clear_flags, clear_store, cleared, named, store_table
 from .sink import CellSink, show
 from .spinner import Spinner
 from .verifying import verify_line
@@ -269,16 +270,7 @@ class MemoMagics(Magics):
         %memo_info --store   what the persistent store holds, per function or cell
         """
         if line.strip() == "--store":
-            tier = _open_store()
-            try:
-                found, unknown = persisted.listing(tier)
-            except Exception as exc:
-                where = tier.backend.where
-                raise UsageError(
-                    messages.store_unreachable_error("memo_info", where, exc)
-                ) from None
-            listed = [(p.label, p.kind, str(len(p.entries))) for p in found]
-            return messages.StoreTable(tier.backend.where, listed, unknown)
+            return store_table()
         name = line.strip().strip("\"'")
         if name:
             return self._entry_table(name)
@@ -311,7 +303,7 @@ class MemoMagics(Magics):
 
     def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:
         """The owners ``name`` stands for (a label, an owner, a function's short name)."""
-        matches = [owner for owner, stats in STORE.owners() if _named(name, owner, stats.label)]
+        matches = [owner for owner, stats in STORE.owners() if named(name, owner, stats.label)]
         if not matches:
             known = sorted(stats.label for _, stats in STORE.owners())
             raise UsageError(messages.unknown_cache_name(name, known, magic))
@@ -327,91 +319,36 @@ class MemoMagics(Magics):
             %memo_clear --memory [NAME]   memory only: persisted entries are kept
             %memo_clear --store [NAME]    the persistent store only: all of it, or NAME's
         """
-        flags, text = _clear_flags(line.strip())
+        flags, text = clear_flags(line.strip())
         if flags == {"--store", "--memory"}:
             raise UsageError(messages.clear_flags_error())
         if "--store" in flags:
-            _clear_store(text.strip("\"'"))
+            clear_store(text.strip("\"'"))
             return
         store = "--memory" not in flags
         if is_call(text):
             fn, args, kwargs = memoized_call(self.shell, text, "memo_clear")
             removed = clear_one(fn, fn._key(args, kwargs), store)
-            notify.emit(_cleared(fn.describe((args, kwargs)), int(removed), store))
+            notify.emit(cleared(fn.describe((args, kwargs)), int(removed), store))
             return
         name = text.strip("\"'")  # %memo_clear "cell [df]" works too
         tier = persistent.in_use() if store else None
         if not name:
             known = {owner for owner, _ in STORE.owners()}
-            notify.emit(_cleared(messages.EVERYTHING, clear_all(), store))
+            notify.emit(cleared(messages.EVERYTHING, clear_all(), store))
             persisted.clear_and_say(tier, known, messages.EVERYTHING)
             return
-        matches = {owner for owner, stats in STORE.owners() if _named(name, owner, stats.label)}
+        matches = {owner for owner, stats in STORE.owners() if named(name, owner, stats.label)}
         if not matches and tier is not None:
-            matches = {
-                p.owner for p in persisted.listing(tier)[0] if _named(name, p.owner, p.label)
-            }
+            matches = {p.owner for p in persisted.listing(tier)[0] if named(name, p.owner, p.label)}
         if not matches:
             known_names = sorted(stats.label for _, stats in STORE.owners())
             raise UsageError(messages.unknown_cache_name(name, known_names))
         count = sum(len(STORE.entries(owner)) for owner in matches)
         for owner in matches:
             STORE.clear(owner)
-        notify.emit(_cleared(name, count, store))
+        notify.emit(cleared(name, count, store))
         persisted.clear_and_say(tier, matches, name)
-
-
-_CLEAR_FLAGS = ("--store", "--memory")
-
-
-def _clear_flags(text: str) -> tuple[set[str], str]:
-    """``%memo_clear``'s leading flags, and the NAME or call after them."""
-    flags: set[str] = set()
-    while True:
-        head, _, rest = text.partition(" ")
-        if head not in _CLEAR_FLAGS:
-            return flags, text
-        flags.add(head)
-        text = rest.strip()
-
-
-def _cleared(what: str, count: int, store: bool) -> messages.Note:
-    return (
-        messages.cleared_note(what, count) if store else messages.cleared_memory_note(what, count)
-    )
-
-
-def _named(name: str, owner: str, label: str) -> bool:
-    return name in (label, owner, owner.rsplit(".", 1)[-1])
-
-
-def _open_store() -> persistent.Tier:
-    found = persistent.tier(True)
-    if found is None:
-        raise UsageError(messages.no_store_error())
-    return found
-
-
-def _clear_store(name: str) -> None:
-    """``%memo_clear --store [NAME]``: the persistent store's entries (all, or NAME's)."""
-    tier = _open_store()
-    if not name:
-        try:
-            count = persisted.clear_store(tier)
-        except Exception as exc:
-            persisted.say_unreachable(tier, messages.EVERYTHING, exc)
-            return
-        notify.emit(messages.cleared_store_note(messages.EVERYTHING, count, tier.backend.where))
-        return
-    try:
-        found = persisted.listing(tier)[0]
-    except Exception as exc:
-        where = tier.backend.where
-        raise UsageError(messages.store_unreachable_error("memo_clear", where, exc)) from None
-    matches = {p.owner for p in found if _named(name, p.owner, p.label)}
-    if not matches:
-        raise UsageError(messages.unknown_stored_name(name, sorted(p.label for p in found)))
-    persisted.clear_and_say(tier, matches, name)
 
 
 def _display_probe(shell: Any) -> Callable[[Callable[[], None]], Any]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import re
 import sys
 import types
 from typing import Any
 
 from .. import config
+from ..config import parse_budget
 
 
 def memory_budget() -> int | None:
@@ -26,57 +25,6 @@ def memory_budget() -> int | None:
 @functools.lru_cache(maxsize=8)
 def _budget_of(value: int | float | str | None) -> int | None:
     return parse_budget(value)
-
-
-# Units of a size: SI multiples (``"1GB"`` is 10**9 bytes) and binary ones (``"1GiB"``
-# is 2**30), as pip, pandas and the disk makers count.
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 1 << 10,
-    "mib": 1 << 20,
-    "gib": 1 << 30,
-    "tib": 1 << 40,
-}
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
-
-
-def parse_budget(value: int | float | str | None) -> int | None:
-    """Bytes from ``1_000_000``, ``"2e9"``, ``"1GB"``, ``"512 MiB"`` or a share of this
-    machine's RAM (``"25%"``); None for no bound (``""``, ``0``, ``None``).  ValueError
-    for anything else (a negative size, an unknown unit, a share above 100%)."""
-    if value is None or value == "" or value == 0:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(value)
-    if isinstance(value, (int, float)):
-        if not value >= 0 or value == float("inf"):
-            raise ValueError(value)
-        return int(value) or None
-    text = value.strip()
-    if text.endswith("%"):
-        try:
-            share = float(text[:-1])
-        except ValueError:
-            raise ValueError(value) from None
-        if not 0 < share <= 100:
-            raise ValueError(value)
-        return int(_physical_memory() * share / 100)
-    found = _SIZE.match(text)
-    if found is None or found.group(2).lower() not in _UNITS:
-        raise ValueError(value)
-    return int(float(found.group(1)) * _UNITS[found.group(2).lower()]) or None
-
-
-def _physical_memory() -> int:
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30  # unknown: as if 8 GiB
 
 
 _ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})

@@ -83,18 +83,6 @@ def default_location() -> str:
 _failing: set[str] = set()
 
 
-def warn_fault(where: str, note: messages.Note) -> None:
-    """Emit ``note`` about the store at ``where`` unless its fault was said already."""
-    if where not in _failing:
-        _failing.add(where)
-        notify.emit(note)
-
-
-def mark_failing(where: str) -> None:
-    """The fault of the store at ``where`` was said some other way (a clear's warning)."""
-    _failing.add(where)
-
-
 # ----- the tier ----------------------------------------------------------------------------
 
 
@@ -122,13 +110,16 @@ class Tier:
             notify.emit(note)
 
     def _fault(self, exc: BaseException) -> None:
-        warn_fault(self.backend.where, messages.store_fault_warning(self.backend.where, exc))
+        where = self.backend.where
+        if where not in _failing:
+            _failing.add(where)
+            notify.emit(messages.store_fault_warning(where, exc))
         if getattr(self.backend, "remote", False):
             self._skip_until = time.monotonic() + SETTINGS.store_retry_seconds
 
     def fault_said(self) -> None:
         """This store's fault was just said by a clear: the next call does not say it again."""
-        mark_failing(self.backend.where)
+        _failing.add(self.backend.where)
 
     def _answered(self) -> None:
         """The store took a write: a later fault is news again.  A read is not enough (a
