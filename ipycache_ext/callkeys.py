@@ -10,6 +10,7 @@ for the same parts either way.
 from __future__ import annotations
 
 import inspect
+import io
 import sys
 import weakref
 from collections.abc import Callable, Iterator
@@ -102,7 +103,10 @@ def _arguments(shape: CallShape, hasher: Hasher, args: tuple, kwargs: dict) -> l
             where = messages.part_place(PartKind.ARGUMENT, name, via)
             if _consumed_by_call(value) and not hasher.claims(value):
                 type_name = f"{type(value).__module__}.{type(value).__qualname__}"
-                text = messages.iterator_argument_error(name, type_name, via[0])
+                if isinstance(value, io.IOBase):  # an open file: its path is what to pass
+                    text = messages.open_file_argument_error(name, type_name, via[0])
+                else:
+                    text = messages.iterator_argument_error(name, type_name, via[0])
                 raise UnhashableTypeError(text, type_name, where)
             data = hasher.part(value, where, name)
         found.append((name, value, data))

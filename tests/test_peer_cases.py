@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import types
+from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock, Mock
 
@@ -192,3 +193,12 @@ def test_an_object_whose_iter_is_not_itself_is_hashed_by_its_state(tally: Tally)
 
     assert (first(Rewinding()), first(Rewinding())) == (1, 1)
     assert len(tally) == 1
+
+
+def test_an_open_file_argument_is_refused_naming_its_path_as_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    keyed = memo(lambda source: 0)
+    with open(tmp_path / "data.csv") as opened, pytest.raises(UnhashableTypeError) as err:
+        keyed(opened)
+    assert "the open file (_io.TextIOWrapper) in argument source" in str(err.value)
+    assert "Fix: pass its path instead" in str(err.value)

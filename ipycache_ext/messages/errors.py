@@ -177,6 +177,17 @@ def unreadable_data_error(type_name: str, where: str, func: str, convert_with: s
     )
 
 
+def open_file_argument_error(name: str, type_name: str, func: str) -> str:
+    """An open file passed to a @memo function: the call reads it from its position,
+    which its key cannot see, and a hit would leave it unread."""
+    return (
+        f"cannot hash the open file ({shown_type(type_name)}) in argument {name} of {func}: "
+        "the call reads it from where it stands, and a result from the cache would leave "
+        f"it unread. Fix: pass its path instead ({name}=path, then open it inside the "
+        "function: the file's contents join the key), or its contents (f.read())."
+    )
+
+
 def copy_and_mutation_error() -> str:
     return (
         "@memo options copy=True and allow_output_mutation=True contradict each other: "
@@ -187,6 +198,7 @@ def copy_and_mutation_error() -> str:
 
 
 __all__ = [
+    "open_file_argument_error",
     "copy_and_mutation_error",
     "endless_value_error",
     "recursion_cycle_error",
