@@ -101,7 +101,11 @@ def test_after_a_clear_said_the_store_is_dead_the_next_call_does_not_say_it_agai
 
 @pytest.mark.parametrize(
     ("line", "magic"),
-    [("%memo_info --store", "memo_info"), ("%memo_clear --store double", "memo_clear")],
+    [
+        ("%memo_info --store", "memo_info"),
+        ("%memo_clear --store double", "memo_clear"),
+        ("%memo_clear only_stored", "memo_clear"),  # not in memory: the store is asked
+    ],
 )
 def test_listing_a_dead_redis_is_one_line_naming_the_store(
     shell_on_redis: Any, server: RedisServer, line: str, magic: str

@@ -53,11 +53,7 @@ def clear_store(name: str) -> None:
             return
         notify.emit(messages.cleared_store_note(messages.EVERYTHING, count, tier.backend.where))
         return
-    try:
-        found = persisted.listing(tier)[0]
-    except Exception as exc:
-        where = tier.backend.where
-        raise UsageError(messages.store_unreachable_error("memo_clear", where, exc)) from None
+    found = listing(tier, "memo_clear")[0]
     matches = {p.owner for p in found if named(name, p.owner, p.label)}
     if not matches:
         raise UsageError(messages.unknown_stored_name(name, sorted(p.label for p in found)))
@@ -67,10 +63,15 @@ def clear_store(name: str) -> None:
 def store_table() -> messages.StoreTable:
     """``%memo_info --store``: what the persistent store holds, per function or cell."""
     tier = open_store()
-    try:
-        found, unknown = persisted.listing(tier)
-    except Exception as exc:
-        where = tier.backend.where
-        raise UsageError(messages.store_unreachable_error("memo_info", where, exc)) from None
+    found, unknown = listing(tier, "memo_info")
     listed = [(p.label, p.kind, str(len(p.entries))) for p in found]
     return messages.StoreTable(tier.backend.where, listed, unknown)
+
+
+def listing(tier: persistent.Tier, magic: str) -> tuple[list[persisted.Persisted], int]:
+    """:func:`.owners.listing`, or a one-line UsageError when the store does not answer."""
+    try:
+        return persisted.listing(tier)
+    except Exception as exc:
+        where = tier.backend.where
+        raise UsageError(messages.store_unreachable_error(magic, where, exc)) from None

@@ -31,7 +31,7 @@ from ..store.memory import STORE
 from ..store.sizes import approx_size
 from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
-from .clearing import clear_flags, clear_store, cleared, named, store_table
+from .clearing import clear_flags, clear_store, cleared, listing, named, store_table
 from .sink import CellSink, show
 from .spinner import Spinner
 from .verifying import verify_line
@@ -340,7 +340,8 @@ class MemoMagics(Magics):
             return
         matches = {owner for owner, stats in STORE.owners() if named(name, owner, stats.label)}
         if not matches and tier is not None:
-            matches = {p.owner for p in persisted.listing(tier)[0] if named(name, p.owner, p.label)}
+            stored = listing(tier, "memo_clear")[0]
+            matches = {p.owner for p in stored if named(name, p.owner, p.label)}
         if not matches:
             known_names = sorted(stats.label for _, stats in STORE.owners())
             raise UsageError(messages.unknown_cache_name(name, known_names))
