@@ -12,7 +12,8 @@ timeout; a lease older than its lifetime is broken whatever its row says.
 
 Faults (no store, a full or read-only disk, Redis down, a corrupt entry, a result
 pickle refuses) never lose the computed value: the call returns it, the memory tier
-keeps it, and the user sees one warning per kind of fault and place.
+keeps it, and the user sees one warning per kind of fault and place (a store that
+fails: once, until it takes a write again).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def default_location() -> str:
 
 
 # Stores that failed and said so: a store's fault is said once, then not again until it
-# has answered (a dead Redis warns in the first cell that meets it, not in every cell),
+# takes a write (a dead Redis warns in the first cell that meets it, not in every cell),
 # even when a changed setting reopens the tier.
 _failing: set[str] = set()
 
