@@ -89,14 +89,19 @@ def test_a_mapping_proxy_is_hashed_by_its_contents(tally: Tally) -> None:
     assert tally.runs == [{"a": 1}, {"a": 2}]
 
 
-def test_a_class_dict_is_hashed_deterministically() -> None:
-    class Plain:
-        limit = 3
+def test_a_class_dict_is_hashed_by_its_contents() -> None:
+    """A class's ``__dict__`` is a mapping proxy holding getset descriptors
+    (``__dict__``, ``__weakref__``): all hashed by content, the same every time."""
 
-    assert digest(Plain.__dict__["limit"]) == digest(3)
-    assert digest(types.MappingProxyType({"limit": 3})) == digest(
-        types.MappingProxyType({"limit": 3})
-    )
+    def made(limit: int) -> type:
+        class Plain:
+            pass
+
+        Plain.limit = limit  # type: ignore[attr-defined]
+        return Plain
+
+    assert digest(made(3).__dict__) == digest(made(3).__dict__)
+    assert digest(made(3).__dict__) != digest(made(4).__dict__)
 
 
 @pytest.mark.parametrize("view", ["keys", "values", "items"])
