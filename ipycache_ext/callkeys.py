@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import sys
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,7 +20,7 @@ import xxhash
 from . import messages
 from .deps.code import Deps, collect, short_atom
 from .deps.guards import Dynamic, Guards, Recorder
-from .deps.pathlike import EMPTY, NO_NAME, Named
+from .deps.pathlike import EMPTY, NO_NAME, Named, is_mock
 from .deps.usercode import short_name
 from .errors import UnhashableTypeError
 from .hashing.core import Hasher
@@ -120,8 +119,7 @@ def _consumed_by_call(value: Any) -> bool:
     double (``MagicMock`` stubs both methods; calling one would change its state)."""
     if type(value) in _SCALARS or type(value) in IN_MEMORY_FILES or not isinstance(value, Iterator):
         return False
-    mock = sys.modules.get("unittest.mock")  # no mock exists unless it was imported
-    if mock is not None and isinstance(value, mock.NonCallableMock):
+    if is_mock(value):
         return False
     try:
         return iter(value) is value

@@ -42,6 +42,7 @@ import itertools
 import os
 import re
 import stat as stat_module
+import sys
 import types
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -85,10 +86,17 @@ def quoted(text: str) -> Iterator[str]:
             yield piece
 
 
+def is_mock(value: Any) -> bool:
+    """A test double (``unittest.mock``): it stubs every protocol (``__fspath__``,
+    ``__iter__``), and calling a stub changes its state, so it is asked nothing."""
+    mock = sys.modules.get("unittest.mock")  # no mock exists unless it was imported
+    return mock is not None and isinstance(value, mock.NonCallableMock)
+
+
 def _text(value: Any) -> str | None:
     if type(value) is str:
         return value
-    if isinstance(value, os.PathLike):
+    if isinstance(value, os.PathLike) and not is_mock(value):
         try:
             return os.fsdecode(os.fspath(value))
         except TypeError:
