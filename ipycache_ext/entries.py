@@ -143,3 +143,15 @@ def clear_all() -> int:
     STORE.clear()
     forget_all()  # and what the functions' guards hold
     return count
+
+
+def clear_memo(*, store: bool = True) -> None:
+    """``memo.clear()``: empty the kernel-wide memory cache (every function and cell),
+    and their entries in the persistent store if one is in use (the store's other
+    entries are kept: ``%memo_clear --store`` empties it all).  ``store=False`` frees
+    the memory only (a kernel short of RAM): persisted entries stay, and the next call
+    loads them."""
+    known = {owner for owner, _ in STORE.owners()}
+    clear_all()
+    if store:
+        owners.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)

@@ -22,7 +22,7 @@ from . import messages, notify
 from .callkeys import CallKeys, CallShape
 from .deps.usercode import short_name
 from .engine import Cached, Policy
-from .entries import Explanation, clear_all, clear_one, explain
+from .entries import Explanation, clear_memo, clear_one, explain
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys import CallKey
@@ -443,15 +443,4 @@ def engine_of(value: Any) -> MemoizedFunction | None:
     return found if isinstance(found, MemoizedFunction) else None
 
 
-def _clear(*, store: bool = True) -> None:
-    """Empty the kernel-wide memory cache (every function and cell), and their entries
-    in the persistent store if one is in use (the store's other entries are kept:
-    ``%memo_clear --store`` empties it all).  ``store=False`` frees the memory only
-    (a kernel short of RAM): persisted entries stay, and the next call loads them."""
-    known = {owner for owner, _ in STORE.owners()}
-    clear_all()
-    if store:
-        persisted.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)
-
-
-memo.clear = _clear  # type: ignore[attr-defined]
+memo.clear = clear_memo  # type: ignore[attr-defined]

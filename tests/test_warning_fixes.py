@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ipycache_ext import messages
+from ipycache_ext.deps.unseen import Channel, Touch
 from ipycache_ext.errors import UnhashableTypeError
 from ipycache_ext.messages.base import warning_note
 from ipycache_ext.parts import PartKind, part_id
@@ -45,6 +46,9 @@ BY_TYPE: dict[str, Any] = {
     "list[Reason]": [],
     "dict[str, int]": {"argument x changed": 3},
     "list[tuple[str, str]]": [("model", "Booster")],
+    "tuple[Touch, ...]": tuple(
+        Touch(channel, "socket.connect", "127.0.0.1:80") for channel in Channel
+    ),
     "UnhashableTypeError | UserHashError": UnhashableTypeError(type_name="socket", where="x"),
 }
 

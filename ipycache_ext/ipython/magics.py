@@ -20,8 +20,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, observ
 
 from .. import messages, notify
 from ..config import SETTINGS, parse_budget
-from ..engine import clear_all
-from ..entries import Explanation, clear_one, entry_facts
+from ..entries import Explanation, clear_all, clear_one, entry_facts
 from ..errors import UnknownStoreError
 from ..memo import memo
 from ..store import owners as persisted
