@@ -194,8 +194,8 @@ class MemoMagics(Magics):
         On a hit the cell does not run: the names it bound are bound again to the
         stored objects, its output is replayed and its last value is the result.
         The key is the cell's code (comments and formatting don't count), the
-        values of the names it reads before binding them (names starting with _
-        are left out), the code of the user functions it uses, and the options.
+        values of the names it reads before binding them (those starting with _
+        too), the code of the user functions it uses, and the options.
 
             %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
                    [--explain] [--files PATTERN]
