@@ -342,8 +342,20 @@ class Cached(Generic[Call]):
                     self.describe(call), seconds, list(reasons), unseen, self.label
                 )
             notify.emit(note)
+        if reads is not None and (reads.unmatched or reads.rewritten):
+            self._file_warnings(reads, stats)
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
+
+    def _file_warnings(self, reads: files.Recorder, stats: OwnerStats) -> None:
+        """Declared patterns that matched nothing (each miss: the entry tracks no file
+        of them); a run that changed files it reads (once: each call runs again)."""
+        if reads.unmatched:
+            patterns = tuple(dict.fromkeys(reads.unmatched))
+            notify.emit(messages.unmatched_pattern_warning(self.label, patterns, reads.cwd))
+        if reads.rewritten and self.owner not in _rewrites_said:
+            _rewrites_said.add(self.owner)
+            notify.emit(messages.own_input_changed_warning(self.label, reads.rewritten))
 
     def _keep(self, entry: Entry, digest: bytes) -> None:
         """Keep ``entry`` in memory, unless it is bigger than the memory budget (or
@@ -428,6 +440,9 @@ class Cached(Generic[Call]):
 def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:
     return tuple(why_missed(before, now, gone))
 
+
+# Functions and cells told once that they change a file they read.
+_rewrites_said: set[str] = set()
 
 # Why an entry was found stale, until the miss that follows says so (bounded).
 _stale_reasons: dict[tuple[str, bytes], tuple[Reason, ...]] = {}

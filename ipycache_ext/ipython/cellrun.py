@@ -78,6 +78,14 @@ def split_statement(line: str) -> tuple[str, str]:
     return " ".join(options), rest.strip()
 
 
+def unquoted(pattern: str) -> str:
+    """``"data/*.parquet"`` or ``'data/*.parquet'`` as the shell would pass it: IPython
+    keeps a magic's quotes, and a pattern with them matches nothing."""
+    if len(pattern) >= 2 and pattern[0] == pattern[-1] and pattern[0] in "'\"":
+        return pattern[1:-1]
+    return pattern
+
+
 @dataclass
 class CellRecord:
     """What a cell did on its miss, to be done again on a hit."""

@@ -28,7 +28,13 @@ from ..store import tier as persistent
 from ..store.memory import STORE
 from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
-from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
+from .cellrun import (
+    CellOptions,
+    explain_memo_cell,
+    run_memo_cell,
+    split_statement,
+    unquoted,
+)
 from .sink import CellSink, show
 from .spinner import Spinner
 
@@ -220,7 +226,7 @@ class MemoMagics(Magics):
             parsed.quiet,
             parsed.name,
             parsed.persist,
-            tuple(parsed.files),
+            tuple(unquoted(pattern) for pattern in parsed.files),
         )
         if parsed.explain:
             return explain_memo_cell(self.shell, cell, options)
