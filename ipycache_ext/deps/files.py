@@ -25,7 +25,8 @@ are left out.
 
 A relative path means the file it named in the working directory of the run: each
 file named so keeps that directory (:attr:`FileState.base`), and after a ``%cd`` or
-``os.chdir`` the entry is valid only if the same name still names the same file.
+``os.chdir`` the entry is not used (the same name may name another file); back in
+that directory, it is.
 
 Each read file becomes a :class:`~ipycache_ext.parts.FileState`: size and times as
 the fast check, a streamed xxh3 digest of the bytes as the real one.  A hit stats the
@@ -407,20 +408,17 @@ def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, 
 
 def _recheck(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
     """:func:`check` once some stat moved (or the working directory did): the files
-    whose stat moved are read again; a relative name that now names another file is
-    a change."""
+    whose stat moved are read again; a file named relative to another working
+    directory than this one is a change (the same name may be another file here)."""
     reasons: list[Reason] = []
     refreshed = list(found)
     moved = False
     cwd = working_directory()
     for i, old in enumerate(found):
         if old.base and old.base != cwd:
-            named = os.path.normpath(os.path.join(cwd, os.path.relpath(old.path, old.base)))
-            if named != old.path:
-                with suspended():
-                    now = current(named, old.is_dir, old.ignored, cwd)
-                reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
-                continue
+            now = dataclasses.replace(old, base=cwd)
+            reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
+            continue
         if _stat(old.path, old.is_dir) == _stat_of(old):
             continue
         with suspended():

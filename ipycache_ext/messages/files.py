@@ -38,13 +38,13 @@ def own_input_changed_warning(what: str, paths: tuple[str, ...]) -> Note:
 
 
 def reason_working_directory(old: FileState, new: FileState) -> str:
-    """``file data.csv named /p/projA/data.csv, read relative to the working directory
-    /p/projA; the working directory is now /p/projB``."""
+    """``file data.csv was read relative to the working directory, which changed
+    (/p/projA -> /p/projB)``."""
     what = "directory" if old.is_dir else "file"
     spelled = os.path.relpath(old.path, old.base)
     return (
-        f"{what} {spelled} names another {what} since the working directory changed "
-        f"({old.base} -> {new.base}): it was {old.path}, it is now {new.path}"
+        f"{what} {spelled} was read relative to the working directory, which changed "
+        f"({old.base} -> {new.base})"
     )
 
 

@@ -177,7 +177,7 @@ def _clock(mtime_ns: int) -> str:
 
 def reason_file(old: FileState, new: FileState) -> str:
     """``file data/sales.csv changed (modified 12:03:07, 1.2 MB -> 1.3 MB)``."""
-    if old.base and new.path != old.path:
+    if old.base and new.base != old.base:
         return reason_working_directory(old, new)
     what = "directory" if old.is_dir else "file"
     name = f"{what} {shown_path(old.path, old.is_dir)}"
