@@ -44,7 +44,8 @@ def test_quoted_and_unquoted_patterns_are_one_key(ip: Any, here: Path) -> None:
 
 def test_files_is_repeatable_with_quoted_patterns(ip: Any, here: Path) -> None:
     bump(here / "data" / "b.csv", "x")
-    cell = "%%memo --files 'data/*.parquet' --files \"data/b.csv\"\nruns = globals().get('runs', 0) + 1"
+    options = "--files 'data/*.parquet' --files \"data/b.csv\""
+    cell = f"%%memo {options}\nruns = globals().get('runs', 0) + 1"
     run_cell(ip, cell)
     bump(here / "data" / "b.csv", "y")
     assert "file data/b.csv changed" in run_cell(ip, cell).notes(MISS)[0]
