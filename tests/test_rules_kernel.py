@@ -59,3 +59,22 @@ def test_a_title_set_on_a_returned_figure_is_still_a_mutation(kernel: kernels.Ke
     )
     kernel.run("fig.axes[0].set_title('x')")
     assert MUTATED in texts(kernel.run("fig = mk2(4)"))
+
+
+def test_after_cd_an_edited_project_module_is_still_user_code(
+    kernel: kernels.Kernel, project: Path
+) -> None:
+    (project / "data").mkdir()
+    (project / "clean.py").write_text("def fix(x):\n    return x + 1\n")
+    kernel.run(
+        "import importlib, os, sys\nstart = os.getcwd()\nsys.path.insert(0, start)\nimport clean\n"
+        "@memo\ndef cleaned(x):\n    return clean.fix(x)\ncleaned(1)"
+    )
+    kernel.run("%cd data")
+    (project / "clean.py").write_text("def fix(x):\n    return x + 20\n")
+    first = texts(kernel.run("importlib.reload(clean)\ncleaned(1)"))
+    assert "21" in first and "-> None" not in first
+    (project / "clean.py").write_text("def fix(x):\n    return x + 300\n")
+    second = texts(kernel.run("importlib.reload(clean)\ncleaned(1)"))
+    assert "301" in second and MISS in second
+    kernel.run("%cd {start}\nsys.path.remove(start)")

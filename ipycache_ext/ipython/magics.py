@@ -21,6 +21,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, observe, vali
 from .. import messages, notify
 from ..callkeys import forget_all
 from ..config import SETTINGS
+from ..deps import usercode
 from ..entries import Explanation, entry_facts
 from ..memo import memo
 from ..store import owners as persisted
@@ -401,6 +402,7 @@ def load(shell: Any) -> None:
     """Register the magics, route notes into cells and put ``memo`` in the namespace."""
     if id(shell) in _loaded:
         return
+    usercode.set_starting_folder(getattr(shell, "starting_dir", None))
     magics = MemoMagics(shell=shell)
     shell.register_magics(magics)
     probe = _display_probe(shell)
