@@ -21,7 +21,8 @@ it misses (never a result computed from other contents), and each such run misse
 the next one, which a warning says once.  A run that rewrites the same bytes (or only
 reads through ``"r+"``) is hit again.  Files of the interpreter and of installed
 packages, ``/proc``, ``/dev``, ``/sys``, compiled code and what the import system reads
-are left out.
+are left out; a package's data file (``importlib.resources``, ``pkgutil.get_data``)
+is not.
 
 A relative path means the file it named in the working directory of the run: each
 file named so keeps that directory (:attr:`FileState.base`), and after a ``%cd`` or
@@ -46,7 +47,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any
 
 import xxhash
@@ -155,7 +156,7 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
         return
     # Frames: 0 this, 1 the file hook, 2 the audit hook routing to it, 3 the code
     # whose ``open`` raised the event.
-    if _left_out(path) or sys._getframe(3).f_code.co_filename.startswith(_IMPORT_FRAMES):
+    if _left_out(path) or _read_by_import(sys._getframe(3)):
         return
     is_dir = event != "open"
     seen = _first_sight(path, is_dir)
@@ -210,6 +211,16 @@ def _state_before_write(path: str, first: Stat) -> FileState:
     if first is None or _stat_of(now) != first:
         return _unknown(path, False, first)
     return now
+
+
+def _read_by_import(caller: FrameType) -> bool:
+    """True for a read the import system makes for itself (a module's source): the
+    loader's ``get_data`` called by the loader.  ``pkgutil.get_data`` calls the same
+    ``get_data`` for a package's data file, an input like any other."""
+    if not caller.f_code.co_filename.startswith(_IMPORT_FRAMES):
+        return False
+    outer = caller.f_back
+    return outer is None or outer.f_code.co_filename.startswith(_IMPORT_FRAMES)
 
 
 def _left_out(path: str) -> bool:
