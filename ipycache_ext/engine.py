@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 from . import messages, notify
 from .callkeys import forget_all
 from .config import SETTINGS
-from .deps import files
+from .deps import declared, filecheck, filenotes, files
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
 from .mutation import suspects, unstable_parts
@@ -343,19 +343,10 @@ class Cached(Generic[Call]):
                 )
             notify.emit(note)
         if reads is not None and (reads.unmatched or reads.rewritten):
-            self._file_warnings(reads, stats)
+            for warning in filenotes.warnings(reads, self.owner, self.label):
+                notify.emit(warning)
         self.after_miss(call, stored, watch)
         return self.result_of(call, stored)
-
-    def _file_warnings(self, reads: files.Recorder, stats: OwnerStats) -> None:
-        """Declared patterns that matched nothing (each miss: the entry tracks no file
-        of them); a run that changed files it reads (once: each call runs again)."""
-        if reads.unmatched:
-            patterns = tuple(dict.fromkeys(reads.unmatched))
-            notify.emit(messages.unmatched_pattern_warning(self.label, patterns, reads.cwd))
-        if reads.rewritten and self.owner not in _rewrites_said:
-            _rewrites_said.add(self.owner)
-            notify.emit(messages.own_input_changed_warning(self.label, reads.rewritten))
 
     def _keep(self, entry: Entry, digest: bytes) -> None:
         """Keep ``entry`` in memory, unless it is bigger than the memory budget (or
@@ -380,7 +371,7 @@ class Cached(Generic[Call]):
         if seen is None or read or seen.read or seen.written or stats.readers_hinted:
             return ()  # it did file work the hook saw (its own outputs count too)
         functions = (part.value for part in key.parts if part.kind is PartKind.CODE)
-        found = files.unseen_readers(files.code_names(functions) | set(self.names_used(call)))
+        found = declared.unseen_readers(declared.code_names(functions) | set(self.names_used(call)))
         stats.readers_hinted = bool(found)
         return found
 
@@ -396,10 +387,10 @@ class Cached(Generic[Call]):
             return False
         fast = entry.stat_check
         if fast is None:
-            fast = entry.stat_check = files.stat_check(entry.files) or False
-        if fast and files.unchanged(fast):
+            fast = entry.stat_check = filecheck.stat_check(entry.files) or False
+        if fast and filecheck.unchanged(fast):
             return False
-        reasons, refreshed = files.check(entry.files)
+        reasons, refreshed = filecheck.check(entry.files)
         if refreshed is not None:
             entry.files, entry.stat_check = refreshed, None
         if not reasons:
@@ -440,9 +431,6 @@ class Cached(Generic[Call]):
 def _reasons(before: Snapshot | None, now: Snapshot, gone: str | None) -> tuple[Reason, ...]:
     return tuple(why_missed(before, now, gone))
 
-
-# Functions and cells told once that they change a file they read.
-_rewrites_said: set[str] = set()
 
 # Why an entry was found stale, until the miss that follows says so (bounded).
 _stale_reasons: dict[tuple[str, bytes], tuple[Reason, ...]] = {}

@@ -31,8 +31,9 @@ that directory, it is.
 
 Each read file becomes a :class:`~ipycache_ext.parts.FileState`: size and times as
 the fast check, a streamed xxh3 digest of the bytes as the real one.  A hit stats the
-files; only when a stat differs is the file read again, so ``touch`` still hits and a
-same-size edit misses.
+files (:mod:`.filecheck`); only when a stat differs is the file read again, so
+``touch`` still hits and a same-size edit misses.  Files declared by the user for
+native readers are :mod:`.declared`'s.
 """
 
 from __future__ import annotations
@@ -40,20 +41,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import functools
-import glob
-import operator
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator
-from types import CodeType, FrameType
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import xxhash
 
 from ..config import SETTINGS
-from ..parts import FileState, Reason, ReasonKind
+from ..parts import FileState
 from .usercode import _in_environment, route_audit, working_directory
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -286,6 +284,16 @@ def stop_recording(recorder: Recorder) -> None:
         _recorders.reset(recorder.token)
 
 
+def recording() -> tuple[Recorder, ...]:
+    """The recorders of the misses running in this thread or task (none: not in a miss)."""
+    return _recorders.get()
+
+
+def first_sight(path: str, is_dir: bool) -> Seen:
+    """What ``path`` is before a run uses it (see :func:`_first_sight`)."""
+    return _first_sight(path, is_dir)
+
+
 @contextlib.contextmanager
 def suspended() -> Iterator[None]:
     """Nothing read inside is recorded: the cache's own store, key file and digests."""
@@ -359,89 +367,6 @@ def inherit(found: tuple[FileState, ...]) -> None:
             recorder.note_read(state.path, state.is_dir, seen, bool(state.base))
 
 
-# Paths, the (mtime_ns, ctime_ns, size) each had, and the working directory the
-# relative ones were named in: an entry's files as the fast check of a hit compares
-# them all at once.
-StatCheck = tuple[tuple[str, ...], list[tuple[int, int, int]], str]
-_STAT_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size")
-
-
-def stat_check(found: tuple[FileState, ...]) -> StatCheck | None:
-    """What :func:`unchanged` compares for ``found``; None if one is a directory or
-    was absent, or they were named relative to two working directories (those take
-    :func:`check`)."""
-    if any(state.is_dir or not state.exists for state in found):
-        return None
-    bases = {state.base for state in found if state.base}
-    if len(bases) > 1:
-        return None
-    base = bases.pop() if bases else ""
-    return tuple(s.path for s in found), [(s.mtime_ns, s.ctime_ns, s.size) for s in found], base
-
-
-def unchanged(expected: StatCheck) -> bool:
-    """True if every file still has its stat (and the working directory is the one
-    relative names were read in): the stats are taken and compared in C (``map``),
-    not one Python step per file.  False means: ask :func:`check`."""
-    paths, stats, base = expected
-    if base and base != working_directory():
-        return False
-    try:
-        return list(map(_STAT_FIELDS, map(os.stat, paths))) == stats
-    except OSError:
-        return False
-
-
-def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
-    """Why the files of an entry no longer match, and their refreshed states when only
-    their stat moved (same bytes: the entry stays valid)."""
-    stat = os.stat
-    for old in found:  # the fast check, inlined: this loop is a hit's whole cost
-        if old.base and old.base != working_directory():
-            break
-        try:
-            now = stat(old.path)
-        except OSError:
-            if old.exists:
-                break
-            continue
-        if not (
-            old.exists
-            and now.st_mtime_ns == old.mtime_ns
-            and now.st_ctime_ns == old.ctime_ns
-            and (old.is_dir or now.st_size == old.size)
-        ):
-            break
-    else:
-        return [], None
-    return _recheck(found)
-
-
-def _recheck(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
-    """:func:`check` once some stat moved (or the working directory did): the files
-    whose stat moved are read again; a file named relative to another working
-    directory than this one is a change (the same name may be another file here)."""
-    reasons: list[Reason] = []
-    refreshed = list(found)
-    moved = False
-    cwd = working_directory()
-    for i, old in enumerate(found):
-        if old.base and old.base != cwd:
-            now = dataclasses.replace(old, base=cwd)
-            reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
-            continue
-        if _stat(old.path, old.is_dir) == _stat_of(old):
-            continue
-        with suspended():
-            now = current(old.path, old.is_dir, old.ignored, old.base)
-        if now.exists == old.exists and now.digest == old.digest and old.digest:
-            refreshed[i] = now
-            moved = True
-        else:
-            reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
-    return reasons, (tuple(refreshed) if moved and not reasons else None)
-
-
 def current(path: str, is_dir: bool, ignored: tuple[str, ...] = (), base: str = "") -> FileState:
     """``path`` as it is now, digest included (a directory: its names but ``ignored``;
     ``base``: the working directory it was named relative to)."""
@@ -491,117 +416,19 @@ def _unknown(
     return FileState(path, is_dir, True, stat[0], stat[1], stat[2], b"", ignored, base)
 
 
-# ----- declared by the user -----------------------------------------------------------------
-
-
-def depends_on(*patterns: str | os.PathLike[str]) -> None:
-    """Declare files the running cached code depends on, for readers Python's ``open``
-    does not see (pyarrow's and polars' native readers, HDF5, a database file).
-
-    Call it inside a ``@memo`` function or a ``%%memo`` cell: each pattern is a path
-    or a glob (``"data/*.parquet"``, ``**`` allowed).  The matching files join the
-    entry's key, and so does the listing of the directories a glob looked in (a new
-    matching file is a change).  A pattern that matches nothing is kept (its creation
-    is a change) and said in a warning when the entry is stored.  Outside a miss it
-    does nothing.
-    """
-    recorders = _recorders.get()
-    if not recorders:
-        return
-    for pattern in patterns:
-        text = os.fsdecode(os.fspath(pattern))
-        # A glob's own listings are recorded by the hook: a new match is a change.
-        paths = glob.glob(text, recursive=True) if glob.has_magic(text) else [text]
-        relative = not os.path.isabs(text)
-        if not paths or not os.path.lexists(paths[0]):
-            for recorder in recorders:
-                recorder.unmatched.append(text)
-        for found in paths:
-            path = os.path.abspath(found)
-            is_dir = os.path.isdir(path)
-            seen = _first_sight(path, is_dir)
-            for recorder in recorders:
-                recorder.note_read(path, is_dir, seen, relative)
-
-
-# Readers that open files natively (C++, Rust, C), out of the audit hook's sight:
-# pyarrow, polars, pandas' parquet/feather/orc/HDF5 paths, h5py, netCDF, OpenCV, the
-# databases.  Names as the code spells them (``pq.read_table``, ``pl.scan_csv``).
-NATIVE_READERS = frozenset(
-    {
-        "read_parquet",
-        "scan_parquet",
-        "read_table",
-        "read_feather",
-        "read_ipc",
-        "scan_ipc",
-        "read_orc",
-        "read_hdf",
-        "read_delta",
-        "scan_delta",
-        "read_avro",
-        "read_csv",
-        "scan_csv",
-        "read_ndjson",
-        "scan_ndjson",
-        "read_excel",
-        "read_database",
-        "read_sql",
-        "open_dataset",
-        "open_mfdataset",
-        "imread",
-        "File",
-        "connect",
-        "dataset",
-    }
-)
-
-
-def unseen_readers(names: Iterable[str]) -> tuple[str, ...]:
-    """Which of the names a miss's code uses are native file readers (sorted)."""
-    return tuple(sorted(NATIVE_READERS.intersection(names)))
-
-
-def code_names(functions: Iterable[object]) -> set[str]:
-    """Every global and attribute name the code of ``functions`` uses, nested code
-    (comprehensions, inner functions) included."""
-    names: set[str] = set()
-    for fn in functions:
-        code = getattr(fn, "__code__", None)
-        if isinstance(code, CodeType):
-            names |= _names_in(code)
-    return names
-
-
-@functools.lru_cache(maxsize=4096)
-def _names_in(code: CodeType) -> frozenset[str]:
-    """The names ``code`` and the code nested in it use (once per code object: a miss
-    of a function that read no file asks again)."""
-    names: set[str] = set()
-    stack = [code]
-    while stack:
-        found = stack.pop()
-        names.update(found.co_names)
-        stack.extend(c for c in found.co_consts if isinstance(c, CodeType))
-    return frozenset(names)
-
-
 def count_files(found: tuple[FileState, ...]) -> int:
     """How many files (not directories) ``found`` names (``%memo_info``)."""
     return sum(1 for state in found if not state.is_dir)
 
 
 __all__ = [
-    "depends_on",
-    "unseen_readers",
-    "code_names",
     "start_recording",
     "stop_recording",
     "suspended",
     "states",
     "inherit",
-    "check",
-    "stat_check",
-    "unchanged",
+    "current",
+    "recording",
+    "first_sight",
     "count_files",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import messages, notify
 from ..deps.cell import CellName, analyze, cell_name
-from ..deps.files import depends_on
+from ..deps.declared import depends_on
 from ..deps.usercode import is_user_callable
 from ..engine import Cached, Policy
 from ..entries import Explanation, explain
