@@ -6,15 +6,17 @@ from __future__ import annotations
 import mmap
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Notes, Tally
+from conftest import Notes, Tally, run_cell
 from files_support import bump
 
 from ipycache_ext import memo
 
 CHANGES_IT = "which it also reads"
+MISS = "[ipycache] cache miss"
 
 
 @pytest.fixture
@@ -196,3 +198,24 @@ def test_a_folder_the_run_makes_is_still_its_output(here: Path, tally: Tally) ->
     assert build() == "x"
     Path("made/inner/x.txt").write_text("changed by someone")
     assert build() == "x" and len(tally) == 1
+
+
+def test_a_cell_opening_a_file_r_plus_misses_when_it_is_edited(ip: Any, here: Path) -> None:
+    bump(here / "notes.txt", "alpha")
+    cell = "%%memo\nwith open('notes.txt', 'r+') as fh:\n    text = fh.read()"
+    run_cell(ip, cell)
+    bump(here / "notes.txt", "gamma")
+    edited = run_cell(ip, cell)
+    assert "file notes.txt changed" in edited.notes(MISS)[0] and ip.user_ns["text"] == "gamma"
+
+
+def test_a_cell_making_a_folder_that_exists_misses_when_a_file_under_it_is_edited(
+    ip: Any, here: Path
+) -> None:
+    (here / "out").mkdir()
+    bump(here / "out" / "prev.txt", "one")
+    cell = "%%memo\nimport os\nos.makedirs('out', exist_ok=True)\n"
+    cell += "prev = open('out/prev.txt').read()"
+    run_cell(ip, cell)
+    bump(here / "out" / "prev.txt", "two")
+    assert run_cell(ip, cell).notes(MISS) and ip.user_ns["prev"] == "two"
