@@ -149,8 +149,7 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
     flags = (args[2] or 0) if event == "open" else 0
     relative = not os.path.isabs(named)
     if flags & _WRITE_FLAGS:
-        if not _left_out(path):
-            _opened_to_write(path, flags, relative, recorders)
+        _opened_to_write(path, flags, relative, recorders)
         return
     # Frames: 0 this, 1 the file hook, 2 the audit hook routing to it, 3 the code
     # whose ``open`` raised the event.
@@ -174,7 +173,8 @@ def _opened_to_write(
     be read too without being emptied) keeps its state before this first write in
     ``changed``; any other file is an output."""
     keeps = not flags & _REPLACE_FLAGS
-    readable = flags & os.O_ACCMODE == os.O_RDWR
+    # An input only if it may be one: inputs already read passed this test.
+    readable = flags & os.O_ACCMODE == os.O_RDWR and keeps and not _left_out(path)
     before: FileState | None = None
     stat: Stat = None
     stat_taken = False
