@@ -192,7 +192,7 @@ class MemoMagics(Magics):
         default=[],
         metavar="PATTERN",
         help="A file or glob the cell depends on that Python's open does not see "
-        "(pyarrow, polars, HDF5 readers); repeatable.",
+        "(pyarrow, polars, HDF5 readers); quoted or not, repeatable.",
     )
     @line_cell_magic
     def memo(self, line: str, cell: str | None = None) -> Any:
