@@ -21,6 +21,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, observe, vali
 from .. import messages, notify
 from ..callkeys import forget_all
 from ..config import SETTINGS
+from ..deps import usercode
 from ..entries import Explanation, entry_facts
 from ..memo import memo
 from ..store import owners as persisted
@@ -28,7 +29,7 @@ from ..store import tier as persistent
 from ..store.memory import STORE
 from ..store.sizes import approx_size, parse_budget
 from .calls import is_call, memoized_call
-from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
+from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement, unquoted
 from .sink import CellSink, show
 from .spinner import Spinner
 from .verifying import verify_line
@@ -188,7 +189,7 @@ class MemoMagics(Magics):
         default=[],
         metavar="PATTERN",
         help="A file or glob the cell depends on that Python's open does not see "
-        "(pyarrow, polars, HDF5 readers); repeatable.",
+        "(pyarrow, polars, HDF5 readers); quoted or not, repeatable.",
     )
     @line_cell_magic
     def memo(self, line: str, cell: str | None = None) -> Any:
@@ -197,8 +198,8 @@ class MemoMagics(Magics):
         On a hit the cell does not run: the names it bound are bound again to the
         stored objects, its output is replayed and its last value is the result.
         The key is the cell's code (comments and formatting don't count), the
-        values of the names it reads before binding them (names starting with _
-        are left out), the code of the user functions it uses, and the options.
+        values of the names it reads before binding them (those starting with _
+        too), the code of the user functions it uses, and the options.
 
             %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
                    [--explain] [--files PATTERN]
@@ -217,13 +218,9 @@ class MemoMagics(Magics):
         parsed = parse_argstring(self.memo, options_text)
         if parsed.ttl is not None and parsed.ttl <= 0:
             raise UsageError(messages.bad_cell_option_error("--ttl", parsed.ttl, "seconds > 0"))
+        files = tuple(unquoted(pattern) for pattern in parsed.files)  # IPython keeps quotes
         options = CellOptions(
-            parsed.allow_mutation,
-            parsed.ttl,
-            parsed.quiet,
-            parsed.name,
-            parsed.persist,
-            tuple(parsed.files),
+            parsed.allow_mutation, parsed.ttl, parsed.quiet, parsed.name, parsed.persist, files
         )
         if parsed.explain:
             return explain_memo_cell(self.shell, cell, options)
@@ -405,6 +402,7 @@ def load(shell: Any) -> None:
     """Register the magics, route notes into cells and put ``memo`` in the namespace."""
     if id(shell) in _loaded:
         return
+    usercode.set_starting_folder(getattr(shell, "starting_dir", None))
     magics = MemoMagics(shell=shell)
     shell.register_magics(magics)
     probe = _display_probe(shell)
