@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .deps.files import depends_on
+from .deps.declared import depends_on
 from .errors import MemoError, MemoOptionError, UnhashableTypeError, UserHashError
 from .memo import CacheInfo, MemoizedFunction, memo
 

@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from . import messages, notify, verdicts
 from .config import SETTINGS
-from .deps import files, native, pathlike
+from .deps import filenotes, files, native, pathlike
 from .errors import RecursionCycleError
 from .keys import CallKey, why_missed
 from .mutation import suspects, unstable_parts
@@ -327,8 +327,7 @@ class Cached(Generic[Call]):
         if reads is not None:
             pathlike.note_named(reads, key.named(), self.code_strings(call))
         read = files.states(reads) if reads is not None and (reads.read or reads.late) else ()
-        ttl = self.policy.ttl
-        expires = None if ttl is None else time.monotonic() + ttl
+        expires = self._expiry()
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, expires, files=read)
         outermost = not (self.nests and depth.get())
         stats = STORE.stats(*self._counted)
@@ -382,7 +381,10 @@ class Cached(Generic[Call]):
                     self.describe(call), seconds, list(reasons), unseen, self.label
                 )
             notify.emit(note)
-        if run.reads is not None and run.reads.touched:  # the network, a subprocess
+        if reads is not None and (reads.unmatched or reads.rewritten):
+            for warning in filenotes.warnings(reads, self.owner, self.label):
+                notify.emit(warning)
+        if reads is not None and reads.touched:  # the network, a subprocess
             say_unseen(self, call, key, run, stats)
         self.recall(key.digest, call)
         self.after_miss(call, stored, watch)

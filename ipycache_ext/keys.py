@@ -34,6 +34,7 @@ from .deps.imports import user_module_of
 from .deps.native import VALUE_KINDS
 from .deps.pathlike import Named, function_strings
 from .deps.usercode import is_user_module, short_name
+from .errors import UnhashableTypeError
 from .hashing.core import Hasher
 from .parts import (
     CODE_KINDS,
@@ -131,8 +132,6 @@ def key_of_cell(
     deps.parts.append(Part(PartKind.OPTIONS, "", _THE_CELL, options.encode(), options, True))
     starred = _star_exports(facts.star_modules)
     for name in facts.reads:
-        if name.startswith("_"):
-            continue
         if name in starred:  # bound by the cell's own `from module import *`
             module = starred[name]
             dotted = f"{module.__name__}.{name}"
@@ -143,7 +142,10 @@ def key_of_cell(
         value = namespace.get(name, MISSING)
         if value is MISSING and name in _BUILTINS:
             continue
-        add_value(deps, _THE_CELL, PartKind.VARIABLE, name, value, name)
+        if name.startswith("_"):
+            _add_underscored(deps, name, value)
+        else:
+            add_value(deps, _THE_CELL, PartKind.VARIABLE, name, value, name)
         if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
             for chain in facts.chains:
                 if chain[0] == name:
@@ -160,6 +162,20 @@ def key_of_cell(
         for path in dict.fromkeys(paths):
             add_import_read(deps, _THE_CELL, PartKind.VARIABLE, name, source, imported, path)
     return CallKey(digest_parts(b"cell", deps.parts), deps.parts)
+
+
+def _add_underscored(deps: Deps, name: str, value: Any) -> None:
+    """A name starting with ``_`` that a cell reads is an input like any other
+    (``_raw``, IPython's ``_`` and ``_3``).  One whose value cannot be hashed (a lock,
+    a connection) is a handle, keyed by its type: as a ``@memo`` parameter starting
+    with ``_`` is left out, renaming such a value is how a cell says it does not
+    define the result."""
+    try:
+        add_value(deps, _THE_CELL, PartKind.VARIABLE, name, value, name)
+    except UnhashableTypeError:
+        tp = type(value)
+        data = b"handle:" + f"{tp.__module__}.{tp.__qualname__}".encode()
+        deps.parts.append(Part(PartKind.VARIABLE, name, _THE_CELL, data, None, True))
 
 
 def _star_exports(modules: tuple[str, ...]) -> dict[str, types.ModuleType]:

@@ -9,6 +9,7 @@ and errors, and "why it missed" compares :class:`PartId` s, not strings.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -158,6 +159,17 @@ class FileState:
     ctime_ns: int = 0
     digest: bytes = b""
     ignored: tuple[str, ...] = ()  # a directory's names the run created (its outputs)
+    # The working directory of the run, when it named this path relative to it: in
+    # another one the same name is another file (empty: named by an absolute path).
+    base: str = ""
+
+    def __setstate__(self, state: list[Any]) -> None:
+        """Entries persisted before a field was added read alike: it takes its default."""
+        fields = dataclasses.fields(self)
+        for found, value in zip(fields, state, strict=False):
+            object.__setattr__(self, found.name, value)
+        for found in fields[len(state) :]:
+            object.__setattr__(self, found.name, found.default)
 
     @property
     def ident(self) -> PartId:

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from .config import SETTINGS
-from .deps import files
+from .deps import filecheck
 from .parts import Reason
 from .store.memory import Entry
 
@@ -36,10 +36,10 @@ def file_reasons(entry: Entry) -> tuple[Reason, ...]:
         return ()
     fast = entry.stat_check
     if fast is None:
-        fast = entry.stat_check = files.stat_check(entry.files) or False
-    if fast and files.unchanged(fast):
+        fast = entry.stat_check = filecheck.stat_check(entry.files) or False
+    if fast and filecheck.unchanged(fast):
         return ()
-    reasons, refreshed = files.check(entry.files)
+    reasons, refreshed = filecheck.check(entry.files)
     if refreshed is not None:
         entry.files, entry.stat_check = refreshed, None
     return tuple(reasons)

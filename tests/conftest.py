@@ -78,6 +78,17 @@ class Tally:
         return (Tally, ())
 
 
+class RunLog(list):
+    """A list a ``%%memo`` cell appends to each time it runs (``_runs.append(1)``).
+
+    A cell's inputs include every name it reads: its pickled state is empty, so the
+    entries appended do not change the cell's key.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RunLog, ())
+
+
 @pytest.fixture
 def tally() -> Tally:
     return Tally()

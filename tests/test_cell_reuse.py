@@ -39,7 +39,7 @@ def body_transforms(counter: Counting) -> int:
 
 
 def test_cell_run_again_is_not_transformed_again(ip: Any, counting: Counting) -> None:
-    run_cell(ip, "_runs = []\na, b = 1, 2")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()\na, b = 1, 2")
     run_cell(ip, CELL)
     assert body_transforms(counting) == 1
     second = run_cell(ip, CELL)
@@ -49,7 +49,7 @@ def test_cell_run_again_is_not_transformed_again(ip: Any, counting: Counting) ->
 
 
 def test_cell_run_again_after_a_read_variable_changed_misses(ip: Any, counting: Counting) -> None:
-    run_cell(ip, "_runs = []\na, b = 1, 2")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()\na, b = 1, 2")
     run_cell(ip, CELL)
     run_cell(ip, "b = 40")
     cell = run_cell(ip, CELL)
@@ -59,7 +59,7 @@ def test_cell_run_again_after_a_read_variable_changed_misses(ip: Any, counting: 
 
 
 def test_new_input_transformer_transforms_the_cell_again(ip: Any) -> None:
-    run_cell(ip, "_runs = []\na, b = 1, 2")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()\na, b = 1, 2")
     run_cell(ip, CELL)
     counter = Counting()
     ip.input_transformer_manager.cleanup_transforms.append(counter)

@@ -1,7 +1,7 @@
 """%%memo, %memo, %memo_info and %memo_clear in a real InteractiveShell.
 
-A cell counts its runs in ``_runs``: names starting with ``_`` are outside a cell's
-key, so the counter itself does not make the cell miss.
+A cell counts its runs in ``_runs``, a :class:`conftest.RunLog` whose pickled state is
+empty: the counter is an input of the cell that appending to does not change.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 from conftest import run_cell
 
 LOAD = """
-_runs = []
+from conftest import RunLog
+_runs = RunLog()
 n = 3
 def load(k):
     return list(range(k))
@@ -117,7 +118,8 @@ def test_changed_called_function_misses_and_names_it(ip: Any) -> None:
 
 
 def test_global_read_by_a_called_function_counts(ip: Any) -> None:
-    run_cell(ip, "_runs = []\nscale = 2\ndef load(k):\n    return [i * scale for i in range(k)]")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()\nscale = 2")
+    run_cell(ip, "def load(k):\n    return [i * scale for i in range(k)]")
     cell = "%%memo\n_runs.append(1)\nout = load(3)"
     run_cell(ip, cell)
     run_cell(ip, cell)
@@ -129,7 +131,7 @@ def test_global_read_by_a_called_function_counts(ip: Any) -> None:
 
 
 def test_names_read_inside_functions_the_cell_defines_count(ip: Any) -> None:
-    run_cell(ip, "_runs = []\nk = 1")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()\nk = 1")
     cell = "%%memo\n_runs.append(1)\ndef g():\n    return k + 1\nres = g()"
     run_cell(ip, cell)
     run_cell(ip, "k = 5")
@@ -214,7 +216,7 @@ def test_ipython_syntax_inside_the_cell_works(ip: Any) -> None:
 
 
 def test_a_cell_that_raises_caches_nothing(ip: Any) -> None:
-    run_cell(ip, "_runs = []")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()")
     cell = "%%memo\n_runs.append(1)\nx = 1 / 0"
     assert isinstance(run_cell(ip, cell).error, ZeroDivisionError)
     assert isinstance(run_cell(ip, cell).error, ZeroDivisionError)
@@ -222,7 +224,7 @@ def test_a_cell_that_raises_caches_nothing(ip: Any) -> None:
 
 
 def test_an_interrupted_cell_caches_nothing(ip: Any) -> None:
-    run_cell(ip, "_runs = []")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()")
     cell = "%%memo\n_runs.append(1)\nx = 1\nraise KeyboardInterrupt"
     run_cell(ip, cell)
     run_cell(ip, cell)
@@ -249,7 +251,7 @@ def test_allow_mutation_skips_the_check(ip: Any) -> None:
 
 
 def test_bad_option_is_a_one_line_usage_error_and_the_cell_does_not_run(ip: Any) -> None:
-    run_cell(ip, "_runs = []")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()")
     cell = run_cell(ip, "%%memo --bogus\n_runs.append(1)")
     assert ip.user_ns["_runs"] == []
     assert "UsageError" in cell.stderr and "--bogus" in cell.stderr
@@ -285,7 +287,7 @@ def test_quiet_cell_shows_no_notes(ip: Any) -> None:
 
 
 def test_ttl_expires(ip: Any) -> None:
-    run_cell(ip, "_runs = []")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()")
     cell = "%%memo --ttl 0.05\n_runs.append(1)"
     run_cell(ip, cell)
     run_cell(ip, "import time; time.sleep(0.1)")
@@ -330,7 +332,7 @@ def test_memo_info_says_why_the_last_miss_missed_even_with_notes_off(ip: Any) ->
 
 
 def test_memo_clear_one_or_all(ip: Any) -> None:
-    run_cell(ip, "_runs = []")
+    run_cell(ip, "from conftest import RunLog\n_runs = RunLog()")
     a = "%%memo --name a\n_runs.append('a')"
     b = "%%memo --name b\n_runs.append('b')"
     for cell in (a, b):

@@ -3,9 +3,11 @@
 A cell is keyed (:func:`ipycache_ext.keys.key_of_cell`) on its code normalized at the
 AST level (comments, blank lines and formatting don't count), the values of the names
 it reads from the namespace before binding them, transitively the user code those
-names lead to, and the magic's options.  Names starting with ``_`` are left out
-(IPython's ``_``, ``_i3``... and, as for ``@memo`` parameters, handles a user wants
-ignored).
+names lead to, and the magic's options.  Every name read counts, those starting with
+``_`` too: ``_raw = df`` read by a later cell is an input like ``raw``, and so is
+IPython's ``_`` (the last output) or ``_3`` when a cell reads it.  Only names the cell
+binds before reading them are not inputs.  (A ``_`` name whose value cannot be hashed,
+a lock or a connection, is keyed by its type: :func:`ipycache_ext.keys.key_of_cell`.)
 
 The reads are found conservatively: a name bound only inside an ``if``/``for``/``try``
 body still counts as read afterwards, because the branch may not run.  A name read

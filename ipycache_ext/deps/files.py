@@ -18,31 +18,47 @@ miss started and work it submitted to a thread pool read (``Thread.start`` and
 ``ThreadPoolExecutor.submit`` are wrapped once: a new thread starts with an empty
 context, and Python 3.11 raises no event for it).
 
-What is recorded is a read: a file opened for writing, appending or creating (an
-output, a temporary file) is not a dependency, nor is anything under a directory the
-miss created.  Files of the interpreter and of installed packages, ``/proc``,
-``/dev``, ``/sys``, compiled code and what the import system reads are left out.
+What is recorded is a read: a file the run made or emptied (an output, a temporary
+file) is not a dependency, nor is anything under a directory the miss created; a
+folder that existed already is not made by ``os.makedirs(d, exist_ok=True)``.  A file
+the run reads first and then writes, or opens to read and write without emptying it
+(``"r+"``, ``"a+"``, ``os.O_RDWR``, ``np.memmap(mode="r+")``), is an input: the entry
+depends on the file as the run found it.  If the run leaves it with other bytes, the
+next call finds what this run left, which is not what the result was computed from:
+it misses (never a result computed from other contents), and each such run misses
+the next one, which a warning says once.  A run that rewrites the same bytes (or only
+reads through ``"r+"``) is hit again.  Files of the interpreter and of installed
+packages, ``/proc``, ``/dev``, ``/sys``, compiled code and what the import system reads
+are left out; a package's data file (``importlib.resources``, ``pkgutil.get_data``)
+is not.
+
+A relative path means the file it named in the working directory of the run: each
+file named so keeps that directory (:attr:`FileState.base`), and after a ``%cd`` or
+``os.chdir`` the entry is not used (the same name may name another file); back in
+that directory, it is (a relative name the code holds, :mod:`.pathlike`, and a
+relative SQLite database too).
 
 Each read file becomes a :class:`~ipycache_ext.parts.FileState`: size and times as
 the fast check, a streamed xxh3 digest of the bytes as the real one.  A hit stats the
-files; only when a stat differs is the file read again, so ``touch`` still hits and a
-same-size edit misses.
+files (:mod:`.filecheck`); only when a stat differs is the file read again, so
+``touch`` still hits and a same-size edit misses.  Files declared by the user for
+native readers are :mod:`.declared`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
-import operator
+import dataclasses
 import os
 import sys
 import threading
+from types import FrameType
 from typing import Any
 
 import xxhash
 
 from ..config import SETTINGS
-from ..parts import FileState, Reason, ReasonKind
+from ..parts import FileState
 from . import unseen
 from .recording import (
     Recorder,
@@ -60,6 +76,8 @@ from .recording import started_by as _started_by
 from .usercode import _in_environment, route_audit, working_directory
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+# Opens after which the file holds nothing it held before: emptied, or made new.
+_REPLACE_FLAGS = os.O_TRUNC | os.O_EXCL
 _SQLITE = "sqlite3.connect"
 _EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", _SQLITE}) | unseen.EVENTS
 _SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
@@ -92,21 +110,88 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
     if isinstance(raw, int):
         return  # a file descriptor: opened before, by path (seen then) or not at all
     try:
-        path = os.path.abspath(os.fsdecode(raw))
+        named = os.fsdecode(raw)
     except TypeError:
         return
-    if event == "os.mkdir" or (event == "open" and (args[2] or 0) & _WRITE_FLAGS):
-        for recorder in recorders:
-            recorder.written.add(path)
+    path = os.path.abspath(named)
+    if event == "os.mkdir":
+        if not os.path.lexists(path):  # else it fails: nothing is made
+            for recorder in recorders:
+                recorder.written.add(path)
+        return
+    flags = (args[2] or 0) if event == "open" else 0
+    relative = not os.path.isabs(named)
+    if flags & _WRITE_FLAGS:
+        _opened_to_write(path, flags, relative, recorders)
         return
     # Frames: 0 this, 1 the file hook, 2 the audit hook routing to it, 3 the code
     # whose ``open`` raised the event.
-    if left_out(path) or sys._getframe(3).f_code.co_filename.startswith(_IMPORT_FRAMES):
+    if left_out(path) or _read_by_import(sys._getframe(3)):
         return
     is_dir = event != "open"
     seen = first_sight(path, is_dir)
     for recorder in recorders:
-        recorder.note_read(path, is_dir, seen)
+        if path not in recorder.written:
+            recorder.note_read(path, is_dir, seen, relative)
+        elif path in recorder.kept and path not in recorder.read:
+            # Its own append read back: what the file held before counts, unknown now.
+            recorder.note_read(path, False, None, relative)
+            recorder.changed[path] = _unknown(path, False, recorder.kept[path])
+
+
+def _opened_to_write(
+    path: str, flags: int, relative: bool, recorders: tuple[Recorder, ...]
+) -> None:
+    """An open that may write ``path``.  An input of the run (read first, or opened to
+    be read too without being emptied) keeps its state before this first write in
+    ``changed``; any other file is an output."""
+    keeps = not flags & _REPLACE_FLAGS
+    # An input only if it may be one: inputs already read passed this test.
+    readable = flags & os.O_ACCMODE == os.O_RDWR and keeps and not left_out(path)
+    before: FileState | None = None
+    stat: Stat = None
+    stat_taken = False
+    for recorder in recorders:
+        if path in recorder.changed or path in recorder.written:
+            continue
+        if path in recorder.read:
+            first = recorder.read[path][1]
+            if before is None:
+                before = _state_before_write(path, first if isinstance(first, tuple) else None)
+            recorder.changed[path] = before
+            continue
+        if not stat_taken:
+            stat, stat_taken = (_stat(path, False) if keeps else None), True
+        if stat is None:
+            recorder.written.add(path)  # made or emptied: what it held does not count
+        elif readable:
+            if before is None:
+                before = _state_before_write(path, stat)
+            recorder.note_read(path, False, stat, relative)
+            recorder.changed[path] = before
+        else:
+            recorder.written.add(path)
+            recorder.kept[path] = stat
+
+
+def _state_before_write(path: str, first: Stat) -> FileState:
+    """An input's state as the run read it, taken before the run's first write to it:
+    with its digest if its stat is still the one first seen."""
+    with suspended():
+        now = current(path, False)
+    if first is None or _stat_of(now) != first:
+        return _unknown(path, False, first)
+    return now
+
+
+def _read_by_import(caller: FrameType) -> bool:
+    """True for a read the import system makes for itself (a module's source): the
+    loader's ``get_data`` called by the loader.  ``pkgutil.get_data`` calls the same
+    ``get_data`` for a package's data file, an input like any other."""
+    if not caller.f_code.co_filename.startswith(_IMPORT_FRAMES):
+        return False
+    outer = caller.f_back
+    return outer is None or outer.f_code.co_filename.startswith(_IMPORT_FRAMES)
 
 
 def _note_database(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> None:
@@ -129,11 +214,14 @@ def _note_database(args: tuple[Any, ...], recorders: tuple[Recorder, ...]) -> No
     path = os.path.abspath(name)
     if left_out(path):
         return
+    relative = not os.path.isabs(name)
     for recorder in recorders:
         if recorder.late is None:
             recorder.late = {}
         recorder.late[path] = None
         recorder.late[path + "-wal"] = None
+        if relative:  # named from the working directory, like a relative open
+            recorder.relative.update((path, path + "-wal"))
 
 
 def left_out(path: str) -> bool:
@@ -209,7 +297,9 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
     """The state of every file and directory ``recorder`` saw read, outputs left out.
 
     A file whose stat moved since it was first opened changed while the miss ran: it
-    is kept with that first stat and no digest, so the next lookup misses.
+    is kept with that first stat and no digest, so the next lookup misses.  An input
+    the run wrote to is kept as the run found it; if it now holds other bytes, it is
+    listed in ``recorder.rewritten``.
     """
     if recorder is None:
         return ()
@@ -220,25 +310,39 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
     if not recorder.read:
         return ()
     written = recorder.written
-    made_dirs = tuple(p + os.sep for p in written)
+    made_dirs = tuple(p + os.sep for p in written if p not in recorder.kept)
+    outputs_by_dir: dict[str, list[str]] = {}
+    for p in written:
+        if p not in recorder.kept:
+            outputs_by_dir.setdefault(os.path.dirname(p), []).append(os.path.basename(p))
     found = []
+    rewritten = []
     with suspended():
         for path in sorted(recorder.read):
-            if path in written or path.startswith(made_dirs):
+            if path.startswith(made_dirs):
                 continue
             is_dir, first = recorder.read[path]
-            if is_dir:
-                outputs = tuple(
-                    sorted(os.path.basename(p) for p in written if os.path.dirname(p) == path)
-                )
-                state = current(path, True, outputs)
+            if path in written and path not in recorder.changed:
+                continue  # an output (named by the code, or declared): not an input
+            base = recorder.cwd if path in recorder.relative else ""
+            if path in recorder.changed:
+                before = recorder.changed[path]
+                state = current(path, False, (), base)
+                if not (before.digest and state.digest == before.digest):
+                    state = dataclasses.replace(before, base=base)
+                    rewritten.append(path)
+            elif is_dir:
+                outputs = tuple(sorted(outputs_by_dir.get(path, ())))
+                state = current(path, True, outputs, base)
                 if isinstance(first, frozenset) and _names_digest(first, outputs) != state.digest:
-                    state = _unknown(path, True, _stat_of(state), outputs)
+                    state = _unknown(path, True, _stat_of(state), outputs, base)
             else:
-                state = current(path, False)
+                state = current(path, False, (), base)
                 if _stat_of(state) != first:
                     state = _unknown(path, False, first if isinstance(first, tuple) else None)
+                    state = dataclasses.replace(state, base=base)
             found.append(state)
+    recorder.rewritten = tuple(rewritten)
     return tuple(found)
 
 
@@ -253,88 +357,26 @@ def inherit(found: tuple[FileState, ...]) -> None:
             with contextlib.suppress(OSError), suspended():
                 seen = frozenset(os.listdir(state.path)).difference(state.ignored)
         for recorder in recorders:
-            recorder.note_read(state.path, state.is_dir, seen)
+            recorder.note_read(state.path, state.is_dir, seen, bool(state.base))
 
 
-# Paths, and the (mtime_ns, ctime_ns, size) each had: an entry's files as the fast check
-# of a hit compares them all at once.
-StatCheck = tuple[tuple[str, ...], list[tuple[int, int, int]]]
-_STAT_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size")
-
-
-def stat_check(found: tuple[FileState, ...]) -> StatCheck | None:
-    """What :func:`unchanged` compares for ``found``; None if one is a directory or
-    was absent (those take :func:`check`)."""
-    if any(state.is_dir or not state.exists for state in found):
-        return None
-    return tuple(s.path for s in found), [(s.mtime_ns, s.ctime_ns, s.size) for s in found]
-
-
-def unchanged(expected: StatCheck) -> bool:
-    """True if every file still has its stat: the stats are taken and compared in C
-    (``map``), not one Python step per file.  False means: ask :func:`check`."""
-    paths, stats = expected
-    try:
-        return list(map(_STAT_FIELDS, map(os.stat, paths))) == stats
-    except OSError:
-        return False
-
-
-def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
-    """Why the files of an entry no longer match, and their refreshed states when only
-    their stat moved (same bytes: the entry stays valid)."""
-    stat = os.stat
-    for old in found:  # the fast check, inlined: this loop is a hit's whole cost
-        try:
-            now = stat(old.path)
-        except OSError:
-            if old.exists:
-                break
-            continue
-        if not (
-            old.exists
-            and now.st_mtime_ns == old.mtime_ns
-            and now.st_ctime_ns == old.ctime_ns
-            and (old.is_dir or now.st_size == old.size)
-        ):
-            break
-    else:
-        return [], None
-    return _recheck(found)
-
-
-def _recheck(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
-    """:func:`check` once some stat moved: the files whose stat moved are read again."""
-    reasons: list[Reason] = []
-    refreshed = list(found)
-    moved = False
-    for i, old in enumerate(found):
-        if _stat(old.path, old.is_dir) == _stat_of(old):
-            continue
-        with suspended():
-            now = current(old.path, old.is_dir, old.ignored)
-        if now.exists == old.exists and now.digest == old.digest and old.digest:
-            refreshed[i] = now
-            moved = True
-        else:
-            reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
-    return reasons, (tuple(refreshed) if moved and not reasons else None)
-
-
-def current(path: str, is_dir: bool, ignored: tuple[str, ...] = ()) -> FileState:
-    """``path`` as it is now, digest included (a directory: its names but ``ignored``)."""
+def current(path: str, is_dir: bool, ignored: tuple[str, ...] = (), base: str = "") -> FileState:
+    """``path`` as it is now, digest included (a directory: its names but ``ignored``;
+    ``base``: the working directory it was named relative to)."""
     stat = _stat(path, is_dir)
     if stat is None:
-        return FileState(path, is_dir, False, ignored=ignored)
+        return FileState(path, is_dir, False, ignored=ignored, base=base)
     _, mtime_ns, ctime_ns = stat
     try:
         if is_dir:
             names = frozenset(os.listdir(path)).difference(ignored)
             digest = _names_digest(names, ())
-            return FileState(path, True, True, len(names), mtime_ns, ctime_ns, digest, ignored)
-        return FileState(path, False, True, stat[0], mtime_ns, ctime_ns, _digest_file(path))
+            size = len(names)
+            return FileState(path, True, True, size, mtime_ns, ctime_ns, digest, ignored, base)
+        digest = _digest_file(path)
+        return FileState(path, False, True, stat[0], mtime_ns, ctime_ns, digest, (), base)
     except OSError:
-        return FileState(path, is_dir, False, ignored=ignored)
+        return FileState(path, is_dir, False, ignored=ignored, base=base)
 
 
 def _names_digest(names: frozenset[str], ignored: tuple[str, ...]) -> bytes:
@@ -358,38 +400,13 @@ def _stat_of(state: FileState) -> Stat:
     return (0 if state.is_dir else state.size, state.mtime_ns, state.ctime_ns)
 
 
-def _unknown(path: str, is_dir: bool, stat: Stat, ignored: tuple[str, ...] = ()) -> FileState:
+def _unknown(
+    path: str, is_dir: bool, stat: Stat, ignored: tuple[str, ...] = (), base: str = ""
+) -> FileState:
     """A state no later check matches (no digest): the path changed while the run read it."""
     if stat is None:
-        return FileState(path, is_dir, False, ignored=ignored)
-    return FileState(path, is_dir, True, stat[0], stat[1], stat[2], b"", ignored)
-
-
-# ----- declared by the user -----------------------------------------------------------------
-
-
-def depends_on(*patterns: str | os.PathLike[str]) -> None:
-    """Declare files the running cached code depends on, for readers Python's ``open``
-    does not see (pyarrow's and polars' native readers, HDF5, a database file).
-
-    Call it inside a ``@memo`` function or a ``%%memo`` cell: each pattern is a path
-    or a glob (``"data/*.parquet"``, ``**`` allowed).  The matching files join the
-    entry's key, and so does the listing of the directories a glob looked in (a new
-    matching file is a change).  Outside a miss it does nothing.
-    """
-    recorders = _current()
-    if not recorders:
-        return
-    for pattern in patterns:
-        text = os.fsdecode(os.fspath(pattern))
-        # A glob's own listings are recorded by the hook: a new match is a change.
-        paths = glob.glob(text, recursive=True) if glob.has_magic(text) else [text]
-        for found in paths:
-            path = os.path.abspath(found)
-            is_dir = os.path.isdir(path)
-            seen = first_sight(path, is_dir)
-            for recorder in recorders:
-                recorder.note_read(path, is_dir, seen)
+        return FileState(path, is_dir, False, ignored=ignored, base=base)
+    return FileState(path, is_dir, True, stat[0], stat[1], stat[2], b"", ignored, base)
 
 
 def count_files(found: tuple[FileState, ...]) -> int:
@@ -398,14 +415,13 @@ def count_files(found: tuple[FileState, ...]) -> int:
 
 
 __all__ = [
-    "depends_on",
     "start_recording",
     "stop_recording",
     "suspended",
     "states",
     "inherit",
-    "check",
-    "stat_check",
-    "unchanged",
+    "current",
+    "left_out",
+    "first_sight",
     "count_files",
 ]

@@ -31,7 +31,9 @@ The rule, precisely:
   under the root (``/tmp``, ``/usr``), the home folder, the interpreter's and
   installed packages' files, ``/proc``, ``/dev``, ``/sys``.
 
-Relative names resolve against the working directory the miss started in.
+Relative names resolve against the working directory the miss started in, and keep
+it (:attr:`~ipycache_ext.parts.FileState.base`): after a ``%cd`` the entry is not used,
+as for a file the run opened by a relative name.
 """
 
 from __future__ import annotations
@@ -272,9 +274,11 @@ def _note_name(text: str, cwd: str, recorders: tuple[Recorder, ...], loose: bool
     pathy = looks_like_path(text)
     if not (pathy or loose):
         return
+    # Named relative to the working directory: the entry keeps it, like a relative open.
+    relative = not os.path.isabs(os.path.expanduser(text))
     if is_glob(text):
         if pathy:
-            _note_glob(resolve(text, cwd), cwd, recorders)
+            _note_glob(resolve(text, cwd), cwd, recorders, relative)
         return
     path = resolve(text, cwd)
     if path in recorders[0].read or never(path, cwd):
@@ -284,30 +288,30 @@ def _note_name(text: str, cwd: str, recorders: tuple[Recorder, ...], loose: bool
     except (OSError, ValueError):
         if pathy and not files.left_out(path):
             for recorder in recorders:
-                recorder.note_read(path, False, None)
+                recorder.note_read(path, False, None, relative)
         return
-    _note_found(path, stat_module.S_ISDIR(found.st_mode), recorders)
+    _note_found(path, stat_module.S_ISDIR(found.st_mode), recorders, relative)
 
 
-def _note_found(path: str, is_dir: bool, recorders: tuple[Recorder, ...]) -> None:
+def _note_found(path: str, is_dir: bool, recorders: tuple[Recorder, ...], relative: bool) -> None:
     if files.left_out(path):
         return
     seen = files.first_sight(path, is_dir)
     for recorder in recorders:
-        recorder.note_read(path, is_dir, seen)
+        recorder.note_read(path, is_dir, seen, relative)
 
 
-def _note_glob(pattern: str, cwd: str, recorders: tuple[Recorder, ...]) -> None:
+def _note_glob(pattern: str, cwd: str, recorders: tuple[Recorder, ...], relative: bool) -> None:
     """A glob: the files it matches, and the listing of its fixed leading folder (a new
     match there is a change) unless that folder is one :func:`.never` names."""
     parts = pattern.split(os.sep)
     fixed = next(i for i, part in enumerate(parts) if is_glob(part))
     folder = os.sep.join(parts[:fixed]) or os.sep
     if os.path.isdir(folder) and not never(folder, cwd):
-        _note_found(folder, True, recorders)
+        _note_found(folder, True, recorders, relative)
     for found in sorted(glob.glob(pattern, recursive=True)):
         if found not in recorders[0].read and not never(found, cwd):
-            _note_found(found, os.path.isdir(found), recorders)
+            _note_found(found, os.path.isdir(found), recorders, relative)
 
 
 __all__ = [

@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
+from ..parts import FileState
 from .unseen import Touch
 
 Stat = tuple[int, int, int] | None  # (size, mtime_ns, ctime_ns), None: absent
@@ -26,26 +27,58 @@ Seen = Stat | frozenset[str]  # a directory's names when first listed
 
 
 class Recorder:
-    """What one miss read and wrote: path -> (is a directory, what it was when first
-    seen: a file's stat, a directory's names); ``late``: files seen as they are when
-    the run ends (a SQLite database the run may write itself); ``cwd``: where relative
-    names resolve; ``touched``: what it used unseen (:mod:`.unseen`); ``open``: False
-    once the miss ended (a thread it started that still runs reads for no one)."""
+    """What one miss read and wrote.
 
-    __slots__ = ("read", "written", "late", "touched", "token", "cwd", "open")
+    ``read``: its inputs, path -> (is a directory, what it was when first seen: a
+    file's stat, a directory's names); the run's first use of each was a read.
+    ``written``: its outputs, made, emptied or written before any read.
+    ``changed``: inputs the run then wrote to, with their state (digest included)
+    just before its first write.  ``kept``: outputs that held bytes the run did not
+    empty (an append), with their stat then: read back, they are inputs whose bytes
+    before are not known.  ``relative``: inputs named relative to the working
+    directory, which was ``cwd`` when the run started (where relative names the code
+    holds resolve too).  ``unmatched``: declared patterns that named no file.
+    ``rewritten``: inputs the run left with other bytes (filled in by
+    :func:`.files.states`).  ``late``: files seen as they are when the run ends (a
+    SQLite database the run may write itself).  ``touched``: what it used unseen
+    (:mod:`.unseen`).  ``open``: False once the miss ended (a thread it started that
+    still runs reads for no one).
+    """
+
+    __slots__ = (
+        "read",
+        "written",
+        "changed",
+        "kept",
+        "relative",
+        "unmatched",
+        "rewritten",
+        "late",
+        "touched",
+        "token",
+        "cwd",
+        "open",
+    )
 
     def __init__(self, cwd: str) -> None:
         self.read: dict[str, tuple[bool, Seen]] = {}
         self.written: set[str] = set()
+        self.changed: dict[str, FileState] = {}
+        self.kept: dict[str, Stat] = {}
+        self.relative: set[str] = set()
+        self.unmatched: list[str] = []
+        self.rewritten: tuple[str, ...] = ()
         self.late: dict[str, None] | None = None  # made by the first database
         self.touched: dict[Touch, None] | None = None  # made on the first
         self.token: contextvars.Token[tuple[Recorder, ...] | None] | None = None
         self.cwd = cwd
         self.open = True
 
-    def note_read(self, path: str, is_dir: bool, seen: Seen) -> None:
+    def note_read(self, path: str, is_dir: bool, seen: Seen, relative: bool = False) -> None:
         if path not in self.read:
             self.read[path] = (is_dir, seen)
+        if relative:
+            self.relative.add(path)
 
 
 # None (unset): a thread or task that no miss set, whose reads may still be a miss's

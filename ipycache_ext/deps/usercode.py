@@ -1,9 +1,11 @@
 """What counts as the user's code, and what is a library.
 
 User code is code defined in ``__main__`` (a notebook or script) or in a file under the
-current working directory (or a folder in ``user_paths``) that is not inside an
-environment (the stdlib, site-packages, a venv).  User code is traversed when keying;
-library functions, classes and modules are keyed by their qualified name.
+current working directory, the folder the kernel started in (or a folder in
+``user_paths``) that is not inside an environment (the stdlib, site-packages, a venv).
+User code is traversed when keying; library functions, classes and modules are keyed
+by their qualified name.  The starting folder counts because ``%cd data`` must not
+turn the project's own modules into libraries: their edits would go unseen.
 
 The answer depends on the working directory, so it is cached per directory; the
 directory itself is cached too (``os.getcwd()`` is a system call, and a key asks per
@@ -110,6 +112,28 @@ def working_directory() -> str:
     return found
 
 
+def _starting_folder() -> str:
+    try:
+        return os.getcwd()
+    except OSError:
+        return ""
+
+
+# The folder the process started in (set again from the shell's ``starting_dir`` when
+# the extension loads, in case a ``%cd`` came first); not the filesystem root, under
+# which everything would be the user's.
+_started_in = _starting_folder()
+
+
+def set_starting_folder(path: str | None) -> None:
+    """The folder the kernel started in: its code stays the user's after a ``%cd``."""
+    global _started_in
+    if path and path != _started_in:
+        _started_in = path
+        _roots_cache.clear()
+        _user_module_cache.clear()
+
+
 def _in_environment(path: str) -> bool:
     if any(path.startswith(root) for root in _ENV_ROOTS):
         return True
@@ -121,7 +145,11 @@ def _user_roots() -> tuple[str, ...]:
     found = _roots_cache.get(key)
     if found is None:
         roots = [key[0], *key[1]]
-        found = tuple(os.path.realpath(os.path.expanduser(r)) + os.sep for r in roots)
+        if _started_in and os.path.dirname(_started_in) != _started_in:
+            roots.append(_started_in)
+        found = tuple(
+            dict.fromkeys(os.path.realpath(os.path.expanduser(r)) + os.sep for r in roots)
+        )
         if len(_roots_cache) > 64:
             _roots_cache.clear()
         _roots_cache[key] = found
@@ -129,8 +157,8 @@ def _user_roots() -> tuple[str, ...]:
 
 
 def is_user_file(filename: str | None) -> bool:
-    """True for a file under the working directory (or a configured user path) and
-    outside every environment."""
+    """True for a file under the working directory, the starting folder or a configured
+    user path, and outside every environment."""
     if not filename or filename.startswith("<"):
         return False
     path = os.path.realpath(filename)

@@ -21,7 +21,7 @@ from typing import Any
 from .. import messages, notify
 from ..deps import pathlike
 from ..deps.cell import CellName, analyze, cell_name
-from ..deps.files import depends_on
+from ..deps.declared import depends_on
 from ..deps.usercode import is_user_callable
 from ..engine import Cached, Policy
 from ..entries import Explanation, explain
@@ -78,6 +78,14 @@ def split_statement(line: str) -> tuple[str, str]:
         options.append(match.group(1))
         rest = rest[match.end() :]
     return " ".join(options), rest.strip()
+
+
+def unquoted(pattern: str) -> str:
+    """``"data/*.parquet"`` or ``'data/*.parquet'`` as the shell would pass it: IPython
+    keeps a magic's quotes, and a pattern with them matches nothing."""
+    if len(pattern) >= 2 and pattern[0] == pattern[-1] and pattern[0] in "'\"":
+        return pattern[1:-1]
+    return pattern
 
 
 @dataclass

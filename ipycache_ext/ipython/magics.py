@@ -20,6 +20,7 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, observ
 
 from .. import messages, notify
 from ..config import SETTINGS, parse_budget
+from ..deps import usercode
 from ..entries import Explanation, clear_all, clear_one, entry_facts
 from ..errors import UnknownStoreError
 from ..memo import memo
@@ -29,7 +30,7 @@ from ..store.locations import check_location
 from ..store.memory import STORE
 from ..store.sizes import approx_size
 from .calls import is_call, memoized_call
-from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement
+from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement, unquoted
 from .clearing import clear_flags, clear_store, cleared, listing, named, store_table
 from .sink import CellSink, show
 from .spinner import Spinner
@@ -200,7 +201,7 @@ class MemoMagics(Magics):
         default=[],
         metavar="PATTERN",
         help="A file or glob the cell depends on that Python's open does not see "
-        "(pyarrow, polars, HDF5 readers); repeatable.",
+        "(pyarrow, polars, HDF5 readers); quoted or not, repeatable.",
     )
     @line_cell_magic
     def memo(self, line: str, cell: str | None = None) -> Any:
@@ -209,8 +210,8 @@ class MemoMagics(Magics):
         On a hit the cell does not run: the names it bound are bound again to the
         stored objects, its output is replayed and its last value is the result.
         The key is the cell's code (comments and formatting don't count), the
-        values of the names it reads before binding them (names starting with _
-        are left out), the code of the user functions it uses, and the options.
+        values of the names it reads before binding them (those starting with _
+        too), the code of the user functions it uses, and the options.
 
             %%memo [--allow-mutation] [--ttl SECONDS] [--quiet] [--name LABEL] [--persist]
                    [--explain] [--files PATTERN]
@@ -229,13 +230,9 @@ class MemoMagics(Magics):
         parsed = parse_argstring(self.memo, options_text)
         if parsed.ttl is not None and parsed.ttl <= 0:
             raise UsageError(messages.bad_cell_option_error("--ttl", parsed.ttl, "seconds > 0"))
+        files = tuple(unquoted(pattern) for pattern in parsed.files)  # IPython keeps quotes
         options = CellOptions(
-            parsed.allow_mutation,
-            parsed.ttl,
-            parsed.quiet,
-            parsed.name,
-            parsed.persist,
-            tuple(parsed.files),
+            parsed.allow_mutation, parsed.ttl, parsed.quiet, parsed.name, parsed.persist, files
         )
         if parsed.explain:
             return explain_memo_cell(self.shell, cell, options)
@@ -385,6 +382,7 @@ def load(shell: Any) -> None:
     """Register the magics, route notes into cells and put ``memo`` in the namespace."""
     if id(shell) in _loaded:
         return
+    usercode.set_starting_folder(getattr(shell, "starting_dir", None))
     magics = MemoMagics(shell=shell)
     shell.register_magics(magics)
     probe = _display_probe(shell)

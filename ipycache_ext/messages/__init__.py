@@ -12,6 +12,7 @@ from .base import *  # noqa: F403
 from .disk import *  # noqa: F403
 from .entries import *  # noqa: F403
 from .errors import *  # noqa: F403
+from .files import *  # noqa: F403
 from .notes import *  # noqa: F403
 from .reasons import *  # noqa: F403
 from .s3 import *  # noqa: F403

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..parts import FileState, PartId, PartKind, Reason, ReasonKind
 from .base import UNDEFINED, short_repr, size
+from .files import reason_working_directory
 
 if TYPE_CHECKING:  # messages come before deps in the import order: deps word through them
     from ..deps.cell import CellName
@@ -176,6 +177,8 @@ def _clock(mtime_ns: int) -> str:
 
 def reason_file(old: FileState, new: FileState) -> str:
     """``file data/sales.csv changed (modified 12:03:07, 1.2 MB -> 1.3 MB)``."""
+    if old.base and new.base != old.base:
+        return reason_working_directory(old, new)
     what = "directory" if old.is_dir else "file"
     name = f"{what} {shown_path(old.path, old.is_dir)}"
     if old.exists and not new.exists:

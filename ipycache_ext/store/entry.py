@@ -58,7 +58,7 @@ class Entry:
         self.expires = expires
         self.hits = hits
         self.files = files
-        # The hit's fast check of ``files`` (deps.files.stat_check), made when first
+        # The hit's fast check of ``files`` (deps.filecheck.stat_check), made when first
         # needed; None again whenever ``files`` is replaced; False: none applies.
         self.stat_check: Any = None
         self.size: int | None = None  # bytes held, measured when stored (big ones only)

@@ -1,0 +1,104 @@
+"""Whether the files an entry's run read are still as it found them: the check on
+every hit of an entry that depends on files (:mod:`.files` records them).
+
+The fast check compares every file's stat at once; only when a stat moved is the file
+read again, so ``touch`` still hits and a same-size edit misses.  A file named relative
+to another working directory than this one is a change: the same name may be another
+file here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import os
+
+from ..parts import FileState, Reason, ReasonKind
+from .files import _stat, _stat_of, current
+from .recording import suspended
+from .usercode import working_directory
+
+# Paths, the (mtime_ns, ctime_ns, size) each had, and the working directory the
+# relative ones were named in: an entry's files as the fast check of a hit compares
+# them all at once.
+StatCheck = tuple[tuple[str, ...], list[tuple[int, int, int]], str]
+_STAT_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size")
+
+
+def stat_check(found: tuple[FileState, ...]) -> StatCheck | None:
+    """What :func:`unchanged` compares for ``found``; None if one is a directory or
+    was absent, or they were named relative to two working directories (those take
+    :func:`check`)."""
+    if any(state.is_dir or not state.exists for state in found):
+        return None
+    bases = {state.base for state in found if state.base}
+    if len(bases) > 1:
+        return None
+    base = bases.pop() if bases else ""
+    return tuple(s.path for s in found), [(s.mtime_ns, s.ctime_ns, s.size) for s in found], base
+
+
+def unchanged(expected: StatCheck) -> bool:
+    """True if every file still has its stat (and the working directory is the one
+    relative names were read in): the stats are taken and compared in C (``map``),
+    not one Python step per file.  False means: ask :func:`check`."""
+    paths, stats, base = expected
+    if base and base != working_directory():
+        return False
+    try:
+        return list(map(_STAT_FIELDS, map(os.stat, paths))) == stats
+    except OSError:
+        return False
+
+
+def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
+    """Why the files of an entry no longer match, and their refreshed states when only
+    their stat moved (same bytes: the entry stays valid)."""
+    stat = os.stat
+    for old in found:  # the fast check, inlined: this loop is a hit's whole cost
+        if old.base and old.base != working_directory():
+            break
+        try:
+            now = stat(old.path)
+        except OSError:
+            if old.exists:
+                break
+            continue
+        if not (
+            old.exists
+            and now.st_mtime_ns == old.mtime_ns
+            and now.st_ctime_ns == old.ctime_ns
+            and (old.is_dir or now.st_size == old.size)
+        ):
+            break
+    else:
+        return [], None
+    return _recheck(found)
+
+
+def _recheck(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
+    """:func:`check` once some stat moved (or the working directory did): the files
+    whose stat moved are read again; a file named relative to another working
+    directory than this one is a change (the same name may be another file here)."""
+    reasons: list[Reason] = []
+    refreshed = list(found)
+    moved = False
+    cwd = working_directory()
+    for i, old in enumerate(found):
+        if old.base and old.base != cwd:
+            now = dataclasses.replace(old, base=cwd)
+            reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
+            continue
+        if _stat(old.path, old.is_dir) == _stat_of(old):
+            continue
+        with suspended():
+            now = current(old.path, old.is_dir, old.ignored, old.base)
+        if now.exists == old.exists and now.digest == old.digest and old.digest:
+            refreshed[i] = now
+            moved = True
+        else:
+            reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
+    return reasons, (tuple(refreshed) if moved and not reasons else None)
+
+
+__all__ = ["StatCheck", "stat_check", "unchanged", "check"]
