@@ -290,9 +290,14 @@ class Cached(Generic[Call]):
         """True inside :meth:`running` of a miss that no other miss encloses."""
         return depth.get() == 1 or not self.nests
 
-    def _expiry(self) -> float | None:
+    def _expiry(self, stored_at: float | None = None) -> float | None:
+        """When a new entry (or one stored at ``stored_at``, wall clock) expires, on
+        this kernel's clock: an entry another kernel stored keeps its age."""
         ttl = self.policy.ttl
-        return None if ttl is None else time.monotonic() + ttl
+        if ttl is None:
+            return None
+        age = 0.0 if stored_at is None else max(0.0, time.time() - stored_at)
+        return time.monotonic() + ttl - age
 
     def _claim(self, tier: Tier, digest: bytes) -> Claim:
         """The tier's lease on ``digest`` (or its entry), waiting while a kernel holds it."""
@@ -437,7 +442,8 @@ class Cached(Generic[Call]):
     def _adopt(self, key: CallKey, call: Call, stored: Entry, tier: Tier) -> Any:
         """An entry another kernel (or an earlier one) stored: it joins the memory tier."""
         entry = Entry(stored.value, stored.fingerprint, stored.parts, stored.seconds)
-        entry.expires, entry.stored_at = self._expiry(), stored.stored_at or entry.stored_at
+        entry.expires = self._expiry(stored.stored_at)
+        entry.stored_at = stored.stored_at or entry.stored_at
         entry.files = stored.files
         if entry.files:
             files.inherit(entry.files)

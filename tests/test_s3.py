@@ -42,7 +42,7 @@ from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import s3
 from ipycache_ext.store import tier as persist
 from ipycache_ext.store.owners import INDEX_PREFIX
-from ipycache_ext.store.s3 import LOCKS, refuses_conditional_puts
+from ipycache_ext.store.s3 import LOCKS, NAMESPACE, refuses_conditional_puts
 from ipycache_ext.store.s3_bound import USED
 
 
@@ -82,10 +82,11 @@ def s3_store(up: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def bucket(server: S3Server, prefix: str) -> S3Store:
-    """A plain client on the test's prefix, to look at the objects directly."""
+    """A plain client on the store's folder in the test's prefix, to look at the
+    objects directly."""
     return S3Store(
         BUCKET,
-        prefix=prefix,
+        prefix=f"{prefix}/{NAMESPACE}",
         config={"endpoint": server.endpoint, "access_key_id": ACCESS_KEY,
                 "secret_access_key": SECRET_KEY, "region": "us-east-1"},
         client_options={"allow_http": True},

@@ -28,3 +28,14 @@ def s3_no_conditional_put_note(where: str) -> Note:
 
 
 __all__ = ["s3_request_error", "s3_no_conditional_put_note"]
+
+
+def shared_store_down_warning(far: str, near: str, detail: str, seconds: float) -> Note:
+    """The far store of a ``near|far`` store failed: the near one goes on alone."""
+    return warning_note(
+        f"the shared store at {far} failed ({detail}). New results are kept in {near} and "
+        f"in memory; the shared store is left alone for {seconds:g} s, then tried again."
+    )
+
+
+__all__ += ["shared_store_down_warning"]

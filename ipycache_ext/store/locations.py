@@ -43,5 +43,5 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
     if urlparse(location).scheme == "s3":
         from .s3 import S3Backend  # only for s3:// stores: it pulls in http.client and more
 
-        return S3Backend(location, max_disk_bytes)
+        return S3Backend(location, max_disk_bytes, timeout)
     return backends.open_backend(location, max_disk_bytes, timeout)

@@ -91,8 +91,13 @@ def clear_owners(tier: Tier, owners: set[str]) -> int:
 
 
 def clear_store(tier: Tier) -> int:
-    """Delete every entry of the store and its index (locks of running kernels stay)."""
+    """Delete every entry of the store and its index (locks of running kernels stay).
+    A store that can tell its own entries from objects that only bear an entry's name
+    (``owned``: an S3 prefix others may write into) deletes only its own."""
     names = tier.backend.keys()
+    owned = getattr(tier.backend, "owned", None)
+    if owned is not None:
+        names = owned(names)
     for name in names:
         tier.backend.delete(name)
     for name in tier.backend.index_names():

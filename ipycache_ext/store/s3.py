@@ -9,9 +9,17 @@ without joining them, and it has conditional puts (``If-None-Match: *`` for the 
 ``If-Match`` to take over an expired one).
 
 Entries are opaque signed bytes (the tier signs and verifies; nothing is unpickled
-here).  A ttl is the object's ``ipycache-expires`` metadata (seconds since the epoch),
-checked on read.  A lease is a small object ``locks/<key>`` holding the holder's token
-and its expiry, created with a conditional put so one kernel of a team wins.
+here).  Everything lives in a folder of its own inside the prefix (:data:`NAMESPACE`):
+the store lists, counts, evicts and clears only objects there whose names it gives
+and (before deleting an entry) whose first bytes are an entry's, so a bucket holding
+other data loses none of it.  A ttl is signed into the entry (:mod:`.signed`); the
+object's ``ipycache-expires`` metadata only saves reading an entry already expired.
+A lease is a small object ``locks/<key>`` holding the holder's token and its expiry,
+created with a conditional put so one kernel of a team wins.
+
+Every request gives up after ``store_timeout`` seconds without a byte (connecting or
+reading), and the tier then skips the store for ``store_retry_seconds``: a
+black-holed or stalled server costs one call a few timeouts, not every call minutes.
 """
 
 from __future__ import annotations
@@ -26,19 +34,31 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from .. import messages, notify
 from ..config import SETTINGS
-from .backends import Chunks, EntryTooLarge, MissingExtra, _read_buffer, as_chunks
+from .backends import (
+    Chunks,
+    EntryTooLarge,
+    MissingExtra,
+    _read_buffer,
+    as_chunks,
+    holder_is_dead,
+)
 from .owners import INDEX_PREFIX
-from .s3_bound import LOCKS, USED, LruBound
+from .s3_bound import ENTRY_NAME, LOCKS, USED, LruBound, owned_entries
 from .s3_read import Gone, ReadFault, Replaced, read_ranges
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
 PART = 8 << 20  # bytes per ranged read and per multipart part
 READERS = 8  # ranged reads in flight for one big entry
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+NAMESPACE = "ipycache/v1"  # the store's own folder inside the prefix: it owns nothing else
+# A whole request (a part of a big entry) may take this long while bytes flow; a
+# request with no byte for ``store_timeout`` seconds fails at once.
+REQUEST_SECONDS = 120
+_SEEN_KEPT = 4096  # leases remembered for when this kernel first saw them
 
 
 class S3Fault(OSError):
@@ -99,7 +119,9 @@ def _profile_settings() -> dict[str, str]:
 class S3Backend:
     """One bucket (and prefix) of an S3-compatible server."""
 
-    def __init__(self, url: str, max_bytes: int | None = None) -> None:
+    remote = True  # a failure makes the tier skip it for a while (``store_retry_seconds``)
+
+    def __init__(self, url: str, max_bytes: int | None = None, timeout: float = 2.0) -> None:
         try:
             import obstore
             from obstore.store import S3Store
@@ -108,27 +130,56 @@ class S3Backend:
                 raise
             raise MissingExtra("s3", "obstore") from missing
         self._obs = obstore
-        self.where = url
+        self.where = messages.redacted(url)
         parsed = urlparse(url)
+        bucket = parsed.netloc.rpartition("@")[2]
+        prefix = parsed.path.strip("/")
         # Signed into every entry: an entry copied here from another store is misplaced.
-        self.namespace = f"s3:{parsed.netloc}/{parsed.path.strip('/')}"
+        self.namespace = f"s3:{bucket}/{prefix}"
         config: dict[str, Any] = _profile_settings()
+        if parsed.username is not None:  # s3://key-id:secret@bucket/prefix
+            config["access_key_id"] = unquote(parsed.username)
+            config["secret_access_key"] = unquote(parsed.password or "")
+            config.pop("token", None)
         endpoint = SETTINGS.s3_endpoint or config.get("endpoint")
         if endpoint:
             config["endpoint"] = endpoint
         endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL", "")
         loopback = urlparse(endpoint).hostname in _LOOPBACK
-        self._store = S3Store(
-            parsed.netloc,
-            prefix=parsed.path.strip("/") or None,
-            config=config,  # type: ignore[arg-type]  # keys checked by obstore
-            client_options={"allow_http": loopback, "connect_timeout": "2s", "timeout": "300s"},
-            retry_config={"max_retries": 2, "retry_timeout": datetime.timedelta(seconds=10)},
-        )
+        wait = datetime.timedelta(seconds=timeout)
+        self.timeout = timeout
+
+        def client(**options: Any) -> Any:
+            return S3Store(
+                bucket,
+                prefix="/".join(part for part in (prefix, NAMESPACE) if part),
+                config=config,  # type: ignore[arg-type]  # keys checked by obstore
+                client_options={
+                    "allow_http": loopback,
+                    "connect_timeout": wait,
+                    "timeout": datetime.timedelta(seconds=REQUEST_SECONDS),
+                    **options,
+                },
+                # A refused connection or a 5xx is retried at once; a request that
+                # timed out is not (it already waited): the tier skips the store.
+                retry_config={"max_retries": 2, "retry_timeout": wait},
+            )
+
+        # Every request but an entry's upload: no byte for ``timeout`` seconds fails it.
+        self._store = client(read_timeout=wait)
+        # An entry's upload: the server answers each part only once it has stored it,
+        # which can take longer than ``timeout`` on a busy server; it is bounded by
+        # REQUEST_SECONDS, and is only made once the store answered this miss's reads.
+        self._uploads = client()
         self._no_conditional_put = False
         self._direct_reads = True  # presigned plain GETs for big entries (see get)
         self._local = threading.local()
         self._bound = None if max_bytes is None else LruBound(obstore, self._store, max_bytes)
+        # Lease -> (its version, when this kernel first saw that version): a lease is
+        # honoured at most one lifetime from then, whatever expiry it claims.
+        self._seen: dict[str, tuple[str, float]] = {}
+        # Leases this kernel holds -> (token, when it last wrote them, monotonic).
+        self._mine: dict[str, tuple[str, float]] = {}
 
     # ----- entries -----------------------------------------------------------------------
 
@@ -152,7 +203,7 @@ class S3Backend:
         size = meta["size"]
         head = first.bytes()
         self._local.expires = None if expires is None else float(expires)
-        if self._bound is not None and not key.startswith(INDEX_PREFIX):
+        if self._bound is not None and ENTRY_NAME.fullmatch(key):
             self._bound.used(key)
         if size <= len(head):
             return memoryview(head)
@@ -165,7 +216,7 @@ class S3Backend:
             if self._direct_reads:
                 try:
                     url = self._obs.sign(self._store, "GET", key, datetime.timedelta(minutes=10))
-                    read_ranges(url, data, offset, etag, PART, READERS, timeout=60)
+                    read_ranges(url, data, offset, etag, PART, READERS, timeout=self.timeout)
                     return data
                 except (Replaced, Gone):
                     raise
@@ -218,12 +269,12 @@ class S3Backend:
         chunks = as_chunks(data)
         attributes = {} if ttl is None else {EXPIRES: f"{time.time() + ttl:.3f}"}
         size = sum(memoryview(c).nbytes for c in chunks)
-        entry = not key.startswith(INDEX_PREFIX)
+        entry = bool(ENTRY_NAME.fullmatch(key))
         if self._bound is not None and entry and size > self._bound.max_bytes:
             raise EntryTooLarge(size, self._bound.max_bytes)
         try:
             self._obs.put(
-                self._store,
+                self._uploads if entry else self._store,
                 key,
                 [memoryview(c).cast("B") for c in chunks],
                 attributes=attributes,
@@ -244,15 +295,28 @@ class S3Backend:
             pass
         except Exception as exc:
             raise _fault(exc) from None
-        if self._bound is not None and not key.startswith((LOCKS, INDEX_PREFIX)):
+        if self._bound is not None and ENTRY_NAME.fullmatch(key):
             self._bound.forget(key)
 
     def keys(self) -> list[str]:
-        return [p for p in self._paths() if not p.startswith((LOCKS, USED, INDEX_PREFIX))]
+        """The entries: objects of the namespace with an entry's name."""
+        return [p for p in self._paths() if ENTRY_NAME.fullmatch(p)]
 
     def index_names(self) -> list[str]:
         """The owner index records (:mod:`.owners`), apart from the entries."""
-        return [p for p in self._paths() if p.startswith(INDEX_PREFIX)]
+        return [
+            p
+            for p in self._paths()
+            if p.startswith(INDEX_PREFIX) and ENTRY_NAME.fullmatch(p[len(INDEX_PREFIX) :])
+        ]
+
+    def owned(self, names: list[str]) -> list[str]:
+        """Those of the entries ``names`` whose first bytes are an entry's: what a clear
+        may delete (an object that only has an entry's name is left alone)."""
+        try:
+            return owned_entries(self._obs, self._store, names)
+        except Exception as exc:
+            raise _fault(exc) from None
 
     def _paths(self) -> list[str]:
         try:
@@ -262,11 +326,21 @@ class S3Backend:
         return sorted(m["path"] for m in found)
 
     def clear(self) -> None:
-        """Every entry and lease under the prefix."""
+        """Every entry, index record, mark and lease of the namespace (named as this
+        store names them; entries only with an entry's first bytes)."""
+        paths = self._paths()
+        named = [
+            p
+            for p in paths
+            if any(
+                p.startswith(kind) and ENTRY_NAME.fullmatch(p[len(kind) :])
+                for kind in (INDEX_PREFIX, USED, LOCKS)
+            )
+        ]
+        gone = self.owned([p for p in paths if ENTRY_NAME.fullmatch(p)]) + named
         try:
-            paths = [m["path"] for m in self._obs.list(self._store).collect()]
-            if paths:
-                self._obs.delete(self._store, paths)
+            if gone:
+                self._obs.delete(self._store, gone)
         except Exception as exc:
             raise _fault(exc) from None
 
@@ -287,15 +361,33 @@ class S3Backend:
     def _lock_body(self, token: str, lease: float) -> bytes:
         return json.dumps({"token": token, "expires": time.time() + lease}).encode()
 
+    def _honoured(self, key: str, token: str, expires: float, version: str) -> bool:
+        """Whether the lease read on ``key`` still holds: its holder is not a dead
+        process of this host, its claimed expiry is ahead, and this kernel first saw
+        this version of it less than one lease lifetime ago (a planted lease, or one
+        written by a kernel whose clock runs ahead, then costs one lifetime at most;
+        a live holder renews it, which makes a new version)."""
+        now = time.monotonic()
+        seen = self._seen.get(key)
+        if seen is None or seen[0] != version:
+            if len(self._seen) >= _SEEN_KEPT:
+                self._seen.pop(next(iter(self._seen)))
+            seen = self._seen[key] = (version, now)
+        if holder_is_dead(token):
+            return False
+        return expires > time.time() and now - seen[1] < SETTINGS.lease_seconds
+
     def try_lock(self, key: str, token: str, lease: float) -> bool:
         """Create the lease object only if there is none (``If-None-Match: *``); take
-        over an expired one only if it is unchanged since read (``If-Match``)."""
+        over one that no longer holds (:meth:`_honoured`) only if it is unchanged
+        since read (``If-Match``), so of two kernels taking it over one wins."""
         if self._no_conditional_put:
             return True
         errors = self._obs.exceptions
         body = self._lock_body(token, lease)
         try:
             self._obs.put(self._store, LOCKS + key, body, mode="create")
+            self._mine[key] = (token, time.monotonic())
             return True
         except errors.AlreadyExistsError:
             pass
@@ -309,18 +401,26 @@ class S3Backend:
             held = self._read_lock(key)
             if held is None:  # released meanwhile: try again next round
                 return False
-            _, expires, etag = held
-            if expires > time.time():
+            holder, expires, etag = held
+            if self._honoured(key, holder, expires, etag or f"{holder}|{expires}"):
                 return False
             if etag is None:
                 self._obs.delete(self._store, LOCKS + key)
                 return False
             self._obs.put(self._store, LOCKS + key, body, mode={"e_tag": etag})
+            self._mine[key] = (token, time.monotonic())
             return True
         except (errors.PreconditionError, errors.AlreadyExistsError):
             return False  # another kernel took it over first
         except Exception as exc:
             raise _fault(exc) from None
+
+    def break_stale(self, key: str, lease: float) -> bool:
+        """Nothing to break apart from :meth:`try_lock`: it takes over a lease that no
+        longer holds (a dead holder's at once) in one conditional put, which a
+        delete here could not do safely (it might delete a lease taken over
+        meanwhile).  :meth:`holder` names no holder for such a lease."""
+        return False
 
     def _without_conditional_put(self, exc: BaseException) -> bool:
         """The server refuses conditional puts: no lease at all from now on, said once."""
@@ -334,15 +434,33 @@ class S3Backend:
             mode: Any = {"e_tag": held[2]} if held[2] else "overwrite"
             with contextlib.suppress(self._obs.exceptions.PreconditionError):
                 self._obs.put(self._store, LOCKS + key, self._lock_body(token, lease), mode=mode)
+                self._mine[key] = (token, time.monotonic())
 
     def holder(self, key: str) -> str | None:
+        """The token of the lease on ``key`` while it holds (:meth:`_honoured`)."""
         held = self._read_lock(key)
-        return None if held is None or held[1] <= time.time() else held[0]
+        if held is None:
+            return None
+        holder, expires, etag = held
+        honoured = self._honoured(key, holder, expires, etag or f"{holder}|{expires}")
+        return holder if honoured else None
 
     def unlock(self, key: str, token: str) -> None:
+        """Delete this kernel's lease.  Written by it less than half a lifetime ago, it
+        is still its own (only a kernel whose clock runs that far ahead would have
+        taken it over): deleted without reading it first, one request fewer for
+        every miss."""
+        mine = self._mine.pop(key, None)
+        fresh = mine is not None and time.monotonic() - mine[1] < SETTINGS.lease_seconds / 2
+        if mine is not None and mine[0] == token and fresh:
+            self.delete(LOCKS + key)
+            return
         held = self._read_lock(key)
         if held is not None and held[0] == token:
             self.delete(LOCKS + key)
 
     def close(self) -> None:
-        """Nothing to close: the client's connection pool goes with the object."""
+        """Wait (a few timeouts at most) for an eviction under way; the client's
+        connection pool goes with the object."""
+        if self._bound is not None:
+            self._bound.settle(3 * self.timeout)

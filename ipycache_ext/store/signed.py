@@ -21,7 +21,10 @@ key the entry was written for, so a valid entry copied or renamed under another 
 that signed it, so one signed with another key (a colleague's) can be told from one
 that was tampered with.  The header
 lists the Python version and the versions of the libraries whose objects the pickle
-holds, so an upgrade turns into a miss instead of an incompatible object.
+holds, so an upgrade turns into a miss instead of an incompatible object, and when the
+entry was stored and its ttl: whatever decides whether an entry is fresh is signed, so
+an old entry put back in place (without a store's own expiry beside it) is expired
+all the same.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import os
 import pickle
 import secrets
 import sys
+import time
 import types
 from typing import Any
 
@@ -47,8 +51,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from ..config import SETTINGS
 from . import segments
 
-MAGIC = b"IPYCACHE6\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
-# 5: BLAKE3 over 1 MiB segments, then over their digests; 6: GMAC segments, salted
+MAGIC = b"IPYCACHE7\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
+# 5: BLAKE3 over 1 MiB segments, then over their digests; 6: GMAC segments, salted;
+# 7: when it was stored and its ttl in the signed header
 _MAGIC_FAMILY = b"IPYCACHE"
 FORMAT = int(MAGIC[len(_MAGIC_FAMILY) : -1])
 _MAC_SIZE = 32
@@ -219,9 +224,10 @@ def binding(namespace: str, owner: str, digest: bytes) -> bytes:
     return hashlib.sha256(named).digest()
 
 
-def dump_entry(payload: Any, key: bytes, bound_to: bytes) -> list[Any]:
+def dump_entry(payload: Any, key: bytes, bound_to: bytes, ttl: float | None = None) -> list[Any]:
     """Pickle, version and sign ``payload`` into a list of byte chunks (never joined),
-    for the slot ``bound_to`` (see :func:`binding`).
+    for the slot ``bound_to`` (see :func:`binding`), fresh for ``ttl`` seconds from now
+    (None: for good).
 
     Array data travels as protocol-5 out-of-band buffers, so neither writing nor
     reading an entry copies it more than the disk needs.  Raises what pickle raises.
@@ -232,7 +238,13 @@ def dump_entry(payload: Any, key: bytes, bound_to: bytes) -> list[Any]:
     pickler.dump(payload)
     views = [b.raw() for b in buffers]
     header = json.dumps(
-        {"format": FORMAT_TAG, "libs": _library_versions(pickler.roots)}, sort_keys=True
+        {
+            "format": FORMAT_TAG,
+            "libs": _library_versions(pickler.roots),
+            "stored_at": time.time(),
+            "ttl": ttl,
+        },
+        sort_keys=True,
     ).encode()
     pickled = buf.getbuffer()
     body: list[Any] = [bound_to, len(header).to_bytes(4, "little"), header]
@@ -350,6 +362,9 @@ def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | Non
         header = json.loads(bytes(body[4 : 4 + size]))
     except ValueError:
         raise EntryRejected("corrupt") from None
+    stored_at, ttl = header.get("stored_at"), header.get("ttl")
+    if ttl is not None and not (isinstance(stored_at, float) and time.time() < stored_at + ttl):
+        raise EntryRejected("expired")
     if header.get("format") != FORMAT_TAG:
         raise EntryRejected("version", header.get("format", "?"))
     libs = header.get("libs", {})
@@ -362,6 +377,12 @@ def load_entry(data: Any, key: bytes, bound_to: bytes, leaves: list[bytes] | Non
         return pickle.loads(parts[0], buffers=parts[1:])
     except Exception as exc:
         raise EntryRejected("unloadable", f"{type(exc).__name__}: {exc}") from None
+
+
+def looks_like_entry(head: bytes) -> bool:
+    """Whether bytes start as an entry of some format does (not a proof: only what a
+    store checks before it deletes an object it did not name itself)."""
+    return head.startswith(_MAGIC_FAMILY)
 
 
 def _format_of(view: memoryview) -> int:

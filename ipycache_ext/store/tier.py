@@ -212,6 +212,9 @@ class Tier:
                 raise EntryRejected("corrupt")
             return found
         except (EntryRejected, ForeignRow) as rejected:
+            if isinstance(rejected, EntryRejected) and rejected.kind == "expired":
+                self._drop_read_copy(name)  # past its signed ttl: a plain miss
+                return None
             if isinstance(rejected, EntryRejected) and rejected.libs and not own_slot:
                 self._slots[name] = _slot_for(name, rejected.libs)
                 self._held_back[name] = rejected
@@ -229,16 +232,20 @@ class Tier:
         if kind == "newer":
             self._newer.add(name)
         elif kind not in ("foreign", "planted") and name not in self._slots:
-            with contextlib.suppress(Exception):
-                # A tiered store drops only the copy that was read (the local one
-                # can be bad while the team's is good).
-                if isinstance(self.backend, TieredBackend):
-                    self.backend.drop_read_copy(name)
-                else:
-                    self.backend.delete(name)
+            self._drop_read_copy(name)
         # A colleague's entry and a planted row are left for the next verified
         # write to replace (deleting a planted row could follow its file name); a
         # newer version's entry is left for the kernels that can read it.
+
+    def _drop_read_copy(self, name: str) -> None:
+        """Delete the copy under ``name`` that was just read (a failure costs nothing)."""
+        with contextlib.suppress(Exception):
+            # A tiered store drops only the copy that was read (the local one can be
+            # bad while the team's is good).
+            if isinstance(self.backend, TieredBackend):
+                self.backend.drop_read_copy(name)
+            else:
+                self.backend.delete(name)
 
     def save(
         self,
@@ -259,7 +266,7 @@ class Tier:
             return False
         name = self._slots.get(name, name)
         try:
-            data = dump_entry(entry, self._secret, self._binding(owner, key))
+            data = dump_entry(entry, self._secret, self._binding(owner, key), ttl)
         except Exception as exc:
             self._warn_once("pickle", label, unpicklable(exc))
             return False

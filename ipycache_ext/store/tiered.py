@@ -5,6 +5,11 @@ second hit on the same machine does not go to the network; writes go to both; th
 compute lease lives on the far store, which all the team's kernels share.  An entry
 already in the near store needs no lease (nothing is computed), so such a hit does not
 touch the far store at all: it keeps hitting while the team's server is down.
+
+New results go to the near store first, then to the far one.  A far store that fails
+is said once and left alone for ``store_retry_seconds`` (as the tier does with a
+remote store of its own): meanwhile reads, writes and leases are the near store's,
+so a kernel keeps storing and hitting locally while the bucket is down.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import threading
 import time
 from typing import Any
 
+from .. import messages, notify
+from ..config import SETTINGS
 from .backends import Backend, Chunks, EntryTooLarge
 
 SEPARATOR = "|"
@@ -34,6 +41,37 @@ class TieredBackend:
         # dropped there only).
         self._served = threading.local()
         self._near_grants: set[str] = set()
+        self._far_skip_until = 0.0  # a far store that failed is left alone until then
+        self._far_said = False
+
+    def _far_down(self) -> bool:
+        """True while a far store that failed is left alone."""
+        return time.monotonic() < self._far_skip_until
+
+    def _far_failed(self, exc: BaseException) -> None:
+        """Say once that the far store failed; leave it alone for a while."""
+        self._far_skip_until = time.monotonic() + SETTINGS.store_retry_seconds
+        if not self._far_said:
+            self._far_said = True
+            detail = messages.redacted(f"{type(exc).__name__}: {exc}")
+            notify.emit(
+                messages.shared_store_down_warning(
+                    self.far.where, self.near.where, detail, SETTINGS.store_retry_seconds
+                )
+            )
+
+    def _far(self, call: Any, *args: Any, failed: Any = None) -> Any:
+        """``call(*args)`` on the far store, or ``failed`` while it is down or when it
+        fails now."""
+        if self._far_down():
+            return failed
+        try:
+            return call(*args)
+        except EntryTooLarge:
+            raise
+        except Exception as exc:
+            self._far_failed(exc)
+            return failed
 
     def _near_get(self, key: str) -> Any:
         try:
@@ -51,7 +89,7 @@ class TieredBackend:
         if found is not None:
             return found
         self._served.near = False
-        found = self.far.get(key)
+        found = self._far(self.far.get, key)
         if found is not None:
             self._copy_near(key, found)
         return found
@@ -67,7 +105,7 @@ class TieredBackend:
     def far_get(self, key: str) -> Any:
         """The far store's copy, read past the near one (which was found bad)."""
         self._served.near = False
-        return self.far.get(key)
+        return self._far(self.far.get, key)
 
     def repair_near(self, key: str, data: Any) -> None:
         """A verified far copy replaces a bad near one."""
@@ -90,14 +128,20 @@ class TieredBackend:
             self.near.set(key, data, ttl)
 
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
-        self.far.set(key, data, ttl)
-        with contextlib.suppress(EntryTooLarge):  # the far store has it: enough
+        """The near store first (kept there whatever the far one does), then the far
+        one; raises only if neither took it."""
+        try:
             self.near.set(key, data, ttl)
+        except Exception:
+            self.far.set(key, data, ttl)  # the team has it: enough
+            return
+        with contextlib.suppress(EntryTooLarge):  # the near store has it: enough
+            self._far(self.far.set, key, data, ttl)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(Exception):
             self.near.delete(key)
-        self.far.delete(key)
+        self._far(self.far.delete, key)
 
     def try_lock(self, key: str, token: str, lease: float) -> bool:
         """Granted without the far store when the near store has the entry: it is read,
@@ -107,26 +151,38 @@ class TieredBackend:
             self._ahead.entry = (key, found)
             self._near_grants.add(token)
             return True
-        return self.far.try_lock(key, token, lease)
+        taken = self._far(self.far.try_lock, key, token, lease)
+        if taken is None:  # the far store is down: no lease to take, compute here
+            self._near_grants.add(token)
+            return True
+        return bool(taken)
 
     def renew(self, key: str, token: str, lease: float) -> None:
         if token not in self._near_grants:
-            self.far.renew(key, token, lease)
+            self._far(self.far.renew, key, token, lease)
 
     def holder(self, key: str) -> str | None:
-        return self.far.holder(key)
+        found: str | None = self._far(self.far.holder, key)
+        return found
+
+    def break_stale(self, key: str, lease: float) -> bool:
+        return bool(self._far(self.far.break_stale, key, lease, failed=False))
 
     def unlock(self, key: str, token: str) -> None:
         if token in self._near_grants:
             self._near_grants.discard(token)
             return
-        self.far.unlock(key, token)
+        self._far(self.far.unlock, key, token)
 
     def keys(self) -> list[str]:
         return self.far.keys()
 
     def index_names(self) -> list[str]:
         return self.far.index_names()
+
+    def owned(self, names: list[str]) -> list[str]:
+        owned = getattr(self.far, "owned", None)
+        return names if owned is None else list(owned(names))
 
     def clear(self) -> None:
         with contextlib.suppress(Exception):
