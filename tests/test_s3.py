@@ -93,6 +93,11 @@ def bucket(server: S3Server, prefix: str) -> S3Store:
     )  # fmt: skip
 
 
+def evicted() -> None:
+    """Wait for the eviction that follows this kernel's writes (it runs on a thread)."""
+    persist.tier().backend.settle(30)  # type: ignore[union-attr]
+
+
 def objects(server: S3Server, prefix: str) -> list[str]:
     found = obstore.list(bucket(server, prefix)).collect()
     return sorted(m["path"] for m in found if not m["path"].startswith((INDEX_PREFIX, USED)))
@@ -285,6 +290,7 @@ def test_the_prefix_stays_within_its_bound_least_recently_used_out(
     assert block(0)[0] == 0 and len(tally) == 3  # read from the bucket: marked as used
     time.sleep(1.1)
     block(3)  # 4 MB > 3.5 MB: the least recently used entry, block(1), goes
+    evicted()
     assert len(objects(up, prefix)) == 3
     forget_memory()
     for i in (0, 2, 3):
@@ -333,6 +339,7 @@ def test_a_live_lease_is_refused_and_an_expired_one_is_taken_over(
 def test_server_stopped_mid_session_warns_once_then_persists_again_when_back(
     s3_store: str, notes: Notes, tally: Tally, up: S3Server, prefix: str
 ) -> None:
+    SETTINGS.store_retry_seconds = 0  # no back-off: the next call tries the server again
     double = persisted_double(tally)
 
     assert double(1) == 2

@@ -459,8 +459,13 @@ class S3Backend:
         if held is not None and held[0] == token:
             self.delete(LOCKS + key)
 
+    def settle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the evictions after this kernel's writes
+        (they run on a thread of their own)."""
+        if self._bound is not None:
+            self._bound.settle(timeout)
+
     def close(self) -> None:
         """Wait (a few timeouts at most) for an eviction under way; the client's
         connection pool goes with the object."""
-        if self._bound is not None:
-            self._bound.settle(3 * self.timeout)
+        self.settle(3 * self.timeout)
