@@ -429,6 +429,7 @@ def _configured() -> tuple[str, tuple[object, ...]]:
         SETTINGS.max_disk_bytes,
         SETTINGS.secret_key,
         SETTINGS.store_timeout,
+        SETTINGS.s3_endpoint,
     )
 
 
