@@ -149,12 +149,12 @@ class S3Backend:
         wait = datetime.timedelta(seconds=timeout)
         self.timeout = timeout
 
-        def client(**options: Any) -> Any:
+        def client(**options: datetime.timedelta) -> Any:
             return S3Store(
                 bucket,
                 prefix="/".join(part for part in (prefix, NAMESPACE) if part),
                 config=config,  # type: ignore[arg-type]  # keys checked by obstore
-                client_options={
+                client_options={  # type: ignore[arg-type]  # keys checked by obstore
                     "allow_http": loopback,
                     "connect_timeout": wait,
                     "timeout": datetime.timedelta(seconds=REQUEST_SECONDS),
