@@ -32,6 +32,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -49,6 +50,7 @@ from .backends import (
 from .owners import INDEX_PREFIX
 from .s3_bound import ENTRY_NAME, LOCKS, USED, LruBound, owned_entries
 from .s3_read import Gone, ReadFault, Replaced, read_ranges
+from .segments import SEGMENT, Leaves
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
 PART = 8 << 20  # bytes per ranged read and per multipart part
@@ -184,11 +186,20 @@ class S3Backend:
     # ----- entries -----------------------------------------------------------------------
 
     def get(self, key: str) -> Any:
-        """The entry's bytes, or None (absent or expired).  A big entry is read as
-        ranges in parallel straight from the sockets into one preallocated buffer
-        (:mod:`.s3_read`): the entry is never held twice, nor copied once more."""
+        """The entry's bytes, or None (absent or expired)."""
+        found = self.get_hashed(key, 0, None)
+        return None if found is None else found[0]
+
+    def get_hashed(self, key: str, start: int, leaf: Leaves | None) -> Any:
+        """The entry's bytes with the leaves of its signed body from byte ``start``
+        (None when not hashed here: a small entry, or no ``leaf``), or None (absent or
+        expired).  A big entry is read as ranges in parallel straight from the sockets
+        into one preallocated buffer (:mod:`.s3_read`): the entry is never held twice,
+        nor copied once more; each range is hashed by the thread that read it as it
+        lands, while it is still in the CPU's cache (ranges after the first start on a
+        segment's boundary), so checking the signature costs no second pass."""
         try:
-            first = self._obs.get(self._store, key, options={"range": (0, PART)})
+            first = self._obs.get(self._store, key, options={"range": (0, start + PART)})
         except FileNotFoundError as exc:
             _no_bucket(exc)
             return None
@@ -205,19 +216,35 @@ class S3Backend:
         self._local.expires = None if expires is None else float(expires)
         if self._bound is not None and ENTRY_NAME.fullmatch(key):
             self._bound.used(key)
-        if size <= len(head):
-            return memoryview(head)
+        if size <= len(head) or size < start:
+            return memoryview(head), None
         data = _read_buffer(size)
         offset = len(head)
         data[:offset] = head
         del head
+        leaves: list[bytes] = []
+        landed = None
+        if leaf is not None:
+            maker = leaf(data[:start])
+            leaves = [b""] * -(-(size - start) // SEGMENT)
+
+            def landed(low: int, high: int) -> None:
+                for i in range((low - start) // SEGMENT, -(-(high - start) // SEGMENT)):
+                    at = start + i * SEGMENT
+                    hasher = maker(i)
+                    hasher.update(data[at : min(size, at + SEGMENT)])
+                    leaves[i] = hasher.digest()
+
+            landed(start, offset)
         etag = meta["e_tag"]
         try:
             if self._direct_reads:
                 try:
                     url = self._obs.sign(self._store, "GET", key, datetime.timedelta(minutes=10))
-                    read_ranges(url, data, offset, etag, PART, READERS, timeout=self.timeout)
-                    return data
+                    read_ranges(
+                        url, data, offset, etag, PART, READERS, timeout=self.timeout, landed=landed
+                    )
+                    return data, leaves if leaf is not None else None
                 except (Replaced, Gone):
                     raise
                 except Exception:
@@ -225,20 +252,27 @@ class S3Backend:
                     # only the client knows, a server without presigned URLs): the
                     # client's own ranged reads from now on, which do not fail there.
                     self._direct_reads = False
-            self._client_ranges(key, data, offset, etag)
+            self._client_ranges(key, data, offset, etag, landed)
         except Replaced:
-            return self.get(key)  # replaced meanwhile: read the new one
+            return self.get_hashed(key, start, leaf)  # replaced meanwhile: read the new one
         except Gone:
             return None  # deleted meanwhile
         except ReadFault as exc:
             raise S3Fault(messages.s3_request_error(*exc.args)) from None
         except Exception as exc:
             raise _fault(exc) from None
-        return data
+        return data, leaves if leaf is not None else None
 
-    def _client_ranges(self, key: str, data: memoryview, offset: int, etag: str | None) -> None:
+    def _client_ranges(
+        self,
+        key: str,
+        data: memoryview,
+        offset: int,
+        etag: str | None,
+        landed: Callable[[int, int], None] | None,
+    ) -> None:
         """Fill ``data[offset:]`` with obstore's ranged reads, ``READERS`` at a time (each
-        range arrives in a buffer of its own and is copied in)."""
+        range arrives in a buffer of its own and is copied in), then ``landed``."""
         errors = self._obs.exceptions
         size = len(data)
 
@@ -253,6 +287,8 @@ class S3Backend:
                 raise Replaced() from None
             except FileNotFoundError:
                 raise Gone() from None
+            if landed is not None:
+                landed(start, end)
 
         with ThreadPoolExecutor(READERS) as pool:
             list(pool.map(fetch, range(offset, size, PART)))

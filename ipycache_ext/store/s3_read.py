@@ -16,6 +16,7 @@ import http.client
 import ssl
 import threading
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -87,9 +88,12 @@ def read_ranges(
     part: int,
     readers: int,
     timeout: float,
+    landed: Callable[[int, int], None] | None = None,
 ) -> None:
     """Fill ``data[start:]`` from the presigned GET ``url``, ``part`` bytes a request,
-    ``readers`` requests in flight.  Raises :class:`Replaced`, :class:`Gone` or
+    ``readers`` requests in flight; ``landed(low, high)`` is called by the reading
+    thread once ``data[low:high]`` is in, and ``timeout`` is how long a socket may
+    stay silent.  Raises :class:`Replaced`, :class:`Gone` or
     :class:`ReadFault` (or the socket's ``OSError``); ``data`` is then partly filled and
     must not be used."""
     size = len(data)
@@ -118,6 +122,8 @@ def read_ranges(
                 raise ReadFault(f"HTTP {response.status}", f"{got} of {len(view)} bytes")
             got += n
         response.read()  # the (empty) rest, so the connection can carry the next range
+        if landed is not None:
+            landed(begin, end)
 
     try:
         with ThreadPoolExecutor(readers) as pool:
