@@ -63,9 +63,10 @@ class Settings:
         super().__setattr__(name, value)
 
     def __repr__(self) -> str:
-        """The settings as the dataclass shows them, the team secret masked: a repr
-        ends up in logs, tracebacks and shared notebooks."""
-        from .messages import REDACTED
+        """The settings as the dataclass shows them, the team secret masked and the
+        password of a store URL (``s3://key-id:secret@bucket``, ``redis://:pw@host``)
+        shown as ``***``: a repr ends up in logs, tracebacks and shared notebooks."""
+        from .messages import REDACTED, redacted
 
         shown = (
             f"{item.name}={REDACTED!r}"
@@ -73,7 +74,7 @@ class Settings:
             else f"{item.name}={getattr(self, item.name)!r}"
             for item in dataclasses.fields(self)
         )
-        return f"{type(self).__name__}({', '.join(shown)})"
+        return redacted(f"{type(self).__name__}({', '.join(shown)})")
 
 
 # Units of a size: SI multiples (``"1GB"`` is 10**9 bytes) and binary ones (``"1GiB"``

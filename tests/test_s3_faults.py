@@ -341,3 +341,10 @@ def test_a_password_in_the_store_url_is_used_and_never_shown(
     shown = [str(note) for note in notes] + [repr(backend()), backend().where]
     assert not any(SECRET_KEY in text for text in shown)
     assert any(f"s3://{ACCESS_KEY}:***@" in text for text in notes.texts("hit"))
+
+
+def test_a_password_in_the_store_url_is_not_in_the_settings_repr() -> None:
+    SETTINGS.store = "s3://AKIDEXAMPLE:wJalrXUtnFEMI-secret@team-bucket/cache"
+    shown = repr(SETTINGS)
+    assert "wJalrXUtnFEMI-secret" not in shown
+    assert "s3://AKIDEXAMPLE:***@team-bucket/cache" in shown
