@@ -34,8 +34,9 @@ class Settings:
     lease_seconds: float = 30.0
     # The endpoint of a non-AWS S3 server (None: $AWS_ENDPOINT_URL, ~/.aws, or AWS).
     s3_endpoint: str | None = None
-    # A remote store (Redis): seconds to connect or answer before a call gives up on
-    # it, and seconds it is then skipped (calls use memory only) before trying again.
+    # A remote store (Redis, S3): seconds it may stay silent (connecting, or between
+    # bytes of an answer) before a call gives up on it, and seconds it is then skipped
+    # (calls use memory, or a ``dir|`` tier's directory) before trying again.
     store_timeout: float = 2.0
     store_retry_seconds: float = 30.0
     # Folders besides the working directory whose code counts as the user's.

@@ -103,10 +103,14 @@ class MemoMagics(Magics):
     ).tag(config=True)
 
     store_timeout = Float(
-        2.0, min=0.01, help="Seconds a remote (Redis) store may take to connect or answer."
+        2.0,
+        min=0.01,
+        help="Seconds a remote (Redis, S3) store may stay silent, connecting or answering.",
     ).tag(config=True)
     store_retry_seconds = Float(
-        30.0, min=0.0, help="Seconds a remote store that failed is skipped (memory only)."
+        30.0,
+        min=0.0,
+        help="Seconds a remote store that failed is skipped (memory, or a dir| tier's directory).",
     ).tag(config=True)
 
     verify_share = Float(0.0, min=0.0, max=1.0, help=messages.VERIFY_SHARE_HELP).tag(config=True)
