@@ -219,7 +219,7 @@ def test_two_writes_of_one_value_are_salted_apart() -> None:
     assert signed.load_entry(first, SECRET, bound_to) == signed.load_entry(second, SECRET, bound_to)
 
 
-@pytest.mark.parametrize("magic", [b"IPYCACHE7\n", b"IPYCACHE12\n"])
+@pytest.mark.parametrize("magic", [f"IPYCACHE{signed.FORMAT + 1}\n".encode(), b"IPYCACHE12\n"])
 def test_an_entry_of_a_newer_format_is_left_in_place_and_never_overwritten(
     store: Path, notes: Notes, tally: Tally, magic: bytes
 ) -> None:
