@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import blake3
 import numpy as np
 import pytest
 from conftest import Notes, Tally
-from persist_support import WritesMarker, forget_memory, persisted_double, warnings
+from persist_support import WritesMarker, forget_memory, persisted_double, resign, warnings
 
 from ipycache_ext import memo
 from ipycache_ext.store import segments, signed
@@ -123,6 +124,45 @@ def test_an_entry_of_a_previous_format_misses_and_is_never_unpickled(
     assert not marker.exists()
     assert tally.runs == [2, 2]
     assert len(warnings(notes)) == 1 and "older version" in warnings(notes)[0]
+
+
+def test_an_entry_of_format_6_misses_once_with_the_older_version_note(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    """Format 6 signed as 7 does, without when it was stored nor its ttl in the header:
+    were it read, a ttl could not be checked from what is signed."""
+    double, tier, name = _stored_double(tally)
+
+    def as_format_6(header: dict[str, Any]) -> None:
+        header.pop("stored_at", None)
+        header.pop("ttl", None)
+
+    resigned = resign(bytes(tier.backend.get(name)), signed.secret_key(), as_format_6)
+    tier.backend.set(name, b"IPYCACHE6\n" + resigned[len(signed.MAGIC) :], None)
+    forget_memory()
+    assert double(2) == 4
+    forget_memory()
+    assert double(2) == 4  # the entry written again in this format: a hit
+
+    assert tally.runs == [2, 2]
+    assert len(warnings(notes)) == 1 and "older version" in warnings(notes)[0]
+
+
+def test_an_entry_past_its_signed_ttl_is_a_miss_without_the_stores_own_expiry(
+    store: Path, notes: Notes, tally: Tally
+) -> None:
+    double, tier, name = _stored_double(tally)
+
+    def stored_long_ago(header: dict[str, Any]) -> None:
+        header["stored_at"], header["ttl"] = time.time() - 60.0, 30.0
+
+    expired = resign(bytes(tier.backend.get(name)), signed.secret_key(), stored_long_ago)
+    tier.backend.set(name, expired, None)  # the directory store's own expiry: none
+    forget_memory()
+
+    assert double(2) == 4
+    assert tally.runs == [2, 2]
+    assert warnings(notes) == []
 
 
 def _persisted_ramp(tally: Tally) -> Any:
