@@ -567,3 +567,21 @@ def test_kernels_starting_together_all_read_the_same_whole_key(tmp_path: Path) -
     (tmp_path / "go").touch()
     keys = {finish(proc, timeout=300)[1].strip() for proc in procs}
     assert len(keys) == 1 and len(keys.pop()) == 64
+
+
+def test_an_entry_loaded_from_the_store_keeps_its_age_in_memory(store: Path, tally: Tally) -> None:
+    """Loaded 1 s after it was stored, a ``ttl=1.5`` entry has 0.5 s left in memory,
+    not a whole ttl from the load."""
+
+    @memo(persist=True, ttl=1.5)
+    def double(x: int) -> int:
+        tally(x)
+        return 2 * x
+
+    double(1)
+    time.sleep(1.0)
+    forget_memory()
+    assert double(1) == 2  # loaded from the store, 1 s old
+    time.sleep(0.7)
+    assert double(1) == 2  # 1.7 s old: past its ttl
+    assert tally.runs == [1, 1]
