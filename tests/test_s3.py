@@ -42,8 +42,9 @@ from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import s3
 from ipycache_ext.store import tier as persist
 from ipycache_ext.store.owners import INDEX_PREFIX
-from ipycache_ext.store.s3 import LOCKS, NAMESPACE, refuses_conditional_puts
+from ipycache_ext.store.s3 import LOCKS, NAMESPACE
 from ipycache_ext.store.s3_bound import USED
+from ipycache_ext.store.s3_errors import refuses_conditional_puts
 
 
 @pytest.fixture(scope="module")

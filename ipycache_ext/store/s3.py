@@ -27,9 +27,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import datetime
-import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .. import messages, notify
+from .. import messages
 from ..config import SETTINGS
 from .backends import (
     Chunks,
@@ -45,10 +43,11 @@ from .backends import (
     MissingExtra,
     _read_buffer,
     as_chunks,
-    holder_is_dead,
 )
 from .owners import INDEX_PREFIX
 from .s3_bound import ENTRY_NAME, LOCKS, USED, LruBound, owned_entries
+from .s3_errors import S3Fault, fault, no_bucket
+from .s3_lease import S3Lease
 from .s3_read import Gone, ReadFault, Replaced, read_ranges
 from .segments import SEGMENT, Leaves
 
@@ -60,32 +59,6 @@ NAMESPACE = "ipycache/v1"  # the store's own folder inside the prefix: it owns n
 # A whole request (a part of a big entry) may take this long while bytes flow; a
 # request with no byte for ``store_timeout`` seconds fails at once.
 REQUEST_SECONDS = 120
-_SEEN_KEPT = 4096  # leases remembered for when this kernel first saw them
-
-
-class S3Fault(OSError):
-    """A failed S3 request, worded short: obstore's own errors carry the whole request
-    and response, far too long for a warning."""
-
-
-def _fault(exc: BaseException) -> S3Fault:
-    return S3Fault(messages.s3_request_error(type(exc).__name__, str(exc)))
-
-
-# A server's answer that it has no conditional puts: the status, not any "501" in the
-# error's text (its request id or its timing, "in 501.2ms", may hold one).
-_NOT_IMPLEMENTED = re.compile(r"status(?: code)?:? 501\b|\b501 Not Implemented|NotImplemented")
-
-
-def refuses_conditional_puts(exc: BaseException) -> bool:
-    """True if a failed conditional put says the server does not implement them."""
-    return bool(_NOT_IMPLEMENTED.search(str(exc)))
-
-
-def _no_bucket(exc: FileNotFoundError) -> None:
-    """A missing bucket is a fault, not a missing object (both are a 404)."""
-    if "NoSuchBucket" in str(exc):
-        raise _fault(exc) from None
 
 
 def _profile_settings() -> dict[str, str]:
@@ -118,7 +91,7 @@ def _profile_settings() -> dict[str, str]:
     return {ours: found[theirs] for theirs, ours in names.items() if found.get(theirs)}
 
 
-class S3Backend:
+class S3Backend(S3Lease):
     """One bucket (and prefix) of an S3-compatible server."""
 
     remote = True  # a failure makes the tier skip it for a while (``store_retry_seconds``)
@@ -201,10 +174,10 @@ class S3Backend:
         try:
             first = self._obs.get(self._store, key, options={"range": (0, start + PART)})
         except FileNotFoundError as exc:
-            _no_bucket(exc)
+            no_bucket(exc)
             return None
         except Exception as exc:
-            raise _fault(exc) from None
+            raise fault(exc) from None
         expires = first.attributes.get(EXPIRES)
         if expires is not None and float(expires) <= time.time():
             with contextlib.suppress(Exception):
@@ -260,7 +233,7 @@ class S3Backend:
         except ReadFault as exc:
             raise S3Fault(messages.s3_request_error(*exc.args)) from None
         except Exception as exc:
-            raise _fault(exc) from None
+            raise fault(exc) from None
         return data, leaves if leaf is not None else None
 
     def _client_ranges(
@@ -319,7 +292,7 @@ class S3Backend:
                 max_concurrency=READERS,
             )
         except Exception as exc:
-            raise _fault(exc) from None
+            raise fault(exc) from None
         if self._bound is not None and entry:
             with contextlib.suppress(Exception):  # the entry is written; eviction is later
                 self._bound.written(key, size)
@@ -330,7 +303,7 @@ class S3Backend:
         except FileNotFoundError:
             pass
         except Exception as exc:
-            raise _fault(exc) from None
+            raise fault(exc) from None
         if self._bound is not None and ENTRY_NAME.fullmatch(key):
             self._bound.forget(key)
 
@@ -352,13 +325,13 @@ class S3Backend:
         try:
             return owned_entries(self._obs, self._store, names)
         except Exception as exc:
-            raise _fault(exc) from None
+            raise fault(exc) from None
 
     def _paths(self) -> list[str]:
         try:
             found = self._obs.list(self._store).collect()
         except Exception as exc:
-            raise _fault(exc) from None
+            raise fault(exc) from None
         return sorted(m["path"] for m in found)
 
     def clear(self) -> None:
@@ -378,122 +351,7 @@ class S3Backend:
             if gone:
                 self._obs.delete(self._store, gone)
         except Exception as exc:
-            raise _fault(exc) from None
-
-    # ----- the lease ---------------------------------------------------------------------
-
-    def _read_lock(self, key: str) -> tuple[str, float, str | None] | None:
-        """(token, expiry, etag) of the lease object, or None if there is none."""
-        try:
-            found = self._obs.get(self._store, LOCKS + key)
-            record = json.loads(bytes(found.bytes()))
-        except FileNotFoundError as exc:
-            _no_bucket(exc)
-            return None
-        except ValueError:
-            return ("", 0.0, None)  # unreadable: treat as expired
-        return str(record["token"]), float(record["expires"]), found.meta["e_tag"]
-
-    def _lock_body(self, token: str, lease: float) -> bytes:
-        return json.dumps({"token": token, "expires": time.time() + lease}).encode()
-
-    def _honoured(self, key: str, token: str, expires: float, version: str) -> bool:
-        """Whether the lease read on ``key`` still holds: its holder is not a dead
-        process of this host, its claimed expiry is ahead, and this kernel first saw
-        this version of it less than one lease lifetime ago (a planted lease, or one
-        written by a kernel whose clock runs ahead, then costs one lifetime at most;
-        a live holder renews it, which makes a new version)."""
-        now = time.monotonic()
-        seen = self._seen.get(key)
-        if seen is None or seen[0] != version:
-            if len(self._seen) >= _SEEN_KEPT:
-                self._seen.pop(next(iter(self._seen)))
-            seen = self._seen[key] = (version, now)
-        if holder_is_dead(token):
-            return False
-        return expires > time.time() and now - seen[1] < SETTINGS.lease_seconds
-
-    def try_lock(self, key: str, token: str, lease: float) -> bool:
-        """Create the lease object only if there is none (``If-None-Match: *``); take
-        over one that no longer holds (:meth:`_honoured`) only if it is unchanged
-        since read (``If-Match``), so of two kernels taking it over one wins."""
-        if self._no_conditional_put:
-            return True
-        errors = self._obs.exceptions
-        body = self._lock_body(token, lease)
-        try:
-            self._obs.put(self._store, LOCKS + key, body, mode="create")
-            self._mine[key] = (token, time.monotonic())
-            return True
-        except errors.AlreadyExistsError:
-            pass
-        except (errors.NotSupportedError, NotImplementedError) as exc:
-            return self._without_conditional_put(exc)
-        except Exception as exc:
-            if refuses_conditional_puts(exc):
-                return self._without_conditional_put(exc)
-            raise _fault(exc) from None
-        try:
-            held = self._read_lock(key)
-            if held is None:  # released meanwhile: try again next round
-                return False
-            holder, expires, etag = held
-            if self._honoured(key, holder, expires, etag or f"{holder}|{expires}"):
-                return False
-            if etag is None:
-                self._obs.delete(self._store, LOCKS + key)
-                return False
-            self._obs.put(self._store, LOCKS + key, body, mode={"e_tag": etag})
-            self._mine[key] = (token, time.monotonic())
-            return True
-        except (errors.PreconditionError, errors.AlreadyExistsError):
-            return False  # another kernel took it over first
-        except Exception as exc:
-            raise _fault(exc) from None
-
-    def break_stale(self, key: str, lease: float) -> bool:
-        """Nothing to break apart from :meth:`try_lock`: it takes over a lease that no
-        longer holds (a dead holder's at once) in one conditional put, which a
-        delete here could not do safely (it might delete a lease taken over
-        meanwhile).  :meth:`holder` names no holder for such a lease."""
-        return False
-
-    def _without_conditional_put(self, exc: BaseException) -> bool:
-        """The server refuses conditional puts: no lease at all from now on, said once."""
-        self._no_conditional_put = True
-        notify.emit(messages.s3_no_conditional_put_note(self.where))
-        return True
-
-    def renew(self, key: str, token: str, lease: float) -> None:
-        held = self._read_lock(key)
-        if held is not None and held[0] == token:
-            mode: Any = {"e_tag": held[2]} if held[2] else "overwrite"
-            with contextlib.suppress(self._obs.exceptions.PreconditionError):
-                self._obs.put(self._store, LOCKS + key, self._lock_body(token, lease), mode=mode)
-                self._mine[key] = (token, time.monotonic())
-
-    def holder(self, key: str) -> str | None:
-        """The token of the lease on ``key`` while it holds (:meth:`_honoured`)."""
-        held = self._read_lock(key)
-        if held is None:
-            return None
-        holder, expires, etag = held
-        honoured = self._honoured(key, holder, expires, etag or f"{holder}|{expires}")
-        return holder if honoured else None
-
-    def unlock(self, key: str, token: str) -> None:
-        """Delete this kernel's lease.  Written by it less than half a lifetime ago, it
-        is still its own (only a kernel whose clock runs that far ahead would have
-        taken it over): deleted without reading it first, one request fewer for
-        every miss."""
-        mine = self._mine.pop(key, None)
-        fresh = mine is not None and time.monotonic() - mine[1] < SETTINGS.lease_seconds / 2
-        if mine is not None and mine[0] == token and fresh:
-            self.delete(LOCKS + key)
-            return
-        held = self._read_lock(key)
-        if held is not None and held[0] == token:
-            self.delete(LOCKS + key)
+            raise fault(exc) from None
 
     def settle(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the evictions after this kernel's writes
