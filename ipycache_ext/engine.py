@@ -291,13 +291,8 @@ class Cached(Generic[Call]):
         return depth.get() == 1 or not self.nests
 
     def _expiry(self, stored_at: float | None = None) -> float | None:
-        """When a new entry (or one stored at ``stored_at``, wall clock) expires, on
-        this kernel's clock: an entry another kernel stored keeps its age."""
-        ttl = self.policy.ttl
-        if ttl is None:
-            return None
-        age = 0.0 if stored_at is None else max(0.0, time.time() - stored_at)
-        return time.monotonic() + ttl - age
+        age = max(0.0, time.time() - stored_at) if stored_at else 0.0  # a loaded one keeps it
+        return None if (ttl := self.policy.ttl) is None else time.monotonic() + ttl - age
 
     def _claim(self, tier: Tier, digest: bytes) -> Claim:
         """The tier's lease on ``digest`` (or its entry), waiting while a kernel holds it."""
