@@ -103,14 +103,10 @@ class MemoMagics(Magics):
     ).tag(config=True)
 
     store_timeout = Float(
-        2.0,
-        min=0.01,
-        help="Seconds a remote (Redis, S3) store may stay silent, connecting or answering.",
+        2.0, min=0.01, help="Seconds a remote (Redis, S3) store may stay silent in a call."
     ).tag(config=True)
     store_retry_seconds = Float(
-        30.0,
-        min=0.0,
-        help="Seconds a remote store that failed is skipped (memory, or a dir| tier's directory).",
+        30.0, min=0.0, help="Seconds a failed remote store is skipped (memory or dir| only)."
     ).tag(config=True)
 
     verify_share = Float(0.0, min=0.0, max=1.0, help=messages.VERIFY_SHARE_HELP).tag(config=True)
