@@ -212,9 +212,6 @@ class Tier:
                 raise EntryRejected("corrupt")
             return found
         except (EntryRejected, ForeignRow) as rejected:
-            if isinstance(rejected, EntryRejected) and rejected.kind == "expired":
-                self._drop_read_copy(name)  # past its signed ttl: a plain miss
-                return None
             if isinstance(rejected, EntryRejected) and rejected.libs and not own_slot:
                 self._slots[name] = _slot_for(name, rejected.libs)
                 self._held_back[name] = rejected
@@ -228,24 +225,21 @@ class Tier:
         kind = rejected.kind if isinstance(rejected, EntryRejected) else "planted"
         detail = str(rejected) if isinstance(rejected, EntryRejected) else ""
         where = self.backend.where
-        self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
+        if kind != "expired":  # past its signed ttl: a plain miss, only dropped
+            self._warn_once(kind, name, messages.rejected_entry_warning(label, kind, detail, where))
         if kind == "newer":
             self._newer.add(name)
         elif kind not in ("foreign", "planted") and name not in self._slots:
-            self._drop_read_copy(name)
+            with contextlib.suppress(Exception):
+                # A tiered store drops only the copy that was read (the local one
+                # can be bad while the team's is good).
+                if isinstance(self.backend, TieredBackend):
+                    self.backend.drop_read_copy(name)
+                else:
+                    self.backend.delete(name)
         # A colleague's entry and a planted row are left for the next verified
         # write to replace (deleting a planted row could follow its file name); a
         # newer version's entry is left for the kernels that can read it.
-
-    def _drop_read_copy(self, name: str) -> None:
-        """Delete the copy under ``name`` that was just read (a failure costs nothing)."""
-        with contextlib.suppress(Exception):
-            # A tiered store drops only the copy that was read (the local one can be
-            # bad while the team's is good).
-            if isinstance(self.backend, TieredBackend):
-                self.backend.drop_read_copy(name)
-            else:
-                self.backend.delete(name)
 
     def save(
         self,
