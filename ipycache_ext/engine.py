@@ -437,9 +437,8 @@ class Cached(Generic[Call]):
     def _adopt(self, key: CallKey, call: Call, stored: Entry, tier: Tier) -> Any:
         """An entry another kernel (or an earlier one) stored: it joins the memory tier."""
         entry = Entry(stored.value, stored.fingerprint, stored.parts, stored.seconds)
-        entry.expires = self._expiry(stored.stored_at)
+        entry.expires, entry.files = self._expiry(stored.stored_at), stored.files
         entry.stored_at = stored.stored_at or entry.stored_at
-        entry.files = stored.files
         if entry.files:
             files.inherit(entry.files)
         self._keep(entry, key.digest)
