@@ -34,7 +34,9 @@ def shared_store_down_warning(far: str, near: str, detail: str, seconds: float) 
     """The far store of a ``near|far`` store failed: the near one goes on alone."""
     return warning_note(
         f"the shared store at {far} failed ({detail}). New results are kept in {near} and "
-        f"in memory; the shared store is left alone for {seconds:g} s, then tried again."
+        f"in memory; the shared store is left alone for {seconds:g} s, then tried again. "
+        "Fix: check that the server is up and reachable from here "
+        "(MemoMagics.s3_endpoint, the bucket's credentials)."
     )
 
 
