@@ -32,7 +32,7 @@ from timing import BENCH_KEY, quietly, race
 
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
-from ipycache_ext.engine import clear_all
+from ipycache_ext.entries import clear_all
 from ipycache_ext.store import segments, signed
 from ipycache_ext.store import tier as persist
 

@@ -29,7 +29,7 @@ from s3_support import S3Server  # noqa: E402
 
 from ipycache_ext import memo  # noqa: E402
 from ipycache_ext.config import SETTINGS  # noqa: E402
-from ipycache_ext.engine import clear_all  # noqa: E402
+from ipycache_ext.entries import clear_all  # noqa: E402
 from ipycache_ext.store import tier as persist  # noqa: E402
 
 SIZES_MB = (8, 80, 800)
