@@ -6,7 +6,7 @@
    turns).
 2. A ``@memo`` hit whose entry depends on 10 files (each stat-ed on the hit) against
    the same hit with none.
-3. Path-like values (issue 22): a hit of ``f`` called with 10 strings naming files
+3. Path-like values: a hit of ``f`` called with 10 strings naming files
    (each a dependency, stat-ed on the hit) and with 10 plain words (no dependency)
    against the same function called with 10 ints; and ``ThreadPoolExecutor.submit``
    with the wrapper that lets a miss follow its work, no miss running, against none
@@ -201,7 +201,7 @@ def report_file_deps(t: dict[str, float]) -> list[str]:
         f"| 10 bare `os.stat` calls on those files (the floor) | {t['stat'] * 1e6:.2f} | "
         f"the hit with 10 files is {t['ten'] / t['stat']:.2f}x this |",
         "",
-        "Path-like values (issue 22): one `@memo` function hit with 10 ints, with 10 plain "
+        "Path-like values: one `@memo` function hit with 10 ints, with 10 plain "
         "words (not paths: no dependency) and with 10 strings naming files (each a "
         "dependency, `stat`-ed on the hit); `ThreadPoolExecutor.submit(...).result()` "
         "with the wrapper that lets a miss follow its work, no miss running, against a "
