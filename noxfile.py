@@ -9,7 +9,7 @@ pyenv's own ``python3.12`` shim refuses to run unless that version is selected).
 torch's CPU wheel on the machine's disk is built for Python 3.11 only, so on the other
 Pythons the tensor libraries are not installed and the tests marked ``tensors`` are
 deselected (``-m "not tensors"``). Extra pytest arguments go after ``--``:
-``nox -s tests-3.12 -- tests/test_memo.py``.
+``nox -s tests-3.12 -- tests/engine/test_memo.py``.
 """
 
 from __future__ import annotations

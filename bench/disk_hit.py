@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from timing import BENCH_KEY, quietly, race
 
 from ipycache_ext import memo
+from ipycache_ext.admin import clear_all
 from ipycache_ext.config import SETTINGS
-from ipycache_ext.entries import clear_all
+from ipycache_ext.store import persistent as persist
 from ipycache_ext.store import segments, signed
-from ipycache_ext.store import tier as persist
 
 SIZES_MB = (8, 80, 800)
 BROKEN_DOWN_MB = 80

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from s3_support import S3Server  # noqa: E402
 
 from ipycache_ext import memo  # noqa: E402
+from ipycache_ext.admin import clear_all  # noqa: E402
 from ipycache_ext.config import SETTINGS  # noqa: E402
-from ipycache_ext.entries import clear_all  # noqa: E402
-from ipycache_ext.store import tier as persist  # noqa: E402
+from ipycache_ext.store import persistent as persist
 
 SIZES_MB = (8, 80, 800)
 FLOOR_READERS = 2  # curl processes, each one half of the object (the fastest split tried)

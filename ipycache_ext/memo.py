@@ -1,6 +1,6 @@
 """The ``@memo`` decorator: typed options and a thin adapter over the engine.
 
-Sync and async functions take the same path (:class:`~ipycache_ext.engine.Cached`);
+Sync and async functions take the same path (:class:`~ipycache_ext.engine.cached.Cached`);
 what is particular to a function lives here: its key (arguments, code and reads),
 the spinner and output watch around a miss, and the mutation check of its result.
 """
@@ -19,19 +19,19 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import messages, notify
-from .callkeys import CallKeys, CallShape
+from .admin import Explanation, clear_memo, clear_one, explain
 from .deps.usercode import short_name
-from .engine import Cached, Policy
-from .entries import Explanation, clear_memo, clear_one, explain
+from .engine.cached import Cached, Policy
+from .engine.methods import MemoMethod, in_class_body
+from .engine.mutation import fingerprint, never_mutated, private_copy, was_mutated
+from .engine.verify import ENGINES, RECALLED, Verification, verify
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
-from .keys import CallKey
-from .methods import MemoMethod, in_class_body
-from .mutation import fingerprint, never_mutated, private_copy, was_mutated
+from .keys.call import CallKeys, CallShape
+from .keys.key import CallKey
 from .store import owners as persisted
-from .store import tier as persistent
+from .store import persistent
 from .store.memory import STORE, Entry
-from .verify import ENGINES, RECALLED, Verification, verify
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
 _IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})

@@ -190,7 +190,7 @@ def ip(bare_shell: Any) -> Iterator[Any]:
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh directory store and per-user key file under ``tmp_path``; persisted
     entries go there (``persist=True``)."""
-    from ipycache_ext.store import tier as persist
+    from ipycache_ext.store import persistent as persist
 
     for name in ("IPYCACHE_STORE", "IPYCACHE_DIR", "IPYCACHE_SECRET"):
         monkeypatch.delenv(name, raising=False)

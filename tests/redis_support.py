@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from ipycache_ext.config import SETTINGS
-from ipycache_ext.store import tier as persist
+from ipycache_ext.store import persistent as persist
 
 
 def server_binary() -> str:

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ipycache_ext"
 
 
 def _modules() -> dict[str, Path]:
-    """``ipycache_ext.keys`` -> its file, for every module of the package."""
+    """``ipycache_ext.keys.call`` -> its file, for every module of the package."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)

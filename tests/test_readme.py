@@ -95,7 +95,7 @@ class Ran:
 def pasted(session_shell: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Ran]]:
     """Every runnable block, run in order as one notebook's cells."""
     from ipycache_ext import config, memo
-    from ipycache_ext.store import tier as persist
+    from ipycache_ext.store import persistent as persist
 
     folder = tmp_path_factory.mktemp("readme")
     with pytest.MonkeyPatch.context() as mp:

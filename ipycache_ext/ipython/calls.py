@@ -15,8 +15,8 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .. import messages
+from ..engine.methods import BoundMemo
 from ..memo import MemoizedFunction, engine_of
-from ..methods import BoundMemo
 
 _CAPTURE = "__ipycache_arguments__"
 

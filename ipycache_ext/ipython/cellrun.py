@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import messages, notify
+from ..admin import Explanation, explain
 from ..deps import pathlike
 from ..deps.cell import CellName, analyze, cell_name
 from ..deps.declared import depends_on
 from ..deps.usercode import is_user_callable
-from ..engine import Cached, Policy
-from ..entries import Explanation, explain
+from ..engine.cached import Cached, Policy
+from ..engine.mutation import fingerprint, never_mutated, was_mutated
+from ..engine.verify import Verification, verify
 from ..errors import MemoError, Subject
 from ..hashing.core import Hasher
-from ..keys import CallKey, key_of_cell
-from ..mutation import fingerprint, never_mutated, was_mutated
+from ..keys.key import CallKey, key_of_cell
 from ..parts import PartKind
 from ..store.memory import Entry
-from ..verify import Verification, verify
 from . import capture
 
 _OPTION = re.compile(r"\s*(--(?:ttl|name|files)(?:=\S+|\s+\S+)|--[\w-]+)")

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 
 from .. import messages, notify
 from ..store import owners as persisted
-from ..store import tier as persistent
+from ..store import persistent
 
 _CLEAR_FLAGS = ("--store", "--memory")
 

@@ -19,14 +19,14 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, observe, validate
 
 from .. import messages, notify
+from ..admin import Explanation, clear_all, clear_one, entry_facts
 from ..config import SETTINGS, parse_budget
 from ..deps import usercode
-from ..entries import Explanation, clear_all, clear_one, entry_facts
 from ..errors import UnknownStoreError
 from ..memo import memo
 from ..store import owners as persisted
-from ..store import tier as persistent
-from ..store.locations import check_location
+from ..store import persistent
+from ..store.backends.registry import check_location
 from ..store.memory import STORE
 from ..store.sizes import approx_size
 from .calls import is_call, memoized_call
@@ -172,7 +172,7 @@ class MemoMagics(Magics):
             value = tuple(value)
         setattr(SETTINGS, self._MIRRORED[trait], value)
         if trait == "s3_endpoint":
-            from ..store import tier
+            from ..store import persistent as tier
 
             tier.close()  # the opened store was made for the old endpoint
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..engine.verify import ENGINES
 from ..store.memory import STORE
-from ..verify import ENGINES
 from .calls import is_call, memoized_call
 from .cellrun import last_cell, verify_memo_cell
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import messages, notify
 
 if TYPE_CHECKING:
-    from .tier import Tier
+    from .persistent import Tier
 
 # Names of the owner index records, kept apart from the entries by every backend.
 INDEX_PREFIX = INDEX = "idx-"

@@ -1,0 +1,1 @@
+"""The engine: one call's lookup, run and remembering, for functions and cells alike."""

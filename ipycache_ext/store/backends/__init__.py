@@ -1,0 +1,1 @@
+"""Persistent backends: where signed entries live (a directory, Redis, S3, tiered)."""
