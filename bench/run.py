@@ -375,7 +375,9 @@ def report(
         f"joblib {joblib.__version__}, xxhash {xxhash.VERSION}, ipycache_ext "
         f"{ipycache_ext.__version__}; {platform.machine()}, {len(os.sched_getaffinity(0))} "
         "cores.  Medians of repeated runs after a warm-up, gc off while timing, the "
-        "contenders of a row timed in turns.",
+        "contenders of a row timed in turns.  Instructions per hit and per miss (for "
+        "comparing an architecture change): `bench/callgrind.py`, under valgrind's "
+        "callgrind, not part of `make bench`.",
         "",
         *table(
             targets_of(hits, rows, disk, files, s3, shaped, hot, cell)
