@@ -504,7 +504,7 @@ def test_second_kernel_replays_a_memo_persist_cell_from_the_bucket(
 HOLD_UPLOAD = """
 import pathlib, time
 import obstore
-from ipycache_ext.store import s3
+from ipycache_ext.store.backends import s3
 
 _real_put = obstore.put
 
