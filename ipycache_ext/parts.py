@@ -206,3 +206,15 @@ class Reason:
     new: str | None = None
     gone: str = ""
     files: tuple[FileState, FileState] | None = None
+
+
+@dataclass(frozen=True)
+class CellName:
+    """How a cell is named in notes and ``%memo_info``: its ``--name``, else the names
+    it binds (``shown``, at most three, ``more`` if there are others), else its first
+    line; :func:`ipycache_ext.messages.cell_label` words it."""
+
+    given: str | None
+    shown: tuple[str, ...]
+    more: bool
+    first_line: str

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import xxhash
 
+from ..parts import CellName
 from .imports import Imported
 
 
@@ -356,18 +357,6 @@ def _attribute_chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:
         if attrs and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             chains[(node.id, *reversed(attrs))] = None
     return tuple(chains)
-
-
-@dataclass(frozen=True)
-class CellName:
-    """How a cell is named in notes and ``%memo_info``: its ``--name``, else the names
-    it binds (``shown``, at most three, ``more`` if there are others), else its first
-    line; :func:`ipycache_ext.messages.cell_label` words it."""
-
-    given: str | None
-    shown: tuple[str, ...]
-    more: bool
-    first_line: str
 
 
 def cell_name(given: str | None, facts: CellFacts, source: str) -> CellName:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..parts import PartId, Reason
 from .base import PREFIX, Note, duration, make_note, shown_type, warning_note
 from .reasons import part_label, reason_first_call, reason_gist, reasons_text
 
-if TYPE_CHECKING:
-    from ..errors import UnhashableTypeError, UserHashError
+
+class Located(Protocol):
+    """What an unhashable value's error says about it (``errors.UnhashableTypeError``,
+    ``UserHashError``), read here without importing the error tree built on messages."""
+
+    type_name: str
+    where: str
 
 
 def miss_note(
@@ -123,7 +128,7 @@ def mutation_warning(what: str, func: str) -> Note:
     )
 
 
-def unhashable_result_warning(func: str, err: UnhashableTypeError | UserHashError) -> Note:
+def unhashable_result_warning(func: str, err: Located) -> Note:
     type_name = err.type_name or "?"
     where = err.where or "the result"
     return warning_note(

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
-from ..parts import FileState, PartId, PartKind, Reason, ReasonKind
+from ..parts import CellName, FileState, PartId, PartKind, Reason, ReasonKind
 from .base import UNDEFINED, short_repr, size
 from .files import reason_working_directory
-
-if TYPE_CHECKING:  # messages come before deps in the import order: deps word through them
-    from ..deps.cell import CellName
 
 
 def describe_call(name: str, args: tuple, kwargs: dict) -> str:
