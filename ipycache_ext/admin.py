@@ -1,11 +1,13 @@
-"""One stored entry of a function or a cell: a dry run that says whether a call would
-hit (``f.explain``), removing one entry (``f.clear``), and what ``%memo_info NAME``
-lists about each entry.
+"""Clear, info and entries: the one implementation behind ``memo.clear``,
+``f.cache_clear``, ``f.clear``, ``f.explain``, ``%memo_clear`` and ``%memo_info``.
 
 A dry run computes the key exactly as a call would, looks in memory and then in the
 persistent tier (a plain load: no lease is taken, nothing is counted, the LRU order is
 left alone) and, on a miss, asks :func:`~ipycache_ext.keys.key.why_missed` the same
 question the miss note asks, so the two always agree.
+
+A name (``%memo_clear NAME``, ``%memo_info NAME``) stands for a label, an owner or a
+function's short name; a name nothing answers to is a :class:`CacheLookupError`.
 """
 
 from __future__ import annotations
@@ -14,43 +16,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import messages
+from . import messages, notify
 from .engine.cached import Cached
+from .errors import CacheLookupError
 from .keys.call import forget_all
 from .keys.key import CallKey, why_missed
-from .parts import PartKind, Reason, Snapshot
+from .messages import Explanation
+from .parts import PartKind, Snapshot
 from .store import owners, persistent
 from .store.memory import STORE, Entry
 from .store.sizes import approx_size
 
-
-@dataclass(frozen=True)
-class Explanation:
-    """What a call (or cell) would do now, without doing it.
-
-    ``where`` is None for this kernel's memory, else the persistent store's location;
-    on a miss ``reasons`` say why, as the miss note would.
-    """
-
-    what: str
-    would_hit: bool
-    where: str | None = None
-    age: float | None = None
-    size: int = 0
-    hits: int = 0
-    reasons: tuple[Reason, ...] = ()
-
-    @property
-    def note(self) -> messages.Note:
-        if self.would_hit:
-            return messages.would_hit_note(self.what, self.where, self.age, self.size, self.hits)
-        return messages.would_miss_note(self.what, list(self.reasons))
-
-    def __repr__(self) -> str:
-        return self.note.text
-
-    def _repr_html_(self) -> str:
-        return self.note.html
+# ----- one entry: a dry run, one call's clear -------------------------------------------
 
 
 def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanation:
@@ -96,6 +73,169 @@ def clear_one(cached: Cached[Any], key: CallKey, store: bool = True) -> bool:
     return removed
 
 
+def clear_call(cached: Cached[Any], key: CallKey, what: str, store: bool) -> None:
+    """``%memo_clear [--memory] f(2, 21)``: :func:`clear_one`, and a note saying so."""
+    notify.emit(cleared(what, int(clear_one(cached, key, store)), store))
+
+
+# ----- functions and cells: clear by owner, by name, or everything ---------------------
+
+
+def cleared(what: str, count: int, store: bool) -> messages.Note:
+    return (
+        messages.cleared_note(what, count) if store else messages.cleared_memory_note(what, count)
+    )
+
+
+def clear_owners(
+    names: set[str], what: str, *, store: bool, persist: bool | None = None, say: bool = False
+) -> int:
+    """Empty the entries of the owners ``names`` in memory and, with ``store``, in the
+    persistent store: the one this function persists to (``persist`` True), none
+    (False), or the store in use (None: following ``MemoMagics.persist``).  ``say``
+    notes how many memory held; the store's clear always says what it removed."""
+    count = sum(len(STORE.entries(owner)) for owner in names)
+    for owner in names:
+        STORE.clear(owner)
+    if say:
+        notify.emit(cleared(what, count, store))
+    if store:
+        tier = persistent.tier(True) if persist else None
+        if persist is None:
+            tier = persistent.in_use()  # following MemoMagics.persist, or opened already
+        owners.clear_and_say(tier, names, what)
+    return count
+
+
+def clear_all() -> int:
+    """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
+    count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
+    STORE.clear()
+    forget_all()  # and what the functions' guards hold
+    return count
+
+
+def clear_memo(*, store: bool = True, say: bool = False) -> None:
+    """``memo.clear()``: empty the kernel-wide memory cache (every function and cell),
+    and their entries in the persistent store if one is in use (the store's other
+    entries are kept: ``%memo_clear --store`` empties it all).  ``store=False`` frees
+    the memory only (a kernel short of RAM): persisted entries stay, and the next call
+    loads them.  ``say`` (``%memo_clear``) notes how many memory held."""
+    known = {owner for owner, _ in STORE.owners()}
+    count = clear_all()
+    if say:
+        notify.emit(cleared(messages.EVERYTHING, count, store))
+    if store:
+        owners.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)
+
+
+def named(name: str, owner: str, label: str) -> bool:
+    return name in (label, owner, owner.rsplit(".", 1)[-1])
+
+
+def owners_named(name: str, magic: str = "memo_clear") -> list[str]:
+    """The owners in memory ``name`` stands for; none is a :class:`CacheLookupError`."""
+    matches = [owner for owner, stats in STORE.owners() if named(name, owner, stats.label)]
+    if not matches:
+        known = sorted(stats.label for _, stats in STORE.owners())
+        raise CacheLookupError(messages.unknown_cache_name(name, known, magic))
+    return matches
+
+
+def clear_named(name: str, store: bool) -> None:
+    """``%memo_clear [--memory] NAME``: NAME's entries in memory and, with ``store``, in
+    the store in use (where a NAME this kernel has not seen may have entries)."""
+    tier = persistent.in_use() if store else None
+    matches = {owner for owner, stats in STORE.owners() if named(name, owner, stats.label)}
+    if not matches and tier is not None:
+        stored = listing(tier, "memo_clear")[0]
+        matches = {p.owner for p in stored if named(name, p.owner, p.label)}
+    if not matches:
+        known_names = sorted(stats.label for _, stats in STORE.owners())
+        raise CacheLookupError(messages.unknown_cache_name(name, known_names))
+    clear_owners(matches, name, store=store, say=True)
+
+
+# ----- the persistent store as a whole ---------------------------------------------------
+
+
+def open_store() -> persistent.Tier:
+    found = persistent.tier(True)
+    if found is None:
+        raise CacheLookupError(messages.no_store_error())
+    return found
+
+
+def listing(tier: persistent.Tier, magic: str) -> tuple[list[owners.Persisted], int]:
+    """:func:`.owners.listing`, or a one-line error when the store does not answer."""
+    try:
+        return owners.listing(tier)
+    except Exception as exc:
+        where = tier.backend.where
+        raise CacheLookupError(messages.store_unreachable_error(magic, where, exc)) from None
+
+
+def clear_store(name: str) -> None:
+    """``%memo_clear --store [NAME]``: the persistent store's entries (all, or NAME's)."""
+    tier = open_store()
+    if not name:
+        try:
+            count = owners.clear_store(tier)
+        except Exception as exc:
+            owners.say_unreachable(tier, messages.EVERYTHING, exc)
+            return
+        notify.emit(messages.cleared_store_note(messages.EVERYTHING, count, tier.backend.where))
+        return
+    found = listing(tier, "memo_clear")[0]
+    matches = {p.owner for p in found if named(name, p.owner, p.label)}
+    if not matches:
+        raise CacheLookupError(messages.unknown_stored_name(name, sorted(p.label for p in found)))
+    owners.clear_and_say(tier, matches, name)
+
+
+def store_table() -> messages.StoreTable:
+    """``%memo_info --store``: what the persistent store holds, per function or cell."""
+    tier = open_store()
+    found, unknown = listing(tier, "memo_info")
+    listed = [(p.label, p.kind, str(len(p.entries))) for p in found]
+    return messages.StoreTable(tier.backend.where, listed, unknown)
+
+
+# ----- %memo_info ------------------------------------------------------------------------
+
+
+def info_table() -> messages.InfoTable:
+    """``%memo_info``: every function and cell in memory, its entries and counters."""
+    rows: list[tuple[str, ...]] = []
+    for owner, stats in STORE.owners():
+        entries = STORE.entries(owner)
+        held = sum(approx_size(e.value) for e in entries)
+        rows.append(
+            (
+                stats.label,
+                stats.kind,
+                str(len(entries)),
+                str(stats.hits),
+                str(stats.misses),
+                messages.size(held),
+                str(len({s.path for e in entries for s in e.files if not s.is_dir})),
+                messages.reasons_text(stats.last_reasons),
+            )
+        )
+    return messages.InfoTable(rows)
+
+
+def entry_table(name: str) -> messages.InfoTable:
+    """``%memo_info NAME``: NAME's entries, one row each (:class:`EntryFacts`)."""
+    found = owners_named(name, "memo_info")
+    now = time.time()
+    rows = [entry_facts(entry, now).row() for owner in found for entry in STORE.entries(owner)]
+    outdated = sum(stats.evicted_outdated for owner, stats in STORE.owners() if owner in found)
+    touched = tuple(t for owner, s in STORE.owners() if owner in found for t in s.unseen)
+    title = messages.entry_heading(name, len(rows), outdated, touched)
+    return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
+
+
 @dataclass(frozen=True)
 class EntryFacts:
     """One row of ``%memo_info NAME``: the entry's inputs, age, hits, size and run time."""
@@ -136,21 +276,19 @@ def _inputs(parts: Snapshot) -> list[tuple[str, str]]:
     ]
 
 
-def clear_all() -> int:
-    """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
-    count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
-    STORE.clear()
-    forget_all()  # and what the functions' guards hold
-    return count
-
-
-def clear_memo(*, store: bool = True) -> None:
-    """``memo.clear()``: empty the kernel-wide memory cache (every function and cell),
-    and their entries in the persistent store if one is in use (the store's other
-    entries are kept: ``%memo_clear --store`` empties it all).  ``store=False`` frees
-    the memory only (a kernel short of RAM): persisted entries stay, and the next call
-    loads them."""
-    known = {owner for owner, _ in STORE.owners()}
-    clear_all()
-    if store:
-        owners.clear_and_say(persistent.in_use(), known, messages.EVERYTHING)
+__all__ = [
+    "Explanation",
+    "explain",
+    "clear_one",
+    "clear_call",
+    "clear_owners",
+    "clear_all",
+    "clear_memo",
+    "clear_named",
+    "clear_store",
+    "owners_named",
+    "store_table",
+    "info_table",
+    "entry_table",
+    "entry_facts",
+]

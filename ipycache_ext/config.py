@@ -1,81 +1,157 @@
-"""The one settings object: ``MemoMagics`` writes it, the engine reads it.
+"""Every kernel-wide setting, declared once: its default, kind, help and environment
+variables.  ``MemoMagics`` makes its ``%config`` traits from this table and writes
+:data:`SETTINGS`; the engine reads it.
 
-Kernel-wide switches live here and nowhere else, so plain Python (no IPython) can
-set them too, and a test resets all of them with ``config.reset()``.
+Plain Python (no IPython) sets the same object (``config.SETTINGS.notes = False``), and
+a test resets all of it with :func:`reset`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from . import messages
+from .errors import SettingError
+
+
+class Kind(enum.Enum):
+    """What values a setting takes (``%config`` makes the matching trait)."""
+
+    FLAG = "flag"  # True / False
+    NUMBER = "number"  # a float, within bounds
+    COUNT = "count"  # an int, within bounds
+    TEXT = "text"  # a string; "" (None in SETTINGS) for the default
+    PATHS = "paths"  # a list of folders (a tuple in SETTINGS)
+    SIZE = "size"  # bytes, a size with a unit, or a share of RAM: see parse_budget
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A setting's declaration: what ``%config MemoMagics`` shows and checks.
+
+    ``env`` are the environment variables read when the setting is left empty (or, for
+    ``user_paths``, its starting value); ``secret`` masks the value wherever it is shown;
+    ``magic`` False keeps a setting out of ``%config`` (set from Python only).
+    """
+
+    kind: Kind
+    text: str
+    env: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    secret: bool = False
+    magic: bool = True
+
+    @property
+    def help(self) -> str:
+        return messages.setting_help(self.text, self.env)
+
+
+def _setting(default: Any, kind: Kind, text: str, **declared: Any) -> Any:
+    facts = {"declared": Declared(kind, text, **declared)}
+    if callable(default):
+        return dataclasses.field(default_factory=default, metadata=facts)
+    return dataclasses.field(default=default, metadata=facts)
 
 
 def _env_paths() -> tuple[str, ...]:
-    return tuple(p for p in os.environ.get("IPYCACHE_USER_PATHS", "").split(os.pathsep) if p)
+    found = from_env("user_paths") or ""
+    return tuple(path for path in found.split(os.pathsep) if path)
 
 
 @dataclass
 class Settings:
-    """What ``%config MemoMagics.<name>`` sets (see the traits for each one's help)."""
+    """What ``%config MemoMagics.<name>`` sets; each field's declaration says what it
+    takes (``%config MemoMagics`` shows the help)."""
 
-    # Notes: show the miss/hit notes (warnings always show), and after how many
-    # seconds a running miss shows what it runs.
-    notes: bool = True
-    spinner_delay: float = 1.0
-    # Persistence: the default for @memo/%%memo, where (None: $IPYCACHE_STORE or the
-    # user cache directory), the size bound of a directory store, a team's shared
-    # signing key (None: this user's key file), and the cross-kernel compute lease.
-    persist: bool = False
-    store: str | None = None
-    max_disk_bytes: int = 4 << 30
-    secret_key: str | None = None
-    lease_seconds: float = 30.0
-    # The endpoint of a non-AWS S3 server (None: $AWS_ENDPOINT_URL, ~/.aws, or AWS).
-    s3_endpoint: str | None = None
-    # A remote store (Redis, S3): seconds it may stay silent (connecting, or between
-    # bytes of an answer) before a call gives up on it, and seconds it is then skipped
-    # (calls use memory, or a ``dir|`` tier's directory) before trying again.
-    store_timeout: float = 2.0
-    store_retry_seconds: float = 30.0
-    # Folders besides the working directory whose code counts as the user's.
-    user_paths: tuple[str, ...] = field(default_factory=_env_paths)
-    # Files a miss reads (and directories it lists) join its entry's key.
-    track_files: bool = True
-    # The memory all entries may hold together: bytes, or a share of RAM ("25%");
-    # "" or 0: no bound.  Least recently used out, entries of earlier code first.
-    max_memory: int | float | str = "25%"
-    # The share of hits run again and compared with the stored result (0: none): a
-    # development-time check for inputs the key cannot see.
-    verify_share: float = 0.0
+    notes: bool = _setting(True, Kind.FLAG, messages.NOTES_HELP)
+    spinner_delay: float = _setting(1.0, Kind.NUMBER, messages.SPINNER_DELAY_HELP, low=0.0)
+    persist: bool = _setting(False, Kind.FLAG, messages.PERSIST_HELP)
+    store: str | None = _setting(
+        None, Kind.TEXT, messages.STORE_HELP, env=("IPYCACHE_STORE", "IPYCACHE_DIR")
+    )
+    max_disk_bytes: int = _setting(4 << 30, Kind.COUNT, messages.MAX_DISK_BYTES_HELP, low=1)
+    secret_key: str | None = _setting(
+        None, Kind.TEXT, messages.SECRET_KEY_HELP, env=("IPYCACHE_SECRET",), secret=True
+    )
+    lease_seconds: float = _setting(30.0, Kind.NUMBER, messages.LEASE_SECONDS_HELP, magic=False)
+    s3_endpoint: str | None = _setting(
+        None, Kind.TEXT, messages.S3_ENDPOINT_HELP, env=("AWS_ENDPOINT_URL",)
+    )
+    store_timeout: float = _setting(2.0, Kind.NUMBER, messages.STORE_TIMEOUT_HELP, low=0.01)
+    store_retry_seconds: float = _setting(
+        30.0, Kind.NUMBER, messages.STORE_RETRY_SECONDS_HELP, low=0.0
+    )
+    user_paths: tuple[str, ...] = _setting(
+        _env_paths, Kind.PATHS, messages.USER_PATHS_HELP, env=("IPYCACHE_USER_PATHS",)
+    )
+    track_files: bool = _setting(True, Kind.FLAG, messages.TRACK_FILES_HELP)
+    max_memory: int | float | str = _setting("25%", Kind.SIZE, messages.MAX_MEMORY_HELP)
+    verify_share: float = _setting(0.0, Kind.NUMBER, messages.VERIFY_SHARE_HELP, low=0.0, high=1.0)
 
     def __setattr__(self, name: str, value: object) -> None:
-        """A bad memory budget is refused when it is set, in one line, not on the next
-        miss with a traceback (``%config`` checks it too, through the trait)."""
-        if name == "max_memory":
-            from . import messages  # messages and errors read this module
-            from .errors import SettingError
-
-            try:
-                parse_budget(value)  # type: ignore[arg-type]
-            except ValueError:
-                raise SettingError(messages.bad_memory_budget_error(value)) from None
-        super().__setattr__(name, value)
+        """A bad value is refused when it is set, in one line, not on the next miss with
+        a traceback (``%config`` checks it too, through :func:`checked`)."""
+        super().__setattr__(name, checked(name, value))
 
     def __repr__(self) -> str:
         """The settings as the dataclass shows them, the team secret masked and the
         password of a store URL (``s3://key-id:secret@bucket``, ``redis://:pw@host``)
         shown as ``***``: a repr ends up in logs, tracebacks and shared notebooks."""
-        from .messages import REDACTED, redacted
-
         shown = (
-            f"{item.name}={REDACTED!r}"
-            if item.name == "secret_key" and self.secret_key
-            else f"{item.name}={getattr(self, item.name)!r}"
-            for item in dataclasses.fields(self)
+            f"{name}={messages.REDACTED!r}"
+            if declared.secret and getattr(self, name)
+            else f"{name}={getattr(self, name)!r}"
+            for name, declared in declarations()
         )
-        return redacted(f"{type(self).__name__}({', '.join(shown)})")
+        return messages.redacted(f"{type(self).__name__}({', '.join(shown)})")
+
+
+def declarations() -> Iterator[tuple[str, Declared]]:
+    """Every setting's name and declaration, in the order of :class:`Settings`."""
+    return iter(_declared().items())
+
+
+def declared(name: str) -> Declared:
+    return _declared()[name]
+
+
+@functools.cache
+def _declared() -> dict[str, Declared]:
+    return {item.name: item.metadata["declared"] for item in dataclasses.fields(Settings)}
+
+
+def checked(name: str, value: Any) -> Any:
+    """``value`` as :data:`SETTINGS` holds it, or :class:`SettingError`: the one check
+    of a setting's value, for ``%config`` and plain Python alike."""
+    kind = declared(name).kind
+    if kind is Kind.SIZE:
+        try:
+            parse_budget(value)
+        except ValueError:
+            raise SettingError(messages.bad_memory_budget_error(value)) from None
+    elif kind is Kind.TEXT:
+        return value or None  # empty: the default location / the per-user key
+    elif kind is Kind.PATHS and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def from_env(name: str) -> str | None:
+    """The first of setting ``name``'s environment variables that is set, if any."""
+    return next((os.environ[env] for env in declared(name).env if os.environ.get(env)), None)
+
+
+def team_secret() -> str | None:
+    """The team's shared secret: the setting, else its environment variable."""
+    return SETTINGS.secret_key or from_env("secret_key")
 
 
 # Units of a size: SI multiples (``"1GB"`` is 10**9 bytes) and binary ones (``"1GiB"``
@@ -129,11 +205,18 @@ def _physical_memory() -> int:
         return 8 << 30  # unknown: as if 8 GiB
 
 
+def _secrets() -> tuple[str | None, ...]:
+    return tuple(
+        getattr(SETTINGS, name) or from_env(name) for name, d in declarations() if d.secret
+    )
+
+
 SETTINGS = Settings()
+messages.hide_secrets(_secrets)  # messages come first in the import order: told, not asked
 
 
 def reset() -> None:
     """Every setting back to its default (tests reset it around each test)."""
     fresh = Settings()
-    for item in dataclasses.fields(Settings):
-        setattr(SETTINGS, item.name, getattr(fresh, item.name))
+    for name, _ in declarations():
+        setattr(SETTINGS, name, getattr(fresh, name))

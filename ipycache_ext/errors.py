@@ -148,3 +148,9 @@ class UnknownStoreError(MemoError, ValueError):
 
 class SettingError(MemoError, ValueError):
     """A kernel-wide setting given a value it cannot take (``max_memory = "lots"``)."""
+
+
+class CacheLookupError(MemoError, LookupError):
+    """A clear or a listing named what the cache (or the store) does not hold, or met a
+    store that does not answer; the text is one of :mod:`.messages`' (the magics show it
+    as a UsageError)."""

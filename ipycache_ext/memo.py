@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import messages, notify
-from .admin import Explanation, clear_memo, clear_one, explain
+from .admin import Explanation, clear_memo, clear_one, clear_owners, explain
 from .deps.usercode import short_name
 from .engine.cached import Cached, Policy
 from .engine.methods import MemoMethod, in_class_body
@@ -29,8 +29,6 @@ from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
 from .keys.call import CallKeys, CallShape
 from .keys.key import CallKey
-from .store import owners as persisted
-from .store import persistent
 from .store.memory import STORE, Entry
 
 # Results of these types cannot be mutated, so a hit need not re-hash them.
@@ -238,16 +236,9 @@ class MemoizedFunction(Cached[FunctionCall]):
         it persists (a note says how many persisted entries went, or that the store
         could not be reached).  ``store=False`` empties memory only: the next call
         loads its result from the store, if it is there."""
-        STORE.clear(self.owner)
         self.recalled.clear()
         self._keys.forget()
-        if not store:
-            return
-        persist = self.policy.persist
-        tier = persistent.tier(True) if persist else None
-        if persist is None:
-            tier = persistent.in_use()  # following MemoMagics.persist, or opened already
-        persisted.clear_and_say(tier, {self.owner}, self._name)
+        clear_owners({self.owner}, self._name, store=store, persist=self.policy.persist)
 
     def explain(self, *args: Any, **kwargs: Any) -> Explanation:
         """Would ``f(*args, **kwargs)`` hit now?  A dry run: the key is computed, nothing

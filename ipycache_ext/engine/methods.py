@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..admin import Explanation
+    from ..messages import Explanation
     from .verify import Verification
 
 

@@ -9,172 +9,54 @@ and ``.secret_key`` configure the persistent store.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, List, TraitError, Unicode, Union, observe, validate
+from traitlets import observe, validate
 
-from .. import messages, notify
-from ..admin import Explanation, clear_all, clear_one, entry_facts
-from ..config import SETTINGS, parse_budget
+from .. import admin, messages, notify
 from ..deps import usercode
-from ..errors import UnknownStoreError
+from ..errors import CacheLookupError
 from ..memo import memo
-from ..store import owners as persisted
-from ..store import persistent
-from ..store.backends.registry import check_location
-from ..store.memory import STORE
-from ..store.sizes import approx_size
 from .calls import is_call, memoized_call
 from .cellrun import CellOptions, explain_memo_cell, run_memo_cell, split_statement, unquoted
-from .clearing import clear_flags, clear_store, cleared, listing, named, store_table
+from .settings import apply, magic_settings, proposed, setting_traits, trait_help_masked
 from .sink import CellSink, show
 from .spinner import Spinner
 from .verifying import verify_line
 
 
-class _Secret(str):
-    """The team secret as the trait holds it: what ``%config MemoMagics.secret_key``
-    and the trait's repr show is masked, as a Redis password is; the key itself is
-    unchanged for the store that signs with it."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return repr(messages.REDACTED)
-
-
 @magics_class
 class MemoMagics(Magics):
-    """ipycache_ext's magics and kernel-wide settings."""
+    """ipycache_ext's magics and kernel-wide settings (one trait per setting that
+    :mod:`ipycache_ext.config` declares, mirrored into ``config.SETTINGS``)."""
 
-    notes = Bool(
-        True, help="Show the cache miss/hit notes in cell output (warnings always show)."
-    ).tag(config=True)
-    spinner_delay = Float(
-        1.0, min=0.0, help="Seconds a cache miss runs before the cell shows what is running."
-    ).tag(config=True)
-
-    persist = Bool(
-        False, help="Write every @memo/%%memo entry to the persistent store by default."
-    ).tag(config=True)
-    store = Unicode(
-        "",
-        help="Persistent store: a directory, redis://host:port/db, s3://bucket/prefix, or "
-        "dir|s3://... (a local read-through cache of a team store). Empty: $IPYCACHE_DIR "
-        "or the user cache directory.",
-    ).tag(config=True)
-    max_disk_bytes = Int(
-        4 << 30,
-        min=1,
-        help="Size bound of a directory store or an S3 prefix (least recently used out).",
-    ).tag(config=True)
-    user_paths = List(
-        Unicode(),
-        help="Folders besides the working directory whose code is yours (traversed, so "
-        "editing it makes results miss), e.g. a src/ next to the notebooks.",
-    ).tag(config=True)
-    secret_key = Unicode(
-        "", help="Shared key that signs persisted entries (a team store). Empty: per-user key."
-    ).tag(config=True)
-    track_files = Bool(
-        True,
-        help="Files a cached function or cell reads (and directories it lists) join its "
-        "key: a changed file is a miss naming it.",
-    ).tag(config=True)
-
-    max_memory = Union(
-        [Int(), Float(), Unicode()],
-        default_value="25%",
-        help="Memory all cached results may hold together: bytes (1000000000), a size "
-        '("1GB", "512 MiB"), or a share of RAM ("25%"); "" for no bound. Least recently '
-        "used out, results of earlier code first; a result bigger than this is returned "
-        "but not kept.",
-    ).tag(config=True)
-
-    s3_endpoint = Unicode(
-        "",
-        help="Endpoint of a non-AWS S3 server (http allowed on 127.0.0.1). Empty: "
-        "$AWS_ENDPOINT_URL or AWS.",
-    ).tag(config=True)
-
-    store_timeout = Float(
-        2.0, min=0.01, help="Seconds a remote (Redis, S3) store may stay silent in a call."
-    ).tag(config=True)
-    store_retry_seconds = Float(
-        30.0, min=0.0, help="Seconds a failed remote store is skipped (memory or dir| only)."
-    ).tag(config=True)
-
-    verify_share = Float(0.0, min=0.0, max=1.0, help=messages.VERIFY_SHARE_HELP).tag(config=True)
-    # Each trait is mirrored into the one settings object the engine reads.
-    _MIRRORED = {
-        "notes": "notes",
-        "spinner_delay": "spinner_delay",
-        "persist": "persist",
-        "store": "store",
-        "max_disk_bytes": "max_disk_bytes",
-        "secret_key": "secret_key",
-        "store_timeout": "store_timeout",
-        "store_retry_seconds": "store_retry_seconds",
-        "user_paths": "user_paths",
-        "track_files": "track_files",
-        "max_memory": "max_memory",
-        "s3_endpoint": "s3_endpoint",
-        "verify_share": "verify_share",
-    }
+    # Made from config's table, so default, bounds and help are declared once.
+    locals().update(setting_traits())
 
     @classmethod
     def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
         """``%config MemoMagics`` shows each trait's current value: never the secret."""
-        if trait.name == "secret_key" and inst is not None and inst.secret_key:
+        if inst is not None and trait_help_masked(trait.name, getattr(inst, trait.name)):
             shown = super().class_get_trait_help(trait, None, helptext)
             return f"{shown}\n    Current: {messages.REDACTED!r}"
         return super().class_get_trait_help(trait, inst, helptext)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        for trait in self._MIRRORED:
-            self._mirror(trait, getattr(self, trait))
+        for name in magic_settings():
+            apply(name, getattr(self, name))
 
-    @validate("max_memory")
-    def _valid_budget(self, proposal: dict) -> int | float | str:
-        try:
-            parse_budget(proposal["value"])
-        except ValueError:
-            raise TraitError(messages.bad_memory_budget_error(proposal["value"])) from None
-        return proposal["value"]
+    @validate(*magic_settings())
+    def _checked(self, proposal: dict) -> Any:
+        return proposed(proposal["trait"].name, proposal["value"])
 
-    @validate("store")
-    def _valid_store(self, proposal: dict) -> str:
-        try:
-            check_location(proposal["value"])
-        except UnknownStoreError as unknown:
-            raise TraitError(str(unknown)) from None
-        return str(proposal["value"])
-
-    @validate("secret_key")
-    def _masked_secret(self, proposal: dict) -> str:
-        value = proposal["value"]
-        return _Secret(value) if value else value
-
-    @observe(*_MIRRORED)
+    @observe(*magic_settings())
     def _setting_changed(self, change: dict) -> None:
-        self._mirror(change["name"], change["new"])
-
-    def _mirror(self, trait: str, value: Any) -> None:
-        if trait in ("store", "secret_key", "s3_endpoint"):
-            value = value or None  # empty: the default location / the per-user key
-        elif trait == "user_paths":
-            value = tuple(value)
-        setattr(SETTINGS, self._MIRRORED[trait], value)
-        if trait == "s3_endpoint":
-            from ..store import persistent as tier
-
-            tier.close()  # the opened store was made for the old endpoint
+        apply(change["name"], change["new"])
 
     @magic_arguments()
     @argument(
@@ -240,7 +122,7 @@ class MemoMagics(Magics):
         return None if cell.rstrip().endswith(";") else result  # `;` hides it, as usual
 
     @line_magic
-    def memo_explain(self, line: str = "") -> Explanation:
+    def memo_explain(self, line: str = "") -> messages.Explanation:
         """Would this call of a @memo function hit?  ``%memo_explain f(2, b=21)``.
 
         The function and its arguments are evaluated in the notebook; the function is
@@ -254,7 +136,7 @@ class MemoMagics(Magics):
     def memo_verify(self, line: str = "") -> None:
         """``%memo_verify f(2, 21)`` or ``NAME`` (a function's entries made here, a label's
         last cell): run again; "fresh", or "STALE" naming what the key cannot see."""
-        verify_line(self.shell, line.strip(), self._owners_named)
+        verify_line(self.shell, line.strip(), owners_named)
 
     @line_magic
     def memo_info(self, line: str = "") -> messages.InfoTable | messages.StoreTable:
@@ -265,45 +147,11 @@ class MemoMagics(Magics):
                              size and how long each took to run
         %memo_info --store   what the persistent store holds, per function or cell
         """
-        if line.strip() == "--store":
-            return store_table()
         name = line.strip().strip("\"'")
-        if name:
-            return self._entry_table(name)
-        rows: list[tuple[str, ...]] = []
-        for owner, stats in STORE.owners():
-            entries = STORE.entries(owner)
-            held = sum(approx_size(e.value) for e in entries)
-            rows.append(
-                (
-                    stats.label,
-                    stats.kind,
-                    str(len(entries)),
-                    str(stats.hits),
-                    str(stats.misses),
-                    messages.size(held),
-                    str(len({s.path for e in entries for s in e.files if not s.is_dir})),
-                    messages.reasons_text(stats.last_reasons),
-                )
-            )
-        return messages.InfoTable(rows)
-
-    def _entry_table(self, name: str) -> messages.InfoTable:
-        owners = self._owners_named(name, "memo_info")
-        now = time.time()
-        rows = [entry_facts(entry, now).row() for owner in owners for entry in STORE.entries(owner)]
-        outdated = sum(stats.evicted_outdated for owner, stats in STORE.owners() if owner in owners)
-        touched = tuple(t for owner, s in STORE.owners() if owner in owners for t in s.unseen)
-        title = messages.entry_heading(name, len(rows), outdated, touched)
-        return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
-
-    def _owners_named(self, name: str, magic: str = "memo_clear") -> list[str]:
-        """The owners ``name`` stands for (a label, an owner, a function's short name)."""
-        matches = [owner for owner, stats in STORE.owners() if named(name, owner, stats.label)]
-        if not matches:
-            known = sorted(stats.label for _, stats in STORE.owners())
-            raise UsageError(messages.unknown_cache_name(name, known, magic))
-        return matches
+        with usage_errors():
+            if line.strip() == "--store":
+                return admin.store_table()
+            return admin.entry_table(name) if name else admin.info_table()
 
     @line_magic
     def memo_clear(self, line: str = "") -> None:
@@ -318,34 +166,46 @@ class MemoMagics(Magics):
         flags, text = clear_flags(line.strip())
         if flags == {"--store", "--memory"}:
             raise UsageError(messages.clear_flags_error())
-        if "--store" in flags:
-            clear_store(text.strip("\"'"))
-            return
         store = "--memory" not in flags
-        if is_call(text):
-            fn, args, kwargs = memoized_call(self.shell, text, "memo_clear")
-            removed = clear_one(fn, fn._key(args, kwargs), store)
-            notify.emit(cleared(fn.describe((args, kwargs)), int(removed), store))
-            return
         name = text.strip("\"'")  # %memo_clear "cell [df]" works too
-        tier = persistent.in_use() if store else None
-        if not name:
-            known = {owner for owner, _ in STORE.owners()}
-            notify.emit(cleared(messages.EVERYTHING, clear_all(), store))
-            persisted.clear_and_say(tier, known, messages.EVERYTHING)
-            return
-        matches = {owner for owner, stats in STORE.owners() if named(name, owner, stats.label)}
-        if not matches and tier is not None:
-            stored = listing(tier, "memo_clear")[0]
-            matches = {p.owner for p in stored if named(name, p.owner, p.label)}
-        if not matches:
-            known_names = sorted(stats.label for _, stats in STORE.owners())
-            raise UsageError(messages.unknown_cache_name(name, known_names))
-        count = sum(len(STORE.entries(owner)) for owner in matches)
-        for owner in matches:
-            STORE.clear(owner)
-        notify.emit(cleared(name, count, store))
-        persisted.clear_and_say(tier, matches, name)
+        with usage_errors():
+            if "--store" in flags:
+                admin.clear_store(name)
+            elif is_call(text):
+                fn, args, kwargs = memoized_call(self.shell, text, "memo_clear")
+                admin.clear_call(fn, fn._key(args, kwargs), fn.describe((args, kwargs)), store)
+            elif name:
+                admin.clear_named(name, store)
+            else:
+                admin.clear_memo(store=store, say=True)
+
+
+_CLEAR_FLAGS = ("--store", "--memory")
+
+
+def clear_flags(text: str) -> tuple[set[str], str]:
+    """``%memo_clear``'s leading flags, and the NAME or call after them."""
+    flags: set[str] = set()
+    while True:
+        head, _, rest = text.partition(" ")
+        if head not in _CLEAR_FLAGS:
+            return flags, text
+        flags.add(head)
+        text = rest.strip()
+
+
+@contextlib.contextmanager
+def usage_errors() -> Iterator[None]:
+    """A name the cache does not hold, or a store that does not answer, is one line."""
+    try:
+        yield
+    except CacheLookupError as refused:
+        raise UsageError(str(refused)) from None
+
+
+def owners_named(name: str, magic: str) -> list[str]:
+    with usage_errors():
+        return admin.owners_named(name, magic)
 
 
 def _display_probe(shell: Any) -> Callable[[Callable[[], None]], Any]:

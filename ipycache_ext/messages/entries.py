@@ -5,6 +5,7 @@ columns."""
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 from ..deps.unseen import Touch
 from ..parts import Reason
@@ -56,6 +57,35 @@ def would_miss_note(what: str, reasons: list[Reason]) -> Note:
     return make_note("explain", text, body, "#8a6d00")
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """What a call (or cell) would do now, without doing it (``f.explain``).
+
+    ``where`` is None for this kernel's memory, else the persistent store's location;
+    on a miss ``reasons`` say why, as the miss note would.
+    """
+
+    what: str
+    would_hit: bool
+    where: str | None = None
+    age: float | None = None
+    size: int = 0
+    hits: int = 0
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def note(self) -> Note:
+        if self.would_hit:
+            return would_hit_note(self.what, self.where, self.age, self.size, self.hits)
+        return would_miss_note(self.what, list(self.reasons))
+
+    def __repr__(self) -> str:
+        return self.note.text
+
+    def _repr_html_(self) -> str:
+        return self.note.html
+
+
 def not_a_call_error(magic: str, line: str) -> str:
     return (
         f"%{magic} needs a call of a @memo function, like %{magic} f(2, 21); "
@@ -97,6 +127,7 @@ __all__ = [
     "hits_count",
     "would_hit_note",
     "would_miss_note",
+    "Explanation",
     "not_a_call_error",
     "not_memoized_error",
     "ENTRY_COLUMNS",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-import os
 import re
+from collections.abc import Callable
 
 from .base import PREFIX, Note, make_note, size, warning_note
 
@@ -19,12 +19,24 @@ def redacted(text: str) -> str:
     text = _CREDENTIALS.sub(
         lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@" if m[3] else m[0], text
     )
-    from ..config import SETTINGS
-
-    for secret in (SETTINGS.secret_key, os.environ.get("IPYCACHE_SECRET")):
+    for secret in _secrets():
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def _no_secrets() -> tuple[str | None, ...]:
+    return ()
+
+
+_secrets: Callable[[], tuple[str | None, ...]] = _no_secrets
+
+
+def hide_secrets(secrets: Callable[[], tuple[str | None, ...]]) -> None:
+    """Have :func:`redacted` hide what ``secrets()`` returns (the team secret, from the
+    setting or the environment): ``config`` tells it, as messages import nothing above."""
+    global _secrets
+    _secrets = secrets
 
 
 def store_fault_warning(where: str, exc: BaseException) -> Note:
@@ -314,6 +326,7 @@ def clear_flags_error() -> str:
 
 
 __all__ = [
+    "hide_secrets",
     "clear_flags_error",
     "clear_unreachable_warning",
     "store_unreachable_error",
