@@ -149,11 +149,6 @@ def from_env(name: str) -> str | None:
     return next((os.environ[env] for env in declared(name).env if os.environ.get(env)), None)
 
 
-def team_secret() -> str | None:
-    """The team's shared secret: the setting, else its environment variable."""
-    return SETTINGS.secret_key or from_env("secret_key")
-
-
 # Units of a size: SI multiples (``"1GB"`` is 10**9 bytes) and binary ones (``"1GiB"``
 # is 2**30), as pip, pandas and the disk makers count.
 _UNITS = {

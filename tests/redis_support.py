@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from ipycache_ext.config import SETTINGS
-from ipycache_ext.store import persistent as persist
+from ipycache_ext.store import persistent
 
 
 def server_binary() -> str:
@@ -100,8 +100,8 @@ def server() -> Iterator[RedisServer]:
 @pytest.fixture
 def redis_store(server: RedisServer) -> Iterator[RedisServer]:
     """This process persists to ``server`` with a team key; settings restored afterwards."""
-    persist.close()
+    persistent.close()
     SETTINGS.store = server.url
     SETTINGS.secret_key = "team key " * 4  # 36 bytes: no short-key warning
     yield server
-    persist.close()  # the settings are reset by conftest's clean_cache
+    persistent.close()  # the settings are reset by conftest's clean_cache

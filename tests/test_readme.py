@@ -95,7 +95,7 @@ class Ran:
 def pasted(session_shell: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Ran]]:
     """Every runnable block, run in order as one notebook's cells."""
     from ipycache_ext import config, memo
-    from ipycache_ext.store import persistent as persist
+    from ipycache_ext.store import persistent
 
     folder = tmp_path_factory.mktemp("readme")
     with pytest.MonkeyPatch.context() as mp:
@@ -107,7 +107,7 @@ def pasted(session_shell: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         work.mkdir()
         mp.chdir(work)
         config.reset()
-        persist.close()
+        persistent.close()
         ran = []
         for block in blocks_of(README.read_text()):
             if block.runs:
@@ -122,7 +122,7 @@ def pasted(session_shell: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         session_shell.config.pop("MemoMagics", None)
         session_shell.reset(new_session=False)
         memo.clear()
-        persist.close()
+        persistent.close()
         config.reset()
 
 

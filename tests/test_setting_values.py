@@ -112,3 +112,28 @@ def test_max_memory_set_in_python_takes_a_size_and_refuses_anything_else() -> No
     with pytest.raises(SettingError, match="'lots' is not a memory size"):
         SETTINGS.max_memory = "lots"
     assert memory_budget() == 512 << 20
+
+
+# ----- one declaration per setting -------------------------------------------------------------
+
+
+def test_config_help_shows_each_settings_declared_help_and_environment_variables(ip: Any) -> None:
+    from ipycache_ext import config
+
+    shown = " ".join(run_cell(ip, "%config MemoMagics").stdout.split())
+    for name, declared in config.declarations():
+        assert (f"MemoMagics.{name}=" in shown) == declared.magic
+        if declared.magic:
+            assert " ".join(declared.help.split()) in shown
+    for variable in ("$IPYCACHE_STORE", "$IPYCACHE_SECRET", "$AWS_ENDPOINT_URL"):
+        assert variable in shown
+
+
+def test_a_setting_read_from_the_environment_is_read_from_the_variable_its_help_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ipycache_ext import config
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    assert "$AWS_ENDPOINT_URL" in config.declared("s3_endpoint").help
+    assert config.from_env("s3_endpoint") == "http://127.0.0.1:9000"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from typing import Any
 import xxhash
 
 from .. import messages, notify
-from ..config import SETTINGS
+from ..config import SETTINGS, from_env
 from ..errors import UnknownStoreError
 from . import owners
 from .backends.directory import (
@@ -70,9 +69,9 @@ def _slot_for(name: str, libs: dict[str, str]) -> str:
 
 def default_location() -> str:
     """``$IPYCACHE_STORE`` or ``$IPYCACHE_DIR``, else the platform's user cache dir."""
-    for name in ("IPYCACHE_STORE", "IPYCACHE_DIR"):
-        if os.environ.get(name):
-            return os.environ[name]
+    found = from_env("store")
+    if found:
+        return found
     import platformdirs
 
     return platformdirs.user_cache_dir("ipycache_ext")

@@ -48,7 +48,7 @@ from typing import Any
 import blake3
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ..config import SETTINGS
+from ..config import SETTINGS, from_env
 from . import segments
 
 MAGIC = b"IPYCACHE7\n"  # 2: one entry type for functions and cells; 3: key bound; 4: BLAKE3
@@ -84,7 +84,7 @@ class UnsafeKey(Exception):
 
 def team_secret() -> str | None:
     """The team's shared secret (setting, else ``$IPYCACHE_SECRET``), if one is set."""
-    return SETTINGS.secret_key or os.environ.get("IPYCACHE_SECRET") or None
+    return SETTINGS.secret_key or from_env("secret_key")
 
 
 def secret_key() -> bytes:

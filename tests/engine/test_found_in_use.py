@@ -307,7 +307,7 @@ def test_rerunning_common_cells_top_to_bottom_hits_the_second_time(
 
 def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_path: Path) -> None:
     from ipycache_ext.config import SETTINGS
-    from ipycache_ext.store import persistent as persist
+    from ipycache_ext.store import persistent
 
     SETTINGS.store, SETTINGS.secret_key = str(tmp_path / "store"), "k" * 32
     try:
@@ -319,7 +319,7 @@ def test_persisting_a_cell_with_an_open_file_names_the_variable(ip: Any, tmp_pat
         [warning] = cell.notes("warning")
         assert "f (a TextIOWrapper)" in warning and "del f" in warning
     finally:
-        persist.close()
+        persistent.close()
 
 
 def test_a_helper_exec_defined_without_a_module_name_is_keyed_by_its_code() -> None:

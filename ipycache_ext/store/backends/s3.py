@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from ... import messages
-from ...config import SETTINGS
+from ...config import SETTINGS, from_env
 from ..owners import INDEX_PREFIX
 from ..segments import SEGMENT, Leaves
 from .directory import (
@@ -119,7 +119,7 @@ class S3Backend(S3Lease):
         endpoint = SETTINGS.s3_endpoint or config.get("endpoint")
         if endpoint:
             config["endpoint"] = endpoint
-        endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL", "")
+        endpoint = endpoint or from_env("s3_endpoint") or ""
         loopback = urlparse(endpoint).hostname in _LOOPBACK
         wait = datetime.timedelta(seconds=timeout)
         self.timeout = timeout
