@@ -46,7 +46,7 @@ def _runner(shell: InteractiveShell, source: str, notes: bool = False) -> Callab
 
 
 def _cell_misses() -> int:
-    return sum(stats.misses for owner, stats in STORE.owners() if owner.startswith("cell:"))
+    return sum(stats.misses for _, stats in STORE.owners() if stats.kind == "cell")
 
 
 def cell_hit_overhead() -> dict[str, Any]:

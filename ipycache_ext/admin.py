@@ -3,7 +3,7 @@
 
 A dry run computes the key exactly as a call would, looks in memory and then in the
 persistent tier (a plain load: no lease is taken, nothing is counted, the LRU order is
-left alone) and, on a miss, asks :func:`~ipycache_ext.keys.key.why_missed` the same
+left alone) and, on a miss, asks :func:`~ipycache_ext.keys.why.why_missed` the same
 question the miss note asks, so the two always agree.
 
 A name (``%memo_clear NAME``, ``%memo_info NAME``) stands for a label, an owner or a
@@ -20,7 +20,8 @@ from . import messages, notify
 from .engine.cached import Cached
 from .errors import CacheLookupError
 from .keys.call import forget_all
-from .keys.key import CallKey, why_missed
+from .keys.key import CallKey
+from .keys.why import why_missed
 from .messages import Explanation
 from .parts import PartKind, Snapshot
 from .store import owners, persistent

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import messages
+from .parts import PartKind
 
 
 class MemoError(Exception):
@@ -80,6 +81,25 @@ class UnhashableTypeError(MemoError, TypeError):
             self.collect_first,
             self.convert_with,
         )
+
+
+class ConsumedArgumentError(UnhashableTypeError):
+    """An argument the call would use up (an iterator, an open file ``open_file``): a
+    result from the cache would leave it unread.  ``param`` is the argument's name,
+    ``via`` the function's (one name)."""
+
+    def __init__(self, param: str, type_name: str, via: tuple[str, ...], open_file: bool) -> None:
+        where = messages.part_place(PartKind.ARGUMENT, param, via)
+        super().__init__("", type_name, where, param)
+        self.args = (param, type_name, via, open_file)  # what pickling makes it again from
+        self.via = via
+        self.open_file = open_file
+
+    def __str__(self) -> str:
+        name, func = self.param or "", self.via[0]
+        if self.open_file:
+            return messages.open_file_argument_error(name, self.type_name, func)
+        return messages.iterator_argument_error(name, self.type_name, func)
 
 
 class UserHashError(MemoError):

@@ -27,7 +27,7 @@ from .engine.mutation import fingerprint, never_mutated, private_copy, was_mutat
 from .engine.verify import ENGINES, RECALLED, Verification, verify
 from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
 from .hashing.core import Hasher
-from .keys.call import CallKeys, CallShape
+from .keys.call import CallKeys, CallShape, function_owner
 from .keys.key import CallKey
 from .store.memory import STORE, Entry
 
@@ -189,18 +189,18 @@ class MemoizedFunction(Cached[FunctionCall]):
         functools.update_wrapper(self, fn)
         self.__memo_wrapped__ = fn  # functools.update_wrapper set __wrapped__ too
         self._name = short_name(fn)
-        owner = f"{fn.__module__}.{fn.__qualname__}"
-        super().__init__(owner, self._name, options.policy())
+        owner = function_owner(fn)
+        super().__init__(owner.stored, self._name, options.policy())
         self.options = options
         self.validates = options.validate is not None or bool(options.verify_share)
         self.as_stored = not options.copy
         self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
-        self._keys = CallKeys(fn, owner.encode(), CallShape(fn), self._hasher)
+        self._keys = CallKeys(fn, owner, CallShape(fn), self._hasher)
         self._is_async = inspect.iscoroutinefunction(fn)
         self._warned_unhashable = False
         self._warned_iterator = False
         self.recalled: dict[bytes, FunctionCall] = {}
-        ENGINES[owner] = self
+        ENGINES[owner.stored] = self
         self.stats()
 
     # What functools.update_wrapper does not copy, read from the function itself so

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import reprlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -96,14 +97,6 @@ class SplitSnapshot(Mapping[PartId, Seen]):
     def seen_values(self) -> list[Seen]:
         """Every part's ``Seen``, in the order of :meth:`ids`."""
         return [*self.own.values(), *self.shared.values()]
-
-
-def same_code(before: Snapshot | None, now: Snapshot) -> bool:
-    """True when two snapshots share their code's parts (made on the same guards):
-    only their arguments can differ, so no value read by name is to blame."""
-    return (
-        type(before) is SplitSnapshot and type(now) is SplitSnapshot and before.shared is now.shared
-    )
 
 
 MISSING_DATA = b"?missing"  # the data of a name that is not defined
@@ -218,3 +211,80 @@ class CellName:
     shown: tuple[str, ...]
     more: bool
     first_line: str
+
+
+class OwnerKind(enum.StrEnum):
+    """What an owner of entries is: a ``@memo`` function or a ``%%memo`` cell."""
+
+    FUNCTION = "function"
+    CELL = "cell"
+
+
+# How a cell's owner is told from a function's in the text that names it in the
+# stores: no ``module.qualname`` contains a colon.
+_CELL_PREFIX = "cell:"
+
+
+class Owner(NamedTuple):
+    """Whose entries these are: a function (``name`` is its ``module.qualname``) or a
+    cell (``name`` is its identity, :func:`ipycache_ext.keys.cell.cell_owner`).
+
+    :attr:`stored` is the text that names the owner in the stores and in the names of
+    persisted entries: its bytes must never change, or every persisted entry is lost.
+    """
+
+    kind: OwnerKind
+    name: str
+
+    @property
+    def stored(self) -> str:
+        """The owner as the stores name it (``mod.f``, ``cell:cell [df]``)."""
+        return _CELL_PREFIX + self.name if self.kind is OwnerKind.CELL else self.name
+
+    @classmethod
+    def read(cls, stored: str) -> Owner:
+        """The owner :attr:`stored` names (an index record read back from a store)."""
+        if stored.startswith(_CELL_PREFIX):
+            return cls(OwnerKind.CELL, stored[len(_CELL_PREFIX) :])
+        return cls(OwnerKind.FUNCTION, stored)
+
+
+# ----- what a snapshot shows of a value --------------------------------------------
+
+# The ``shown`` of an undefined name (:class:`Seen`): a miss note says "was undefined".
+UNDEFINED = "<undefined>"
+
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+_short.maxlist = 4
+_short.maxdict = 4
+_short.maxtuple = 4
+_short.maxset = 4
+
+_ARRAYS = ("numpy", "pandas", "torch", "jax")
+_PLAIN = frozenset({int, float, bool, str, type(None)})
+
+
+def short_repr(value: object) -> str:
+    """A repr short enough for a one-line note; never raises.  A :class:`Seen` keeps
+    it, so a later miss can say what a value was without keeping the value.
+
+    Arrays and frames are shown by type and shape: their repr spans lines and two
+    different ones often print alike.
+    """
+    if type(value) in _PLAIN:  # what reprlib would show, without its dispatch
+        text = repr(value)
+        if len(text) <= _short.maxother and " at 0x" not in text:
+            return text
+    # The module first: asking any object for .shape can change it (a Mock grows one).
+    shape = getattr(value, "shape", None) if type(value).__module__.startswith(_ARRAYS) else None
+    if shape and isinstance(shape, tuple):
+        return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
+    try:
+        text = _short.repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+    if "\n" in text or " at 0x" in text:
+        return f"<{type(value).__name__}>"
+    return text

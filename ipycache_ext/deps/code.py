@@ -22,7 +22,6 @@ import xxhash
 
 from .. import messages
 from ..errors import MemoError
-from ..hashing.atoms import ATOMS, atom_bytes
 from ..hashing.core import Hasher, register
 from ..parts import MISSING_DATA, REF_DATA, Part, PartKind
 from .facts import CodeFacts, facts_of
@@ -78,18 +77,28 @@ def resolve_chain(root: Any, chain: tuple[str, ...]) -> tuple[Any, tuple[str, ..
 
 
 _SCALARS = frozenset({int, float, str, bool, type(None), bytes})
-_SIZED = (str, bytes)
 
 
 def short_atom(hasher: Hasher, value: Any) -> bytes | None:
-    """The key data of a number or a short string (what :meth:`Hasher.part` gives it),
-    without building the labels an error would need; None for anything else."""
-    tp = type(value)
-    if tp in _SCALARS and not hasher.has_hash_funcs and (tp not in _SIZED or len(value) < 60):
-        data = ATOMS[tp](value)  # atom_bytes, without its lookup: every argument comes here
-        if len(data) <= 64:
-            return data
+    """The key data of a number or a string (:meth:`Hasher.part`'s), without building
+    the place an error would need: hashing one cannot fail (no ``hash_funcs`` entry
+    can raise for it).  None for anything else."""
+    if type(value) in _SCALARS and not hasher.has_hash_funcs:
+        return hasher.part(value)
     return None
+
+
+def part_data(
+    hasher: Hasher,
+    kind: PartKind,
+    name: str,
+    via: tuple[str, ...],
+    value: Any,
+    param: str | None = None,
+) -> bytes:
+    """The key data of a part's value, an error placed where the value sits
+    (``f -> helper -> global cfg``)."""
+    return hasher.part(value, messages.part_place(kind, name, via), param)
 
 
 def add_value(
@@ -104,12 +113,10 @@ def add_value(
 
     ``param`` is the name a user could prefix with ``_`` to leave the value out.
     """
-    tp = type(value)
-    if tp in _SCALARS and not deps.hasher.has_hash_funcs and (tp not in _SIZED or len(value) < 60):
-        data = atom_bytes(value)  # the hot path of a hit: a number or a short string
-        if data is not None and len(data) <= 64:
-            deps.parts.append(Part(kind, name, via, data, value))
-            return
+    data = short_atom(deps.hasher, value)  # the hot path of a hit: a number or a string
+    if data is not None:
+        deps.parts.append(Part(kind, name, via, data, value))
+        return
     if is_user_callable(value):
         target = unwrap(value)
         # Which function the name refers to, by name: rebinding it (helper = other) is

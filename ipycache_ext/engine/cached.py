@@ -30,14 +30,15 @@ from .. import messages, notify
 from ..config import SETTINGS
 from ..deps import filenotes, files, native, pathlike
 from ..errors import RecursionCycleError
-from ..keys.key import CallKey, why_missed
-from ..parts import FileState, Reason, Snapshot, same_code
+from ..keys.key import CallKey
+from ..keys.unstable import suspects, unstable_parts
+from ..keys.why import StaleReasons, same_code, why_missed
+from ..parts import FileState, Reason, Snapshot
 from ..store import persistent
 from ..store.memory import STORE, Entry, OwnerStats
 from ..store.persistent import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
 from ..store.sizes import approx_size, memory_budget
 from . import verdicts
-from .mutation import suspects, unstable_parts
 from .run import Run, active, depth
 from .verdicts import USABLE, Verdict
 from .verify import recheck_due, rechecked, say_unseen
@@ -79,6 +80,7 @@ class Cached(Generic[Call]):
         self.policy = policy
         self._counted = (owner, label, self.kind, policy.max_entries)
         self._share = policy.verify_share
+        self._stale = StaleReasons()  # why entries were found stale, for the next miss
         # Whether a miss stores something else than what the run returned (a cell's
         # record): if not, the hook is not called on every miss.
         self._transforms = type(self).stored_value is not Cached.stored_value
@@ -278,7 +280,7 @@ class Cached(Generic[Call]):
     def _reject(self, owner: str, digest: bytes, entry: Entry, verdict: Verdict) -> None:
         """Drop an entry :meth:`judge` rejected, keeping why for the miss note."""
         if verdict.reasons:  # kept for the miss that follows to say
-            verdicts.keep_reasons(owner, digest, verdict.reasons)
+            self._stale.keep(digest, verdict.reasons)
         STORE.drop(owner, digest, None if verdict.reasons else verdict.gone, only=entry)
 
     def _persists(self) -> bool:
@@ -333,7 +335,7 @@ class Cached(Generic[Call]):
         outermost = not (self.nests and depth.get())
         stats = STORE.stats(*self._counted)
         gone = STORE.how_gone(self.owner, key.digest)
-        stale = verdicts.STALE_REASONS.pop((self.owner, key.digest), None)
+        stale = self._stale.pop(key.digest)
         before = stats.last_parts
         hasher = getattr(self, "_hasher", None)
         shown = outermost and not self.policy.quiet and SETTINGS.notes

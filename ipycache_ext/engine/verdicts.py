@@ -2,12 +2,12 @@
 
 :meth:`~ipycache_ext.engine.cached.Cached.judge` gives one :class:`Verdict` that both the
 lookup and a dry run (``explain``) act on.  A lookup that rejects an entry for its files
-keeps the reasons here until the miss that follows says them.
+keeps the reasons (:class:`~ipycache_ext.keys.why.StaleReasons`) until the miss that
+follows says them.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from ..config import SETTINGS
@@ -45,18 +45,4 @@ def file_reasons(entry: Entry) -> tuple[Reason, ...]:
     return tuple(reasons)
 
 
-# Why an entry was found stale, until the miss that follows says so (bounded; the
-# miss pops its own, inline).
-STALE_REASONS: dict[tuple[str, bytes], tuple[Reason, ...]] = {}
-_stale_lock = threading.Lock()
-_STALE_KEPT = 1024
-
-
-def keep_reasons(owner: str, digest: bytes, reasons: tuple[Reason, ...]) -> None:
-    with _stale_lock:
-        while len(STALE_REASONS) >= _STALE_KEPT:
-            STALE_REASONS.pop(next(iter(STALE_REASONS)))
-        STALE_REASONS[(owner, digest)] = reasons
-
-
-__all__ = ["Verdict", "USABLE", "STALE_REASONS", "file_reasons", "keep_reasons"]
+__all__ = ["Verdict", "USABLE", "file_reasons"]

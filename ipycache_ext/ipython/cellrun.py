@@ -29,7 +29,8 @@ from ..engine.mutation import fingerprint, never_mutated, was_mutated
 from ..engine.verify import Verification, verify
 from ..errors import MemoError, Subject
 from ..hashing.core import Hasher
-from ..keys.key import CallKey, key_of_cell
+from ..keys.cell import cell_owner, key_of_cell
+from ..keys.key import CallKey
 from ..parts import PartKind
 from ..store.memory import Entry
 from . import capture
@@ -231,7 +232,7 @@ class MemoCell(Cached[CellRun]):
 
     def __init__(self, name: CellName, options: CellOptions, hasher: Hasher) -> None:
         label = messages.cell_label(name)
-        super().__init__("cell:" + label, label, options.policy())
+        super().__init__(cell_owner(name).stored, label, options.policy())
         self.name = name
         self._hasher = hasher
 

@@ -3,7 +3,7 @@
 The first call walks the function's code (:mod:`.deps.code`) and records guards
 (:mod:`.deps.guards`); the next calls, while every guard holds, hash only their
 arguments and the values that can change in place, and reuse the rest of the key as
-the bytes its digest takes.  The digest is the one :func:`.keys.digest_parts` gives
+the bytes its digest takes.  The digest is the one :func:`.key.digest_parts` gives
 for the same parts either way.
 """
 
@@ -17,21 +17,37 @@ from typing import Any
 
 import xxhash
 
-from .. import messages
-from ..deps.code import Deps, collect, short_atom
+from ..deps.code import Deps, collect, part_data, short_atom
 from ..deps.guards import Dynamic, Guards, Recorder
 from ..deps.pathlike import EMPTY, NO_NAME, Named, is_mock
 from ..deps.usercode import short_name
-from ..errors import UnhashableTypeError
+from ..errors import ConsumedArgumentError
 from ..hashing.core import Hasher
 from ..hashing.handlers import IN_MEMORY_FILES
-from ..parts import Part, PartKind, Seen, Snapshot, SplitSnapshot, part_id
-from .key import CallKey, digest_parts, id_bytes, named_in, pack_len, part_chunk, shown_of
+from ..parts import (
+    Owner,
+    OwnerKind,
+    Part,
+    PartKind,
+    Seen,
+    Snapshot,
+    SplitSnapshot,
+    part_id,
+    short_repr,
+)
+from .key import CallKey, digest_parts, id_bytes, identity_of, named_in, pack_len, part_chunk
+from .shown import shown_of
 
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), tuple, list, dict})
 # ``Seen(data, shown)`` without the named tuple's Python ``__new__``: made on every miss.
 _seen = tuple.__new__
 _NO_DEFAULT = inspect.Parameter.empty
+
+
+def function_owner(fn: Callable[..., Any]) -> Owner:
+    """The owner of a function's entries: its ``module.qualname`` (a function redefined
+    in a notebook keeps its entries; the key's code part tells the versions apart)."""
+    return Owner(OwnerKind.FUNCTION, f"{fn.__module__}.{fn.__qualname__}")
 
 
 class CallShape:
@@ -99,15 +115,11 @@ def _arguments(shape: CallShape, hasher: Hasher, args: tuple, kwargs: dict) -> l
     for name, value in shape.bind(args, kwargs):
         data = short_atom(hasher, value)
         if data is None:
-            where = messages.part_place(PartKind.ARGUMENT, name, via)
             if _consumed_by_call(value) and not hasher.claims(value):
                 type_name = f"{type(value).__module__}.{type(value).__qualname__}"
-                if isinstance(value, io.IOBase):  # an open file: its path is what to pass
-                    text = messages.open_file_argument_error(name, type_name, via[0])
-                else:
-                    text = messages.iterator_argument_error(name, type_name, via[0])
-                raise UnhashableTypeError(text, type_name, where)
-            data = hasher.part(value, where, name)
+                # An open file: its path is what to pass; any other iterator: a list.
+                raise ConsumedArgumentError(name, type_name, via, isinstance(value, io.IOBase))
+            data = part_data(hasher, PartKind.ARGUMENT, name, via, value, name)
         found.append((name, value, data))
     return found
 
@@ -139,10 +151,10 @@ class CallKeys:
     call walks again); clearing the cache lets go of it (:func:`forget_all`)."""
 
     def __init__(
-        self, fn: Callable[..., Any], identity: bytes, shape: CallShape, hasher: Hasher
+        self, fn: Callable[..., Any], owner: Owner, shape: CallShape, hasher: Hasher
     ) -> None:
         self.fn = fn
-        self.identity = identity
+        self.identity = identity_of(owner)
         self.shape = shape
         self.hasher = hasher
         self.guarded: GuardedCode | None = None
@@ -333,7 +345,6 @@ class GuardedKey(CallKey):
     def snapshot(self) -> Snapshot:
         arguments, shape, fresh = self._source
         idents = shape.idents
-        short_repr = messages.short_repr
         found = {}
         for name, value, data in arguments:  # a loop, not a comprehension: one frame less
             found[idents[name]] = _seen(Seen, (data, short_repr(value)))

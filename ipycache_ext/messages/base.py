@@ -1,11 +1,13 @@
-"""The building blocks of every message: the :class:`Note` type, short reprs, sizes
-and durations, and the look of a note in Jupyter."""
+"""The building blocks of every message: the :class:`Note` type, sizes and durations,
+and the look of a note in Jupyter.  Short reprs are a snapshot's (:mod:`..parts`),
+re-exported here for wording."""
 
 from __future__ import annotations
 
 import html
-import reprlib
 from dataclasses import dataclass
+
+from ..parts import UNDEFINED, short_repr
 
 PREFIX = "ipycache"
 
@@ -28,42 +30,6 @@ class Note:
 
     def _repr_html_(self) -> str:
         return self.html
-
-
-_short = reprlib.Repr()
-_short.maxstring = 40
-_short.maxother = 40
-_short.maxlist = 4
-_short.maxdict = 4
-_short.maxtuple = 4
-_short.maxset = 4
-
-
-_ARRAYS = ("numpy", "pandas", "torch", "jax")
-_PLAIN = frozenset({int, float, bool, str, type(None)})
-
-
-def short_repr(value: object) -> str:
-    """A repr short enough for a one-line note; never raises.
-
-    Arrays and frames are shown by type and shape: their repr spans lines and two
-    different ones often print alike.
-    """
-    if type(value) in _PLAIN:  # what reprlib would show, without its dispatch
-        text = repr(value)
-        if len(text) <= _short.maxother and " at 0x" not in text:
-            return text
-    # The module first: asking any object for .shape can change it (a Mock grows one).
-    shape = getattr(value, "shape", None) if type(value).__module__.startswith(_ARRAYS) else None
-    if shape and isinstance(shape, tuple):
-        return f"<{type(value).__name__} {'x'.join(str(n) for n in shape)}>"
-    try:
-        text = _short.repr(value)
-    except Exception:
-        return f"<{type(value).__name__}>"
-    if "\n" in text or " at 0x" in text:
-        return f"<{type(value).__name__}>"
-    return text
 
 
 def duration(seconds: float) -> str:
@@ -105,9 +71,6 @@ def shown_type(full_name: str) -> str:
         if full_name.startswith(prefix):
             return full_name[len(prefix) :]
     return full_name
-
-
-UNDEFINED = "<undefined>"
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import messages, notify
+from ..parts import Owner
 
 if TYPE_CHECKING:
     from .persistent import Tier
@@ -28,7 +29,8 @@ INDEX_PREFIX = INDEX = "idx-"
 
 @dataclass
 class Persisted:
-    """What the store holds for one owner: its label and its entries' names."""
+    """What the store holds for one owner: its label and its entries' names.  ``owner``
+    is the owner as the stores name it (:attr:`~ipycache_ext.parts.Owner.stored`)."""
 
     owner: str
     label: str
@@ -36,7 +38,8 @@ class Persisted:
 
     @property
     def kind(self) -> str:
-        return "cell" if self.owner.startswith("cell:") else "function"
+        """A function's or a cell's entries (read from the structured owner)."""
+        return Owner.read(self.owner).kind.value
 
 
 def record(backend: Any, owner: str, label: str, name: str, ttl: float | None) -> None:

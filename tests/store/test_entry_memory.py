@@ -13,7 +13,7 @@ from typing import Any
 from conftest import Notes, define
 
 from ipycache_ext import config
-from ipycache_ext.keys.key import why_missed
+from ipycache_ext.keys.why import why_missed
 from ipycache_ext.parts import PartId, Seen, SplitSnapshot
 from ipycache_ext.store.memory import STORE, Entry
 
