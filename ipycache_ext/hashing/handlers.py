@@ -29,9 +29,10 @@ import importlib
 import io
 from collections.abc import Callable
 from types import GetSetDescriptorType, MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from .. import messages
+from .nested import Handler, HasherT, Nested
 from .wire import (
     DESCRIPTOR,
     DICT_VIEW,
@@ -42,10 +43,6 @@ from .wire import (
     xxh_digest,
 )
 
-if TYPE_CHECKING:
-    from .core import Hasher
-
-Handler = Callable[[Any, "Hasher"], "bytes | None"]
 Match = type | tuple[type, ...] | Callable[[Any], bool]
 
 
@@ -101,7 +98,11 @@ def _same_function(a: Any, b: Any) -> bool:
 
 
 def register(
-    match: Match, handler: Handler, *, root: str | None = None, exact: bool = False
+    match: Match,
+    handler: Callable[[Any, HasherT], bytes | None],
+    *,
+    root: str | None = None,
+    exact: bool = False,
 ) -> None:
     """Hash the values ``match`` selects with ``handler``.
 
@@ -112,7 +113,7 @@ def register(
     in place, so the order stays as first registered.
     """
     rules = _RULES if root is None else _ROOT_RULES.setdefault(root, [])
-    new = _rule(match, handler, exact)
+    new = _rule(match, cast(Handler, handler), exact)
     for i, old in enumerate(rules):
         if _same_rule(old, new):
             rules[i] = new
@@ -126,7 +127,7 @@ def _same_rule(a: Rule, b: Rule) -> bool:
     return a.predicate is b.predicate or _same_function(a.predicate, b.predicate)
 
 
-def unregister(handler: Handler) -> None:
+def unregister(handler: Callable[[Any, HasherT], bytes | None]) -> None:
     """Remove every entry of ``handler`` (a test, or a library being unloaded)."""
     _RULES[:] = [r for r in _RULES if not _same_function(r.handler, handler)]
     for rules in _ROOT_RULES.values():
@@ -165,7 +166,7 @@ def _root_of_base(tp: type) -> str | None:
     return found
 
 
-def _by_general_rules(value: Any, hasher: Hasher) -> bytes | None:
+def _by_general_rules(value: Any, hasher: Nested) -> bytes | None:
     return _first(_RULES, value, hasher)
 
 
@@ -181,7 +182,7 @@ def fall_back_to_general_rules(root: str) -> None:
     register(_any_value, _by_general_rules, root=root)
 
 
-def _first(rules: list[Rule], value: Any, hasher: Hasher) -> bytes | None:
+def _first(rules: list[Rule], value: Any, hasher: Nested) -> bytes | None:
     """The first matching rule's digest (inlined tests: this runs once per object)."""
     for types, exact, predicate, handler in rules:
         if (
@@ -193,7 +194,7 @@ def _first(rules: list[Rule], value: Any, hasher: Hasher) -> bytes | None:
     return None
 
 
-def dispatch(value: Any, hasher: Hasher) -> bytes | None:
+def dispatch(value: Any, hasher: Nested) -> bytes | None:
     """The digest the table gives ``value``, or None to hash it by its state."""
     tp = type(value)
     module = tp.__module__
@@ -264,7 +265,7 @@ def predicates_for(tp: type) -> tuple[Callable[[Any], bool], ...] | None:
     return tuple(predicates)
 
 
-def _digest_memoryview(value: memoryview, hasher: Hasher) -> bytes:
+def _digest_memoryview(value: memoryview, hasher: Nested) -> bytes:
     return xxh_digest(
         MEMORYVIEW + value.format.encode() + repr(value.shape).encode() + value.tobytes()
     )
@@ -276,7 +277,7 @@ register(memoryview, _digest_memoryview, exact=True)
 IN_MEMORY_FILES = (io.BytesIO, io.StringIO)
 
 
-def _digest_memory_file(value: io.BytesIO | io.StringIO, hasher: Hasher) -> bytes | None:
+def _digest_memory_file(value: io.BytesIO | io.StringIO, hasher: Nested) -> bytes | None:
     """An in-memory file is a value, not a stream to consume: its content and position
     (what the next read returns) are what a result can depend on."""
     try:
@@ -291,7 +292,7 @@ def _digest_memory_file(value: io.BytesIO | io.StringIO, hasher: Hasher) -> byte
 register(IN_MEMORY_FILES, _digest_memory_file, exact=True)
 
 
-def _digest_mapping_proxy(value: MappingProxyType, hasher: Hasher) -> bytes:
+def _digest_mapping_proxy(value: MappingProxyType, hasher: Nested) -> bytes:
     """A read-only view of a dict (a class's ``__dict__``) is that dict's contents."""
     return xxh_digest(MAPPING_PROXY + hasher.digest_nested(dict(value)))
 
@@ -308,7 +309,7 @@ DICT_VIEWS = {
 }
 
 
-def _digest_dict_view(value: Any, hasher: Hasher) -> bytes:
+def _digest_dict_view(value: Any, hasher: Nested) -> bytes:
     which = DICT_VIEWS[type(value)]
     return xxh_digest(DICT_VIEW + which + b"\0" + hasher.digest_nested(list(value)))
 
@@ -316,7 +317,7 @@ def _digest_dict_view(value: Any, hasher: Hasher) -> bytes:
 register(tuple(DICT_VIEWS), _digest_dict_view, exact=True)
 
 
-def _digest_descriptor(value: Any, hasher: Hasher) -> bytes:
+def _digest_descriptor(value: Any, hasher: Nested) -> bytes:
     """A C-level attribute of a class (``type.__dict__["__name__"]``) is defined by its
     class and name.  (A slot's member descriptor pickles as ``getattr(cls, name)``
     already, and keeps that digest.)"""
