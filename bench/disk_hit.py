@@ -35,6 +35,7 @@ from ipycache_ext.admin import clear_all
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import persistent as persist
 from ipycache_ext.store import segments, signed
+from ipycache_ext.store.secret import secret_key
 
 SIZES_MB = (8, 80, 800)
 BROKEN_DOWN_MB = 80
@@ -103,16 +104,17 @@ def one_size(mb: int) -> dict[str, Any]:
                 tier = persist.tier()
                 assert tier is not None
                 (name,) = tier.backend.keys()
-                secret = signed.secret_key()
+                secret = secret_key()
                 leaf = signed.leaf_hasher(secret)
-                found = tier.backend.get_hashed(name, signed.SIGNED_FROM, leaf)
-                entry, leaves = found
+                found = tier.backend.read(name, signed.SIGNED_FROM, leaf)
+                assert found is not None
+                entry, leaves = found.data, found.leaves
                 digest = persisted.__memo__._key((), {}).digest
-                namespace = getattr(tier.backend, "namespace", "dir")
+                namespace = tier.backend.namespace
                 bound_to = signed.binding(namespace, persisted.owner, digest)
                 contenders |= {
                     "memory": persisted,
-                    "read": lambda: tier.backend.get_hashed(name, signed.SIGNED_FROM, leaf),
+                    "read": lambda: tier.backend.read(name, signed.SIGNED_FROM, leaf),
                     "load_entry": lambda: signed.load_entry(entry, secret, bound_to, leaves),
                     "mac": lambda: signed.mac(secret, signed.salt_of(entry), body),
                 }
@@ -177,7 +179,7 @@ def report_disk_hit(found: dict[int, dict[str, Any]]) -> list[str]:
         row("recompute (the function body)", t["recompute"]),
         row("`joblib.Memory` hit (from disk)", t["joblib"]),
         row("`@memo` hit from memory (with the mutation check), for reference", t["memory"]),
-        row("read the entry, each segment hashed as it lands (`get_hashed`)", t["read"]),
+        row("read the entry, each segment hashed as it lands (`read`)", t["read"]),
         row("`signed.load_entry` given those digests (MAC + versions + unpickle)", t["load_entry"]),
         row("the entry's MAC from memory, segments on every core (`signed.mac`)", t["mac"]),
         row("read alone, one thread, fresh buffer (floor)", t["read1"]),

@@ -35,8 +35,9 @@ from ..keys.unstable import suspects, unstable_parts
 from ..keys.why import StaleReasons, same_code, why_missed
 from ..parts import FileState, Reason, Snapshot
 from ..store import persistent
+from ..store.lease import FIRST_PAUSE, LONGEST_PAUSE, Claim
 from ..store.memory import STORE, Entry, OwnerStats
-from ..store.persistent import FIRST_PAUSE, LONGEST_PAUSE, Claim, Tier
+from ..store.persistent import Tier
 from ..store.sizes import approx_size, memory_budget
 from . import verdicts
 from .run import Run, active, depth

@@ -13,18 +13,13 @@ older version) is listed as unknown and only ``%memo_clear --store`` removes it.
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from .. import messages, notify
 from ..parts import Owner
-
-if TYPE_CHECKING:
-    from .persistent import Tier
-
-# Names of the owner index records, kept apart from the entries by every backend.
-INDEX_PREFIX = INDEX = "idx-"
+from .backends.base import INDEX_PREFIX
+from .index import read
+from .persistent import Tier
 
 
 @dataclass
@@ -42,13 +37,6 @@ class Persisted:
         return Owner.read(self.owner).kind.value
 
 
-def record(backend: Any, owner: str, label: str, name: str, ttl: float | None) -> None:
-    """Write the index record of entry ``name`` (a failure only costs the listing)."""
-    data = json.dumps([owner, label]).encode()
-    with contextlib.suppress(Exception):
-        backend.set(INDEX + name, data, ttl)
-
-
 def listing(tier: Tier) -> tuple[list[Persisted], int]:
     """Every owner with entries in the store, and how many entries have no owner known."""
     backend = tier.backend
@@ -56,8 +44,8 @@ def listing(tier: Tier) -> tuple[list[Persisted], int]:
     found: dict[str, Persisted] = {}
     owned: set[str] = set()
     for name in sorted(backend.index_names()):
-        entry = name[len(INDEX) :]
-        owner_label = _read(backend, name)
+        entry = name[len(INDEX_PREFIX) :]
+        owner_label = read(backend, name)
         if entry not in entries or owner_label is None:
             with contextlib.suppress(Exception):
                 backend.delete(name)  # its entry is gone: the record is stale
@@ -66,17 +54,6 @@ def listing(tier: Tier) -> tuple[list[Persisted], int]:
         found.setdefault(owner, Persisted(owner, label)).entries.append(entry)
         owned.add(entry)
     return sorted(found.values(), key=lambda p: p.label), len(entries - owned)
-
-
-def _read(backend: Any, name: str) -> tuple[str, str] | None:
-    try:
-        data = backend.get(name)
-        owner, label = json.loads(bytes(data)) if data is not None else (None, None)
-    except Exception:
-        return None
-    if not isinstance(owner, str) or not isinstance(label, str):
-        return None
-    return owner, label
 
 
 def clear_owners(tier: Tier, owners: set[str]) -> int:
@@ -88,7 +65,7 @@ def clear_owners(tier: Tier, owners: set[str]) -> int:
         if persisted.owner in owners:
             for entry in persisted.entries:
                 tier.backend.delete(entry)
-                tier.backend.delete(INDEX + entry)
+                tier.backend.delete(INDEX_PREFIX + entry)
                 count += 1
     return count
 
@@ -97,10 +74,7 @@ def clear_store(tier: Tier) -> int:
     """Delete every entry of the store and its index (locks of running kernels stay).
     A store that can tell its own entries from objects that only bear an entry's name
     (``owned``: an S3 prefix others may write into) deletes only its own."""
-    names = tier.backend.keys()
-    owned = getattr(tier.backend, "owned", None)
-    if owned is not None:
-        names = owned(names)
+    names = tier.backend.owned(tier.backend.keys())
     for name in names:
         tier.backend.delete(name)
     for name in tier.backend.index_names():

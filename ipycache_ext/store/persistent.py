@@ -23,39 +23,29 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import xxhash
 
 from .. import messages, notify
 from ..config import SETTINGS, from_env
 from ..errors import UnknownStoreError
-from . import owners
-from .backends.directory import (
-    Backend,
-    EntryTooLarge,
-    MissingExtra,
-    holder_is_dead,
-    new_token,
-)
+from . import index
+from .backends.base import Backend, EntryTooLarge, MissingExtra, Read
+from .backends.holders import new_token
 from .backends.registry import open_backend
-from .backends.tiered import TieredBackend
+from .entry import Entry
 from .guard import ForeignRow, UnsafeStoreDir
-from .memory import Entry
+from .lease import Claim, break_dead_lock
+from .secret import MIN_KEY_BYTES, UnreadableKey, UnsafeKey, secret_key, team_secret
 from .signed import (
     FORMAT_TAG,
-    MIN_KEY_BYTES,
     SIGNED_FROM,
     EntryRejected,
-    UnreadableKey,
-    UnsafeKey,
     binding,
     dump_entry,
     leaf_hasher,
     load_entry,
     module_version,
-    secret_key,
-    team_secret,
 )
 
 
@@ -93,7 +83,7 @@ class Tier:
         self.backend = backend
         self._secret = secret
         self._warned: set[tuple[str, str]] = set()
-        self._namespace: str = getattr(backend, "namespace", "dir")
+        self._namespace = backend.namespace
         self._skip_until = 0.0  # a remote store that failed is skipped until then
         self._leaf = leaf_hasher(secret)
         # Entries a newer ipycache_ext wrote: left in place, never overwritten from here.
@@ -114,7 +104,7 @@ class Tier:
         if where not in _failing:
             _failing.add(where)
             notify.emit(messages.store_fault_warning(where, exc))
-        if getattr(self.backend, "remote", False):
+        if self.backend.remote:
             self._skip_until = time.monotonic() + SETTINGS.store_retry_seconds
 
     def fault_said(self) -> None:
@@ -146,22 +136,21 @@ class Tier:
         name = self.entry_key(owner, key)
         try:
             try:
-                read = self._read(name)
+                read = self.backend.read(name, SIGNED_FROM, self._leaf)
             except ForeignRow as planted:
                 self._reject(planted, name, label)
                 return None
             if read is None:
                 return None
-            found = self._verified(read[0], owner, key, name, label, read[1])
-            tiered = self.backend if isinstance(self.backend, TieredBackend) else None
-            if found is None and tiered is not None and tiered.served_near():
+            found = self._verified(read, owner, key, name, label)
+            if found is None and read.near:
                 # A bad local copy of a tiered store says nothing of the team's copy:
                 # read that one, and if it verifies, it replaces the local copy.
-                data = tiered.far_get(name)
-                if data is not None:
-                    found = self._verified(data, owner, key, name, label)
+                far = self.backend.read_far(name, SIGNED_FROM, self._leaf)
+                if far is not None:
+                    found = self._verified(far, owner, key, name, label)
                     if found is not None:
-                        tiered.repair_near(name, data)
+                        self.backend.repair_near(name, far)
             slot = self._slots.get(name)
             if found is None and slot is not None:
                 found = self._load_slot(owner, key, name, slot, label)
@@ -173,40 +162,23 @@ class Tier:
     def _load_slot(self, owner: str, key: bytes, name: str, slot: str, label: str) -> Entry | None:
         """This kernel's own copy beside an entry written with other library versions;
         if there is none, the warning why that entry was not used."""
-        read = self._read(slot)
+        read = self.backend.read(slot, SIGNED_FROM, self._leaf)
         found = None
         if read is not None:
-            found = self._verified(read[0], owner, key, slot, label, read[1], own_slot=True)
+            found = self._verified(read, owner, key, slot, label, own_slot=True)
         if found is None:
             self._reject(self._held_back[name], name, label)
         return found
 
-    def _read(self, name: str) -> tuple[Any, list[bytes] | None] | None:
-        """The stored bytes under ``name``, with the leaves of their signed body when
-        the backend hashes as it reads (the directory store's value files)."""
-        get_hashed = getattr(self.backend, "get_hashed", None)
-        if get_hashed is not None:
-            found: tuple[Any, list[bytes] | None] | None = get_hashed(name, SIGNED_FROM, self._leaf)
-            return found
-        data = self.backend.get(name)
-        return None if data is None else (data, None)
-
     def _verified(
-        self,
-        data: Any,
-        owner: str,
-        key: bytes,
-        name: str,
-        label: str,
-        leaves: list[bytes] | None = None,
-        own_slot: bool = False,
+        self, read: Read, owner: str, key: bytes, name: str, label: str, own_slot: bool = False
     ) -> Entry | None:
-        """The entry ``data`` holds if it verifies as ``owner``'s ``key``; else None,
+        """The entry ``read`` holds if it verifies as ``owner``'s ``key``; else None,
         said once, and the copy it came from dropped unless it is someone else's (an
         entry of other library versions gets this kernel a slot of its own instead,
         unless it was read from that slot: then it is ours, outdated)."""
         try:
-            found = load_entry(data, self._secret, self._binding(owner, key), leaves)
+            found = load_entry(read.data, self._secret, self._binding(owner, key), read.leaves)
             if not isinstance(found, Entry):
                 raise EntryRejected("corrupt")
             return found
@@ -215,12 +187,18 @@ class Tier:
                 self._slots[name] = _slot_for(name, rejected.libs)
                 self._held_back[name] = rejected
                 return None
-            self._reject(rejected, name, label)
+            self._reject(rejected, name, label, read)
             return None
 
-    def _reject(self, rejected: EntryRejected | ForeignRow, name: str, label: str) -> None:
-        """Say once that the copy under ``name`` was refused; drop it unless it is
-        someone else's."""
+    def _reject(
+        self,
+        rejected: EntryRejected | ForeignRow,
+        name: str,
+        label: str,
+        read: Read | None = None,
+    ) -> None:
+        """Say once that the copy under ``name`` (``read``, when it was read) was
+        refused; drop it unless it is someone else's."""
         kind = rejected.kind if isinstance(rejected, EntryRejected) else "planted"
         detail = str(rejected) if isinstance(rejected, EntryRejected) else ""
         where = self.backend.where
@@ -232,10 +210,10 @@ class Tier:
             with contextlib.suppress(Exception):
                 # A tiered store drops only the copy that was read (the local one
                 # can be bad while the team's is good).
-                if isinstance(self.backend, TieredBackend):
-                    self.backend.drop_read_copy(name)
-                else:
+                if read is None:
                     self.backend.delete(name)
+                else:
+                    self.backend.drop_copy(name, read)
         # A colleague's entry and a planted row are left for the next verified
         # write to replace (deleting a planted row could follow its file name); a
         # newer version's entry is left for the kernels that can read it.
@@ -273,7 +251,7 @@ class Tier:
             self._fault(exc)
             return False
         self._answered()
-        owners.record(self.backend, owner, label, name, ttl)
+        index.record(self.backend, owner, label, name, ttl)
         return True
 
     def try_claim(self, owner: str, key: bytes, label: str) -> Claim | None:
@@ -287,79 +265,27 @@ class Tier:
         """
         name = self.entry_key(owner, key)
         if self._skipped():
-            return Claim(self, name, None, None)
+            return Claim(self.backend, name, None, None)
         # A stored entry is read, not computed: no lease for a hit (a lease is a write
         # and a delete, two round trips to a remote store).
         found = self.load(owner, key, label)
         if found is not None or self._skipped():
-            return Claim(self, name, None, found)
+            return Claim(self.backend, name, None, found)
         token = new_token()
         try:
             locked = self.backend.try_lock(name, token, SETTINGS.lease_seconds)
         except Exception as exc:
             self._fault(exc)
-            return Claim(self, name, None, self.load(owner, key, label))
+            return Claim(self.backend, name, None, self.load(owner, key, label))
         if locked:
-            return Claim(self, name, token, self.load(owner, key, label))
+            return Claim(self.backend, name, token, self.load(owner, key, label))
         found = self.load(owner, key, label)
         if found is not None:
-            return Claim(self, name, None, found)
+            return Claim(self.backend, name, None, found)
         if self._skipped():  # the store failed while loading: don't wait on it
-            return Claim(self, name, None, None)
-        self._break_dead_lock(name)
+            return Claim(self.backend, name, None, None)
+        break_dead_lock(self.backend, name)
         return None
-
-    def _break_dead_lock(self, name: str) -> None:
-        """A lock held by a process of this host that died (kill -9) is released now,
-        not when its lease runs out; one older than its lifetime (or not written by
-        this store: no expiry, a planted row) is broken whatever its row says."""
-        with contextlib.suppress(Exception):
-            if self.backend.break_stale(name, SETTINGS.lease_seconds):
-                return
-            holder = self.backend.holder(name)
-            if holder is not None and holder_is_dead(holder):
-                self.backend.unlock(name, holder)
-
-
-class Claim:
-    """The right to compute a key (holding the store's lease, renewed while it runs),
-    or the entry another kernel stored meanwhile (``stored``)."""
-
-    def __init__(self, tier: Tier, name: str, token: str | None, stored: Entry | None) -> None:
-        self.stored = stored
-        self._backend = tier.backend
-        self._name = name
-        self._token = token
-        self._renewal = _Renewal(tier.backend, name, token) if token and stored is None else None
-
-    def release(self) -> None:
-        if self._renewal is not None:
-            self._renewal.stop()
-        if self._token is not None:
-            with contextlib.suppress(Exception):
-                self._backend.unlock(self._name, self._token)
-
-
-# How long a kernel waits between tries of a lease another kernel holds.
-FIRST_PAUSE, LONGEST_PAUSE = 0.02, 0.5
-
-
-class _Renewal:
-    """Keeps a lease alive while its holder computes (every third of the lease)."""
-
-    def __init__(self, backend: Backend, name: str, token: str) -> None:
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(backend, name, token), daemon=True)
-        self._thread.start()
-
-    def _run(self, backend: Backend, name: str, token: str) -> None:
-        while not self._stopped.wait(SETTINGS.lease_seconds / 3):
-            with contextlib.suppress(Exception):
-                backend.renew(name, token, SETTINGS.lease_seconds)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
 
 
 _tier: Tier | None = None
@@ -379,10 +305,10 @@ def tier(wanted: bool | None = True) -> Tier | None:
         if _tier is not None and _tier_config == config:
             # A directory store deleted while the kernel runs is made again, not
             # written into a deleted index.
-            if not getattr(_tier.backend, "gone", lambda: False)():
+            if not _tier.backend.gone():
                 return _tier
             with contextlib.suppress(Exception):
-                _tier.backend.close()  # type: ignore[attr-defined]
+                _tier.backend.close()
         try:
             key = secret_key()
             backend = open_backend(location, SETTINGS.max_disk_bytes, SETTINGS.store_timeout)
@@ -443,7 +369,7 @@ def close() -> None:
     with _tier_lock:
         if _tier is not None:
             with contextlib.suppress(Exception):
-                _tier.backend.close()  # type: ignore[attr-defined]
+                _tier.backend.close()
         _tier, _tier_config = None, None
         _open_failures.clear()
         _failing.clear()

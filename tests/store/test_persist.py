@@ -40,7 +40,7 @@ from persist_support import (
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import persistent as persist
-from ipycache_ext.store import signed
+from ipycache_ext.store import secret, signed
 
 
 def stored_names() -> list[str]:
@@ -255,7 +255,7 @@ def _ramp_stored_as_of_other_numpy(tally: Tally) -> tuple[Any, str, bytes]:
     ramp(5)
     name = only_entry()
     backend = persist.tier().backend
-    theirs = resign(bytes(backend.get(name)), signed.secret_key(), _other_numpy)
+    theirs = resign(bytes(backend.get(name)), secret.secret_key(), _other_numpy)
     backend.set(name, theirs, None)
     forget_memory()
     return ramp, name, theirs
@@ -300,7 +300,7 @@ def test_an_outdated_copy_of_our_own_is_replaced_not_slotted_again(
     ramp(5)  # our copy goes to the slot
     backend = persist.tier().backend
     (slot,) = set(backend.keys()) - {name}
-    backend.set(slot, resign(bytes(backend.get(slot)), signed.secret_key(), _other_numpy), None)
+    backend.set(slot, resign(bytes(backend.get(slot)), secret.secret_key(), _other_numpy), None)
     forget_memory()
     persist.close()
 
@@ -537,7 +537,7 @@ def test_memo_persist_cell_record_is_replayed_in_a_new_shell(tmp_path: Path) -> 
 KEY_RACE = """
 import os, sys, time
 from pathlib import Path
-from ipycache_ext.store.signed import secret_key
+from ipycache_ext.store.secret import secret_key
 
 Path(f"ready-{os.getpid()}").touch()
 while not Path("go").exists():

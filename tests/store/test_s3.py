@@ -41,10 +41,10 @@ from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import persistent as persist
 from ipycache_ext.store.backends import s3
+from ipycache_ext.store.backends.base import INDEX_PREFIX
 from ipycache_ext.store.backends.s3 import LOCKS, NAMESPACE
 from ipycache_ext.store.backends.s3_bound import USED
 from ipycache_ext.store.backends.s3_errors import refuses_conditional_puts
-from ipycache_ext.store.owners import INDEX_PREFIX
 
 
 @pytest.fixture(scope="module")

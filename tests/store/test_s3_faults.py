@@ -26,7 +26,7 @@ from s3_support import ACCESS_KEY, BUCKET, SECRET_KEY, BlackHole, DelayingProxy,
 from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 from ipycache_ext.store import persistent as persist
-from ipycache_ext.store.backends.directory import new_token
+from ipycache_ext.store.backends.holders import new_token
 from ipycache_ext.store.backends.s3 import LOCKS, NAMESPACE, S3Backend
 
 TIMEOUT = 0.5  # store_timeout of these tests: every wait is a few of these

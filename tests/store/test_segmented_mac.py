@@ -20,7 +20,7 @@ from persist_support import WritesMarker, forget_memory, persisted_double, resig
 
 from ipycache_ext import memo
 from ipycache_ext.store import persistent as persist
-from ipycache_ext.store import segments, signed
+from ipycache_ext.store import secret, segments, signed
 
 SECRET = b"a secret long enough to sign entries with"
 SIZES = (
@@ -113,7 +113,7 @@ def test_an_entry_of_a_previous_format_misses_and_is_never_unpickled(
     marker = tmp_path / "marker"
     old = _old_format(
         bytes(tier.backend.get(name)),
-        signed.secret_key(),
+        secret.secret_key(),
         pickle.dumps(WritesMarker(marker)),
         version,
     )
@@ -137,7 +137,7 @@ def test_an_entry_of_format_6_misses_once_with_the_older_version_note(
         header.pop("stored_at", None)
         header.pop("ttl", None)
 
-    resigned = resign(bytes(tier.backend.get(name)), signed.secret_key(), as_format_6)
+    resigned = resign(bytes(tier.backend.get(name)), secret.secret_key(), as_format_6)
     tier.backend.set(name, b"IPYCACHE6\n" + resigned[len(signed.MAGIC) :], None)
     forget_memory()
     assert double(2) == 4
@@ -156,7 +156,7 @@ def test_an_entry_past_its_signed_ttl_is_a_miss_without_the_stores_own_expiry(
     def stored_long_ago(header: dict[str, Any]) -> None:
         header["stored_at"], header["ttl"] = time.time() - 60.0, 30.0
 
-    expired = resign(bytes(tier.backend.get(name)), signed.secret_key(), stored_long_ago)
+    expired = resign(bytes(tier.backend.get(name)), secret.secret_key(), stored_long_ago)
     tier.backend.set(name, expired, None)  # the directory store's own expiry: none
     forget_memory()
 
@@ -207,8 +207,9 @@ def _load_in_child(queue: Any) -> None:
     tier = persist.tier()
     assert tier is not None
     (name,) = tier.backend.keys()
-    found = tier._read(name)
-    queue.put(None if found is None else bytes(found[0][:9]))
+    leaf = signed.leaf_hasher(secret.secret_key())
+    found = tier.backend.read(name, signed.SIGNED_FROM, leaf)  # hashed as it is read
+    queue.put(None if found is None else bytes(found.data[:9]))
 
 
 def test_a_forked_child_reads_big_entries_after_its_parent_did(store: Path, tally: Tally) -> None:

@@ -727,12 +727,12 @@ def test_repr_of_the_settings_masks_the_team_secret() -> None:
 
 
 def test_lease_holder_in_another_pid_namespace_is_not_taken_for_dead() -> None:
-    from ipycache_ext.store.backends import directory as backends
+    from ipycache_ext.store.backends import holders
 
     dead = subprocess.Popen(["true"])
     dead.wait()
-    ours = backends.new_token().split("|")
-    assert backends.holder_is_dead("|".join([ours[0], str(dead.pid), "x"]))
+    ours = holders.new_token().split("|")
+    assert holders.holder_is_dead("|".join([ours[0], str(dead.pid), "x"]))
     elsewhere = f"{socket.gethostname()}/another-boot/pid:[1]"
-    assert not backends.holder_is_dead("|".join([elsewhere, str(dead.pid), "x"]))
-    assert not backends.holder_is_dead("|".join([socket.gethostname(), str(dead.pid), "x"]))
+    assert not holders.holder_is_dead("|".join([elsewhere, str(dead.pid), "x"]))
+    assert not holders.holder_is_dead("|".join([socket.gethostname(), str(dead.pid), "x"]))

@@ -1,13 +1,9 @@
-"""Persistent stores behind one small protocol: a directory (diskcache) or Redis.
+"""A directory as a persistent backend, managed by diskcache and created owner-only.
 
-A backend moves opaque bytes; signing, pickling and version checks live in
-:mod:`ipycache_ext.persist`.  Each backend also offers a lease-style lock so two
-kernels missing the same key compute it once, and a crashed kernel's lock expires.
-
-Why diskcache for the directory: it gives atomic writes (a row is committed only
-after its value file is fully written, so a killed writer leaves no readable entry),
-multi-process safety (SQLite transactions) and size-bounded least-recently-used
-eviction.  A plain file-per-entry store would have to build all three by hand.
+Why diskcache: it gives atomic writes (a row is committed only after its value file
+is fully written, so a killed writer leaves no readable entry), multi-process safety
+(SQLite transactions) and size-bounded least-recently-used eviction.  A plain
+file-per-entry store would have to build all three by hand.
 """
 
 from __future__ import annotations
@@ -16,17 +12,14 @@ import contextlib
 import errno
 import os
 import shutil
-import socket
 import sqlite3
 import time
-import uuid
-from typing import Any, Protocol
-from urllib.parse import urlparse
+from typing import Any
 
 from ... import messages
 from ..guard import DISK_MARGIN, ForeignRow, disk_full, prepare_directory
-from ..owners import INDEX_PREFIX
 from ..segments import Leaves, read_opened
+from .base import INDEX_PREFIX, Backend, Chunks, EntryTooLarge, Read, as_chunks
 
 _INLINE_BYTES = 1 << 16  # smaller entries live in the SQLite file, larger in files
 _SWEEP_EVERY = 60.0  # seconds of writing between two sweeps of orphaned value files
@@ -38,19 +31,6 @@ LIVE_ROW_ID = (
     "AND (expire_time IS NULL OR expire_time > ?)"
 )
 _TOUCH = "UPDATE Cache SET access_time = ? WHERE rowid = ?"
-
-
-Chunks = Any  # bytes, or a list of bytes-like chunks that together make an entry
-
-
-def as_chunks(data: Chunks) -> list[Any]:
-    return [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
-
-
-def _read_buffer(size: int) -> memoryview:
-    from ..segments import read_buffer  # (kept here for the S3 store)
-
-    return read_buffer(size)
 
 
 class _ChunkReader:
@@ -74,57 +54,8 @@ class _ChunkReader:
         return b""
 
 
-class EntryTooLarge(ValueError):
-    """An entry bigger than the store's whole size bound: storing it would evict every
-    other entry and then itself."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"{size} bytes > max_disk_bytes {limit}")
-        self.size, self.limit = size, limit
-
-
-class MissingExtra(ImportError):
-    """A store whose client library is not installed.  It carries the extra that brings
-    the library, so the warning can give the one install command instead of a bare
-    "No module named ..."."""
-
-    def __init__(self, extra: str, module: str) -> None:
-        super().__init__(messages.missing_extra_error(extra, module), name=module)
-        self.extra, self.module = extra, module
-
-
-class Backend(Protocol):
-    """What a persistent store must do; every method may raise ``OSError``-like errors."""
-
-    where: str
-
-    def get(self, key: str) -> bytes | None: ...
-
-    def set(self, key: str, data: Chunks, ttl: float | None) -> None: ...
-
-    def delete(self, key: str) -> None: ...
-
-    def try_lock(self, key: str, token: str, lease: float) -> bool: ...
-
-    def break_stale(self, key: str, lease: float) -> bool: ...
-
-    def renew(self, key: str, token: str, lease: float) -> None: ...
-
-    def holder(self, key: str) -> str | None: ...
-
-    def unlock(self, key: str, token: str) -> None: ...
-
-    def keys(self) -> list[str]: ...
-
-    def index_names(self) -> list[str]: ...
-
-    def clear(self) -> None: ...
-
-
-class DiskBackend:
+class DiskBackend(Backend):
     """A directory managed by diskcache, created owner-only (0700)."""
-
-    remote = False
 
     def __init__(self, directory: str, max_bytes: int) -> None:
         from .rawdisk import open_cache
@@ -152,17 +83,19 @@ class DiskBackend:
         return _identity(self.where) != self._identity
 
     def get(self, key: str) -> bytes | memoryview | None:
-        found = self.get_hashed(key, 0, None)
-        return None if found is None else found[0]
+        found = self.read(key)
+        return None if found is None else found.data
 
-    def get_hashed(
-        self, key: str, start: int, leaf: Leaves | None
-    ) -> tuple[bytes | memoryview, list[bytes] | None] | None:
+    def read(self, key: str, start: int = 0, leaf: Leaves | None = None) -> Read | None:
         """The entry under ``key`` read into one private buffer, with its segments'
         leaves from byte ``start`` (:func:`.segments.read_hashed`) when it is in a value
         file (None for a small entry kept in the index: the caller hashes it)."""
         found = self._open_entry(key)
-        return None if found is None else read_opened(found, start, leaf)
+        return None if found is None else Read(*read_opened(found, start, leaf))
+
+    def has(self, key: str) -> bool:
+        """True if a live entry is stored under ``key`` (its file is not read)."""
+        return self._cache._sql(LIVE_ROW_ID, (key, time.time())).fetchone() is not None
 
     def _open_entry(self, key: str) -> Any:
         """The live entry under ``key``: its bytes (kept in the index) or its value file
@@ -291,102 +224,6 @@ class DiskBackend:
         self._cache.close()
 
 
-_UNLOCK_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-_RENEW_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
-
-
-class RedisBackend:
-    """A Redis database (``redis://host:port/db``): one store for a team of kernels.
-
-    Connecting and every command time out after ``timeout`` seconds, so a black-holed
-    or stalled server costs one call that long (the tier then skips it for a while).
-    ``where`` is the URL without its password: it is shown in notes and warnings.
-    """
-
-    remote = True
-
-    def __init__(self, url: str, prefix: str = "ipycache:", timeout: float = 2.0) -> None:
-        try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-        except ModuleNotFoundError as missing:
-            if missing.name != "redis":
-                raise  # redis is there but broken: its own error says more
-            raise MissingExtra("redis", "redis") from missing
-
-        self.where = messages.redacted(url)
-        self.namespace = "redis:" + prefix
-        self._prefix = prefix
-        self._redis = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # no retries: the tier backs off instead
-        )
-
-    def get(self, key: str) -> bytes | None:
-        found = self._redis.get(self._prefix + key)
-        return found if isinstance(found, bytes) or found is None else found.encode()
-
-    def set(self, key: str, data: Chunks, ttl: float | None) -> None:
-        px = None if ttl is None else max(1, int(ttl * 1000))
-        self._redis.set(self._prefix + key, b"".join(as_chunks(data)), px=px)
-
-    def delete(self, key: str) -> None:
-        self._redis.delete(self._prefix + key)
-
-    def try_lock(self, key: str, token: str, lease: float) -> bool:
-        px = max(1, int(lease * 1000))
-        return bool(self._redis.set(self._prefix + "lock:" + key, token, nx=True, px=px))
-
-    def renew(self, key: str, token: str, lease: float) -> None:
-        px = max(1, int(lease * 1000))
-        self._redis.eval(_RENEW_SCRIPT, 1, self._prefix + "lock:" + key, token, px)
-
-    def holder(self, key: str) -> str | None:
-        found = self._redis.get(self._prefix + "lock:" + key)
-        return found.decode() if isinstance(found, bytes) else found
-
-    def unlock(self, key: str, token: str) -> None:
-        self._redis.eval(_UNLOCK_SCRIPT, 1, self._prefix + "lock:" + key, token)
-
-    def break_stale(self, key: str, lease: float) -> bool:
-        """A lease without an expiry, or one set longer than ``lease`` (planted by
-        hand), gets the lease lifetime as its expiry: it ends within one lifetime,
-        and a live holder renews it meanwhile.  Never breaks a lease at once."""
-        px = max(1, int(lease * 1000))
-        left = self._redis.pttl(self._prefix + "lock:" + key)
-        if left == -1 or left > px:
-            self._redis.pexpire(self._prefix + "lock:" + key, px)
-        return False
-
-    def keys(self) -> list[str]:
-        found = self._redis.scan_iter(match=self._prefix + "*")
-        names = [k.decode() if isinstance(k, bytes) else k for k in found]
-        names = [n[len(self._prefix) :] for n in names if ":lock:" not in n]
-        return [n for n in names if not n.startswith(INDEX_PREFIX)]
-
-    def index_names(self) -> list[str]:
-        """The owner index records (:mod:`.owners`), apart from the entries."""
-        found = self._redis.scan_iter(match=self._prefix + INDEX_PREFIX + "*")
-        names = [k.decode() if isinstance(k, bytes) else k for k in found]
-        return [n[len(self._prefix) :] for n in names]
-
-    def clear(self) -> None:
-        for key in self.keys() + self.index_names():
-            self.delete(key)
-
-    def close(self) -> None:
-        self._redis.close()
-
-
 def _identity(directory: str) -> tuple[int, int] | None:
     try:
         found = os.stat(directory)
@@ -395,10 +232,9 @@ def _identity(directory: str) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
-def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> Any:
-    """``redis://...`` selects Redis; anything else is a directory."""
-    if urlparse(location).scheme in ("redis", "rediss", "unix"):
-        return RedisBackend(location, timeout=timeout)
+def open_directory(location: str, max_disk_bytes: int) -> Backend:
+    """The directory ``location`` names (``~`` expanded), made if missing; opened
+    read-only when it cannot be written or its disk is full."""
     directory = os.path.expanduser(location)
     prepare_directory(directory)
     from .rawdisk import ReadOnlyDiskBackend  # entries stored before still load
@@ -413,38 +249,3 @@ def open_backend(location: str, max_disk_bytes: int, timeout: float = 2.0) -> An
         if not disk_full(directory):
             raise
         return ReadOnlyDiskBackend(directory, full_disk=True)
-
-
-def _process_space() -> str:
-    """Where a pid means this process's pids: the host name, the boot (a pid of an
-    earlier boot is not ours) and the pid namespace (a container on the same host
-    has its own pids).  Where the last two are unknown, the host alone."""
-    parts = [socket.gethostname()]
-    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as boot:
-        parts.append(boot.read().strip())
-    with contextlib.suppress(OSError, AttributeError):
-        parts.append(os.readlink("/proc/self/ns/pid"))
-    return "/".join(parts)
-
-
-def new_token() -> str:
-    """A lock holder's id: where its pid is meaningful, and the pid, so a crashed
-    holder of this host, boot and pid namespace can be told apart from a live one."""
-    return f"{_process_space()}|{os.getpid()}|{uuid.uuid4().hex}"
-
-
-def holder_is_dead(token: str | None) -> bool:
-    """True if ``token`` names a process of this host, boot and pid namespace that no
-    longer exists (a holder elsewhere is left to its lease lifetime)."""
-    if not token or token.count("|") != 2:
-        return False
-    space, pid, _ = token.split("|")
-    if space != _process_space() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False

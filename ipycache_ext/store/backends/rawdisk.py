@@ -23,8 +23,8 @@ import diskcache
 from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 
 from ..guard import ForeignRow, disk_full, inside
-from ..owners import INDEX_PREFIX
 from ..segments import Leaves, read_opened
+from .base import INDEX_PREFIX, Backend, Read
 
 # The raw row of a live (unexpired) entry, read straight from diskcache's index.
 LIVE_ROW = (
@@ -191,7 +191,7 @@ def set_file(cache: diskcache.Cache, key: str, reader: Any, ttl: float | None) -
         raise
 
 
-class ReadOnlyDiskBackend:
+class ReadOnlyDiskBackend(Backend):
     """A directory store that cannot be written (a read-only mount, no write
     permission): entries already stored still load, every write fails with
     ``EROFS`` (the tier warns once and keeps results in memory).
@@ -204,8 +204,6 @@ class ReadOnlyDiskBackend:
     opens it for writing again (no one writes the index of a full disk meanwhile).
     """
 
-    remote = False
-
     def __init__(self, directory: str, full_disk: bool = False) -> None:
         self.where = directory
         self._full_disk = full_disk
@@ -216,20 +214,18 @@ class ReadOnlyDiskBackend:
         )
 
     def get(self, key: str) -> bytes | memoryview | None:
-        found = self.get_hashed(key, 0, None)
-        return None if found is None else found[0]
+        found = self.read(key)
+        return None if found is None else found.data
 
-    def get_hashed(
-        self, key: str, start: int, leaf: Leaves | None
-    ) -> tuple[bytes | memoryview, list[bytes] | None] | None:
-        """As :meth:`.DiskBackend.get_hashed`: a value file read into one private
-        buffer, each segment hashed as it lands."""
+    def read(self, key: str, start: int = 0, leaf: Leaves | None = None) -> Read | None:
+        """As :meth:`.DiskBackend.read`: a value file read into one private buffer,
+        each segment hashed as it lands."""
         row = self._index.execute(LIVE_ROW, (key, time.time())).fetchone()
         if row is None:
             return None
         mode, filename, value = row
         try:
-            return read_opened(self._disk.fetch(mode, filename, value, True), start, leaf)
+            return Read(*read_opened(self._disk.fetch(mode, filename, value, True), start, leaf))
         except OSError:
             return None
 
@@ -237,11 +233,27 @@ class ReadOnlyDiskBackend:
         """True when the full disk it was opened on has room again."""
         return self._full_disk and not disk_full(self.where)
 
-    def _refuse(self, *args: Any) -> Any:
+    def _refuse(self) -> OSError:
         code = errno.ENOSPC if self._full_disk else errno.EROFS
-        raise OSError(code, os.strerror(code), self.where)
+        return OSError(code, os.strerror(code), self.where)
 
-    set = delete = try_lock = renew = unlock = clear = _refuse
+    def set(self, key: str, data: Any, ttl: float | None) -> None:
+        raise self._refuse()
+
+    def delete(self, key: str) -> None:
+        raise self._refuse()
+
+    def try_lock(self, key: str, token: str, lease: float) -> bool:
+        raise self._refuse()
+
+    def renew(self, key: str, token: str, lease: float) -> None:
+        raise self._refuse()
+
+    def unlock(self, key: str, token: str) -> None:
+        raise self._refuse()
+
+    def clear(self) -> None:
+        raise self._refuse()
 
     def break_stale(self, key: str, lease: float) -> bool:
         return False

@@ -28,7 +28,6 @@ import configparser
 import contextlib
 import datetime
 import os
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,15 +36,8 @@ from urllib.parse import unquote, urlparse
 
 from ... import messages
 from ...config import SETTINGS, from_env
-from ..owners import INDEX_PREFIX
-from ..segments import SEGMENT, Leaves
-from .directory import (
-    Chunks,
-    EntryTooLarge,
-    MissingExtra,
-    _read_buffer,
-    as_chunks,
-)
+from ..segments import SEGMENT, Leaves, read_buffer
+from .base import INDEX_PREFIX, Backend, Chunks, EntryTooLarge, MissingExtra, Read, as_chunks
 from .s3_bound import ENTRY_NAME, LOCKS, USED, LruBound, owned_entries
 from .s3_errors import S3Fault, fault, no_bucket
 from .s3_lease import S3Lease
@@ -91,10 +83,10 @@ def _profile_settings() -> dict[str, str]:
     return {ours: found[theirs] for theirs, ours in names.items() if found.get(theirs)}
 
 
-class S3Backend(S3Lease):
+class S3Backend(S3Lease, Backend):
     """One bucket (and prefix) of an S3-compatible server."""
 
-    remote = True  # a failure makes the tier skip it for a while (``store_retry_seconds``)
+    remote = True
 
     def __init__(self, url: str, max_bytes: int | None = None, timeout: float = 2.0) -> None:
         try:
@@ -148,7 +140,6 @@ class S3Backend(S3Lease):
         self._uploads = client()
         self._no_conditional_put = False
         self._direct_reads = True  # presigned plain GETs for big entries (see get)
-        self._local = threading.local()
         self._bound = None if max_bytes is None else LruBound(obstore, self._store, max_bytes)
         # Lease -> (its version, when this kernel first saw that version): a lease is
         # honoured at most one lifetime from then, whatever expiry it claims.
@@ -160,16 +151,17 @@ class S3Backend(S3Lease):
 
     def get(self, key: str) -> Any:
         """The entry's bytes, or None (absent or expired)."""
-        found = self.get_hashed(key, 0, None)
-        return None if found is None else found[0]
+        found = self.read(key)
+        return None if found is None else found.data
 
-    def get_hashed(self, key: str, start: int, leaf: Leaves | None) -> Any:
+    def read(self, key: str, start: int = 0, leaf: Leaves | None = None) -> Read | None:
         """The entry's bytes with the leaves of its signed body from byte ``start``
-        (None when not hashed here: a small entry, or no ``leaf``), or None (absent or
-        expired).  A big entry is read as ranges in parallel straight from the sockets
-        into one preallocated buffer (:mod:`.s3_read`): the entry is never held twice,
-        nor copied once more; each range is hashed by the thread that read it as it
-        lands, while it is still in the CPU's cache (ranges after the first start on a
+        (None when not hashed here: a small entry, or no ``leaf``) and its expiry (for
+        a tiered store that copies it into a local one), or None (absent or expired).
+        A big entry is read as ranges in parallel straight from the sockets into one
+        preallocated buffer (:mod:`.s3_read`): the entry is never held twice, nor
+        copied once more; each range is hashed by the thread that read it as it lands,
+        while it is still in the CPU's cache (ranges after the first start on a
         segment's boundary), so checking the signature costs no second pass."""
         try:
             first = self._obs.get(self._store, key, options={"range": (0, start + PART)})
@@ -186,12 +178,12 @@ class S3Backend(S3Lease):
         meta = first.meta
         size = meta["size"]
         head = first.bytes()
-        self._local.expires = None if expires is None else float(expires)
+        until = None if expires is None else float(expires)
         if self._bound is not None and ENTRY_NAME.fullmatch(key):
             self._bound.used(key)
         if size <= len(head) or size < start:
-            return memoryview(head), None
-        data = _read_buffer(size)
+            return Read(memoryview(head), None, until)
+        data = read_buffer(size)
         offset = len(head)
         data[:offset] = head
         del head
@@ -217,7 +209,7 @@ class S3Backend(S3Lease):
                     read_ranges(
                         url, data, offset, etag, PART, READERS, timeout=self.timeout, landed=landed
                     )
-                    return data, leaves if leaf is not None else None
+                    return Read(data, leaves if leaf is not None else None, until)
                 except (Replaced, Gone):
                     raise
                 except Exception:
@@ -227,14 +219,14 @@ class S3Backend(S3Lease):
                     self._direct_reads = False
             self._client_ranges(key, data, offset, etag, landed)
         except Replaced:
-            return self.get_hashed(key, start, leaf)  # replaced meanwhile: read the new one
+            return self.read(key, start, leaf)  # replaced meanwhile: read the new one
         except Gone:
             return None  # deleted meanwhile
         except ReadFault as exc:
             raise S3Fault(messages.s3_request_error(*exc.args)) from None
         except Exception as exc:
             raise fault(exc) from None
-        return data, leaves if leaf is not None else None
+        return Read(data, leaves if leaf is not None else None, until)
 
     def _client_ranges(
         self,
@@ -265,11 +257,6 @@ class S3Backend(S3Lease):
 
         with ThreadPoolExecutor(READERS) as pool:
             list(pool.map(fetch, range(offset, size, PART)))
-
-    def expires_of_last_get(self) -> float | None:
-        """When the entry this thread last read expires (epoch seconds), for a tier
-        that copies it into a local store."""
-        return getattr(self._local, "expires", None)
 
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         """Upload the tier's chunks as they are: an entry bigger than one part goes as a

@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import messages, notify
 from ...config import SETTINGS
-from .directory import holder_is_dead
+from .holders import holder_is_dead
 from .s3_bound import LOCKS
 from .s3_errors import fault, no_bucket, refuses_conditional_puts
 

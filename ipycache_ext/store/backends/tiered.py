@@ -15,31 +15,29 @@ so a kernel keeps storing and hitting locally while the bucket is down.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from typing import Any
 
 from ... import messages, notify
 from ...config import SETTINGS
-from .directory import Backend, Chunks, EntryTooLarge
+from ..segments import Leaves
+from .base import Backend, Chunks, EntryTooLarge, Read
 
 SEPARATOR = "|"
 
 
-class TieredBackend:
-    """``near`` (read first, a cache of ``far``) and ``far`` (the shared store)."""
+class TieredBackend(Backend):
+    """``near`` (read first, a cache of ``far``) and ``far`` (the shared store).
+
+    Each :class:`.Read` says whether the near store served it: a copy the tier rejects
+    is dropped from that store only, and a bad near copy sends the tier to the far one.
+    """
 
     def __init__(self, near: Backend, far: Backend) -> None:
         self.near, self.far = near, far
         self.where = f"{near.where}{SEPARATOR}{far.where}"
         # One namespace for both: the near store holds copies of the far store's entries.
-        self.namespace: str = getattr(far, "namespace", "dir")
-        # Entries read from the near store by try_lock, handed to the get that follows
-        # (the tier takes the lease, then reads): read once, not twice.
-        self._ahead = threading.local()
-        # Which store the last get of this thread was served from (a rejected copy is
-        # dropped there only).
-        self._served = threading.local()
+        self.namespace = far.namespace
         self._near_grants: set[str] = set()
         self._far_skip_until = 0.0  # a far store that failed is left alone until then
         self._far_said = False
@@ -73,59 +71,50 @@ class TieredBackend:
             self._far_failed(exc)
             return failed
 
-    def _near_get(self, key: str) -> Any:
+    def _near_read(self, key: str, start: int, leaf: Leaves | None) -> Read | None:
         try:
-            return self.near.get(key)
+            return self.near.read(key, start, leaf)
         except Exception:
             return None  # a failing local cache is only slower: the far store has it
 
     def get(self, key: str) -> Any:
-        self._served.near = True
-        ahead = getattr(self._ahead, "entry", None)
-        if ahead is not None and ahead[0] == key:
-            self._ahead.entry = None
-            return ahead[1]
-        found = self._near_get(key)
+        found = self.read(key)
+        return None if found is None else found.data
+
+    def read(self, key: str, start: int = 0, leaf: Leaves | None = None) -> Read | None:
+        found = self._near_read(key, start, leaf)
         if found is not None:
-            return found
-        self._served.near = False
-        found = self._far(self.far.get, key)
+            return Read(found.data, found.leaves, found.expires, near=True)
+        found = self.read_far(key, start, leaf)
         if found is not None:
-            self._copy_near(key, found)
+            self.repair_near(key, found)
         return found
 
     def gone(self) -> bool:
         """True when either store's directory was deleted since it was opened."""
-        return any(getattr(store, "gone", lambda: False)() for store in (self.near, self.far))
+        return self.near.gone() or self.far.gone()
 
-    def served_near(self) -> bool:
-        """True when this thread's last :meth:`get` came from the near store."""
-        return bool(getattr(self._served, "near", False))
-
-    def far_get(self, key: str) -> Any:
+    def read_far(self, key: str, start: int = 0, leaf: Leaves | None = None) -> Read | None:
         """The far store's copy, read past the near one (which was found bad)."""
-        self._served.near = False
-        return self._far(self.far.get, key)
+        found: Read | None = self._far(self.far.read, key, start, leaf)
+        return None if found is None else Read(found.data, found.leaves, found.expires)
 
-    def repair_near(self, key: str, data: Any) -> None:
-        """A verified far copy replaces a bad near one."""
-        self._copy_near(key, data)
-
-    def drop_read_copy(self, key: str) -> None:
-        """Drop the copy the last get returned, from the store it came from only (a
-        bad far copy is dropped from both: the near one was copied from it)."""
-        if self.served_near():
-            self.near.delete(key)
-        else:
-            self.delete(key)
-
-    def _copy_near(self, key: str, data: Any) -> None:
-        expires = getattr(self.far, "expires_of_last_get", lambda: None)()
-        ttl = None if expires is None else expires - time.time()
+    def repair_near(self, key: str, found: Read) -> None:
+        """A far copy (just read, or verified after a bad near one) goes into the near
+        store, with what is left of its time to live."""
+        ttl = None if found.expires is None else found.expires - time.time()
         if ttl is not None and ttl <= 0:
             return
         with contextlib.suppress(Exception):
-            self.near.set(key, data, ttl)
+            self.near.set(key, found.data, ttl)
+
+    def drop_copy(self, key: str, found: Read) -> None:
+        """Drop the copy ``found`` came from, from that store only (a bad far copy is
+        dropped from both: the near one was copied from it)."""
+        if found.near:
+            self.near.delete(key)
+        else:
+            self.delete(key)
 
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         """The near store first (kept there whatever the far one does), then the far
@@ -146,9 +135,7 @@ class TieredBackend:
     def try_lock(self, key: str, token: str, lease: float) -> bool:
         """Granted without the far store when the near store has the entry: it is read,
         not computed."""
-        found = self._near_get(key)
-        if found is not None:
-            self._ahead.entry = (key, found)
+        if self._near_has(key):
             self._near_grants.add(token)
             return True
         taken = self._far(self.far.try_lock, key, token, lease)
@@ -156,6 +143,12 @@ class TieredBackend:
             self._near_grants.add(token)
             return True
         return bool(taken)
+
+    def _near_has(self, key: str) -> bool:
+        try:
+            return self.near.has(key)
+        except Exception:
+            return False
 
     def renew(self, key: str, token: str, lease: float) -> None:
         if token not in self._near_grants:
@@ -181,8 +174,7 @@ class TieredBackend:
         return self.far.index_names()
 
     def owned(self, names: list[str]) -> list[str]:
-        owned = getattr(self.far, "owned", None)
-        return names if owned is None else list(owned(names))
+        return self.far.owned(names)
 
     def clear(self) -> None:
         with contextlib.suppress(Exception):
@@ -192,4 +184,4 @@ class TieredBackend:
     def close(self) -> None:
         for store in (self.near, self.far):
             with contextlib.suppress(Exception):
-                store.close()  # type: ignore[attr-defined]
+                store.close()
