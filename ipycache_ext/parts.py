@@ -288,3 +288,24 @@ def short_repr(value: object) -> str:
     if "\n" in text or " at 0x" in text:
         return f"<{type(value).__name__}>"
     return text
+
+
+class Channel(enum.Enum):
+    """A kind of input the key does not cover."""
+
+    NETWORK = "the network"
+    SUBPROCESS = "a subprocess"
+    ENVIRONMENT = "the environment"
+    CLOCK = "the clock"
+    RANDOMNESS = "randomness"
+    NATIVE_READER = "a native file reader"
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One use of an unseen input: its channel, the event or name that showed it
+    (``http.client.connect``), and what it reached (``127.0.0.1:8000``; may be "")."""
+
+    channel: Channel
+    via: str
+    detail: str = ""

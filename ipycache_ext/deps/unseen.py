@@ -17,34 +17,12 @@ instead (:func:`hinted`), a hint rather than an observation.
 
 from __future__ import annotations
 
-import enum
 import random
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-
-class Channel(enum.Enum):
-    """A kind of input the key does not cover."""
-
-    NETWORK = "the network"
-    SUBPROCESS = "a subprocess"
-    ENVIRONMENT = "the environment"
-    CLOCK = "the clock"
-    RANDOMNESS = "randomness"
-    NATIVE_READER = "a native file reader"
-
-
-@dataclass(frozen=True)
-class Touch:
-    """One use of an unseen input: its channel, the event or name that showed it
-    (``http.client.connect``), and what it reached (``127.0.0.1:8000``; may be "")."""
-
-    channel: Channel
-    via: str
-    detail: str = ""
-
+from ..parts import Channel, Touch
 
 NETWORK_EVENTS = frozenset({"socket.connect", "http.client.connect", "urllib.Request"})
 PROCESS_EVENTS = frozenset(

@@ -7,8 +7,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from ..deps.unseen import Touch
-from ..parts import Reason
+from ..parts import Reason, Touch
 from .base import PREFIX, Note, make_note, size
 from .reasons import reason_first_call, reasons_text
 from .unseen import unseen_inputs_line

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from ..deps.unseen import Channel, Touch
+from ..parts import Channel, Touch
 from .base import PREFIX, Note, make_note, warning_note
 
 _FIX = {
