@@ -20,7 +20,7 @@ from timing import race
 from traitlets.config import Config
 
 from ipycache_ext.config import SETTINGS
-from ipycache_ext.store.memory import STORE
+from ipycache_ext.engine.stats import STATS
 
 SMALL_CELL = 'a = x * 2\nb = [y] * 3\nc = {"k": a}\n'
 # The same cell, also reading an 80 MB array: its key hashes the array on every hit.
@@ -46,7 +46,7 @@ def _runner(shell: InteractiveShell, source: str, notes: bool = False) -> Callab
 
 
 def _cell_misses() -> int:
-    return sum(stats.misses for _, stats in STORE.owners() if stats.kind == "cell")
+    return sum(stats.misses for _, stats in STATS.owners() if stats.kind == "cell")
 
 
 def cell_hit_overhead() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import messages, notify
 from .engine.cached import Cached
+from .engine.stats import STATS
 from .errors import CacheLookupError
 from .keys.call import forget_all
 from .keys.key import CallKey
@@ -55,7 +56,7 @@ def explain(cached: Cached[Any], key: CallKey, call: Any, what: str) -> Explanat
     if entry is not None:
         age = None if entry.stored_at is None else max(0.0, time.time() - entry.stored_at)
         return Explanation(what, True, where, age, approx_size(entry.value), entry.hits)
-    stats = dict(STORE.owners()).get(cached.owner)
+    stats = dict(STATS.owners()).get(cached.owner)
     before = None if stats is None else stats.last_parts
     return Explanation(what, False, reasons=tuple(why_missed(before, key.snapshot(), gone)))
 
@@ -110,7 +111,7 @@ def clear_owners(
 
 def clear_all() -> int:
     """Empty the kernel-wide memory cache (every function and cell); entries dropped."""
-    count = sum(len(STORE.entries(owner)) for owner, _ in STORE.owners())
+    count = sum(len(STORE.entries(owner)) for owner, _ in STATS.owners())
     STORE.clear()
     forget_all()  # and what the functions' guards hold
     return count
@@ -122,7 +123,7 @@ def clear_memo(*, store: bool = True, say: bool = False) -> None:
     entries are kept: ``%memo_clear --store`` empties it all).  ``store=False`` frees
     the memory only (a kernel short of RAM): persisted entries stay, and the next call
     loads them.  ``say`` (``%memo_clear``) notes how many memory held."""
-    known = {owner for owner, _ in STORE.owners()}
+    known = {owner for owner, _ in STATS.owners()}
     count = clear_all()
     if say:
         notify.emit(cleared(messages.EVERYTHING, count, store))
@@ -136,9 +137,9 @@ def named(name: str, owner: str, label: str) -> bool:
 
 def owners_named(name: str, magic: str = "memo_clear") -> list[str]:
     """The owners in memory ``name`` stands for; none is a :class:`CacheLookupError`."""
-    matches = [owner for owner, stats in STORE.owners() if named(name, owner, stats.label)]
+    matches = [owner for owner, stats in STATS.owners() if named(name, owner, stats.label)]
     if not matches:
-        known = sorted(stats.label for _, stats in STORE.owners())
+        known = sorted(stats.label for _, stats in STATS.owners())
         raise CacheLookupError(messages.unknown_cache_name(name, known, magic))
     return matches
 
@@ -147,12 +148,12 @@ def clear_named(name: str, store: bool) -> None:
     """``%memo_clear [--memory] NAME``: NAME's entries in memory and, with ``store``, in
     the store in use (where a NAME this kernel has not seen may have entries)."""
     tier = persistent.in_use() if store else None
-    matches = {owner for owner, stats in STORE.owners() if named(name, owner, stats.label)}
+    matches = {owner for owner, stats in STATS.owners() if named(name, owner, stats.label)}
     if not matches and tier is not None:
         stored = listing(tier, "memo_clear")[0]
         matches = {p.owner for p in stored if named(name, p.owner, p.label)}
     if not matches:
-        known_names = sorted(stats.label for _, stats in STORE.owners())
+        known_names = sorted(stats.label for _, stats in STATS.owners())
         raise CacheLookupError(messages.unknown_cache_name(name, known_names))
     clear_owners(matches, name, store=store, say=True)
 
@@ -208,7 +209,7 @@ def store_table() -> messages.StoreTable:
 def info_table() -> messages.InfoTable:
     """``%memo_info``: every function and cell in memory, its entries and counters."""
     rows: list[tuple[str, ...]] = []
-    for owner, stats in STORE.owners():
+    for owner, stats in STATS.owners():
         entries = STORE.entries(owner)
         held = sum(approx_size(e.value) for e in entries)
         rows.append(
@@ -231,8 +232,8 @@ def entry_table(name: str) -> messages.InfoTable:
     found = owners_named(name, "memo_info")
     now = time.time()
     rows = [entry_facts(entry, now).row() for owner in found for entry in STORE.entries(owner)]
-    outdated = sum(stats.evicted_outdated for owner, stats in STORE.owners() if owner in found)
-    touched = tuple(t for owner, s in STORE.owners() if owner in found for t in s.unseen)
+    outdated = sum(stats.evicted_outdated for owner, stats in STATS.owners() if owner in found)
+    touched = tuple(t for owner, s in STATS.owners() if owner in found for t in s.unseen)
     title = messages.entry_heading(name, len(rows), outdated, touched)
     return messages.InfoTable(rows, messages.ENTRY_COLUMNS, title)
 

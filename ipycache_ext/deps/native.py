@@ -16,14 +16,19 @@ import functools
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .. import messages, notify
 from ..parts import FileState, Part, PartKind
 from .facts import facts_of
 
-if TYPE_CHECKING:
-    from ..store.memory import OwnerStats
+
+class Hinted(Protocol):
+    """Which hints an owner was given (the engine's counters): each is said once."""
+
+    readers_hinted: bool
+    pools_hinted: bool
+
 
 # Parts whose value the code holds (not its code, options or defaults as a whole).
 VALUE_KINDS = frozenset(
@@ -215,7 +220,7 @@ def hint(
     uses: tuple[Iterable[tuple[str, Any]], Iterable[str]],
     read: tuple[FileState, ...],
     wrote: bool,
-    stats: OwnerStats,
+    stats: Hinted,
 ) -> tuple[str, ...]:
     """The native readers a miss's note names, once per function or cell, when the run
     recorded no file (they may have read one unseen); work handed to process pools is

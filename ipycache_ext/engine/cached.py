@@ -36,11 +36,13 @@ from ..keys.why import StaleReasons, same_code, why_missed
 from ..parts import FileState, Reason, Snapshot
 from ..store import persistent
 from ..store.lease import FIRST_PAUSE, LONGEST_PAUSE, Claim
-from ..store.memory import STORE, Entry, OwnerStats
+from ..store.memory import STORE, Entry
 from ..store.persistent import Tier
 from ..store.sizes import approx_size, memory_budget
 from . import verdicts
+from .flights import FLIGHTS
 from .run import Run, active, depth
+from .stats import STATS, OwnerStats
 from .verdicts import USABLE, Verdict
 from .verify import recheck_due, rechecked, say_unseen
 
@@ -88,7 +90,7 @@ class Cached(Generic[Call]):
 
     def stats(self) -> OwnerStats:
         """This thing's counters (made on first use, and again after a clear)."""
-        return STORE.stats(*self._counted)
+        return STATS.stats(*self._counted)
 
     # ----- hooks -----------------------------------------------------------------------
 
@@ -170,10 +172,11 @@ class Cached(Generic[Call]):
         owner, digest = self.owner, key.digest
         if self.validates:
             entry = STORE.get(owner, digest)
-        else:  # the common hit: found and counted under one lock
+        else:  # the common hit: found, then counted under one lock
             latest = not (self.nests and active and depth.get())  # an outermost call
-            entry = STORE.hit(owner, digest, self._counted, latest)
+            entry = STORE.get(owner, digest)
             if entry is not None and not entry.files:  # :meth:`_served`, inline
+                STATS.count_hit(self._counted, entry, latest)
                 if SETTINGS.verify_share and recheck_due(self):  # own share: validates
                     return rechecked(self, key, call, entry, compute, args, kwargs)
                 if self.as_stored and entry.fingerprint is None:
@@ -182,7 +185,7 @@ class Cached(Generic[Call]):
         if entry is not None:
             entry = self._valid(call, owner, digest, entry)
         while entry is None:
-            pending = STORE.claim(owner, digest)
+            pending = FLIGHTS.claim(owner, digest)
             if pending is None:
                 break
             if pending.waits_for_itself(sync=True):
@@ -227,7 +230,7 @@ class Cached(Generic[Call]):
         owner, digest = self.owner, key.digest
         entry = self._live(call, owner, digest)
         while entry is None:
-            pending = STORE.claim(owner, digest)
+            pending = FLIGHTS.claim(owner, digest)
             if pending is None:
                 break
             if pending.waits_for_itself(sync=False):
@@ -317,7 +320,7 @@ class Cached(Generic[Call]):
     def _release(self, claim: Claim | None, owner: str, digest: bytes) -> None:
         if claim is not None:
             claim.release()
-        STORE.release(owner, digest)
+        FLIGHTS.release(owner, digest)
 
     def _remember(self, key: CallKey, call: Call, run: Run, tier: Tier | None) -> Any:
         """Store what a miss computed (memory, then the tier), count it, say why it
@@ -334,8 +337,8 @@ class Cached(Generic[Call]):
         expires = self._expiry()
         entry = Entry(stored, self.fingerprint(stored), parts, seconds, expires, files=read)
         outermost = not (self.nests and depth.get())
-        stats = STORE.stats(*self._counted)
-        gone = STORE.how_gone(self.owner, key.digest)
+        stats = STATS.stats(*self._counted)
+        gone = STORE.history.how_gone(self.owner, key.digest)
         stale = self._stale.pop(key.digest)
         before = stats.last_parts
         hasher = getattr(self, "_hasher", None)
@@ -371,7 +374,7 @@ class Cached(Generic[Call]):
                         lambda exc: self.unpicklable_warning(stored, exc),
                     )
         # Calls made inside a miss are not what the user compares the next call with.
-        STORE.record_miss(
+        STATS.record_miss(
             stats,
             parts if outermost else None,
             reasons if reasons is not None else functools.partial(_reasons, before, parts, gone),
@@ -428,7 +431,7 @@ class Cached(Generic[Call]):
         if entry.files:
             files.inherit(entry.files)
         outermost = not (self.nests and depth.get())
-        STORE.record_hit(STORE.stats(*self._counted), entry, outermost)
+        STATS.record_hit(STATS.stats(*self._counted), entry, outermost)
         return self._served(call, entry)
 
     def _served(self, call: Call, entry: Entry) -> Any:
@@ -446,7 +449,7 @@ class Cached(Generic[Call]):
         if entry.files:
             files.inherit(entry.files)
         self._keep(entry, key.digest)
-        STORE.record_hit(self.stats(), entry)
+        STATS.record_hit(self.stats(), entry)
         return self.deliver(call, entry, tier.backend.where)
 
 

@@ -25,9 +25,10 @@ from ..deps.unseen import Touch
 from ..keys.key import CallKey
 from ..parts import PartKind
 from ..store import persistent
-from ..store.memory import STORE, Entry, OwnerStats
+from ..store.memory import STORE, Entry
 from ..store.persistent import Tier
 from .run import Run, depth
+from .stats import STATS, OwnerStats
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -193,7 +194,7 @@ def rechecked(
     gets."""
     __tracebackhide__ = True  # IPython shows the user's frames only
     if count:
-        STORE.record_hit(cached.stats(), entry, not (cached.nests and depth.get()))
+        STATS.record_hit(cached.stats(), entry, not (cached.nests and depth.get()))
     found = recheck(cached, key, call, entry, compute, args, kwargs)
     if found.stale:
         notify.emit(messages.verify_share_warning(found.what, found.suspects, cached.kind))

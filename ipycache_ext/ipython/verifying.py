@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..engine.stats import STATS
 from ..engine.verify import ENGINES
 from ..store.memory import STORE
 from .calls import is_call, memoized_call
@@ -23,7 +24,7 @@ def verify_line(shell: Any, text: str, owners_named: Callable[[str, str], list[s
         fn.verify(*args, **kwargs)
         return
     for owner in owners_named(text.strip("\"'"), "memo_verify"):
-        stats = STORE.stats(owner, owner)
+        stats = STATS.stats(owner, owner)
         if stats.kind == "cell":
             found = last_cell(stats.label)
             if found is not None:

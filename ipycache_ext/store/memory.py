@@ -1,9 +1,13 @@
-"""The kernel-wide memory store: entries by reference, LRU per function, ttl.
+"""The kernel-wide memory store: entries by reference, LRU per function, ttl, budget.
 
 One store serves every memoized function and cell.  Entries are grouped by the
 owner's identity (``module.qualname``, or a cell's label), so a function redefined in
 a later notebook cell finds the entries of its earlier definitions: changing a body
 and changing it back hits again.
+
+The store keeps entries and nothing about their owners: how entries went is told to
+its :class:`.History`, and the layer above (the engine's counters) watches entries
+leave through a :class:`Watcher`.
 """
 
 from __future__ import annotations
@@ -11,55 +15,41 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
-from ..parts import PartId, PartKind, Reason, Snapshot
+from ..parts import PartKind, Snapshot
 from .entry import Entry
-from .flights import Computer, Flight, computer
+from .history import History
 from .sizes import approx_size, memory_budget
 
-_GONE_KEPT = 1024  # per owner: how many vanished keys a miss can still explain
 BUDGETED = 64 << 10  # entries of this many bytes and more count against the memory budget
 
 
-@dataclass
-class OwnerStats:
-    """Per function/cell counters, for ``cache_info`` and ``%memo_info``."""
+class Watcher(Protocol):
+    """What the layer above keeps about entries: told when they leave, asked what code
+    their owner has now (entries of earlier code are evicted first)."""
 
-    label: str
-    kind: str = "function"
-    hits: int = 0
-    misses: int = 0
-    max_entries: int | None = None
-    # Why the last outermost miss missed, or how to work it out when asked: a miss
-    # whose note is not shown leaves the comparison to ``%memo_info``.
-    why_last: tuple[Reason, ...] | Callable[[], tuple[Reason, ...]] = ()
-    # What the next miss is compared with: the snapshot of the last miss's key, or the
-    # entry last hit (its parts are decoded only if a miss asks: not on every hit).
-    last: Any = None
-    readers_hinted: bool = False  # the native-reader hint was given (once per owner)
-    pools_hinted: bool = False  # the process-pool hint was given (once per owner)
-    too_big_said: bool = False  # an entry too big to keep in memory was reported
-    evicted_outdated: int = 0  # entries of earlier code evicted for memory
-    unstable_said: set[PartId] = field(default_factory=set)  # values found unstable
-    # What runs used that the key cannot see (network, subprocesses: deps.unseen
-    # Touch values), said once; and ``verify_share``'s count towards the next re-check.
-    unseen: tuple[Any, ...] = ()
-    verify_debt: float = 0.0
+    def left(self, owner: str, entry: Entry, outdated: bool) -> None:
+        """``entry`` left the store (``outdated``: evicted for memory, of earlier code)."""
 
-    @property
-    def last_reasons(self) -> tuple[Reason, ...]:
-        why = self.why_last
-        if callable(why):
-            self.why_last = why = why()
-        return why
+    def cleared(self, owner: str | None) -> None:
+        """The entries of ``owner`` (of all: None) were cleared."""
 
-    @property
-    def last_parts(self) -> Snapshot | None:
-        last = self.last
-        return last.parts if isinstance(last, Entry) else last
+    def code_of(self, owner: str) -> Snapshot | None:
+        """The parts of ``owner``'s latest key, or None if it has none yet."""
+
+
+class _Unwatched:
+    """The watcher of a store no one watches (a store made on its own, in a test)."""
+
+    def left(self, owner: str, entry: Entry, outdated: bool) -> None:
+        pass
+
+    def cleared(self, owner: str | None) -> None:
+        pass
+
+    def code_of(self, owner: str) -> Snapshot | None:
+        return None
 
 
 class MemoryStore:
@@ -72,20 +62,31 @@ class MemoryStore:
         # else a plain dict in the order stored (~45 bytes less per entry, and a hit
         # has no order to keep: across owners, the memory budget keeps its own).
         self._entries: dict[str, dict[bytes, Entry]] = {}
-        self._stats: dict[str, OwnerStats] = {}
-        # Keys being computed: who computes each, or the Flight made when a second caller came.
-        self._inflight: dict[tuple[str, bytes], Flight | Computer] = {}
-        self._gone: dict[str, OrderedDict[bytes, str]] = {}
+        self.history = History(self.lock)
+        self._watcher: Watcher = _Unwatched()
         # The entries that count against the memory budget, least recently used first
         # across every owner, and their bytes in all and per owner.
         self._big: OrderedDict[tuple[str, bytes], Entry] = OrderedDict()
         self._big_bytes = 0
         self._owner_bytes: dict[str, int] = {}
 
+    def watch(self, watcher: Watcher) -> None:
+        """Tell ``watcher`` (the engine's counters) of entries leaving from now on."""
+        self._watcher = watcher
+
     # ----- entries ---------------------------------------------------------------------
 
     def get(self, owner: str, key: bytes) -> Entry | None:
-        """The live entry for ``key`` (most recently used from now on), or None."""
+        """The live entry for ``key`` (most recently used from now on), or None.
+
+        An entry with no expiry, no size and no order to keep is read without the lock
+        (two dict reads, each atomic): that is most of what a hit does."""
+        entries = self._entries.get(owner)
+        entry = entries.get(key) if entries else None
+        if entry is None or (
+            entry.expires is None and entry.size is None and type(entries) is dict
+        ):
+            return entry
         with self.lock:
             entries = self._entries.get(owner)
             if not entries:
@@ -96,41 +97,13 @@ class MemoryStore:
             if entry.expires is not None and entry.expired(time.monotonic()):
                 del entries[key]
                 self._unsize(owner, key, entry)
-                self._forget(owner, key, "expired")
+                self.history.went(owner, key, "expired")
                 return None
             if type(entries) is OrderedDict:
                 entries.move_to_end(key)
             if entry.size is not None:
                 self._big.move_to_end((owner, key))
             return entry
-
-    def hit(self, owner: str, key: bytes, counted: tuple[Any, ...], latest: bool) -> Entry | None:
-        """:meth:`get`, and the hit counted (see :meth:`record_hit`) in the same lock,
-        unless the entry depends on files: those are checked first, then counted.
-        ``counted`` is what :meth:`stats` takes, for the owner's counters.
-
-        The lock is taken by ``acquire``/``release``: a ``with`` block costs twice as
-        much, and this is most of what a hit does."""
-        lock = self.lock
-        lock.acquire()
-        try:
-            entries = self._entries.get(owner)
-            entry = entries.get(key) if entries else None
-            if entry is None:
-                return None
-            if entry.expires is not None or entry.size is not None or type(entries) is not dict:
-                entry = self.get(owner, key)  # expiry, or an order to keep: the general path
-                if entry is None:
-                    return None
-            if not entry.files:
-                stats = self._stats.get(owner) or self.stats(*counted)
-                stats.hits += 1
-                entry.hits += 1
-                if latest:
-                    stats.last = entry
-            return entry
-        finally:
-            lock.release()
 
     def peek(self, owner: str, key: bytes) -> tuple[Entry | None, str | None]:
         """The entry for ``key`` without touching it (no LRU move, no hit, an expired
@@ -139,7 +112,7 @@ class MemoryStore:
             entry = self._entries.get(owner, _NO_ENTRIES).get(key)
             if entry is not None and entry.expired(time.monotonic()):
                 return None, "expired"
-            return entry, None if entry is not None else self._gone.get(owner, _NO_GONE).get(key)
+            return entry, None if entry is not None else self.history.peek(owner, key)
 
     def drop(
         self, owner: str, key: bytes, how: str | None = "cleared", only: Entry | None = None
@@ -154,7 +127,7 @@ class MemoryStore:
                 return False
             self._unsize(owner, key, entries.pop(key))
             if how is not None:
-                self._forget(owner, key, how)
+                self.history.went(owner, key, how)
             return True
 
     def put(
@@ -175,7 +148,7 @@ class MemoryStore:
             if (budget is not None and size > budget) or (max_size is not None and size > max_size):
                 return False
             entry.size = size
-        lock = self.lock  # acquire/release: see :meth:`hit` (this runs on every miss)
+        lock = self.lock  # acquire/release: ``with`` costs twice as much (every miss puts)
         lock.acquire()
         try:
             entries = self._entries.get(owner)
@@ -188,12 +161,12 @@ class MemoryStore:
             if replaced is not None:
                 self._unsize(owner, key, replaced)
                 _to_end(entries, key)
-            self._gone.get(owner, _NO_GONE).pop(key, None)
+            self.history.back(owner, key)
             if max_entries is not None:
                 while len(entries) > max_entries:
                     evicted = next(iter(entries))  # an OrderedDict: its first, in O(1)
                     self._unsize(owner, evicted, entries.pop(evicted))
-                    self._forget(owner, evicted, "evicted")
+                    self.history.went(owner, evicted, "evicted")
             if entry.size is not None:
                 self._big[(owner, key)] = entry
                 self._big_bytes += entry.size
@@ -203,12 +176,10 @@ class MemoryStore:
         finally:
             lock.release()
 
-    def _unsize(self, owner: str, key: bytes, entry: Entry) -> None:
-        """``entry`` left the store: it no longer counts against the budget, and the
-        owner's counters keep its parts, not the entry (nor its value) itself."""
-        stats = self._stats.get(owner)
-        if stats is not None and stats.last is entry:
-            stats.last = entry.parts
+    def _unsize(self, owner: str, key: bytes, entry: Entry, outdated: bool = False) -> None:
+        """``entry`` left the store: it no longer counts against the budget, and its
+        watcher is told (the owner's counters keep its parts, not its value)."""
+        self._watcher.left(owner, entry, outdated)
         if entry.size is not None and self._big.pop((owner, key), None) is not None:
             self._big_bytes -= entry.size
             self._owner_bytes[owner] -= entry.size
@@ -242,17 +213,10 @@ class MemoryStore:
         outdated = [k for k in found if not self._current(k[0], self._big[k], newest)]
         return outdated + [k for k in found if k not in set(outdated)]
 
-    def _current(
-        self, owner: str, entry: Entry, newest: tuple[str, Snapshot] | None = None
-    ) -> bool:
+    def _current(self, owner: str, entry: Entry, newest: tuple[str, Snapshot]) -> bool:
         """False when ``entry`` was made by code its owner no longer has (its entry
-        just made, when ``newest`` names it, else its last miss or hit, says what
-        code it has)."""
-        if newest is not None and newest[0] == owner:
-            last: Snapshot | None = newest[1]
-        else:
-            stats = self._stats.get(owner)
-            last = None if stats is None else stats.last_parts
+        just made, when ``newest`` names it, else what the watcher says its code is)."""
+        last = newest[1] if newest[0] == owner else self._watcher.code_of(owner)
         if last is None:
             return True
         for ident, seen in entry.parts.items():
@@ -272,11 +236,8 @@ class MemoryStore:
             if entry is None:
                 self._big.pop((name, key), None)
                 continue
-            self._unsize(name, key, entry)
-            self._forget(name, key, "memory")
-            stats = self._stats.get(name)
-            if stats is not None and not self._current(name, entry, newest):
-                stats.evicted_outdated += 1
+            self._unsize(name, key, entry, not self._current(name, entry, newest))
+            self.history.went(name, key, "memory")
             return True
         return False
 
@@ -296,108 +257,14 @@ class MemoryStore:
             return list(self._entries.get(owner, _NO_ENTRIES).values())
 
     def clear(self, owner: str | None = None) -> None:
-        """Forget entries and counters of one owner, or of all."""
+        """Forget the entries of one owner, or of all (and the watcher its counters)."""
         with self.lock:
             owners = list(self._entries) if owner is None else [owner]
             for name in owners:
                 for key, entry in self._entries.pop(name, _NO_ENTRIES).items():
                     self._unsize(name, key, entry)
-                    self._forget(name, key, "cleared")
-                self._stats.pop(name, None)
-            if owner is None:
-                self._stats.clear()
-
-    def _forget(self, owner: str, key: bytes, how: str) -> None:
-        """Remember (boundedly) how an entry went, so its next miss can say so."""
-        gone = self._gone.setdefault(owner, OrderedDict())
-        gone[key] = how
-        while len(gone) > _GONE_KEPT:
-            gone.popitem(last=False)
-
-    def how_gone(self, owner: str, key: bytes) -> str | None:
-        """ "expired", "evicted" or "cleared" if ``key`` had an entry that went, else None."""
-        if not self._gone.get(owner):
-            return None  # the common case, read without the lock (a dict read is atomic)
-        with self.lock:
-            return self._gone.get(owner, _NO_GONE).pop(key, None)
-
-    # ----- counters --------------------------------------------------------------------
-
-    def stats(
-        self, owner: str, label: str, kind: str = "function", max_entries: int | None = None
-    ) -> OwnerStats:
-        """The counters of ``owner``, made on first use (and again after a clear)."""
-        found = self._stats.get(owner)
-        if found is not None:
-            return found
-        with self.lock:
-            found = self._stats.get(owner)
-            if found is None:
-                found = self._stats[owner] = OwnerStats(label, kind, max_entries=max_entries)
-            return found
-
-    def owners(self) -> Iterator[tuple[str, OwnerStats]]:
-        with self.lock:
-            return iter(list(self._stats.items()))
-
-    def record_hit(self, stats: OwnerStats, entry: Entry, latest: bool = True) -> None:
-        """Count a hit of ``entry``; unless it was a hit inside another miss
-        (``latest`` False), its key becomes what the next miss of this owner is
-        compared with."""
-        lock = self.lock  # acquire/release: see :meth:`hit`
-        lock.acquire()
-        try:
-            stats.hits += 1
-            entry.hits += 1
-            if latest:
-                stats.last = entry
-        finally:
-            lock.release()
-
-    def record_miss(
-        self,
-        stats: OwnerStats,
-        parts: Snapshot | None,
-        reasons: tuple[Reason, ...] | Callable[[], tuple[Reason, ...]],
-    ) -> None:
-        """Count a miss; see :meth:`record_hit` for ``parts``."""
-        lock = self.lock  # acquire/release: see :meth:`hit`
-        lock.acquire()
-        try:
-            stats.misses += 1
-            if parts is not None:
-                stats.last = parts
-                stats.why_last = reasons
-        finally:
-            lock.release()
-
-    # ----- compute once ------------------------------------------------------------------
-
-    def claim(self, owner: str, key: bytes) -> Flight | None:
-        """None if this caller should compute ``key``; else the flight to wait for."""
-        lock = self.lock  # acquire/release: see :meth:`hit` (this runs on every miss)
-        lock.acquire()
-        try:
-            pending = self._inflight.get((owner, key))
-            if pending is None:
-                self._inflight[(owner, key)] = computer()
-                return None
-            if isinstance(pending, Flight):
-                return pending
-            flight = self._inflight[(owner, key)] = Flight(pending)  # the first to wait
-            return flight
-        finally:
-            lock.release()
-
-    def release(self, owner: str, key: bytes) -> None:
-        lock = self.lock
-        lock.acquire()
-        try:
-            flight = self._inflight.pop((owner, key), None)
-        finally:
-            lock.release()
-        if type(flight) is Flight:  # someone waited for it (else None, or who computed it)
-            flight.land()
+                    self.history.went(name, key, "cleared")
+            self._watcher.cleared(owner)
 
 
 def _to_end(entries: dict[bytes, Entry], key: bytes) -> None:
@@ -408,7 +275,6 @@ def _to_end(entries: dict[bytes, Entry], key: bytes) -> None:
         entries[key] = entries.pop(key)
 
 
-_NO_ENTRIES: dict[bytes, Entry] = {}  # read-only stand-ins for absent
-_NO_GONE: OrderedDict[bytes, str] = OrderedDict()
+_NO_ENTRIES: dict[bytes, Entry] = {}  # a read-only stand-in for absent
 
 STORE = MemoryStore()

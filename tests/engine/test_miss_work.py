@@ -9,8 +9,7 @@ from typing import Any
 from conftest import Notes, define
 
 from ipycache_ext import config
-from ipycache_ext.store.flights import Flight
-from ipycache_ext.store.memory import MemoryStore
+from ipycache_ext.engine.flights import Flight, Flights
 
 
 class Shown:
@@ -46,11 +45,11 @@ def test_miss_with_notes_on_still_names_the_call(ns: dict, notes: Notes) -> None
 
 
 def test_a_key_waited_for_gets_one_flight_that_wakes_its_waiters_when_released() -> None:
-    store = MemoryStore()
-    assert store.claim("f", b"key") is None  # this caller computes: no flight made yet
-    flight = store.claim("f", b"key")  # a second caller: now there is one to wait on
+    flights = Flights()
+    assert flights.claim("f", b"key") is None  # this caller computes: no flight made yet
+    flight = flights.claim("f", b"key")  # a second caller: now there is one to wait on
     assert isinstance(flight, Flight)
-    assert store.claim("f", b"key") is flight  # a third waits on the same one
+    assert flights.claim("f", b"key") is flight  # a third waits on the same one
     assert flight.waits_for_itself(sync=True)  # the computer's own thread would never wake
     woke = threading.Event()
 
@@ -61,10 +60,10 @@ def test_a_key_waited_for_gets_one_flight_that_wakes_its_waiters_when_released()
     waiter = threading.Thread(target=wait)
     waiter.start()
     assert not woke.wait(0.05)
-    store.release("f", b"key")
+    flights.release("f", b"key")
     assert woke.wait(30)
     waiter.join(30)
-    assert store.claim("f", b"key") is None  # free again: the next caller computes
-    store.release("f", b"key")
-    assert store.claim("f", b"key") is None  # released with no one waiting: nothing left
-    store.release("f", b"key")
+    assert flights.claim("f", b"key") is None  # free again: the next caller computes
+    flights.release("f", b"key")
+    assert flights.claim("f", b"key") is None  # released with no one waiting: nothing left
+    flights.release("f", b"key")

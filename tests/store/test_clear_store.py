@@ -13,6 +13,7 @@ import pytest
 from conftest import Tally, run_cell
 
 from ipycache_ext.config import SETTINGS
+from ipycache_ext.engine.stats import STATS
 from ipycache_ext.store.memory import STORE
 
 
@@ -29,7 +30,7 @@ def persisted(ip: Any, store: Path) -> Tally:
 
 def _forget_memory() -> None:
     """What a new kernel starts with: nothing in memory, the store as it was."""
-    for owner, _ in list(STORE.owners()):
+    for owner, _ in list(STATS.owners()):
         STORE.clear(owner)
 
 

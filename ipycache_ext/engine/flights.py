@@ -1,7 +1,8 @@
 """Keys being computed in this kernel: the one computing, and those waiting for it.
 
 A thread waits on an event; a coroutine awaits a future of its own loop, woken
-thread-safely, so sync and async callers of one key compute it once.
+thread-safely, so sync and async callers of one key compute it once.  This is the
+engine's bookkeeping of its runs, not the store's: the store keeps finished entries.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _get_ident = threading.get_ident
 
 def computer() -> Computer:
     """The caller, as a key's computer.  Until a second caller waits for the key, this
-    pair is all the store keeps of it: a :class:`Flight` is made only then."""
+    pair is all :class:`Flights` keeps of it: a :class:`Flight` is made only then."""
     # _current_task(), inline: this runs on every miss.
     return _get_ident(), None if asyncio._get_running_loop() is None else asyncio.current_task()
 
@@ -31,7 +32,7 @@ class Flight:
     future of their own loop (woken thread-safely).
 
     A flight is made only when a second caller comes for a key being computed (until
-    then the store keeps the :func:`computer` alone); its event and list of waiting
+    then :class:`Flights` keeps the :func:`computer` alone); its event and list of waiting
     coroutines only when someone waits on it; every flight shares one lock.  Most
     keys are computed with no one waiting, and each of those objects would cost every
     miss.
@@ -89,6 +90,42 @@ class Flight:
                 loop.call_soon_threadsafe(_resolve, future)
 
 
+class Flights:
+    """Who computes each key of this kernel, or the :class:`Flight` made when a second
+    caller came for it: one claim and one release a miss."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inflight: dict[tuple[str, bytes], Flight | Computer] = {}
+
+    def claim(self, owner: str, key: bytes) -> Flight | None:
+        """None if this caller should compute ``key``; else the flight to wait for."""
+        lock = self._lock  # acquire/release: ``with`` costs twice as much (every miss)
+        lock.acquire()
+        try:
+            pending = self._inflight.get((owner, key))
+            if pending is None:
+                self._inflight[(owner, key)] = computer()
+                return None
+            if isinstance(pending, Flight):
+                return pending
+            flight = self._inflight[(owner, key)] = Flight(pending)  # the first to wait
+            return flight
+        finally:
+            lock.release()
+
+    def release(self, owner: str, key: bytes) -> None:
+        """``key`` is computed (or given up): wake whoever waits for it."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            flight = self._inflight.pop((owner, key), None)
+        finally:
+            lock.release()
+        if type(flight) is Flight:  # someone waited for it (else None, or who computed it)
+            flight.land()
+
+
 def _current_task() -> asyncio.Task[Any] | None:
     if asyncio._get_running_loop() is None:
         return None  # no loop in this thread (asking current_task would raise)
@@ -98,3 +135,6 @@ def _current_task() -> asyncio.Task[Any] | None:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+FLIGHTS = Flights()
