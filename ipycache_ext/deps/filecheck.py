@@ -14,7 +14,7 @@ import operator
 import os
 
 from ..parts import FileState, Reason, ReasonKind
-from .files import _stat, _stat_of, current
+from .filestate import current, stat_now, stat_of
 from .recording import suspended
 from .usercode import working_directory
 
@@ -89,7 +89,7 @@ def _recheck(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileStat
             now = dataclasses.replace(old, base=cwd)
             reasons.append(Reason(ReasonKind.CHANGED, old.ident, files=(old, now)))
             continue
-        if _stat(old.path, old.is_dir) == _stat_of(old):
+        if stat_now(old.path, old.is_dir) == stat_of(old):
             continue
         with suspended():
             now = current(old.path, old.is_dir, old.ignored, old.base)

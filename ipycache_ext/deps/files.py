@@ -55,11 +55,10 @@ import threading
 from types import FrameType
 from typing import Any
 
-import xxhash
-
 from ..config import SETTINGS
 from ..parts import FileState
 from . import unseen
+from .filestate import current, names_digest, stat_now, stat_of, unknown
 from .recording import (
     Recorder,
     Seen,
@@ -84,7 +83,6 @@ _SYSTEM_PREFIXES = ("/proc/", "/dev/", "/sys/")
 _COMPILED_SUFFIXES = (".pyc", ".pyo")
 _IMPORT_FRAMES = "<frozen importlib"
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
-_CHUNK = 1 << 20
 
 
 _lock = threading.Lock()
@@ -136,7 +134,7 @@ def _record(event: str, args: tuple[Any, ...], recorders: tuple[Recorder, ...]) 
         elif path in recorder.kept and path not in recorder.read:
             # Its own append read back: what the file held before counts, unknown now.
             recorder.note_read(path, False, None, relative)
-            recorder.changed[path] = _unknown(path, False, recorder.kept[path])
+            recorder.changed[path] = unknown(path, False, recorder.kept[path])
 
 
 def _opened_to_write(
@@ -161,7 +159,7 @@ def _opened_to_write(
             recorder.changed[path] = before
             continue
         if not stat_taken:
-            stat, stat_taken = (_stat(path, False) if keeps else None), True
+            stat, stat_taken = (stat_now(path, False) if keeps else None), True
         if stat is None:
             recorder.written.add(path)  # made or emptied: what it held does not count
         elif readable:
@@ -179,8 +177,8 @@ def _state_before_write(path: str, first: Stat) -> FileState:
     with its digest if its stat is still the one first seen."""
     with suspended():
         now = current(path, False)
-    if first is None or _stat_of(now) != first:
-        return _unknown(path, False, first)
+    if first is None or stat_of(now) != first:
+        return unknown(path, False, first)
     return now
 
 
@@ -237,7 +235,7 @@ def first_sight(path: str, is_dir: bool) -> Seen:
     """What ``path`` is before the run uses it: a stat, or a directory's names (its
     stat moves with the run's own outputs, its names minus those outputs don't)."""
     if not is_dir:
-        return _stat(path, False)
+        return stat_now(path, False)
     token = _recorders.set(())  # this listing is ours: not an event to record again
     try:
         return frozenset(os.listdir(path))
@@ -245,14 +243,6 @@ def first_sight(path: str, is_dir: bool) -> Seen:
         return None
     finally:
         _recorders.reset(token)
-
-
-def _stat(path: str, is_dir: bool) -> Stat:
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return (0 if is_dir else found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
 def _install() -> None:
@@ -306,7 +296,7 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
     if recorder.late:
         with suspended():
             for path in recorder.late:
-                recorder.note_read(path, False, _stat(path, False))
+                recorder.note_read(path, False, stat_now(path, False))
     if not recorder.read:
         return ()
     written = recorder.written
@@ -334,12 +324,12 @@ def states(recorder: Recorder | None) -> tuple[FileState, ...]:
             elif is_dir:
                 outputs = tuple(sorted(outputs_by_dir.get(path, ())))
                 state = current(path, True, outputs, base)
-                if isinstance(first, frozenset) and _names_digest(first, outputs) != state.digest:
-                    state = _unknown(path, True, _stat_of(state), outputs, base)
+                if isinstance(first, frozenset) and names_digest(first, outputs) != state.digest:
+                    state = unknown(path, True, stat_of(state), outputs, base)
             else:
                 state = current(path, False, (), base)
-                if _stat_of(state) != first:
-                    state = _unknown(path, False, first if isinstance(first, tuple) else None)
+                if stat_of(state) != first:
+                    state = unknown(path, False, first if isinstance(first, tuple) else None)
                     state = dataclasses.replace(state, base=base)
             found.append(state)
     recorder.rewritten = tuple(rewritten)
@@ -352,66 +342,12 @@ def inherit(found: tuple[FileState, ...]) -> None:
     if not recorders:
         return
     for state in found:
-        seen: Seen = _stat_of(state)
+        seen: Seen = stat_of(state)
         if state.is_dir and state.exists:
             with contextlib.suppress(OSError), suspended():
                 seen = frozenset(os.listdir(state.path)).difference(state.ignored)
         for recorder in recorders:
             recorder.note_read(state.path, state.is_dir, seen, bool(state.base))
-
-
-def current(path: str, is_dir: bool, ignored: tuple[str, ...] = (), base: str = "") -> FileState:
-    """``path`` as it is now, digest included (a directory: its names but ``ignored``;
-    ``base``: the working directory it was named relative to)."""
-    stat = _stat(path, is_dir)
-    if stat is None:
-        return FileState(path, is_dir, False, ignored=ignored, base=base)
-    _, mtime_ns, ctime_ns = stat
-    try:
-        if is_dir:
-            names = frozenset(os.listdir(path)).difference(ignored)
-            digest = _names_digest(names, ())
-            size = len(names)
-            return FileState(path, True, True, size, mtime_ns, ctime_ns, digest, ignored, base)
-        digest = _digest_file(path)
-        return FileState(path, False, True, stat[0], mtime_ns, ctime_ns, digest, (), base)
-    except OSError:
-        return FileState(path, is_dir, False, ignored=ignored, base=base)
-
-
-def _names_digest(names: frozenset[str], ignored: tuple[str, ...]) -> bytes:
-    listed = sorted(names.difference(ignored))
-    return xxhash.xxh3_128_digest("\0".join(listed).encode("utf-8", "surrogateescape"))
-
-
-def _digest_file(path: str) -> bytes:
-    hasher = xxhash.xxh3_128()
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buffer):
-            hasher.update(view[:n])
-    return hasher.digest()
-
-
-def _stat_of(state: FileState) -> Stat:
-    if not state.exists:
-        return None
-    return (0 if state.is_dir else state.size, state.mtime_ns, state.ctime_ns)
-
-
-def _unknown(
-    path: str, is_dir: bool, stat: Stat, ignored: tuple[str, ...] = (), base: str = ""
-) -> FileState:
-    """A state no later check matches (no digest): the path changed while the run read it."""
-    if stat is None:
-        return FileState(path, is_dir, False, ignored=ignored, base=base)
-    return FileState(path, is_dir, True, stat[0], stat[1], stat[2], b"", ignored, base)
-
-
-def count_files(found: tuple[FileState, ...]) -> int:
-    """How many files (not directories) ``found`` names (``%memo_info``)."""
-    return sum(1 for state in found if not state.is_dir)
 
 
 __all__ = [
@@ -420,8 +356,6 @@ __all__ = [
     "suspended",
     "states",
     "inherit",
-    "current",
     "left_out",
     "first_sight",
-    "count_files",
 ]
