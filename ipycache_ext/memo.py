@@ -1,8 +1,9 @@
-"""The ``@memo`` decorator: typed options and a thin adapter over the engine.
+"""The ``@memo`` decorator: typed options and a thin front over the engine.
 
 Sync and async functions take the same path (:class:`~ipycache_ext.engine.cached.Cached`);
-what is particular to a function lives here: its key (arguments, code and reads),
-the spinner and output watch around a miss, and the mutation check of its result.
+a function's key (arguments, code and reads) is made here, and what a function is to
+the engine (its spinner, output watch and mutation check) is its
+:class:`~ipycache_ext.engine.function.FunctionSubject`, built from the options.
 """
 
 from __future__ import annotations
@@ -11,33 +12,28 @@ import dataclasses
 import datetime as _dt
 import functools
 import inspect
-import io
 import types
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import messages, notify
+from . import errors, messages
 from .admin import Explanation, clear_memo, clear_one, clear_owners, explain
 from .deps.usercode import short_name
-from .engine.cached import Cached, Policy
+from .engine.cached import Cached
+from .engine.function import FunctionCall, FunctionSubject
 from .engine.methods import MemoMethod, in_class_body
-from .engine.mutation import fingerprint, never_mutated, private_copy, was_mutated
-from .engine.verify import ENGINES, RECALLED, Verification, verify
-from .errors import MemoOptionError, Subject, UnhashableTypeError, UserHashError
+from .engine.subject import Policy
+from .engine.verify import Verification, verify
+from .errors import MemoOptionError
 from .hashing.core import Hasher
 from .keys.call import CallKeys, CallShape, function_owner
 from .keys.key import CallKey
-from .store.memory import STORE, Entry
+from .store.memory import STORE
 
-# Results of these types cannot be mutated, so a hit need not re-hash them.
-_IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), range})
-
-# Containers: iterable many times over, never "used up" by reading them.
-_CONTAINERS = frozenset({list, tuple, dict, set, frozenset, str, bytes, bytearray, range})
-
-FunctionCall = tuple[tuple, dict]  # (args, kwargs)
+# The latest engine of each memoized function (``%memo_verify NAME`` finds it there).
+ENGINES: weakref.WeakValueDictionary[str, MemoizedFunction] = weakref.WeakValueDictionary()
 
 # Streamlit's legacy ``st.cache`` names for options that mean the same here; its other
 # names of the same meaning (persist, hash_funcs, max_entries, ttl, show_spinner,
@@ -143,63 +139,36 @@ class MemoOptions:
             self.allow_output_mutation,
             max_size=self.max_size,
             verify_share=None if self.verify_share is None else float(self.verify_share),
+            validate=self.validate,
         )
-
-
-class _Spinning:
-    """A miss's spinner and its watch for output, entered and left together (a class:
-    a generator-based context manager cost a few µs on every miss)."""
-
-    __slots__ = ("_spinner", "_watch")
-
-    def __init__(self, spinner: AbstractContextManager[None], watch: notify.OutputWatch) -> None:
-        self._spinner, self._watch = spinner, watch
-
-    def __enter__(self) -> list[bool]:
-        self._spinner.__enter__()
-        try:
-            return self._watch.__enter__()
-        except BaseException:
-            self._spinner.__exit__(None, None, None)
-            raise
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            self._watch.__exit__(*exc)
-        finally:
-            self._spinner.__exit__(*exc)
 
 
 class MemoizedFunction(Cached[FunctionCall]):
     """A function whose results are reused while everything they depend on is unchanged."""
 
+    subject: FunctionSubject
+
     def __init__(self, fn: Callable[..., Any], options: MemoOptions | None = None) -> None:
-        options = options or MemoOptions()
+        options = options or MemoOptions()  # validated: a one-line error if not
         fn = getattr(fn, "__memo_wrapped__", fn)
-        if isinstance(fn, (classmethod, staticmethod)):
-            inner = short_name(fn.__func__)
-            raise MemoOptionError(messages.memo_above_descriptor_error(type(fn).__name__, inner))
-        if isinstance(fn, functools.partial):
-            raise MemoOptionError(messages.memo_on_partial_error(short_name(fn.func)))
-        if not isinstance(fn, types.FunctionType):
-            raise MemoOptionError(messages.bad_option_error("function", fn, "a Python function"))
-        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            is_async = inspect.isasyncgenfunction(fn)
-            raise MemoOptionError(messages.generator_function_error(short_name(fn), is_async))
+        _check_function(fn)
         functools.update_wrapper(self, fn)
         self.__memo_wrapped__ = fn  # functools.update_wrapper set __wrapped__ too
-        self._name = short_name(fn)
+        self._name = name = short_name(fn)
         owner = function_owner(fn)
-        super().__init__(owner.stored, self._name, options.policy())
+        hasher = Hasher(options.hash_funcs, subject=errors.Subject("function", name))
+        subject = FunctionSubject(
+            name,
+            hasher,
+            spinner=options.show_spinner,
+            output_warned=not options.suppress_warning,
+            copy=options.copy,
+            fingerprinted=not (options.allow_output_mutation or options.copy),
+        )
+        super().__init__(owner.stored, name, options.policy(), subject)
         self.options = options
-        self.validates = options.validate is not None or bool(options.verify_share)
-        self.as_stored = not options.copy
-        self._hasher = Hasher(options.hash_funcs, subject=Subject("function", self._name))
-        self._keys = CallKeys(fn, owner, CallShape(fn), self._hasher)
+        self._keys = CallKeys(fn, owner, CallShape(fn), hasher)
         self._is_async = inspect.iscoroutinefunction(fn)
-        self._warned_unhashable = False
-        self._warned_iterator = False
-        self.recalled: dict[bytes, FunctionCall] = {}
         ENGINES[owner.stored] = self
         self.stats()
 
@@ -217,6 +186,11 @@ class MemoizedFunction(Cached[FunctionCall]):
     def __signature__(self) -> inspect.Signature:
         return inspect.signature(self.__memo_wrapped__)
 
+    @property
+    def recalled(self) -> dict[bytes, FunctionCall]:
+        """The last misses' arguments, for ``%memo_verify NAME``."""
+        return self.subject.recalled
+
     def __repr__(self) -> str:
         return f"<memoized function {self.owner}>"
 
@@ -227,6 +201,10 @@ class MemoizedFunction(Cached[FunctionCall]):
 
     # ----- public API ------------------------------------------------------------------
 
+    def describe(self, call: FunctionCall) -> str:
+        """``f(2, b=21)``: a call as notes name it."""
+        return self.subject.describe(call)
+
     def cache_info(self) -> CacheInfo:
         stats = self.stats()
         return CacheInfo(stats.hits, stats.misses, self.policy.max_entries, STORE.count(self.owner))
@@ -236,7 +214,7 @@ class MemoizedFunction(Cached[FunctionCall]):
         it persists (a note says how many persisted entries went, or that the store
         could not be reached).  ``store=False`` empties memory only: the next call
         loads its result from the store, if it is there."""
-        self.recalled.clear()
+        self.subject.recalled.clear()
         self._keys.forget()
         clear_owners({self.owner}, self._name, store=store, persist=self.policy.persist)
 
@@ -274,100 +252,20 @@ class MemoizedFunction(Cached[FunctionCall]):
             self._keys.key(args, kwargs), (args, kwargs), self.__memo_wrapped__, args, kwargs
         )
 
-    # ----- the engine's hooks ------------------------------------------------------------
 
-    def describe(self, call: FunctionCall) -> str:
-        return messages.describe_call(self._name, *call)
-
-    def running(self, call: FunctionCall) -> AbstractContextManager[list[bool]]:
-        """The spinner (outermost miss only) and the watch for output while it runs."""
-        spinner = self.options.show_spinner
-        if not (spinner and notify.spinning() and self.outermost_run()):
-            return notify.OutputWatch()  # no spinner note to build: nothing shows it
-        return self._spinning(call, spinner)
-
-    def _spinning(self, call: FunctionCall, spinner: bool | str) -> _Spinning:
-        if isinstance(spinner, str):
-            make = functools.partial(messages.spinner_text_note, spinner)
-        else:
-            make = functools.partial(self._running_note, call)
-        return _Spinning(notify.spinner(make), notify.OutputWatch())
-
-    def _running_note(self, call: FunctionCall) -> messages.Note:
-        """The note of a miss still running after the spinner's delay (built only then)."""
-        return messages.running_note(self.describe(call))
-
-    def after_miss(self, call: FunctionCall, stored: Any, watch: list[bool]) -> None:
-        if watch[0] and not self.options.suppress_warning:
-            notify.emit(messages.output_warning(self._name))
-
-    def not_storable(self, stored: Any) -> bool:
-        """A generator, ``map``, an open file...: a hit would hand out an exhausted one."""
-        if (
-            type(stored) in _IMMUTABLE
-            or type(stored) in _CONTAINERS
-            or not isinstance(stored, (Iterator, AsyncIterator, io.IOBase))
-        ):
-            return False
-        if not self._warned_iterator:
-            self._warned_iterator = True
-            type_name = type(stored).__name__
-            notify.emit(messages.iterator_result_warning(self._name, type_name))
-        return True
-
-    def fingerprint(self, stored: Any) -> bytes | None:
-        if (
-            self.policy.allow_mutation
-            or self.options.copy
-            or type(stored) in _IMMUTABLE
-            or never_mutated(stored)
-        ):
-            return None
-        try:
-            found = fingerprint(self._hasher, stored, "the result")
-            problem = messages.unstable_result_warning(self._name, type(stored).__name__)
-        except (UnhashableTypeError, UserHashError) as err:
-            found = None
-            problem = messages.unhashable_result_warning(self._name, err)
-        if found is None and not self._warned_unhashable:
-            self._warned_unhashable = True
-            notify.emit(problem)
-        return found
-
-    def check_mutation(self, call: FunctionCall, entry: Entry) -> None:
-        if was_mutated(self._hasher, entry.value, entry.fingerprint, "the result"):
-            notify.emit(messages.mutation_warning(self.describe(call), self._name))
-
-    def deliver(self, call: FunctionCall, entry: Entry, loaded_from: str | None) -> Any:
-        if loaded_from is not None:
-            notify.emit(messages.loaded_note(self.describe(call), loaded_from))
-        return private_copy(entry.value) if self.options.copy else entry.value
-
-    def result_of(self, call: FunctionCall, stored: Any) -> Any:
-        return private_copy(stored) if self.options.copy else stored
-
-    def still_valid(self, call: FunctionCall, entry: Entry) -> bool:
-        """``validate(value)``; False, or raising, drops the entry and recomputes."""
-        check = self.options.validate
-        if check is None:
-            return True
-        try:
-            return bool(check(entry.value))
-        except Exception:
-            return False
-
-    def unpicklable_warning(self, stored: Any, exc: BaseException) -> messages.Note:
-        return messages.unpicklable_warning(self._name, type(stored).__name__, exc)
-
-    def result_digest(self, stored: Any) -> bytes:
-        return self._hasher.digest(stored, "the result")
-
-    def recall(self, digest: bytes, call: FunctionCall) -> None:
-        """Keep the last misses' arguments (by reference) for ``%memo_verify NAME``."""
-        recalled = self.recalled
-        recalled[digest] = call
-        if len(recalled) > 2 * RECALLED:
-            self.recalled = dict(list(recalled.items())[-RECALLED:])
+def _check_function(fn: Any) -> None:
+    """``@memo`` takes a plain Python function (not a generator function, a partial, or
+    a classmethod/staticmethod it sits above): else a one-line error saying why."""
+    if isinstance(fn, (classmethod, staticmethod)):
+        inner = short_name(fn.__func__)
+        raise MemoOptionError(messages.memo_above_descriptor_error(type(fn).__name__, inner))
+    if isinstance(fn, functools.partial):
+        raise MemoOptionError(messages.memo_on_partial_error(short_name(fn.func)))
+    if not isinstance(fn, types.FunctionType):
+        raise MemoOptionError(messages.bad_option_error("function", fn, "a Python function"))
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        is_async = inspect.isasyncgenfunction(fn)
+        raise MemoOptionError(messages.generator_function_error(short_name(fn), is_async))
 
 
 def memo(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

@@ -7,14 +7,12 @@ re-run the code, compare the new result's digest with the stored one's (the same
 hashing as keys), and say "fresh" or "STALE", naming what the run used unseen.  A
 stale entry is replaced by the new run's result.
 
-Nothing here imports IPython; the engine calls :func:`recheck` for ``verify_share``.
+Nothing here imports IPython; the engine calls :func:`rechecked` for ``verify_share``.
 """
 
 from __future__ import annotations
 
 import enum
-import time
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,19 +25,12 @@ from ..parts import PartKind
 from ..store import persistent
 from ..store.memory import STORE, Entry
 from ..store.persistent import Tier
+from .remember import Keeper
 from .run import Run, depth
-from .stats import STATS, OwnerStats
+from .stats import STATS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from ..memo import MemoizedFunction
-    from .cached import Cached
-
-# The latest engine of each memoized function (``%memo_verify NAME`` finds it there),
-# and how many misses' arguments each keeps to run again (up to twice that between trims).
-ENGINES: weakref.WeakValueDictionary[str, MemoizedFunction] = weakref.WeakValueDictionary()
-RECALLED = 16
 
 
 class Freshness(enum.Enum):
@@ -80,7 +71,7 @@ class Verification:
 
 
 def verify(
-    cached: Cached[Any],
+    cached: Keeper[Any],
     key: CallKey,
     call: Any,
     compute: Callable[..., Any],
@@ -96,7 +87,8 @@ def verify(
             with files.suspended():
                 entry = tier.load(cached.owner, key.digest, cached.label)
     if entry is None:
-        found = Verification(cached.describe(call), Freshness.NOT_STORED, kind=cached.kind)
+        what = cached.subject.describe(call)
+        found = Verification(what, Freshness.NOT_STORED, kind=cached.kind)
     else:
         found = recheck(cached, key, call, entry, compute, args, kwargs)
     notify.emit(found.note)
@@ -104,7 +96,7 @@ def verify(
 
 
 def recheck(
-    cached: Cached[Any],
+    cached: Keeper[Any],
     key: CallKey,
     call: Any,
     entry: Entry,
@@ -115,58 +107,51 @@ def recheck(
     """Run ``call`` now and compare its result with ``entry``'s by digest; a different
     one replaces the entry.  Nothing is counted and no miss note shows."""
     __tracebackhide__ = True  # IPython shows the user's frames only
+    subject = cached.subject
     before = unseen.random_state()
-    with Run(cached.nests, cached.running, call) as run:
+    with Run(subject.nests, subject.running, call) as run:
         run.value = compute(*args, **kwargs)
     drawn = unseen.randomness(before, unseen.random_state())
-    stored = cached.stored_value(call, run.value, run.watch)
-    what, kind = cached.describe(call), cached.kind
-    if cached.result_digest(stored) == cached.result_digest(entry.value):
+    stored = subject.stored_value(call, run.value, run.watch)
+    what, kind = subject.describe(call), cached.kind
+    if subject.result_digest(stored) == subject.result_digest(entry.value):
         return Verification(what, Freshness.FRESH, kind=kind, stored=stored)
-    tier = persistent.tier(cached.policy.persist) if cached._persists() else None
+    tier = persistent.tier(cached.policy.persist) if cached.persists() else None
     _replace(cached, key, run, stored, tier)
     suspects = _suspects(cached, key, call, run, drawn)
     return Verification(what, Freshness.STALE, suspects, kind, stored)
 
 
 def _suspects(
-    cached: Cached[Any], key: CallKey, call: Any, run: Run, drawn: tuple[Touch, ...]
+    cached: Keeper[Any], key: CallKey, call: Any, run: Run, drawn: tuple[Touch, ...]
 ) -> tuple[Touch, ...]:
     """What the run used that the key does not cover: the network and subprocesses it
     was seen using, randomness it drew, and by name the environment, the clock and
     native file readers (a file read in C is never seen)."""
     touched = unseen.first_per_channel((run.reads and run.reads.touched) or ())
     code = (part.value for part in key.parts if part.kind is PartKind.CODE)
-    names = native.code_names(code) | set(cached.names_used(call))
+    names = native.code_names(code) | set(cached.subject.names_used(call))
     readers = tuple(
         Touch(unseen.Channel.NATIVE_READER, name) for name in native.unseen_readers(names)
     )
     return (*touched, *drawn, *unseen.hinted(names), *readers[:1])
 
 
-def _replace(cached: Cached[Any], key: CallKey, run: Run, stored: Any, tier: Tier | None) -> None:
+def _replace(cached: Keeper[Any], key: CallKey, run: Run, stored: Any, tier: Tier | None) -> None:
     """Store a re-run's result in place of the stale entry for ``key``."""
     read = files.states(run.reads) if run.reads is not None and run.reads.read else ()
-    entry = Entry(stored, cached.fingerprint(stored), key.snapshot(), run.seconds, files=read)
-    ttl = cached.policy.ttl
-    entry.expires = None if ttl is None else time.monotonic() + ttl
-    cached._keep(entry, key.digest)
-    if tier is not None and cached.persist_refusal(stored) is None:
-        with files.suspended():
-            tier.save(
-                cached.owner,
-                key.digest,
-                entry,
-                ttl,
-                cached.label,
-                lambda exc: cached.unpicklable_warning(stored, exc),
-            )
+    fingerprint = cached.subject.fingerprint(stored)
+    entry = Entry(stored, fingerprint, key.snapshot(), run.seconds, files=read)
+    entry.expires = cached.expiry()
+    cached.keep(entry, key.digest)
+    if tier is not None and cached.subject.persist_refusal(stored) is None:
+        cached.save(tier, key.digest, entry)
 
 
 # ----- what the engine calls -----------------------------------------------------------------
 
 
-def recheck_due(cached: Cached[Any]) -> bool:
+def recheck_due(cached: Keeper[Any]) -> bool:
     """Whether this hit is one of the ``verify_share`` to re-check: the shares add up,
     and a hit re-checks when they reach one (no random draw: 1.0 re-checks every hit,
     0.25 every fourth, and the user's random state is left alone)."""
@@ -180,7 +165,7 @@ def recheck_due(cached: Cached[Any]) -> bool:
 
 
 def rechecked(
-    cached: Cached[Any],
+    cached: Keeper[Any],
     key: CallKey,
     call: Any,
     entry: Entry,
@@ -194,35 +179,20 @@ def rechecked(
     gets."""
     __tracebackhide__ = True  # IPython shows the user's frames only
     if count:
-        STATS.record_hit(cached.stats(), entry, not (cached.nests and depth.get()))
+        STATS.record_hit(cached.stats(), entry, not (cached.subject.nests and depth.get()))
     found = recheck(cached, key, call, entry, compute, args, kwargs)
     if found.stale:
         notify.emit(messages.verify_share_warning(found.what, found.suspects, cached.kind))
-    if found.stale or cached.reruns_deliver:
-        return cached.result_of(call, found.stored)
-    return cached._served(call, entry)
-
-
-def say_unseen(cached: Cached[Any], call: Any, key: CallKey, run: Run, stats: OwnerStats) -> None:
-    """After a miss, once per function or cell: its run used inputs the key cannot see
-    (the network, a subprocess; with them, the environment and clock by name), said
-    with the fix, and kept for ``%memo_info NAME``."""
-    if stats.unseen or run.reads is None or run.reads.touched is None:
-        return
-    code = (part.value for part in key.parts if part.kind is PartKind.CODE)
-    names = native.code_names(code) | set(cached.names_used(call))
-    stats.unseen = (*unseen.first_per_channel(run.reads.touched), *unseen.hinted(names))
-    notify.emit(messages.unseen_inputs_warning(cached.describe(call), stats.unseen, cached.kind))
+    if found.stale or cached.subject.rerun_delivers:
+        return cached.subject.result_of(call, found.stored)
+    return cached.served(call, entry)
 
 
 __all__ = [
-    "ENGINES",
-    "RECALLED",
     "Freshness",
     "Verification",
     "verify",
     "recheck",
     "recheck_due",
     "rechecked",
-    "say_unseen",
 ]

@@ -1,4 +1,4 @@
-"""Running a ``%%memo`` cell: the engine's hooks for a cell.
+"""Running a ``%%memo`` cell: the cell's subject for the engine.
 
 On a miss the cell runs and what it did is recorded (the names it bound or changed,
 the names it deleted, its output in order, its last value); on a hit that record is
@@ -18,16 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import messages, notify
+from .. import errors, messages, notify
 from ..admin import Explanation, explain
 from ..deps import pathlike
 from ..deps.cell import CellName, analyze, cell_name
 from ..deps.declared import depends_on
 from ..deps.usercode import is_user_callable
-from ..engine.cached import Cached, Policy
+from ..engine.cached import Cached
 from ..engine.mutation import fingerprint, never_mutated, was_mutated
+from ..engine.subject import Policy, Subject
 from ..engine.verify import Verification, verify
-from ..errors import MemoError, Subject
+from ..errors import MemoError
 from ..hashing.core import Hasher
 from ..keys.cell import cell_owner, key_of_cell
 from ..keys.key import CallKey
@@ -160,7 +161,7 @@ def _prepare(shell: Any, raw_cell: str, options: CellOptions) -> tuple[MemoCell,
     """The cell's engine (by its label) and its run, key computed."""
     source = transform(shell, raw_cell)
     facts = analyze(source)
-    hasher = Hasher(subject=Subject("cell", "the cell"))
+    hasher = Hasher(subject=errors.Subject("cell", "the cell"))
     key = key_of_cell(facts, shell.user_ns, options.flags(), hasher)
     cell = MemoCell(cell_name(options.name, facts, raw_cell), options, hasher)
     used = frozenset(facts.reads).union(*facts.chains, (name for name, _ in facts.imported))
@@ -226,15 +227,25 @@ def _place(name: str) -> str:
 class MemoCell(Cached[CellRun]):
     """A cell label's engine: entries are grouped by the label (``cell [df]``)."""
 
-    kind = "cell"
-    nests = False  # a @memo function missing inside the cell still gets its own note
-    reruns_deliver = True  # a re-run bound the names and showed the output itself
-
     def __init__(self, name: CellName, options: CellOptions, hasher: Hasher) -> None:
         label = messages.cell_label(name)
-        super().__init__(cell_owner(name).stored, label, options.policy())
+        policy = options.policy()
+        subject = CellSubject(name, label, policy, hasher)
+        super().__init__(cell_owner(name).stored, label, policy, subject)
+
+
+class CellSubject(Subject[CellRun]):
+    """What a cell is to the engine: a run records what it bound, deleted and showed;
+    a hit replays that record.  Its misses do not nest: a ``@memo`` function missing
+    inside the cell still gets its own note."""
+
+    rerun_delivers = True  # a re-run bound the names and showed the output itself
+
+    def __init__(self, name: CellName, label: str, policy: Policy, hasher: Hasher) -> None:
+        super().__init__("cell", False, hasher)
         self.name = name
-        self._hasher = hasher
+        self.label = label
+        self.policy = policy
 
     def describe(self, call: CellRun) -> str:
         return self.label
@@ -276,7 +287,7 @@ class MemoCell(Cached[CellRun]):
             if not name.isidentifier() or ns.get(name) is not part.value or name in mutated:
                 continue
             try:
-                if self._hasher.part(part.value) != part.data:
+                if self.hasher.part(part.value) != part.data:
                     mutated.append(name)
             except Exception:
                 mutated.append(name)
@@ -298,7 +309,7 @@ class MemoCell(Cached[CellRun]):
                 or never_mutated(value)
             ):
                 with contextlib.suppress(MemoError):
-                    digests[name] = fingerprint(self._hasher, value, _place(name))
+                    digests[name] = fingerprint(self.hasher, value, _place(name))
         return digests
 
     def deliver(self, call: CellRun, entry: Entry, loaded_from: str | None) -> Any:
@@ -322,7 +333,7 @@ class MemoCell(Cached[CellRun]):
     def check_mutation(self, call: CellRun, entry: Entry) -> None:
         record: CellRecord = entry.value
         for name, before in (entry.fingerprint or {}).items():
-            if was_mutated(self._hasher, record.bindings[name], before, _place(name)):
+            if was_mutated(self.hasher, record.bindings[name], before, _place(name)):
                 notify.emit(messages.mutated_variable_warning(name))
 
     def result_digest(self, stored: CellRecord) -> bytes:
@@ -332,7 +343,7 @@ class MemoCell(Cached[CellRun]):
             if isinstance(value, types.ModuleType) or is_user_callable(value):
                 value = f"<{type(value).__name__} {getattr(value, '__qualname__', name)}>"
             values.append((name, value))
-        return self._hasher.digest((tuple(values), stored.result), "the cell")
+        return self.hasher.digest((tuple(values), stored.result), "the cell")
 
     def persist_refusal(self, stored: CellRecord) -> messages.Note | None:
         """A cell that defines code a new kernel could not restore is not persisted."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine.stats import STATS
-from ..engine.verify import ENGINES
+from ..memo import ENGINES
 from ..store.memory import STORE
 from .calls import is_call, memoized_call
 from .cellrun import last_cell, verify_memo_cell
