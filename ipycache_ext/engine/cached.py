@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
 from typing import Any
 
 from ..config import SETTINGS
@@ -44,11 +43,14 @@ from .verdicts import USABLE, Verdict
 from .verify import recheck_due, rechecked
 
 
-@dataclass(frozen=True, slots=True)
 class _Done:
-    """The miss sequence's last step: what the call returns."""
+    """The miss sequence's last step: what the call returns (a plain class: it is made
+    on every miss)."""
 
-    value: Any
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 class Cached(Keeper[Call]):
@@ -57,6 +59,7 @@ class Cached(Keeper[Call]):
     def __init__(self, owner: str, label: str, policy: Policy, subject: Subject[Call]) -> None:
         super().__init__(owner, label, policy, subject)
         self._share = policy.verify_share
+        self._checks_hits = policy.checks_hits  # read on every hit
 
     # ----- the sync path -----------------------------------------------------------------
 
@@ -70,7 +73,7 @@ class Cached(Keeper[Call]):
         """
         __tracebackhide__ = True  # IPython shows the user's frames only
         owner, digest = self.owner, key.digest
-        if self.policy.checks_hits:
+        if self._checks_hits:
             entry = STORE.get(owner, digest)
         else:  # the common hit: found, then counted under one lock
             subject = self.subject

@@ -123,11 +123,12 @@ def remember(keeper: Keeper[Call], key: CallKey, call: Call, run: Run, tier: Tie
     stored = subject.stored_value(call, run.value, run.watch)
     if subject.not_storable(stored):
         return subject.result_of(call, stored)
-    entry, read = _entry(keeper, key, call, run, stored)
+    parts = key.snapshot()
+    entry, read = _entry(keeper, key, call, run, stored, parts)
     outermost = not (subject.nests and depth.get())
     stats = keeper.stats()
     shown = outermost and not keeper.policy.quiet and SETTINGS.notes
-    why = _why(keeper, key, entry.parts, stats, shown, outermost)
+    why = _why(keeper, key, parts, stats, shown, outermost)
     if why.reasons and outermost:
         _blame_unstable(keeper, key, why.reasons, stats)
     # Memory first: a save interrupted (Ctrl-C while a big result is written) must
@@ -136,7 +137,7 @@ def remember(keeper: Keeper[Call], key: CallKey, call: Call, run: Run, tier: Tie
     if tier is not None:
         keeper.save(tier, key.digest, entry)
     # Calls made inside a miss are not what the user compares the next call with.
-    STATS.record_miss(stats, entry.parts if outermost else None, why.later())
+    STATS.record_miss(stats, parts if outermost else None, why.later())
     if shown and why.reasons is not None:
         if notify.held(keeper.label):  # only counted: its facts, not its words
             report = MissReport(keeper.label, None, run.seconds, why.reasons)
@@ -152,7 +153,7 @@ def remember(keeper: Keeper[Call], key: CallKey, call: Call, run: Run, tier: Tie
 
 
 def _entry(
-    keeper: Keeper[Call], key: CallKey, call: Call, run: Run, stored: Any
+    keeper: Keeper[Call], key: CallKey, call: Call, run: Run, stored: Any, parts: Snapshot
 ) -> tuple[Entry, tuple[FileState, ...]]:
     """The entry for a run that stored ``stored``: its fingerprint, key parts, time,
     expiry and the files it read (with paths its code names noted first)."""
@@ -161,7 +162,7 @@ def _entry(
         pathlike.note_named(reads, key.named(), keeper.subject.code_strings(call))
     read = files.states(reads) if reads is not None and (reads.read or reads.late) else ()
     fingerprint = keeper.subject.fingerprint(stored)
-    entry = Entry(stored, fingerprint, key.snapshot(), run.seconds, keeper.expiry(), files=read)
+    entry = Entry(stored, fingerprint, parts, run.seconds, keeper.expiry(), files=read)
     return entry, read
 
 
