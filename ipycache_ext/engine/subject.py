@@ -11,8 +11,9 @@ step means for it.  A function and a cell differ in three ways, one role each:
   mutation check, and whether it may be persisted.
 
 Every method has a body that does the plain thing, so a subject writes only what
-differs.  :class:`Policy` holds the options every cached thing has; the engine reads
-nothing else of its subject but these roles.
+differs.  :class:`Policy` holds the options every cached thing has (``validate``
+included: a check of the stored value, not a method to override).  The engine reads
+nothing of its subject but these roles and :class:`Subject`'s three fields.
 """
 
 from __future__ import annotations
