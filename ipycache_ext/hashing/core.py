@@ -48,6 +48,8 @@ from .handlers import (
 )
 from .labels import LOCATED as _LOCATED
 from .labels import Label, Walker
+from .labels import placed as _placed
+from .labels import placed_user as _placed_user
 from .labels import prefix as _prefix
 from .sharing import fits_one_stream
 from .stream import Fallback, Sink, StreamPickler, keep_idle, order_free_sets, reuse
@@ -125,9 +127,9 @@ class Hasher:
         try:
             return self.digest_nested(value)
         except UnhashableTypeError as err:
-            raise self._located(err, where, param) from None
+            raise _placed(err, self.subject, where, param) from None
         except UserHashError as err:
-            raise self._located_user(err, where) from None
+            raise _placed_user(err, self.subject, where) from None
         finally:
             if outermost:
                 self._user.stop()
@@ -139,29 +141,6 @@ class Hasher:
             if atom is not None and len(atom) <= 64:
                 return atom
         return PART_DIGEST + self.digest(value, where, param)
-
-    # ----- error labelling -------------------------------------------------------------
-
-    def _located(self, err: UnhashableTypeError, where: str, param: str | None) -> Exception:
-        """``err`` (raised with a place relative to the value) placed and given a subject."""
-        return UnhashableTypeError(
-            type_name=err.type_name,
-            where=where + err.where,
-            param=param,
-            subject=self.subject,
-            endless=err.endless,
-            collect_first=err.collect_first,
-            convert_with=err.convert_with,
-        )
-
-    def _located_user(self, err: UserHashError, where: str) -> Exception:
-        return UserHashError(
-            err.entry,
-            type_name=err.type_name,
-            where=where + err.where,
-            subject=self.subject,
-            cause=err.cause or err,
-        )
 
     # ----- dispatch --------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Generator
 from typing import Any
 
 from .. import messages
-from ..errors import UnhashableTypeError, UserHashError
+from ..errors import Subject, UnhashableTypeError, UserHashError
 
 # Where a child sits in its container: "" / "{...}", or (kind, index/key/attribute),
 # turned into text only when an error has to say where it happened.
@@ -31,3 +31,30 @@ def label_text(label: Label) -> str:
 def prefix(err: UnhashableTypeError | UserHashError, labels: list[Label]) -> None:
     """Put the path of ``labels`` in front of where ``err`` happened."""
     err.where = "".join(label_text(label) for label in labels) + err.where
+
+
+def placed(
+    err: UnhashableTypeError, subject: Subject, where: str, param: str | None
+) -> UnhashableTypeError:
+    """``err`` (raised with a place relative to the value) placed in the value that was
+    hashed (``where``, ``param``) and given the ``subject`` it belongs to."""
+    return UnhashableTypeError(
+        type_name=err.type_name,
+        where=where + err.where,
+        param=param,
+        subject=subject,
+        endless=err.endless,
+        collect_first=err.collect_first,
+        convert_with=err.convert_with,
+    )
+
+
+def placed_user(err: UserHashError, subject: Subject, where: str) -> UserHashError:
+    """:func:`placed` for a ``hash_funcs`` entry's error."""
+    return UserHashError(
+        err.entry,
+        type_name=err.type_name,
+        where=where + err.where,
+        subject=subject,
+        cause=err.cause or err,
+    )
