@@ -7,8 +7,8 @@ Two paths give one digest per value:
   parts would make that stream huge (:mod:`.sharing`).  Types pickle
   cannot encode deterministically are taken over in ``reducer_override``: arrays,
   frames, functions (by code), user classes (by code), modules (by name), and
-  ``hash_funcs`` types, each replaced in the stream by its own digest.  A list of
-  plain ints skips pickle: its values are hashed as one int64 buffer.
+  ``hash_funcs`` types, each replaced in the stream by its own digest.  A long list,
+  tuple or dict of numbers only is one protocol 5 stream (:mod:`.numbers`).
 * the walk path is a Merkle walk in Python.  It is taken when the value holds a set
   (whose pickle order follows ``hash()`` of str, randomised per process), a cycle,
   a float that may be a NaN (pickle keeps a NaN's sign and payload bits, the walk
@@ -34,7 +34,6 @@ from .atoms import (
     atom_digest,
     flat_digest,
     float_list_digest,
-    int_list_digest,
     type_name,
 )
 from .handlers import (
@@ -51,6 +50,8 @@ from .labels import Label, Walker
 from .labels import placed as _placed
 from .labels import placed_user as _placed_user
 from .labels import prefix as _prefix
+from .numbers import MIN_LEN as _NUMBERS_MIN_LEN
+from .numbers import numbers_digest
 from .sharing import fits_one_stream
 from .stream import Fallback, Sink, StreamPickler, keep_idle, order_free_sets, reuse
 from .userfuncs import HashFuncs, UserHashes
@@ -189,12 +190,13 @@ class Hasher:
         """The fast-path digest of a non-atom, or None when it must be walked."""
         if self._walk_only:
             return None
-        if type(value) is list and value and type(value[0]) is int:
-            found = int_list_digest(value)
-            if found is not None:
-                return found
-        if type(value) in _PLAIN_CONTAINERS and not fits_one_stream(value):
-            return None  # shared parts would be written once per occurrence: walk
+        if type(value) in _PLAIN_CONTAINERS:
+            if len(value) >= _NUMBERS_MIN_LEN:
+                found = numbers_digest(value)
+                if found is not None:
+                    return found
+            if not fits_one_stream(value):
+                return None  # shared parts would be written once per occurrence: walk
         found = self._stream(value, None)
         if found is _SET_MET:  # again, with sets in objects' states hashed order-free
             found = self._stream(value, order_free_sets(self.digest_nested, _Digest))

@@ -1,0 +1,126 @@
+"""Long lists, tuples and dicts of numbers: the one-pass protocol 5 path and the values
+next to it, which must take another path or still hash by the same rules."""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+from ipycache_ext.hashing import hexdigest
+from ipycache_ext.hashing.numbers import MIN_LEN, numbers_digest
+
+N = 5 * MIN_LEN
+
+
+def ints() -> list[Any]:
+    return [i % 300 - 20 for i in range(N)]
+
+
+def floats() -> list[Any]:
+    return [i * 0.25 for i in range(N)]
+
+
+class SubInt(int):
+    __slots__ = ()
+
+
+class SubFloat(float):
+    pass
+
+
+def with_item(items: list[Any], at: int, item: Any) -> list[Any]:
+    changed = list(items)
+    changed[at] = item
+    return changed
+
+
+def test_a_long_int_list_takes_the_numbers_path_and_equals_its_copy() -> None:
+    assert numbers_digest(ints()) is not None
+    assert hexdigest(ints()) == hexdigest(list(ints()))
+
+
+def test_a_bool_inside_an_int_list_differs_from_the_int() -> None:
+    assert hexdigest(with_item(ints(), 7, True)) != hexdigest(with_item(ints(), 7, 1))
+
+
+def test_an_int_subclass_inside_an_int_list_leaves_the_numbers_path() -> None:
+    odd = with_item(ints(), 7, SubInt(5))
+    assert numbers_digest(odd) is None
+    assert hexdigest(odd) != hexdigest(with_item(ints(), 7, 5))
+
+
+def test_a_float_subclass_inside_a_float_list_differs_from_the_float() -> None:
+    odd = with_item(floats(), 3, SubFloat(2.5))
+    assert numbers_digest(odd) is None
+    assert hexdigest(odd) != hexdigest(with_item(floats(), 3, 2.5))
+
+
+def test_every_nan_in_a_long_float_list_hashes_alike() -> None:
+    payload = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000123))[0]
+    nans = [math.nan, -math.nan, math.inf - math.inf, payload]
+    digests = {hexdigest(with_item(floats(), 100, nan)) for nan in nans}
+    assert len(digests) == 1
+
+
+def test_a_nan_on_either_side_of_a_frame_boundary_hashes_alike() -> None:
+    many = [i * 0.5 for i in range(20_000)]
+    for at in range(7270, 7300):
+        assert hexdigest(with_item(many, at, math.nan)) == hexdigest(with_item(many, at, -math.nan))
+
+
+def test_infinities_in_a_long_float_list_are_kept_apart() -> None:
+    assert hexdigest(with_item(floats(), 9, math.inf)) != hexdigest(
+        with_item(floats(), 9, -math.inf)
+    )
+
+
+def test_negative_zero_in_a_long_float_list_differs_from_zero() -> None:
+    assert hexdigest(with_item(floats(), 5, -0.0)) != hexdigest(with_item(floats(), 5, 0.0))
+
+
+def test_a_huge_int_in_a_long_list_is_hashed_by_value() -> None:
+    big = with_item(ints(), 2, 2**200)
+    assert hexdigest(big) == hexdigest(list(big))
+    assert hexdigest(big) != hexdigest(with_item(ints(), 2, 2**200 + 1))
+
+
+def test_an_int_and_the_equal_float_in_a_long_list_differ() -> None:
+    assert hexdigest(with_item(ints(), 4, 3)) != hexdigest(with_item(ints(), 4, 3.0))
+
+
+def test_a_long_list_and_tuple_of_the_same_numbers_differ() -> None:
+    assert hexdigest(ints()) != hexdigest(tuple(ints()))
+
+
+def test_a_nested_list_in_a_long_int_list_leaves_the_numbers_path_and_still_matches() -> None:
+    nested = with_item(ints(), 1, [1, 2])
+    assert numbers_digest(nested) is None
+    assert hexdigest(nested) == hexdigest(with_item(ints(), 1, [1, 2]))
+    assert hexdigest(nested) != hexdigest(with_item(ints(), 1, [[1], 2]))
+
+
+def test_mixed_atoms_in_a_long_list_leave_the_numbers_path_and_match_their_copy() -> None:
+    mixed = [(i, i * 0.5, f"s{i}", None, True, b"b")[i % 6] for i in range(N)]
+    assert numbers_digest(mixed) is None
+    assert hexdigest(mixed) == hexdigest(list(mixed))
+
+
+def test_a_str_and_the_bytes_of_it_in_a_long_list_differ() -> None:
+    assert hexdigest(with_item(ints(), 0, "ab")) != hexdigest(with_item(ints(), 0, b"ab"))
+
+
+def test_a_long_dict_of_numbers_keeps_its_key_order() -> None:
+    forward = {i: i * 0.5 for i in range(N)}
+    backward = {i: i * 0.5 for i in reversed(range(N))}
+    assert numbers_digest(forward) is not None
+    assert hexdigest(forward) == hexdigest(dict(forward))
+    assert hexdigest(forward) != hexdigest(backward)
+
+
+def test_a_long_int_list_that_holds_itself_hashes_like_an_equal_one() -> None:
+    a: list[Any] = ints()
+    a.append(a)
+    b: list[Any] = ints()
+    b.append(b)
+    assert hexdigest(a) == hexdigest(b)
