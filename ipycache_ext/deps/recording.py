@@ -105,7 +105,11 @@ def of_thread() -> tuple[Recorder, ...] | None:
 
 
 def current() -> tuple[Recorder, ...]:
-    """The recorders reads made here go to: this context's, or its thread's."""
+    """The recorders reads made here go to: this context's, or its thread's.  None
+    while no miss records anywhere (:data:`active` is empty), which a hit inside no
+    miss learns from one list test, before any context or thread lookup."""
+    if not active:
+        return ()
     recorders = for_misses.get()
     if recorders is None:
         recorders = of_thread() if started_by else None
