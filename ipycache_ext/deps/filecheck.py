@@ -18,10 +18,10 @@ from .filestate import current, stat_now, stat_of
 from .recording import suspended
 from .usercode import working_directory
 
-# Paths, the (mtime_ns, ctime_ns, size) each had, and the working directory the
-# relative ones were named in: an entry's files as the fast check of a hit compares
-# them all at once.
-StatCheck = tuple[tuple[str, ...], list[tuple[int, int, int]], str]
+# Paths (encoded once: ``os.stat`` of a ``str`` encodes it on every call), the
+# (mtime_ns, ctime_ns, size) each had, and the working directory the relative ones
+# were named in: an entry's files as the fast check of a hit compares them all at once.
+StatCheck = tuple[tuple[bytes, ...], list[tuple[int, int, int]], str]
 _STAT_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size")
 
 
@@ -35,7 +35,8 @@ def stat_check(found: tuple[FileState, ...]) -> StatCheck | None:
     if len(bases) > 1:
         return None
     base = bases.pop() if bases else ""
-    return tuple(s.path for s in found), [(s.mtime_ns, s.ctime_ns, s.size) for s in found], base
+    paths = tuple(os.fsencode(s.path) for s in found)
+    return paths, [(s.mtime_ns, s.ctime_ns, s.size) for s in found], base
 
 
 def unchanged(expected: StatCheck) -> bool:
