@@ -322,27 +322,6 @@ def targets_of(
             1.0,
             "x",
         ),
-        Target(
-            10,
-            "`open()` with the file hook, no miss running",
-            100 * (files["ratio"] - 1),
-            5.0,
-            "%",
-        ),
-        Target(
-            10,
-            "hit depending on 10 files, extra µs",
-            (files["ten"] - files["none"]) * 1e6,
-            10.0,
-            "µs",
-        ),
-        Target(
-            26,
-            "hit depending on 10 files vs 10 bare `os.stat`",
-            files["ten"] / files["stat"],
-            1.5,
-            "x",
-        ),
     ]
     for mb, t in s3.items():
         if mb < 800:
