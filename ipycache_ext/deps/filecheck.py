@@ -1,55 +1,80 @@
 """Whether the files an entry's run read are still as it found them: the check on
 every hit of an entry that depends on files (:mod:`.files` records them).
 
-The fast check compares every file's stat at once; only when a stat moved is the file
-read again, so ``touch`` still hits and a same-size edit misses.  A file named relative
-to another working directory than this one is a change: the same name may be another
-file here.
+The fast check compares every file's and directory's stat at once (and that absent
+paths are still absent); only when a stat moved is the file read again, so ``touch``
+still hits and a same-size edit misses.  A file named relative to another working
+directory than this one is a change: the same name may be another file here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import operator
 import os
+from typing import NamedTuple
 
 from ..parts import FileState, Reason, ReasonKind
 from .filestate import current, stat_now, stat_of
 from .recording import suspended
 from .usercode import working_directory
 
-# Paths (encoded once: ``os.stat`` of a ``str`` encodes it on every call), the
-# (mtime_ns, ctime_ns, size) each had, and the working directory the relative ones
-# were named in: an entry's files as the fast check of a hit compares them all at once.
-StatCheck = tuple[tuple[bytes, ...], list[tuple[int, int, int]], str]
-_STAT_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size")
+_FILE_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size")
+_DIR_FIELDS = operator.attrgetter("st_mtime_ns", "st_ctime_ns")  # what :func:`check` compares
+
+
+class StatCheck(NamedTuple):
+    """An entry's files as the fast check of a hit compares them all at once: the
+    paths (encoded once: ``os.stat`` of a ``str`` encodes it on every call) of its
+    files and the (mtime_ns, ctime_ns, size) each had, of its directories and their
+    (mtime_ns, ctime_ns), of the paths that were absent, and the working directory
+    the relative ones were named in."""
+
+    files: tuple[bytes, ...]
+    file_stats: list[tuple[int, int, int]]
+    dirs: tuple[bytes, ...]
+    dir_stats: list[tuple[int, int]]
+    absent: tuple[bytes, ...]
+    base: str
 
 
 def stat_check(found: tuple[FileState, ...]) -> StatCheck | None:
-    """What :func:`unchanged` compares for ``found``; None if one is a directory or
-    was absent, or they were named relative to two working directories (those take
-    :func:`check`)."""
-    if any(state.is_dir or not state.exists for state in found):
-        return None
+    """What :func:`unchanged` compares for ``found``; None if they were named relative
+    to two working directories (those take :func:`check`)."""
     bases = {state.base for state in found if state.base}
     if len(bases) > 1:
         return None
-    base = bases.pop() if bases else ""
-    paths = tuple(os.fsencode(s.path) for s in found)
-    return paths, [(s.mtime_ns, s.ctime_ns, s.size) for s in found], base
+    files = [s for s in found if s.exists and not s.is_dir]
+    dirs = [s for s in found if s.exists and s.is_dir]
+    return StatCheck(
+        tuple(os.fsencode(s.path) for s in files),
+        [(s.mtime_ns, s.ctime_ns, s.size) for s in files],
+        tuple(os.fsencode(s.path) for s in dirs),
+        [(s.mtime_ns, s.ctime_ns) for s in dirs],
+        tuple(os.fsencode(s.path) for s in found if not s.exists),
+        bases.pop() if bases else "",
+    )
 
 
 def unchanged(expected: StatCheck) -> bool:
-    """True if every file still has its stat (and the working directory is the one
-    relative names were read in): the stats are taken and compared in C (``map``),
-    not one Python step per file.  False means: ask :func:`check`."""
-    paths, stats, base = expected
-    if base and base != working_directory():
+    """True if every file and directory still has its stat, every absent path is
+    still absent (and the working directory is the one relative names were read in):
+    what :func:`check` finds unchanged, taken and compared in C (``map``), not one
+    Python step per file.  ``os.access(path, F_OK)`` fails where ``os.stat`` would,
+    without raising.  False means: ask :func:`check`."""
+    if expected.base and expected.base != working_directory():
         return False
     try:
-        return list(map(_STAT_FIELDS, map(os.stat, paths))) == stats
+        if list(map(_FILE_FIELDS, map(os.stat, expected.files))) != expected.file_stats:
+            return False
+        if expected.dirs and list(map(_DIR_FIELDS, map(os.stat, expected.dirs))) != (
+            expected.dir_stats
+        ):
+            return False
     except OSError:
         return False
+    return not any(map(os.access, expected.absent, itertools.repeat(os.F_OK)))
 
 
 def check(found: tuple[FileState, ...]) -> tuple[list[Reason], tuple[FileState, ...] | None]:
