@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from targets import Target, table
 from timing import QUICK, race_per_call
@@ -130,12 +131,12 @@ def hit_overhead() -> tuple[float, float, float]:
         return times["none"], times["ten"], times["stat"]
 
 
-def entry_files(fn: object) -> list[int]:
+def entry_files(fn: Any) -> list[int]:
     """How many files each entry of memoized ``fn`` depends on, sorted (what
     ``%memo_info`` counts)."""
     from ipycache_ext.store.memory import STORE
 
-    return sorted(len(entry.files) for entry in STORE.entries(fn.owner))  # type: ignore[attr-defined]
+    return sorted(len(entry.files) for entry in STORE.entries(fn.owner))
 
 
 def named_hit_overhead() -> dict[str, float]:

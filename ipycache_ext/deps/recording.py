@@ -106,7 +106,7 @@ def of_thread() -> tuple[Recorder, ...] | None:
 
 def current() -> tuple[Recorder, ...]:
     """The recorders reads made here go to: this context's, or its thread's.  None
-    while no miss records anywhere (:data:`active` is empty), which a hit inside no
+    at all while no miss records anywhere (:data:`active` is empty), which a hit inside no
     miss learns from one list test, before any context or thread lookup."""
     if not active:
         return ()
