@@ -230,7 +230,9 @@ class BlackHole:
 
 class DelayingProxy:
     """A TCP proxy on 127.0.0.1 in front of ``upstream`` (``host:port``) that holds each
-    of the server's answers ``delay`` seconds before passing it on (a slow server)."""
+    of the server's answers ``delay`` seconds before passing it on (a slow server).
+    ``requests`` counts the chunks the client sent: zero since a moment means the
+    server was not touched since."""
 
     def __init__(self, upstream: str, delay: float) -> None:
         host, port = upstream.rsplit(":", 1)
@@ -241,6 +243,7 @@ class DelayingProxy:
         self._listener.listen(64)
         self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._open: list[socket.socket] = []
+        self.requests = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -249,6 +252,7 @@ class DelayingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            self.requests += 1  # a connection is a touch too
             server = socket.create_connection(self._upstream)
             self._open += [client, server]
             threading.Thread(target=self._pump, args=(client, server, 0.0), daemon=True).start()
@@ -256,10 +260,11 @@ class DelayingProxy:
                 target=self._pump, args=(server, client, self.delay), daemon=True
             ).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, delay: float) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
         try:
             while data := source.recv(1 << 16):
+                if not delay:
+                    self.requests += 1  # the client's side
                 time.sleep(delay)
                 sink.sendall(data)
         except OSError:

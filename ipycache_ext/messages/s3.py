@@ -17,6 +17,14 @@ def s3_request_error(kind: str, detail: str) -> str:
     return f"{kind}: {first}" + (f" [{code.group(1)}]" if code else "")
 
 
+def s3_out_of_time(seconds: float) -> str:
+    """A call's requests to the store took all the time one call may wait on it."""
+    return (
+        f"the server took {seconds:g} s over this call's requests (3 x store_timeout, the "
+        "most one call waits on the store) without finishing them"
+    )
+
+
 def s3_no_conditional_put_note(where: str) -> Note:
     return warning_note(
         f"the object store at {where} does not support conditional writes (If-None-Match), "
@@ -27,7 +35,7 @@ def s3_no_conditional_put_note(where: str) -> Note:
     )
 
 
-__all__ = ["s3_request_error", "s3_no_conditional_put_note"]
+__all__ = ["s3_request_error", "s3_out_of_time", "s3_no_conditional_put_note"]
 
 
 def shared_store_down_warning(far: str, near: str, detail: str, seconds: float) -> Note:

@@ -6,14 +6,21 @@ Two kernels missing the same key compute it once: one takes the lease, the other
 waits (between :data:`FIRST_PAUSE` and :data:`LONGEST_PAUSE` apart) until the entry is
 stored or the lease is free.  A crashed kernel's lease expires, and one held by a
 process of this host that is gone is broken at once.
+
+A claim also carries the store call its lookup opened (:mod:`.backends.deadline`): the
+write and the release after the computation share that call's deadline, and the call
+ends with the release.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from contextvars import Token
+from typing import Any
 
 from ..config import SETTINGS
+from .backends import deadline
 from .backends.base import Backend
 from .backends.holders import holder_is_dead
 from .entry import Entry
@@ -34,13 +41,18 @@ class Claim:
         self._name = name
         self._token = token
         self._renewal = _Renewal(backend, name, token) if token and stored is None else None
+        self.call: Token[Any] | None = None  # the store call this claim's lookup opened
 
     def release(self) -> None:
         if self._renewal is not None:
             self._renewal.stop()
-        if self._token is not None:
-            with contextlib.suppress(Exception):
-                self._backend.unlock(self._name, self._token)
+        try:
+            if self._token is not None:
+                with contextlib.suppress(Exception):
+                    self._backend.unlock(self._name, self._token)
+        finally:
+            if self.call is not None:
+                deadline.close_call(self.call)
 
 
 class _Renewal:

@@ -32,6 +32,7 @@ from ..errors import UnknownStoreError
 from . import index
 from .backends.base import Backend, EntryTooLarge, MissingExtra, Read
 from .backends.holders import new_token
+from .backends import deadline
 from .backends.registry import open_backend
 from .entry import Entry
 from .guard import ForeignRow, UnsafeStoreDir
@@ -133,6 +134,10 @@ class Tier:
         """The stored entry, or None (missing, rejected, or the store failing)."""
         if self._skipped():
             return None
+        with deadline.call():
+            return self._load(owner, key, label)
+
+    def _load(self, owner: str, key: bytes, label: str) -> Entry | None:
         name = self.entry_key(owner, key)
         try:
             try:
@@ -241,17 +246,18 @@ class Tier:
         except Exception as exc:
             self._warn_once("pickle", label, unpicklable(exc))
             return False
-        try:
-            self.backend.set(name, data, ttl)
-        except EntryTooLarge as big:
-            note = messages.entry_too_large_warning(label, big.size, big.limit)
-            self._warn_once("size", label, note)
-            return False
-        except Exception as exc:
-            self._fault(exc)
-            return False
-        self._answered()
-        index.record(self.backend, owner, label, name, ttl)
+        with deadline.call():  # the miss's call, when it holds the lease
+            try:
+                self.backend.set(name, data, ttl)
+            except EntryTooLarge as big:
+                note = messages.entry_too_large_warning(label, big.size, big.limit)
+                self._warn_once("size", label, note)
+                return False
+            except Exception as exc:
+                self._fault(exc)
+                return False
+            self._answered()
+            index.record(self.backend, owner, label, name, ttl)
         return True
 
     def try_claim(self, owner: str, key: bytes, label: str) -> Claim | None:
@@ -262,7 +268,23 @@ class Tier:
         stored; or it holds no lease because another kernel stored the entry
         meanwhile.  None while another live kernel computes it: wait and try again.
         The caller waits (a thread sleeps, a coroutine awaits), so this serves both.
+
+        Each attempt is a call of its own to a remote store (:mod:`.backends.deadline`):
+        all its requests, and with a claim also the write and the release after the
+        computation, wait about three ``store_timeout`` at most together.
         """
+        opened = deadline.open_call()
+        claim = None
+        try:
+            claim = self._try_claim(owner, key, label)
+        finally:
+            if claim is None:
+                deadline.close_call(opened)
+            else:
+                claim.call = opened
+        return claim
+
+    def _try_claim(self, owner: str, key: bytes, label: str) -> Claim | None:
         name = self.entry_key(owner, key)
         if self._skipped():
             return Claim(self.backend, name, None, None)

@@ -5,6 +5,7 @@ other data, several kernels writing to one bound, and a password in the URL
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -149,6 +150,99 @@ def test_tiered_store_keeps_new_results_locally_while_the_bucket_is_down(
     assert tally.runs == [6]  # the second call hit the local directory
     [warning] = warnings(notes)
     assert s3_store in warning and str(tmp_path / "local") in warning
+
+
+SLOW = 1.0  # store_timeout of the slow-server tests: the server answers just under it
+
+
+@pytest.fixture
+def slow_server(s3_store: str, server: S3Server) -> Iterator[DelayingProxy]:
+    """The bucket behind a proxy that holds each answer 0.9 x ``store_timeout``: no
+    single request times out, so only a bound on the whole call stops the waits."""
+    SETTINGS.store_timeout = SLOW
+    proxy = DelayingProxy(server.endpoint, delay=0.9 * SLOW)
+    SETTINGS.s3_endpoint = proxy.endpoint
+    yield proxy
+    proxy.close()
+
+
+def untouched_after(proxy: DelayingProxy, call: Callable[[], Any]) -> Any:
+    """``call()``'s result, asserting it sent the server nothing at all."""
+    before = proxy.requests
+    value, took = within(10, call)
+    assert proxy.requests == before, "the call touched the server"
+    return value, took
+
+
+BOUND = 3.5 * SLOW + 1  # about three timeouts per call, with a margin for two loaded cores
+
+
+def test_a_miss_against_a_server_answering_just_under_the_timeout_returns_within_three_timeouts(
+    slow_server: DelayingProxy, notes: Notes, tally: Tally
+) -> None:
+    double = persisted_double(tally)
+    value, took = within(30, lambda: double(7))
+    assert value == 14 and took <= BOUND
+    # The store that ran out of time is left alone: the next miss sends it nothing.
+    value, took = untouched_after(slow_server, lambda: double(8))
+    assert value == 16 and took < SLOW
+    assert tally.runs == [7, 8]
+    assert len(warnings(notes)) == 1
+
+
+def test_an_async_miss_against_a_server_answering_just_under_the_timeout_returns_in_three(
+    slow_server: DelayingProxy, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    async def halve(x: int) -> float:
+        tally(x)
+        return x / 2
+
+    value, took = within(30, lambda: asyncio.run(halve(7)))
+    assert value == 3.5 and took <= BOUND
+    value, took = untouched_after(slow_server, lambda: asyncio.run(halve(8)))
+    assert value == 4 and took < SLOW
+    assert tally.runs == [7, 8]
+    assert len(warnings(notes)) == 1
+
+
+def test_a_big_hit_from_a_server_answering_just_under_the_timeout_computes_locally_in_three(
+    s3_store: str, server: S3Server, notes: Notes, tally: Tally
+) -> None:
+    @memo(persist=True)
+    def block(n: int) -> np.ndarray:
+        tally(n)
+        return np.full(n, 7, dtype=np.uint8)
+
+    block(20 << 20)  # stored in the bucket: three ranges
+    forget_memory()
+    SETTINGS.store_timeout = SLOW
+    proxy = DelayingProxy(server.endpoint, delay=0.9 * SLOW)
+    SETTINGS.s3_endpoint = proxy.endpoint  # a new setting: the store is opened again
+    try:
+        found, took = within(60, lambda: block(20 << 20))
+    finally:
+        proxy.close()
+    assert found.nbytes == 20 << 20 and took <= BOUND
+    assert tally.runs == [20 << 20, 20 << 20]
+    assert len(warnings(notes)) == 1
+
+
+def test_a_tiered_miss_against_a_slow_bucket_returns_within_three_timeouts_and_stays_local(
+    slow_server: DelayingProxy, notes: Notes, tally: Tally, tmp_path: Path
+) -> None:
+    SETTINGS.store = f"{tmp_path / 'local'}|{SETTINGS.store}"
+    double = persisted_double(tally)
+    value, took = within(30, lambda: double(9))
+    assert value == 18 and took <= BOUND
+    forget_memory()
+    # The local directory kept it, and serves it without asking the bucket.
+    value, _ = untouched_after(slow_server, lambda: double(9))
+    assert value == 18 and tally.runs == [9]
+    value, took = untouched_after(slow_server, lambda: double(10))  # a miss: bucket left alone
+    assert value == 20 and took < SLOW
+    [warning] = warnings(notes)
+    assert str(tmp_path / "local") in warning
 
 
 # ----- leases ---------------------------------------------------------------------------------

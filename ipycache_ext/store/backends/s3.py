@@ -18,8 +18,10 @@ A lease is a small object ``locks/<key>`` holding the holder's token and its exp
 created with a conditional put so one kernel of a team wins.
 
 Every request gives up after ``store_timeout`` seconds without a byte (connecting or
-reading), and the tier then skips the store for ``store_retry_seconds``: a
-black-holed or stalled server costs one call a few timeouts, not every call minutes.
+reading), and all the requests of one call wait ``3 x store_timeout`` at most together
+(:mod:`.deadline`); the tier then skips the store for ``store_retry_seconds``: a
+black-holed, stalled or slow server costs one call about three timeouts, not every
+call minutes.
 """
 
 from __future__ import annotations
@@ -31,17 +33,18 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from ... import messages
 from ...config import SETTINGS, from_env
 from ..segments import SEGMENT, Leaves, read_buffer
 from .base import INDEX_PREFIX, Backend, Chunks, EntryTooLarge, MissingExtra, Read, as_chunks
+from . import deadline
 from .s3_bound import ENTRY_NAME, LOCKS, USED, LruBound, owned_entries
 from .s3_errors import S3Fault, fault, no_bucket
 from .s3_lease import S3Lease
-from .s3_read import Gone, ReadFault, Replaced, read_ranges
+from .s3_read import Gone, OutOfTime, ReadFault, Replaced, read_ranges
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
 PART = 8 << 20  # bytes per ranged read and per multipart part
@@ -51,6 +54,10 @@ NAMESPACE = "ipycache/v1"  # the store's own folder inside the prefix: it owns n
 # A whole request (a part of a big entry) may take this long while bytes flow; a
 # request with no byte for ``store_timeout`` seconds fails at once.
 REQUEST_SECONDS = 120
+# All the requests of one call (a miss: read, lease, read, write, owner record,
+# release) wait this many ``store_timeout`` at most together.
+CALL_TIMEOUTS = 3
+T = TypeVar("T")
 
 
 def _profile_settings() -> dict[str, str]:
@@ -140,12 +147,25 @@ class S3Backend(S3Lease, Backend):
         self._uploads = client()
         self._no_conditional_put = False
         self._direct_reads = True  # presigned plain GETs for big entries (see get)
+        # Where a call's request runs while the call waits only what its deadline has
+        # left; a request it stopped waiting for ends there by its own timeout.
+        self._waiter = ThreadPoolExecutor(16, thread_name_prefix="ipycache-s3")
         self._bound = None if max_bytes is None else LruBound(obstore, self._store, max_bytes)
         # Lease -> (its version, when this kernel first saw that version): a lease is
         # honoured at most one lifetime from then, whatever expiry it claims.
         self._seen: dict[str, tuple[str, float]] = {}
         # Leases this kernel holds -> (token, when it last wrote them, monotonic).
         self._mine: dict[str, tuple[str, float]] = {}
+
+    def _request(self, work: Callable[[], T]) -> T:
+        """``work()``, one request, waited for only what the current call has left."""
+        try:
+            return deadline.bounded(work, self._call_seconds(), self._waiter)
+        except deadline.Spent as spent:
+            raise S3Fault(messages.s3_out_of_time(spent.seconds)) from None
+
+    def _call_seconds(self) -> float:
+        return CALL_TIMEOUTS * self.timeout
 
     # ----- entries -----------------------------------------------------------------------
 
@@ -163,8 +183,13 @@ class S3Backend(S3Lease, Backend):
         copied once more; each range is hashed by the thread that read it as it lands,
         while it is still in the CPU's cache (ranges after the first start on a
         segment's boundary), so checking the signature costs no second pass."""
+
+        def first_range() -> tuple[Any, Any]:
+            found = self._obs.get(self._store, key, options={"range": (0, start + PART)})
+            return found, found.bytes()
+
         try:
-            first = self._obs.get(self._store, key, options={"range": (0, start + PART)})
+            first, head = self._request(first_range)
         except FileNotFoundError as exc:
             no_bucket(exc)
             return None
@@ -173,11 +198,10 @@ class S3Backend(S3Lease, Backend):
         expires = first.attributes.get(EXPIRES)
         if expires is not None and float(expires) <= time.time():
             with contextlib.suppress(Exception):
-                self._obs.delete(self._store, key)
+                self.delete(key)
             return None
         meta = first.meta
         size = meta["size"]
-        head = first.bytes()
         until = None if expires is None else float(expires)
         if self._bound is not None and ENTRY_NAME.fullmatch(key):
             self._bound.used(key)
@@ -203,21 +227,26 @@ class S3Backend(S3Lease, Backend):
             landed(start, offset)
         etag = meta["e_tag"]
         try:
-            if self._direct_reads:
-                try:
-                    url = self._obs.sign(self._store, "GET", key, datetime.timedelta(minutes=10))
-                    read_ranges(
-                        url, data, offset, etag, PART, READERS, timeout=self.timeout, landed=landed
-                    )
-                    return Read(data, leaves if leaf is not None else None, until)
-                except (Replaced, Gone):
-                    raise
-                except Exception:
-                    # A presigned plain GET this setup refuses (a proxy, a CA bundle
-                    # only the client knows, a server without presigned URLs): the
-                    # client's own ranged reads from now on, which do not fail there.
-                    self._direct_reads = False
-            self._client_ranges(key, data, offset, etag, landed)
+            with deadline.span(self._call_seconds()) as by:
+                if self._direct_reads:
+                    try:
+                        url = self._obs.sign(
+                            self._store, "GET", key, datetime.timedelta(minutes=10)
+                        )
+                        read_ranges(
+                            url, data, offset, etag, PART, READERS, self.timeout, by, landed
+                        )
+                        return Read(data, leaves if leaf is not None else None, until)
+                    except (Replaced, Gone, OutOfTime):
+                        raise
+                    except Exception:
+                        # A presigned plain GET this setup refuses (a proxy, a CA bundle
+                        # only the client knows, a server without presigned URLs): the
+                        # client's own ranged reads from now on, which do not fail there.
+                        self._direct_reads = False
+                self._client_ranges(key, data, offset, etag, by, landed)
+        except OutOfTime:
+            raise S3Fault(messages.s3_out_of_time(self._call_seconds())) from None
         except Replaced:
             return self.read(key, start, leaf)  # replaced meanwhile: read the new one
         except Gone:
@@ -234,14 +263,18 @@ class S3Backend(S3Lease, Backend):
         data: memoryview,
         offset: int,
         etag: str | None,
+        by: float | None,
         landed: Callable[[int, int], None] | None,
     ) -> None:
         """Fill ``data[offset:]`` with obstore's ranged reads, ``READERS`` at a time (each
-        range arrives in a buffer of its own and is copied in), then ``landed``."""
+        range arrives in a buffer of its own and is copied in), then ``landed``; none
+        started after ``by`` (monotonic)."""
         errors = self._obs.exceptions
         size = len(data)
 
         def fetch(start: int) -> None:
+            if by is not None and time.monotonic() > by:
+                raise OutOfTime()
             end = min(start + PART, size)
             options: dict[str, Any] = {"range": (start, end)}
             if etag:
@@ -268,7 +301,8 @@ class S3Backend(S3Lease, Backend):
         entry = bool(ENTRY_NAME.fullmatch(key))
         if self._bound is not None and entry and size > self._bound.max_bytes:
             raise EntryTooLarge(size, self._bound.max_bytes)
-        try:
+
+        def upload() -> None:
             self._obs.put(
                 self._uploads if entry else self._store,
                 key,
@@ -278,6 +312,15 @@ class S3Backend(S3Lease, Backend):
                 chunk_size=PART,
                 max_concurrency=READERS,
             )
+
+        try:
+            if size > PART:
+                # Started only with time left, then as long as the parts keep going:
+                # a big entry on a slow link may take longer than the call's deadline.
+                with deadline.span(self._call_seconds()):
+                    upload()
+            else:
+                self._request(upload)
         except Exception as exc:
             raise fault(exc) from None
         if self._bound is not None and entry:
@@ -286,7 +329,7 @@ class S3Backend(S3Lease, Backend):
 
     def delete(self, key: str) -> None:
         try:
-            self._obs.delete(self._store, key)
+            self._request(lambda: self._obs.delete(self._store, key))
         except FileNotFoundError:
             pass
         except Exception as exc:
@@ -350,3 +393,4 @@ class S3Backend(S3Lease, Backend):
         """Wait (a few timeouts at most) for an eviction under way; the client's
         connection pool goes with the object."""
         self.settle(3 * self.timeout)
+        self._waiter.shutdown(wait=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ... import messages
+from .deadline import Spent
 
 
 class S3Fault(OSError):
@@ -15,6 +16,10 @@ class S3Fault(OSError):
 
 
 def fault(exc: BaseException) -> S3Fault:
+    if isinstance(exc, S3Fault):
+        return exc
+    if isinstance(exc, Spent):
+        return S3Fault(messages.s3_out_of_time(exc.seconds))
     return S3Fault(messages.s3_request_error(type(exc).__name__, str(exc)))
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ... import messages, notify
 from ...config import SETTINGS
@@ -22,6 +23,7 @@ from .holders import holder_is_dead
 from .s3_bound import LOCKS
 from .s3_errors import fault, no_bucket, refuses_conditional_puts
 
+T = TypeVar("T")
 _SEEN_KEPT = 4096  # leases remembered for when this kernel first saw them
 
 
@@ -41,11 +43,20 @@ class S3Lease:
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
+    def _request(self, work: Callable[[], T]) -> T:
+        """``work()`` within the call's deadline (:meth:`.s3.S3Backend._request`)."""
+        raise NotImplementedError
+
     def _read_lock(self, key: str) -> tuple[str, float, str | None] | None:
         """(token, expiry, etag) of the lease object, or None if there is none."""
-        try:
+
+        def read() -> tuple[Any, bytes]:
             found = self._obs.get(self._store, LOCKS + key)
-            record = json.loads(bytes(found.bytes()))
+            return found, bytes(found.bytes())
+
+        try:
+            found, body = self._request(read)
+            record = json.loads(body)
         except FileNotFoundError as exc:
             no_bucket(exc)
             return None
@@ -81,7 +92,7 @@ class S3Lease:
         errors = self._obs.exceptions
         body = self._lock_body(token, lease)
         try:
-            self._obs.put(self._store, LOCKS + key, body, mode="create")
+            self._request(lambda: self._obs.put(self._store, LOCKS + key, body, mode="create"))
             self._mine[key] = (token, time.monotonic())
             return True
         except errors.AlreadyExistsError:
@@ -100,9 +111,11 @@ class S3Lease:
             if self._honoured(key, holder, expires, etag or f"{holder}|{expires}"):
                 return False
             if etag is None:
-                self._obs.delete(self._store, LOCKS + key)
+                self.delete(LOCKS + key)
                 return False
-            self._obs.put(self._store, LOCKS + key, body, mode={"e_tag": etag})
+            self._request(
+                lambda: self._obs.put(self._store, LOCKS + key, body, mode={"e_tag": etag})
+            )
             self._mine[key] = (token, time.monotonic())
             return True
         except (errors.PreconditionError, errors.AlreadyExistsError):
@@ -127,8 +140,9 @@ class S3Lease:
         held = self._read_lock(key)
         if held is not None and held[0] == token:
             mode: Any = {"e_tag": held[2]} if held[2] else "overwrite"
+            body = self._lock_body(token, lease)
             with contextlib.suppress(self._obs.exceptions.PreconditionError):
-                self._obs.put(self._store, LOCKS + key, self._lock_body(token, lease), mode=mode)
+                self._request(lambda: self._obs.put(self._store, LOCKS + key, body, mode=mode))
                 self._mine[key] = (token, time.monotonic())
 
     def holder(self, key: str) -> str | None:

@@ -12,12 +12,15 @@ keeping its connection alive across its ranges.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from urllib.parse import urlsplit
 
 
@@ -27,6 +30,10 @@ class Replaced(Exception):
 
 class Gone(Exception):
     """The object was deleted since its first range was read."""
+
+
+class OutOfTime(Exception):
+    """The call's time with the store ran out before every range was in."""
 
 
 class ReadFault(OSError):
@@ -79,6 +86,15 @@ class _Connections:
         for conn in self._all:
             conn.close()
 
+    def cut(self) -> None:
+        """Stop every read in flight now: a thread waiting on its socket wakes up with
+        an error (closing a socket another thread waits on does not wake it)."""
+        with self._lock:
+            for conn in self._all:
+                if conn.sock is not None:
+                    with contextlib.suppress(OSError):
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+
 
 def read_ranges(
     url: str,
@@ -88,18 +104,22 @@ def read_ranges(
     part: int,
     readers: int,
     timeout: float,
+    until: float | None = None,
     landed: Callable[[int, int], None] | None = None,
 ) -> None:
     """Fill ``data[start:]`` from the presigned GET ``url``, ``part`` bytes a request,
     ``readers`` requests in flight; ``landed(low, high)`` is called by the reading
-    thread once ``data[low:high]`` is in, and ``timeout`` is how long a socket may
-    stay silent.  Raises :class:`Replaced`, :class:`Gone` or
-    :class:`ReadFault` (or the socket's ``OSError``); ``data`` is then partly filled and
-    must not be used."""
+    thread once ``data[low:high]`` is in, ``timeout`` is how long a socket may
+    stay silent, and all is done by ``until`` (monotonic) or cut off then.  Raises
+    :class:`Replaced`, :class:`Gone`, :class:`OutOfTime` or :class:`ReadFault` (or the
+    socket's ``OSError``); ``data`` is then partly filled and must not be used."""
     size = len(data)
     connections = _Connections(url, timeout)
+    stopped = threading.Event()
 
     def fetch(begin: int) -> None:
+        if stopped.is_set():
+            return
         end = min(begin + part, size)
         headers = {"Range": f"bytes={begin}-{end - 1}"}
         if etag:
@@ -125,8 +145,21 @@ def read_ranges(
         if landed is not None:
             landed(begin, end)
 
+    pool = ThreadPoolExecutor(readers)
     try:
-        with ThreadPoolExecutor(readers) as pool:
-            list(pool.map(fetch, range(start, size, part)))
+        reads = [pool.submit(fetch, begin) for begin in range(start, size, part)]
+        left = None if until is None else max(0.0, until - time.monotonic())
+        done, pending = wait(reads, left, return_when=FIRST_EXCEPTION)
+        if pending:  # one failed, or the time ran out: the others stop now
+            stopped.set()
+            connections.cut()
+        for read in reads:
+            if read in done:
+                read.result()  # the first failure, in the order of the ranges
+        if pending:
+            raise OutOfTime()
     finally:
+        # Reads still in flight are cut off and end on their own: not waited for.
+        stopped.set()
+        pool.shutdown(wait=False, cancel_futures=True)
         connections.close()
