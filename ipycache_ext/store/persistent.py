@@ -30,9 +30,9 @@ from .. import messages, notify
 from ..config import SETTINGS, from_env
 from ..errors import UnknownStoreError
 from . import index
+from .backends import deadline
 from .backends.base import Backend, EntryTooLarge, MissingExtra, Read
 from .backends.holders import new_token
-from .backends import deadline
 from .backends.registry import open_backend
 from .entry import Entry
 from .guard import ForeignRow, UnsafeStoreDir

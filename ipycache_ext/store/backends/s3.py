@@ -39,8 +39,8 @@ from urllib.parse import unquote, urlparse
 from ... import messages
 from ...config import SETTINGS, from_env
 from ..segments import SEGMENT, Leaves, read_buffer
-from .base import INDEX_PREFIX, Backend, Chunks, EntryTooLarge, MissingExtra, Read, as_chunks
 from . import deadline
+from .base import INDEX_PREFIX, Backend, Chunks, EntryTooLarge, MissingExtra, Read, as_chunks
 from .s3_bound import ENTRY_NAME, LOCKS, USED, LruBound, owned_entries
 from .s3_errors import S3Fault, fault, no_bucket
 from .s3_lease import S3Lease
@@ -150,7 +150,9 @@ class S3Backend(S3Lease, Backend):
         # Where a call's request runs while the call waits only what its deadline has
         # left; a request it stopped waiting for ends there by its own timeout.
         self._waiter = ThreadPoolExecutor(16, thread_name_prefix="ipycache-s3")
-        self._bound = None if max_bytes is None else LruBound(obstore, self._store, max_bytes)
+        self._bound = (
+            None if max_bytes is None else LruBound(obstore, self._store, max_bytes, self._request)
+        )
         # Lease -> (its version, when this kernel first saw that version): a lease is
         # honoured at most one lifetime from then, whatever expiry it claims.
         self._seen: dict[str, tuple[str, float]] = {}

@@ -25,6 +25,7 @@ import re
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,8 +62,11 @@ def owned_entries(obs: Any, store: Any, names: list[str]) -> list[str]:
 class LruBound:
     """Keeps the entries under one prefix within ``max_bytes``."""
 
-    def __init__(self, obs: Any, store: Any, max_bytes: int) -> None:
+    def __init__(
+        self, obs: Any, store: Any, max_bytes: int, request: Callable[[Callable[[], Any]], Any]
+    ) -> None:
         self._obs, self._store, self.max_bytes = obs, store, max_bytes
+        self._request = request  # a hit's mark is one of its call's requests
         self._marked: dict[str, float] = {}  # entry -> when this kernel last marked it
         self._wanted = False  # a write since the running eviction's listing
         self._running = False
@@ -77,7 +81,7 @@ class LruBound:
             return
         self._marked[key] = now
         with contextlib.suppress(Exception):  # a lost mark costs order, not correctness
-            self._obs.put(self._store, USED + key, b"")
+            self._request(lambda: self._obs.put(self._store, USED + key, b""))
 
     def written(self, key: str, size: int) -> None:
         """``key`` (``size`` bytes) was just written: an eviction runs after it, on
