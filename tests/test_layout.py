@@ -248,3 +248,24 @@ def test_every_magic_setting_is_a_config_declaration_and_nothing_else() -> None:
         if isinstance(node, ast.keyword) and node.arg == "config"
     ]
     assert by_hand == []
+
+
+def test_keys_and_backends_import_nothing_above_their_place() -> None:
+    """A key is data, worded by the engine through ``messages``; a backend moves bytes
+    and knows nothing of the tier, the leases or the owners that use it (only the
+    entry format and path rules below it)."""
+    modules = _modules()
+    below_backends = ("segments", "guard", "signed")
+    found = sorted(
+        f"{name} -> {m}"
+        for name, path in modules.items()
+        for m in _imports(name, path, modules)
+        if (name.startswith("ipycache_ext.keys.") and m.startswith("ipycache_ext.messages"))
+        or (
+            name.startswith("ipycache_ext.store.backends.")
+            and m.startswith("ipycache_ext.store.")
+            and not m.startswith("ipycache_ext.store.backends")
+            and m.rsplit(".", 1)[1] not in below_backends
+        )
+    )
+    assert found == []
