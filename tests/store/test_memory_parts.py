@@ -39,8 +39,8 @@ def test_counters_keep_the_parts_of_an_entry_that_left_memory_not_the_entry() ->
     store.watch(stats)
     entry = _entry([1, 2, 3])
     store.put("f", b"a", entry, max_entries=None)
-    stats.count_hit(("f", "f"), entry, latest=True)
     owner = stats.stats("f", "f")
+    stats.record_hit(owner, entry, latest=True)
     assert owner.last is entry and owner.hits == 1 and entry.hits == 1
     store.drop("f", b"a")
     assert not isinstance(owner.last, Entry) and owner.last == entry.parts
