@@ -45,6 +45,7 @@ from .s3_bound import ENTRY_NAME, LOCKS, USED, LruBound, owned_entries
 from .s3_errors import S3Fault, fault, no_bucket
 from .s3_lease import S3Lease
 from .s3_read import Gone, OutOfTime, ReadFault, Replaced, read_ranges
+from .s3_uploads import sweep_in_background
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
 PART = 8 << 20  # bytes per ranged read and per multipart part
@@ -122,11 +123,12 @@ class S3Backend(S3Lease, Backend):
         loopback = urlparse(endpoint).hostname in _LOOPBACK
         wait = datetime.timedelta(seconds=timeout)
         self.timeout = timeout
+        folder = "/".join(part for part in (prefix, NAMESPACE) if part)
 
         def client(**options: datetime.timedelta) -> Any:
             return S3Store(
                 bucket,
-                prefix="/".join(part for part in (prefix, NAMESPACE) if part),
+                prefix=folder,
                 config=config,  # type: ignore[arg-type]  # keys checked by obstore
                 client_options={  # type: ignore[arg-type]  # keys checked by obstore
                     "allow_http": loopback,
@@ -146,6 +148,8 @@ class S3Backend(S3Lease, Backend):
         # REQUEST_SECONDS, and is only made once the store answered this miss's reads.
         self._uploads = client()
         self._no_conditional_put = False
+        # Uploads a killed kernel left unfinished in the folder: aborted on a thread.
+        self.sweep = sweep_in_background(bucket, folder, config, endpoint, timeout)
         self._direct_reads = True  # presigned plain GETs for big entries (see get)
         # Where a call's request runs while the call waits only what its deadline has
         # left; a request it stopped waiting for ends there by its own timeout.
@@ -153,10 +157,7 @@ class S3Backend(S3Lease, Backend):
         self._bound = (
             None if max_bytes is None else LruBound(obstore, self._store, max_bytes, self._request)
         )
-        # Lease -> (its version, when this kernel first saw that version): a lease is
-        # honoured at most one lifetime from then, whatever expiry it claims.
         self._seen: dict[str, tuple[str, float]] = {}
-        # Leases this kernel holds -> (token, when it last wrote them, monotonic).
         self._mine: dict[str, tuple[str, float]] = {}
 
     def _request(self, work: Callable[[], T]) -> T:
@@ -296,7 +297,7 @@ class S3Backend(S3Lease, Backend):
     def set(self, key: str, data: Chunks, ttl: float | None) -> None:
         """Upload the tier's chunks as they are: an entry bigger than one part goes as a
         multipart upload, which the server shows only once completed, so a killed
-        kernel leaves no object, only an invisible partial upload."""
+        kernel leaves no object, only a partial upload (aborted later: :mod:`.s3_uploads`)."""
         chunks = as_chunks(data)
         attributes = {} if ttl is None else {EXPIRES: f"{time.time() + ttl:.3f}"}
         size = sum(memoryview(c).nbytes for c in chunks)
