@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from .wire import DICT, FLOATS, LIST, TUPLE, pack_d, pack_len, pack_q
+from .wire import DICT, FLOATS, INT64S, LIST, TUPLE, pack_d, pack_len, pack_q
 from .wire import xxh as _xxh
 from .wire import xxh_digest as _xxh_digest
 
@@ -87,6 +87,30 @@ def atom_digest(value: Any) -> bytes | None:
             h.update(value)
         return h.digest()
     return _xxh_digest(encode(value))
+
+
+def int_list_digest(value: list) -> bytes | None:
+    """Digest of a list of exact ints that all fit in int64, else None.
+
+    Their values are laid out as one little-endian int64 buffer by numpy (when it is
+    already imported) or ``array``; both give the same bytes.
+    """
+    n = len(value)
+    if operator.countOf(map(type, value), int) != n:
+        return None
+    np = sys.modules.get("numpy")
+    try:
+        if np is not None:
+            data: Any = np.fromiter(value, dtype="<i8", count=n)
+        else:
+            data = array("q", value)
+            if sys.byteorder == "big":
+                data.byteswap()
+    except OverflowError:
+        return None
+    h = _xxh(INT64S + pack_len(n))
+    h.update(data)
+    return h.digest()
 
 
 def float_list_digest(value: list) -> bytes | None:

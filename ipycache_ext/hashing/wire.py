@@ -33,8 +33,7 @@ REDUCED = b"R"
 GLOBAL = b"g"
 # A reference back up the walk's path (a cycle): REF + pack_q(distance).
 REF = b"@"
-# Lists of exact floats (NaNs made canonical); INT64S was lists of exact ints as an int64
-# buffer (before numbers.py), kept reserved so no later tag reuses it.
+# Lists of exact ints (int64 buffer) and of exact floats (NaNs made canonical).
 INT64S = b"Q"
 FLOATS = b"W"
 # A value replaced by a hash_funcs entry: USER + entry label + digest of the replacement.
