@@ -34,6 +34,7 @@ from .atoms import (
     atom_digest,
     flat_digest,
     float_list_digest,
+    int_list_digest,
     type_name,
 )
 from .handlers import (
@@ -191,10 +192,13 @@ class Hasher:
         if self._walk_only:
             return None
         if type(value) in _PLAIN_CONTAINERS:
+            found = None
             if len(value) >= _NUMBERS_MIN_LEN:
                 found = numbers_digest(value)
-                if found is not None:
-                    return found
+            elif type(value) is list and value and type(value[0]) is int:
+                found = int_list_digest(value)  # short ones keep the digests they had
+            if found is not None:
+                return found
             if not fits_one_stream(value):
                 return None  # shared parts would be written once per occurrence: walk
         found = self._stream(value, None)

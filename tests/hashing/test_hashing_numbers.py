@@ -7,7 +7,9 @@ import math
 import struct
 from typing import Any
 
-from ipycache_ext.hashing import hexdigest
+import pytest
+
+from ipycache_ext.hashing import digest, hexdigest
 from ipycache_ext.hashing.numbers import MIN_LEN, numbers_digest
 
 N = 5 * MIN_LEN
@@ -124,3 +126,18 @@ def test_a_long_int_list_that_holds_itself_hashes_like_an_equal_one() -> None:
     b: list[Any] = ints()
     b.append(b)
     assert hexdigest(a) == hexdigest(b)
+
+
+@pytest.mark.parametrize(
+    ("value", "before"),
+    [
+        ([1, 2, 3], "30e808654acd24c3fd73b1d229f2b974"),
+        (list(range(63)), "37ace55a1ea5f1e32628d4dc128d81d4"),
+        ([2**40, -5, 0], "b800c1351b775bf98e358f1719ac1338"),
+    ],
+)
+def test_a_short_list_of_ints_keeps_the_digest_it_had_so_stored_entries_still_hit(
+    value: list[int], before: str
+) -> None:
+    """Digests computed by the release before lists of numbers were one pickle pass."""
+    assert digest(value).hex() == before
