@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Generic
 
 from .. import messages, notify
@@ -28,6 +28,9 @@ from .report import MissReport
 from .run import Run, depth
 from .stats import STATS, OwnerStats
 from .subject import Call, Policy, Subject
+
+# Why a miss missed, as the count keeps it: the reasons, or how to work them out.
+Why = tuple[Reason, ...] | Callable[[], tuple[Reason, ...]]
 
 
 class Keeper(Generic[Call]):
@@ -100,22 +103,6 @@ class Keeper(Generic[Call]):
         return value
 
 
-@dataclass
-class _Why:
-    """Why a miss missed, as far as it was worked out: ``reasons`` (None: not yet;
-    the count keeps how to work them out if ``%memo_info`` asks)."""
-
-    before: Snapshot | None
-    now: Snapshot
-    gone: str | None
-    reasons: tuple[Reason, ...] | None
-
-    def later(self) -> tuple[Reason, ...] | functools.partial[tuple[Reason, ...]]:
-        if self.reasons is not None:
-            return self.reasons
-        return functools.partial(_reasons, self.before, self.now, self.gone)
-
-
 def remember(keeper: Keeper[Call], key: CallKey, call: Call, run: Run, tier: Tier | None) -> Any:
     """Store what a miss computed (memory, then the tier), count it, say why it
     missed, and return what the caller gets."""
@@ -128,23 +115,23 @@ def remember(keeper: Keeper[Call], key: CallKey, call: Call, run: Run, tier: Tie
     outermost = not (subject.nests and depth.get())
     stats = keeper.stats()
     shown = outermost and not keeper.policy.quiet and SETTINGS.notes
-    why = _why(keeper, key, parts, stats, shown, outermost)
-    if why.reasons and outermost:
-        _blame_unstable(keeper, key, why.reasons, stats)
+    reasons, later = _why(keeper, key, parts, stats, shown, outermost)
+    if reasons and outermost:
+        _blame_unstable(keeper, key, reasons, stats)
     # Memory first: a save interrupted (Ctrl-C while a big result is written) must
     # not lose what was computed.
     keeper.keep(entry, key.digest)
     if tier is not None:
         keeper.save(tier, key.digest, entry)
     # Calls made inside a miss are not what the user compares the next call with.
-    STATS.record_miss(stats, parts if outermost else None, why.later())
-    if shown and why.reasons is not None:
+    STATS.record_miss(stats, parts if outermost else None, later)
+    if shown and reasons is not None:
         if notify.held(keeper.label):  # only counted: its facts, not its words
-            report = MissReport(keeper.label, None, run.seconds, why.reasons)
+            report = MissReport(keeper.label, None, run.seconds, reasons)
         else:
             hints = _unseen_readers(keeper, call, key, run, read, stats)
             what = subject.describe(call)
-            report = MissReport(keeper.label, what, run.seconds, why.reasons, hints)
+            report = MissReport(keeper.label, what, run.seconds, reasons, hints)
         notify.emit(report.note)
     _warn_about_reads(keeper, call, key, run, stats)
     subject.recall(key.digest, call)
@@ -173,16 +160,19 @@ def _why(
     stats: OwnerStats,
     shown: bool,
     outermost: bool,
-) -> _Why:
-    """Why this miss missed.  Worked out now when a note shows it or a value read by
-    name may be to blame (the code is the same); else only if ``%memo_info`` asks."""
+) -> tuple[tuple[Reason, ...] | None, Why]:
+    """Why this miss missed: the reasons (None: not worked out), and what the count
+    keeps of them.  Worked out now when a note shows them or a value read by name may
+    be to blame (the code is the same); else only if ``%memo_info`` asks, from what
+    this returns in their place."""
     gone = STORE.history.how_gone(keeper.owner, key.digest)
-    stale = keeper.stale.pop(key.digest)
+    reasons: tuple[Reason, ...] | None = keeper.stale.pop(key.digest) or None
     before = stats.last_parts
-    reasons: tuple[Reason, ...] | None = stale or None
     if reasons is None and (shown or (outermost and not same_code(before, parts))):
         reasons = tuple(why_missed(before, parts, gone))
-    return _Why(before, parts, gone, reasons)
+    if reasons is not None:
+        return reasons, reasons
+    return None, functools.partial(_reasons, before, parts, gone)
 
 
 def _blame_unstable(

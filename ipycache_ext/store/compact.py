@@ -38,7 +38,7 @@ class Layout:
     from, if it was: an entry whose snapshot shares that dict has those parts as usual.
     """
 
-    __slots__ = ("ids", "usual", "index", "shared")
+    __slots__ = ("ids", "usual", "index", "shared", "own")
 
     def __init__(
         self,
@@ -50,15 +50,37 @@ class Layout:
         self.usual = usual
         self.index = {ident: i for i, ident in enumerate(ids)}
         self.shared = shared
+        self.own: tuple[PartId, ...] = ()  # the call's own part ids, when ``shared`` is set
 
 
 _layouts: OrderedDict[tuple[PartId, ...], Layout] = OrderedDict()
 _lock = threading.Lock()
 
 
+# The layout last found for a split snapshot's shared code parts, by the id of that
+# dict: a miss on guards finds it without hashing every part id of its key.
+_by_shared: dict[int, Layout] = {}
+
+
 def layout_of(parts: Mapping[PartId, Seen]) -> Layout:
     """The shared layout for keys with these part ids (made from ``parts`` if new)."""
-    ids = parts.ids() if type(parts) is SplitSnapshot else tuple(parts)
+    if type(parts) is SplitSnapshot:
+        hint = _by_shared.get(id(parts.shared))
+        # ``parts`` holds its shared dict, so a layout sharing it is this one's if
+        # the call's own part ids are the same (the same objects: compared by identity).
+        if hint is not None and hint.shared is parts.shared and hint.own == tuple(parts.own):
+            return hint
+        found = _layout_of(parts, parts.ids())
+        if found.shared is parts.shared:
+            if len(_by_shared) >= _LAYOUTS_KEPT:
+                _by_shared.clear()
+            found.own = tuple(parts.own)
+            _by_shared[id(parts.shared)] = found
+        return found
+    return _layout_of(parts, tuple(parts))
+
+
+def _layout_of(parts: Mapping[PartId, Seen], ids: tuple[PartId, ...]) -> Layout:
     found = _layouts.get(ids)  # a dict read needs no lock: only making one does
     if found is not None:
         # Made before the guards (or by earlier code): adopt these code parts as the

@@ -19,7 +19,9 @@ from conftest import Tally, define
 
 from ipycache_ext import memo
 from ipycache_ext.deps import usercode as codedeps
+from ipycache_ext.deps.code import short_atom
 from ipycache_ext.hashing import hexdigest
+from ipycache_ext.hashing.core import Hasher
 
 
 @pytest.fixture
@@ -634,3 +636,10 @@ def test_installed_package_is_library_even_with_its_environment_under_cwd() -> N
 def test_test_files_under_cwd_are_user_code() -> None:
     assert codedeps.is_user_file(__file__)
     assert codedeps.is_user_module("__main__")
+
+
+@pytest.mark.parametrize("value", [0, -1, 7, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**40])
+def test_an_int_argument_gets_the_key_data_the_hasher_gives_it(value: int) -> None:
+    """short_atom encodes 64-bit ints itself: the same bytes as ``Hasher.part``."""
+    hasher = Hasher()
+    assert short_atom(hasher, value) == hasher.part(value)
