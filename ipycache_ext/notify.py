@@ -192,9 +192,12 @@ class OutputWatch:
         return flag
 
     def __exit__(self, *exc: Any) -> None:
+        if self._probes is None:  # :meth:`_stop`, inline: every miss leaves here
+            _watchers.reset(self._token)
+            _remove_tees()
+            return
         try:
-            if self._probes is not None:
-                self._probes.__exit__(*exc)
+            self._probes.__exit__(*exc)
         finally:
             self._stop()
 

@@ -104,8 +104,12 @@ class Flights:
         lock.acquire()
         try:
             pending = self._inflight.get((owner, key))
-            if pending is None:
-                self._inflight[(owner, key)] = computer()
+            if pending is None:  # :func:`computer`, inline: every miss comes here
+                running = asyncio._get_running_loop() is not None
+                self._inflight[(owner, key)] = (
+                    _get_ident(),
+                    asyncio.current_task() if running else None,
+                )
                 return None
             if isinstance(pending, Flight):
                 return pending

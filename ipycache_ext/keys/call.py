@@ -215,6 +215,7 @@ def forget_all() -> None:
         keys.forget()
 
 
+_NOTHING_FRESH: dict[int, bytes] = {}  # read only: no part was hashed afresh
 _REMEMBERED = frozenset({int, str})  # argument types whose equality is identity of key
 _KEYS_KEPT = 64  # per function: some 30 kB at most
 
@@ -230,6 +231,7 @@ class GuardedCode:
         "seen_map",
         "seen_ids",
         "segments",
+        "tail",
         "changing",
         "keys",
         "_named",
@@ -263,6 +265,7 @@ class GuardedCode:
         if run:
             segments.append(b"".join(run))
         self.segments = segments
+        self.tail = b"" if self.changing else b"".join(segments)  # type: ignore[arg-type]
         self._named: Named | None = None
 
     def named(self) -> Named:
@@ -282,6 +285,10 @@ class GuardedCode:
         ids = shape.ids
         for name, _, data in arguments:
             chunks += (ids[name], pack_len(len(data)), data)
+        if not self.changing:  # the code's bytes are one segment: nothing is fresh
+            chunks.append(self.tail)
+            digest = xxhash.xxh3_128_digest(b"".join(chunks))
+            return GuardedKey(digest, self._parts, (arguments, shape, _NOTHING_FRESH), self)
         fresh: dict[int, bytes] = {}
         for segment in self.segments:
             if isinstance(segment, bytes):

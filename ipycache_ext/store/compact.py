@@ -139,7 +139,8 @@ def pack(layout: Layout, parts: Mapping[PartId, Seen], seconds: float, stored_at
         if seen is usual or seen == usual:
             out.append(_USUAL)
             continue
-        data, shown = seen.data, seen.shown.encode("utf-8", "surrogatepass")
+        data, text = seen
+        shown = text.encode("utf-8", "surrogatepass")
         if len(data) < 255 and len(shown) < 255:  # :func:`_text`'s short form, inline
             out += (_OWN, _SIZE_BYTE[len(data)], data, _SIZE_BYTE[len(shown)], shown)
         else:
