@@ -110,6 +110,7 @@ class Cached(Keeper[Call]):
                 else:
                     step.wait()
                     step = next(steps)
+            next(steps, None)  # the sequence ends: its claims released, no exception thrown in
             return step.value
         finally:
             steps.close()  # a miss that raised releases its claims
@@ -140,6 +141,7 @@ class Cached(Keeper[Call]):
                 else:
                     await step.wait_async()
                     step = next(steps)
+            next(steps, None)
             return step.value
         finally:
             steps.close()
