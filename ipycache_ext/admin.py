@@ -169,7 +169,7 @@ def open_store() -> persistent.Tier:
 
 
 def listing(tier: persistent.Tier, magic: str) -> tuple[list[owners.Persisted], int]:
-    """:func:`.owners.listing`, or a one-line error when the store does not answer."""
+    """:func:`~.store.owners.listing`, or a one-line error when the store does not answer."""
     try:
         return owners.listing(tier)
     except Exception as exc:

@@ -1,7 +1,7 @@
 """The keys of a function's calls: its arguments bound and hashed, its code walked once.
 
-The first call walks the function's code (:mod:`.deps.code`) and records guards
-(:mod:`.deps.guards`); the next calls, while every guard holds, hash only their
+The first call walks the function's code (:mod:`..deps.code`) and records guards
+(:mod:`..deps.guards`); the next calls, while every guard holds, hash only their
 arguments and the values that can change in place, and reuse the rest of the key as
 the bytes its digest takes.  The digest is the one :func:`.key.digest_parts` gives
 for the same parts either way.
@@ -145,7 +145,7 @@ def _argument_parts(arguments: list[Argument], via: tuple[str, ...]) -> list[Par
 
 class CallKeys:
     """The keys of one function's calls: the first walks its code and records guards,
-    the next ones reuse that walk while every guard holds (:mod:`.deps.guards`).
+    the next ones reuse that walk while every guard holds (:mod:`..deps.guards`).
 
     The guards hold what the last walk read (a global's old value too, until the next
     call walks again); clearing the cache lets go of it (:func:`forget_all`)."""

@@ -58,7 +58,7 @@ class CallKey:
 
     def named(self) -> Named:
         """What the key's values and code name that may be files (see
-        :mod:`.deps.pathlike`): asked on every miss."""
+        :mod:`..deps.pathlike`): asked on every miss."""
         return named_in(self.parts)
 
 

@@ -143,7 +143,7 @@ class DiskBackend(Backend):
 
     def _evict(self) -> None:
         """Drop least recently used entries (never locks, nor the owner index records
-        of :mod:`.owners`: an entry must not outlive its record) until under
+        of :mod:`..owners`: an entry must not outlive its record) until under
         ``max_bytes``.
 
         Reads diskcache's ``Cache`` table (its ``access_time`` column) directly: the
@@ -213,7 +213,7 @@ class DiskBackend(Backend):
         ]
 
     def index_names(self) -> list[str]:
-        """The owner index records (:mod:`.owners`), apart from the entries."""
+        """The owner index records (:mod:`..owners`), apart from the entries."""
         rows = self._cache._sql("SELECT key FROM Cache WHERE raw = 1").fetchall()
         return [k for (k,) in rows if isinstance(k, str) and k.startswith(INDEX_PREFIX)]
 

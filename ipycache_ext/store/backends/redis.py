@@ -89,7 +89,7 @@ class RedisBackend(Backend):
         return [n for n in names if not n.startswith(INDEX_PREFIX)]
 
     def index_names(self) -> list[str]:
-        """The owner index records (:mod:`.owners`), apart from the entries."""
+        """The owner index records (:mod:`..owners`), apart from the entries."""
         found = self._redis.scan_iter(match=self._prefix + INDEX_PREFIX + "*")
         names = [k.decode() if isinstance(k, bytes) else k for k in found]
         return [n[len(self._prefix) :] for n in names]

@@ -12,7 +12,7 @@ Entries are opaque signed bytes (the tier signs and verifies; nothing is unpickl
 here).  Everything lives in a folder of its own inside the prefix (:data:`NAMESPACE`):
 the store lists, counts, evicts and clears only objects there whose names it gives
 and (before deleting an entry) whose first bytes are an entry's, so a bucket holding
-other data loses none of it.  A ttl is signed into the entry (:mod:`.signed`); the
+other data loses none of it.  A ttl is signed into the entry (:mod:`..signed`); the
 object's ``ipycache-expires`` metadata only saves reading an entry already expired.
 A lease is a small object ``locks/<key>`` holding the holder's token and its expiry,
 created with a conditional put so one kernel of a team wins.
@@ -345,7 +345,7 @@ class S3Backend(S3Lease, Backend):
         return [p for p in self._paths() if ENTRY_NAME.fullmatch(p)]
 
     def index_names(self) -> list[str]:
-        """The owner index records (:mod:`.owners`), apart from the entries."""
+        """The owner index records (:mod:`..owners`), apart from the entries."""
         return [
             p
             for p in self._paths()
