@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ipycache_ext import messages
 from ipycache_ext.deps.cell import CellName, analyze, cell_name
 from ipycache_ext.errors import Subject
@@ -27,6 +29,7 @@ def _scale() -> Any:
     return namespace["scale"]
 
 
+@pytest.mark.pinned
 def test_a_functions_owner_and_key_are_the_bytes_persisted_before() -> None:
     fn = _scale()
     owner = function_owner(fn)
@@ -37,6 +40,7 @@ def test_a_functions_owner_and_key_are_the_bytes_persisted_before() -> None:
     assert Tier.entry_key(owner.stored, digest) == "v2-a4ab1578a583a55cfa0efb4aa2cf09e5"
 
 
+@pytest.mark.pinned
 def test_a_cells_owner_and_key_are_the_bytes_persisted_before() -> None:
     facts = analyze(CELL_SOURCE)
     hasher = Hasher(subject=Subject("cell", "the cell"))
