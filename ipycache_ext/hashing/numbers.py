@@ -14,11 +14,11 @@ the type check:
   iteration order, no nested container means no shared part, and no memoized item
   means no back reference (``BINGET``), so the stream is a function of the value.
   The memo is looked at on each 64 KiB frame, so a list of strs gives up early.
-* a NaN is written with its sign and payload bits, while every NaN must hash alike:
-  each frame is searched for the ``BINFLOAT`` opcode, and when it may carry a NaN or
-  an infinity (or there are too many floats to look at one by one) ``sum`` of the
-  items decides, a C loop without a Python object per item.  A NaN, an infinity or
-  a sum that fails sends the value to the other paths, which hash NaNs canonically.
+* a NaN is hashed by its bits, sign and payload included, as in an array (see
+  :mod:`.arrays`): ``math.copysign`` and ``numpy.signbit`` tell ``nan`` from ``-nan``,
+  so keeping them apart can only cost a miss, never hand back a result computed from
+  the other one.  Finding NaNs to make them alike would cost a second pass over the
+  items (``sum``), a third of the pickling again.
 
 The stream begins with protocol 5's header, which no other digest input does.
 """
@@ -34,9 +34,6 @@ from .wire import xxh
 # hashes (making a pickler costs more than hashing a short list).
 MIN_LEN = 64
 NUMBERS = frozenset({int, float, bool, type(None)})
-_BINFLOAT = b"G"
-# Floats looked at one by one in a frame before ``sum`` is asked instead.
-_FLOATS_LOOKED_AT = 512
 
 
 class _GiveUp(Exception):
@@ -49,46 +46,18 @@ class _Pickler(pickle.Pickler):
 
 
 class _Sink:
-    """Frames go straight into xxh3; each one checked for a memoized item and NaN."""
+    """Frames go straight into xxh3; each one first checked for a memoized item."""
 
-    __slots__ = ("update", "pickler", "maybe_nan")
+    __slots__ = ("update", "pickler")
 
     def __init__(self, update: Any) -> None:
         self.update = update
         self.pickler: pickle.Pickler | None = None
-        self.maybe_nan = False
 
     def write(self, data: Any) -> None:
         if self.pickler is not None and len(self.pickler.memo.copy()) > 1:
             raise _GiveUp
         self.update(data)
-        if not self.maybe_nan and _BINFLOAT in data:
-            self.maybe_nan = _may_hold_nan(bytes(data))
-
-
-def _may_hold_nan(data: bytes) -> bool:
-    """False when no ``BINFLOAT`` in ``data`` is a NaN or an infinity (its first two
-    bytes, big-endian, have every exponent bit set); True when one may be, or when
-    there are too many to look at here."""
-    at = data.find(_BINFLOAT)
-    last = len(data) - 9  # a frame holds whole opcodes: a BINFLOAT starts at most here
-    for _ in range(_FLOATS_LOOKED_AT):
-        if at == -1 or at > last:
-            return False
-        if data[at + 1] & 0x7F == 0x7F and data[at + 2] >= 0xF0:
-            return True
-        at = data.find(_BINFLOAT, at + 1)
-    return at != -1 and at <= last
-
-
-def _finite(items: Any) -> bool:
-    """True when the numbers ``items`` hold no NaN and no infinity (``sum`` is NaN or
-    infinite otherwise, or fails on a huge int beside a float)."""
-    try:
-        total = sum(items)
-    except (TypeError, OverflowError):
-        return False
-    return total - total == 0
 
 
 def numbers_digest(value: Any) -> bytes | None:
@@ -108,8 +77,4 @@ def numbers_digest(value: Any) -> bytes | None:
         return None
     if len(pickler.memo.copy()) > 1:
         return None
-    if sink.maybe_nan:
-        parts = (value.keys(), value.values()) if type(value) is dict else (value,)
-        if not all(_finite(part) for part in parts):
-            return None
     return h.digest()

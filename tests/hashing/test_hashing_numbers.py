@@ -58,17 +58,37 @@ def test_a_float_subclass_inside_a_float_list_differs_from_the_float() -> None:
     assert hexdigest(odd) != hexdigest(with_item(floats(), 3, 2.5))
 
 
-def test_every_nan_in_a_long_float_list_hashes_alike() -> None:
+def test_a_nan_in_a_long_float_list_is_hashed_by_its_bits_so_its_sign_is_kept() -> None:
     payload = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000123))[0]
-    nans = [math.nan, -math.nan, math.inf - math.inf, payload]
+    nans = [math.nan, -math.nan, payload]
     digests = {hexdigest(with_item(floats(), 100, nan)) for nan in nans}
-    assert len(digests) == 1
+    assert len(digests) == 3
+    assert numbers_digest(with_item(floats(), 100, math.nan)) is not None
 
 
-def test_a_nan_on_either_side_of_a_frame_boundary_hashes_alike() -> None:
+def test_the_same_nan_in_equal_long_lists_hashes_alike() -> None:
+    one = with_item(floats(), 100, float("nan"))
+    other = with_item(floats(), 100, float("nan"))  # another object, the same bits
+    assert hexdigest(one) == hexdigest(other)
+
+
+def test_a_nan_on_either_side_of_a_frame_boundary_keeps_its_sign() -> None:
     many = [i * 0.5 for i in range(20_000)]
     for at in range(7270, 7300):
-        assert hexdigest(with_item(many, at, math.nan)) == hexdigest(with_item(many, at, -math.nan))
+        with_nan = with_item(many, at, math.nan)
+        assert hexdigest(with_nan) == hexdigest(list(with_nan))
+        assert hexdigest(with_nan) != hexdigest(with_item(many, at, -math.nan))
+
+
+def test_a_memo_function_that_reads_a_nan_sign_is_not_handed_the_other_sign() -> None:
+    from ipycache_ext import memo
+
+    @memo
+    def signs(values: list[float]) -> list[float]:
+        return [math.copysign(1.0, v) for v in values]
+
+    assert signs([math.nan] * N)[0] == 1.0
+    assert signs([-math.nan] * N)[0] == -1.0
 
 
 def test_infinities_in_a_long_float_list_are_kept_apart() -> None:
