@@ -128,7 +128,7 @@ def test_a_big_array_goes_up_in_parts_and_comes_back_whole(
     def ramp(n: int) -> np.ndarray:
         return np.arange(n, dtype=np.float64)
 
-    n = 5_000_000  # 40 MB: five parts up, five ranges down
+    n = 5_000_000  # 40 MB: five parts up; down, its first 8 MB, then the rest in ranges
     ramp(n)
     [name] = objects(up, prefix)
     assert obstore.head(bucket(up, prefix), name)["e_tag"].rstrip('"').endswith("-5")
@@ -159,7 +159,7 @@ def test_an_entry_replaced_while_its_ranges_are_read_is_read_whole_from_the_new_
     def ramp(n: int) -> np.ndarray:
         return np.arange(n, dtype=np.float64)
 
-    n = 3_000_000  # 24 MB: three ranges
+    n = 3_000_000  # 24 MB: its first 8 MB, then ranges
     ramp(n)
     [name] = objects(up, prefix)
     store = bucket(up, prefix)
@@ -170,6 +170,49 @@ def test_an_entry_replaced_while_its_ranges_are_read_is_read_whole_from_the_new_
     assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
     assert any(t.startswith(LOADED) for t in notes.texts("hit"))
     assert warnings(notes) == []
+
+
+def test_a_big_entry_read_in_many_ranges_each_hashed_as_it_lands_loads_whole(
+    s3_store: str, notes: Notes, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3, "READ_PART", 3 << 20)  # after the first 8 MB, ranges of 3 MB
+
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n, dtype=np.float64)
+
+    n = 3_000_000 + 12_345  # 24 MB: six ranges after the first, the last one ragged
+    ramp(n)
+    forget_memory()
+    assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+    assert tally.runs == [n]
+    assert any(t.startswith(LOADED) for t in notes.texts("hit"))
+    assert warnings(notes) == []
+
+
+def test_a_byte_changed_in_a_late_range_is_refused_and_recomputed(
+    s3_store: str, notes: Notes, tally: Tally, up: S3Server, prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(s3, "READ_PART", 3 << 20)
+
+    @memo(persist=True)
+    def ramp(n: int) -> np.ndarray:
+        tally(n)
+        return np.arange(n, dtype=np.float64)
+
+    n = 3_000_000 + 12_345
+    ramp(n)
+    [name] = objects(up, prefix)
+    store = bucket(up, prefix)
+    stored = bytearray(obstore.get(store, name).bytes())
+    stored[-1000] ^= 0x01  # inside the last range, past every segment boundary but one
+    obstore.put(store, name, bytes(stored))
+    forget_memory()
+    assert np.array_equal(ramp(n), np.arange(n, dtype=np.float64))
+    assert tally.runs == [n, n]
+    assert len(warnings(notes)) == 1 and "not unpickled" in warnings(notes)[0]
 
 
 def test_an_entry_deleted_while_its_ranges_are_read_is_a_miss_not_a_fault(

@@ -214,7 +214,7 @@ def test_a_big_hit_from_a_server_answering_just_under_the_timeout_computes_local
         tally(n)
         return np.full(n, 7, dtype=np.uint8)
 
-    block(20 << 20)  # stored in the bucket: three ranges
+    block(20 << 20)  # stored in the bucket: read as its first 8 MB, then ranges
     forget_memory()
     SETTINGS.store_timeout = SLOW
     proxy = DelayingProxy(server.endpoint, delay=0.9 * SLOW)

@@ -108,11 +108,14 @@ def read_ranges(
     timeout: float,
     until: float | None = None,
     landed: Callable[[int, int], None] | None = None,
+    step: int = 1 << 20,
 ) -> None:
     """Fill ``data[start:]`` from the presigned GET ``url``, ``part`` bytes a request,
     ``readers`` requests in flight; ``landed(low, high)`` is called by the reading
-    thread once ``data[low:high]`` is in, ``timeout`` is how long a socket may
-    stay silent, and all is done by ``until`` (monotonic) or cut off then.  Raises
+    thread once ``data[low:high]`` is in, for each ``step`` bytes of a request as they
+    land (so hashing them overlaps the reads, however big the requests), ``timeout`` is
+    how long a socket may stay silent, and all is done by ``until`` (monotonic) or cut
+    off then.  Raises
     :class:`Replaced`, :class:`Gone`, :class:`OutOfTime` or :class:`ReadFault` (or the
     socket's ``OSError``); ``data`` is then partly filled and must not be used."""
     size = len(data)
@@ -142,15 +145,19 @@ def read_ranges(
                 raise Gone()
             raise ReadFault(f"HTTP {response.status} {response.reason}", body)
         view = data[begin:end]
-        got = 0
+        got = told = 0
         while got < len(view):
             n = response.readinto(view[got:])
             if not n:
                 raise ReadFault(f"HTTP {response.status}", f"{got} of {len(view)} bytes")
             got += n
+            if landed is not None and got - told >= step:
+                whole = got - got % step
+                landed(begin + told, begin + whole)
+                told = whole
         response.read()  # the (empty) rest, so the connection can carry the next range
-        if landed is not None:
-            landed(begin, end)
+        if landed is not None and told < got:
+            landed(begin + told, end)
 
     pool = ThreadPoolExecutor(readers)
     try:
