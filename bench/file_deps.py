@@ -1,8 +1,10 @@
 """What tracking the files a miss reads costs: ``python bench/file_deps.py``.
 
 1. ``open()`` + ``read()`` of a small file when no miss is running, in a process with
-   the audit hook installed (by a first ``@memo`` call) against one without it (a
-   hook cannot be removed, so each is timed in a process of its own, several times in
+   the audit hook installed (by a first ``@memo`` call) against one without it, and
+   against one with an empty audit hook (``def hook(event, args): pass``): the floor,
+   what CPython charges every audited event once any Python hook is installed (a hook
+   cannot be removed, so each is timed in a process of its own, several times in
    turns).
 2. A ``@memo`` hit whose entry depends on 10 files (each stat-ed on the hit) against
    the same hit with none.
@@ -31,15 +33,22 @@ from timing import QUICK, race_per_call
 HERE = Path(__file__).resolve().parent
 
 
-def _open_child(with_hook: bool) -> None:
+def _empty_hook(event: str, args: tuple[Any, ...]) -> None:
+    pass
+
+
+def _open_child(mode: str) -> None:
     """Time open+read of a small file, and a thread pool's submit+result, in this
-    process; print seconds per call of each."""
+    process (``mode``: "none", "empty" for an empty audit hook, "hook" for ours);
+    print seconds per call of each."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ipycache_ext import memo
 
-    if with_hook:  # the audit hook as a kernel that uses @memo has it
+    if mode == "hook":  # the audit hook as a kernel that uses @memo has it
         memo(lambda: 1)()
+    elif mode == "empty":
+        sys.addaudithook(_empty_hook)
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(1) as pool:
         path = os.path.join(folder, "small.txt")
         Path(path).write_text("x" * 100)
@@ -55,16 +64,17 @@ def _open_child(with_hook: bool) -> None:
         print(times["submit"], times["open"])
 
 
-def open_overhead(pairs: int = 15) -> tuple[float, float, float, float]:
-    """Median seconds per open+read without and with the hook, the median of the
-    ratio within each pair of processes run back to back (a process's own speed varies
-    by a few per cent, more than the hook costs, so pairs are compared, not totals),
-    and that median ratio for a thread pool's submit+result."""
+def open_overhead(pairs: int = 15) -> dict[str, float]:
+    """Median seconds per open+read without a hook, with an empty one and with ours;
+    the median of the ratios within each set of processes run back to back (a
+    process's own speed varies by a few per cent, as much as a hook costs, so sets are
+    compared, not totals): ours and the empty hook's against none, ours against the
+    empty hook; and that median ratio for a thread pool's submit+result."""
     if QUICK:
         pairs = 5
-    found: dict[str, list[float]] = {"none": [], "hook": []}
-    submits: dict[str, list[float]] = {"none": [], "hook": []}
-    ratios, submit_ratios = [], []
+    found: dict[str, list[float]] = {"none": [], "empty": [], "hook": []}
+    submits: dict[str, list[float]] = {"none": [], "empty": [], "hook": []}
+    ratios, floors, overs, submit_ratios = [], [], [], []
     for _ in range(pairs):
         for mode in found:
             out = subprocess.run(
@@ -78,13 +88,18 @@ def open_overhead(pairs: int = 15) -> tuple[float, float, float, float]:
             found[mode].append(float(opened))
             submits[mode].append(float(submit))
         ratios.append(found["hook"][-1] / found["none"][-1])
+        floors.append(found["empty"][-1] / found["none"][-1])
+        overs.append(found["hook"][-1] / found["empty"][-1])
         submit_ratios.append(submits["hook"][-1] / submits["none"][-1])
-    return (
-        statistics.median(found["none"]),
-        statistics.median(found["hook"]),
-        statistics.median(ratios),
-        statistics.median(submit_ratios),
-    )
+    return {
+        "bare": statistics.median(found["none"]),
+        "empty": statistics.median(found["empty"]),
+        "hooked": statistics.median(found["hook"]),
+        "ratio": statistics.median(ratios),
+        "floor_ratio": statistics.median(floors),
+        "over_floor": statistics.median(overs),
+        "submit_ratio": statistics.median(submit_ratios),
+    }
 
 
 def hit_overhead() -> tuple[float, float, float]:
@@ -180,14 +195,10 @@ def named_hit_overhead() -> dict[str, float]:
 def file_deps() -> dict[str, float]:
     """Seconds per open+read without and with the hook, per hit with 0 and 10 files,
     per hit with 0 and 10 path-like values."""
-    bare, hooked, ratio, submit_ratio = open_overhead()
+    opened = open_overhead()
     none, ten, stat = hit_overhead()
     named = named_hit_overhead()
-    return {
-        "bare": bare,
-        "hooked": hooked,
-        "ratio": ratio,
-        "submit_ratio": submit_ratio,
+    return opened | {
         "none": none,
         "ten": ten,
         "stat": stat,
@@ -202,15 +213,22 @@ def report_file_deps(t: dict[str, float]) -> list[str]:
         "## 6. Files in the key",
         "",
         "`open()` + `read()` of a 100 B file while no miss runs, in a process with the "
-        "audit hook installed against one without it (processes in turns); a `@memo` hit "
+        "audit hook installed against one without any, and against one with an empty "
+        "audit hook (the floor: once any Python audit hook is installed, CPython builds "
+        "each event's name and arguments and calls it, on every `open()`; a hook cannot be "
+        "removed, and a miss needs one to see the files it opens), processes in turns; "
+        "a `@memo` hit "
         "whose entry depends on 10 files (each `stat`-ed on the hit) against the same hit "
         "with none (the function opens them by a name no value in its key holds).",
         "",
         "| | µs | difference |",
         "|---|---:|---:|",
         f"| `open()`+`read()`, no hook | {t['bare'] * 1e6:.2f} | |",
-        f"| `open()`+`read()`, hook installed | {t['hooked'] * 1e6:.2f} | "
-        f"{(t['ratio'] - 1) * 100:+.1f} % (median of paired runs) |",
+        f"| `open()`+`read()`, an empty audit hook (the floor) | {t['empty'] * 1e6:.2f} | "
+        f"{(t['floor_ratio'] - 1) * 100:+.1f} % (median of paired runs) |",
+        f"| `open()`+`read()`, our hook installed | {t['hooked'] * 1e6:.2f} | "
+        f"{(t['ratio'] - 1) * 100:+.1f} % (median of paired runs); "
+        f"{(t['over_floor'] - 1) * 100:+.1f} % over the empty hook |",
         f"| hit, entry with no file | {t['none'] * 1e6:.2f} | |",
         f"| hit, entry with 10 files | {t['ten'] * 1e6:.2f} | "
         f"+{(t['ten'] - t['none']) * 1e6:.2f} µs |",
@@ -244,6 +262,13 @@ def targets_of_file_deps(t: dict[str, float]) -> list[Target]:
     return [
         Target(
             10, "`open()` with the file hook, no miss running", 100 * (t["ratio"] - 1), 5.0, "%"
+        ),
+        Target(
+            22,
+            "`open()` with the file hook over an empty audit hook (the floor)",
+            100 * (t["over_floor"] - 1),
+            5.0,
+            "%",
         ),
         Target(
             26,
@@ -283,6 +308,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--open-child"]:
-        _open_child(sys.argv[2] == "hook")
+        _open_child(sys.argv[2])
     else:
         main()
