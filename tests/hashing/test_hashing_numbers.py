@@ -161,3 +161,24 @@ def test_a_short_list_of_ints_keeps_the_digest_it_had_so_stored_entries_still_hi
 ) -> None:
     """Digests computed by the release before lists of numbers were one pickle pass."""
     assert digest(value).hex() == before
+
+
+def test_the_readme_fix_for_a_nan_sign_an_array_keeps_it_apart() -> None:
+    """The README's limit: a single NaN float hashes alike whatever its sign, so code
+    that reads the sign gets the first call's result; passed as an array, it does not."""
+    import numpy as np
+
+    from ipycache_ext import memo
+
+    @memo
+    def sign_of_float(x: float) -> bool:
+        return bool(np.signbit(x))
+
+    @memo
+    def sign_of_array(a: np.ndarray) -> bool:
+        return bool(np.signbit(a[0]))
+
+    assert sign_of_float(math.nan) is False
+    assert sign_of_float(-math.nan) is False  # the limit: the first NaN's result
+    assert sign_of_array(np.array([math.nan])) is False
+    assert sign_of_array(np.array([-math.nan])) is True
