@@ -43,10 +43,14 @@ class Sink:
 
     def write(self, data: bytes) -> None:
         self.update(data)
-        if not self.nan_like:
-            seam = self.tail + bytes(data[:2])
-            self.nan_like = bool(_NAN_LIKE.search(data) or _NAN_LIKE.search(seam))
-            self.tail = bytes(data[-2:])
+        # No ``G`` in these bytes nor at the end of the last ones: no NaN can start
+        # here (one memchr, where the searches cost a small value's whole pickling).
+        if self.nan_like or (not self.tail and b"G" not in data):
+            return
+        seam = self.tail + bytes(data[:2])
+        self.nan_like = bool(_NAN_LIKE.search(data) or _NAN_LIKE.search(seam))
+        end = bytes(data[-2:])
+        self.tail = end if b"G" in end else b""
 
 
 class StreamPickler(pickle.Pickler):
@@ -103,10 +107,14 @@ class StreamPickler(pickle.Pickler):
         Only a pickler whose last value was pickled without an error is restarted."""
         sink = self.sink
         sink.update, sink.tail, sink.nan_like = update, b"", False
-        self.by_type.clear()
-        self.reductions.clear()
-        self.seen = {id(self.stand_in): (0, self.stand_in)}
-        self.memo = self.seen
+        # Only what the last value changed (setting the memo copies it).
+        if self.by_type:
+            self.by_type.clear()
+        if self.reductions:
+            self.reductions.clear()
+        if len(self.seen) > 1:
+            self.seen = {id(self.stand_in): (0, self.stand_in)}
+            self.memo = self.seen
 
     def reducer_override(self, obj: Any) -> Any:
         tp = type(obj)

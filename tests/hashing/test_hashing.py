@@ -272,6 +272,14 @@ def test_nan_inside_a_list_equals_nan(other: float) -> None:
     assert hexdigest([float("nan")]) == hexdigest([other])
 
 
+@pytest.mark.parametrize("other", list(NANS.values()), ids=list(NANS))
+def test_nan_inside_records_of_a_long_list_equals_nan(other: float) -> None:
+    """The stream path looks for a NaN only in bytes that may hold one: a NaN after
+    thousands of records with none must still be found."""
+    records = [(i, f"r{i}") for i in range(5000)]
+    assert hexdigest([*records, (1, float("nan"))]) == hexdigest([*records, (1, other)])
+
+
 def test_complex_with_nan_part_equals_itself() -> None:
     assert hexdigest([complex(math.nan, 1)]) == hexdigest([complex(-math.nan, 1)])
 
