@@ -8,8 +8,7 @@ Two paths give one digest per value:
   cannot encode deterministically are taken over in ``reducer_override``: arrays,
   frames, functions (by code), user classes (by code), modules (by name), and
   ``hash_funcs`` types, each replaced in the stream by its own digest.  A long list,
-  tuple or dict of numbers only is one protocol 5 stream (:mod:`.numbers`), its NaNs
-  hashed by their bits, as an array's are.
+  tuple or dict of numbers only is one protocol 5 stream, NaNs by their bits (:mod:`.numbers`).
 * the walk path is a Merkle walk in Python.  It is taken when the value holds a set
   (whose pickle order follows ``hash()`` of str, randomised per process), a cycle,
   a float that may be a NaN (pickle keeps a NaN's sign and payload bits, the walk

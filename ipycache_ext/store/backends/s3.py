@@ -49,13 +49,9 @@ from .s3_uploads import sweep_in_background
 
 EXPIRES = "ipycache-expires"  # object metadata: when the entry stops being valid
 PART = 8 << 20  # bytes of an entry's first read, and per multipart part
-# After its first PART, a big entry is read in ranges of READ_PART, READERS at a time:
-# few big requests cost the server (on the same cores as a local one) less CPU than many
-# small ones.  An 800 MB hit against its raw GET, interleaved, 3 runs of 5-7 rounds:
-# 1.58-1.95x at 8 ranges of 8 MB in flight, 1.35-1.43x at 4 of 64 MB, 1.33-1.50x at 4
-# of 128 MB.  Each range is hashed a segment at a time as it lands.
-READ_PART = 64 << 20
-READERS = 4
+# Then ranges of READ_PART, READERS at a time: few big requests cost a local server less
+# CPU (800 MB vs its raw GET: 1.58-1.95x at 8 of 8 MB, 1.35-1.43x at 4 of 64 MB).
+READ_PART, READERS = 64 << 20, 4
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 NAMESPACE = "ipycache/v1"  # the store's own folder inside the prefix: it owns nothing else
 # A whole request (a part of a big entry) may take this long while bytes flow; a
@@ -242,18 +238,8 @@ class S3Backend(S3Lease, Backend):
                         url = self._obs.sign(
                             self._store, "GET", key, datetime.timedelta(minutes=10)
                         )
-                        read_ranges(
-                            url,
-                            data,
-                            offset,
-                            etag,
-                            READ_PART,
-                            READERS,
-                            self.timeout,
-                            by,
-                            landed,
-                            SEGMENT,
-                        )
+                        how = (READ_PART, READERS, self.timeout, by, landed, SEGMENT)
+                        read_ranges(url, data, offset, etag, *how)
                         return Read(data, leaves if leaf is not None else None, until)
                     except (Replaced, Gone, OutOfTime):
                         raise
