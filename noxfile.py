@@ -81,6 +81,10 @@ def tests(session: nox.Session) -> None:
     with_tensors = session.python == TENSORS_ON
     requirements = [r.replace("ipycache_ext[", ".[") for r in test_requirements(with_tensors)]
     session.install(".", *requirements)
+    # Again, editable: the compiled audit hook for this Python is built into the clone,
+    # beside the other Pythons' (each file is named for its Python), where the tests
+    # import the package from.
+    session.install("--no-deps", "-e", ".")
     # Off 3.11: no tensor libraries, and no test pinned to the bytes 3.11 writes.
     marker = [] if with_tensors else ["-m", "not tensors and not pinned"]
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *marker, *session.posargs)

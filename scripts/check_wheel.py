@@ -10,9 +10,11 @@ a folder outside the clone, memoizes a call and lists what the wheel holds.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import venv
 import zipfile
@@ -20,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "build" / "dist"
+EXTENSION = sysconfig.get_config_var("EXT_SUFFIX")
 
 # Run inside the wheel's environment: a kernel from that environment, started from a folder
 # outside the clone, loads the extension and runs a miss and a hit.
@@ -35,6 +38,7 @@ CELLS = [
     "double(21)",
     "import ipycache_ext, pathlib\nprint(ipycache_ext.__file__)\n"
     "print((pathlib.Path(ipycache_ext.__file__).parent / 'py.typed').exists())",
+    "from ipycache_ext.deps import usercode\nprint('audit hook:', usercode.hook_kind())",
 ]
 
 km, kc = start_new_kernel(kernel_name="python3", cwd=sys.argv[1])
@@ -65,6 +69,11 @@ def run(*command: str | Path, cwd: Path = ROOT) -> str:
     return done.stdout
 
 
+def _built_for_another_python(path: Path) -> bool:
+    """An extension that an editable install on another Python (nox) compiled in place."""
+    return path.suffix == ".so" and not path.name.endswith(EXTENSION)
+
+
 def missing_from(wheel: Path) -> list[str]:
     """The package's files in the clone that the wheel lacks: a kernel loading the extension
     imports only some modules (the S3 backend, for one, only for an s3:// store)."""
@@ -72,9 +81,27 @@ def missing_from(wheel: Path) -> list[str]:
     ours = {
         path.relative_to(ROOT).as_posix()
         for path in package.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.suffix != ".pyc"
+        and not _built_for_another_python(path)
     }
     return sorted(ours - set(zipfile.ZipFile(wheel).namelist()))
+
+
+def without_compiler() -> list[str]:
+    """Build a wheel from the sdist where the C compiler fails (``CC=false``), as on a
+    machine without one: the build must succeed, leaving the audit hook in Python. The
+    compiled files that wheel holds all the same (none, if the build is right)."""
+    [sdist] = DIST.glob("*.tar.gz")
+    with tempfile.TemporaryDirectory(prefix="ipycache-nocc-") as out:
+        env = {**os.environ, "CC": "false"}
+        command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, sdist]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if done.returncode:
+            sys.exit(f"without a C compiler the sdist does not build:\n{done.stderr}")
+        [wheel] = Path(out).glob("*.whl")
+        return [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".so")]
 
 
 def main() -> int:
@@ -103,9 +130,20 @@ def main() -> int:
         problems.append("ipycache_ext was not imported from the wheel's environment")
     if "True" not in lines:
         problems.append("py.typed is missing from the wheel")
+    if not any(
+        name.startswith("ipycache_ext/deps/_audit.") for name in zipfile.ZipFile(wheel).namelist()
+    ):
+        problems.append("the compiled audit hook (csrc/audit.c) is not in the wheel")
+    if "audit hook: compiled" not in lines:
+        problems.append("the kernel did not use the compiled audit hook")
     if problems:
         sys.exit("the wheel does not work: " + "; ".join(problems) + "\n" + shown)
-    print(f"{wheel.name} and {sdist.name}: twine check passed; the wheel loads in a kernel")
+    if without_compiler():
+        sys.exit(f"without a C compiler, the wheel still holds: {without_compiler()}")
+    print(
+        f"{wheel.name} and {sdist.name}: twine check passed; the wheel loads in a kernel "
+        "with the compiled audit hook; without a compiler the sdist builds a wheel without it"
+    )
     return 0
 
 

@@ -33,9 +33,12 @@ MAX_LINES = 400
 
 
 def _modules() -> dict[str, Path]:
-    """``ipycache_ext.keys.call`` -> its file, for every module of the package."""
+    """``ipycache_ext.keys.call`` -> its file, for every module of the package (a compiled
+    one by its stub, ``.pyi``)."""
     found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    sources = set(PACKAGE.rglob("*.py"))
+    stubs = {p for p in PACKAGE.rglob("*.pyi") if p.with_suffix(".py") not in sources}
+    for path in sorted(sources | stubs):
         parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
@@ -213,7 +216,7 @@ def test_the_architecture_page_lists_every_module_of_every_folder() -> None:
         folder, names = line[1:].split("`", 1)
         listed[folder.rstrip("/")] = {n for n in names.replace("\n", " ").split() if n != "·"}
     found: dict[str, set[str]] = {}
-    for path in PACKAGE.rglob("*.py"):
+    for path in _modules().values():
         folder = path.parent.relative_to(PACKAGE).as_posix()
         if folder != "." and path.stem != "__init__":
             found.setdefault(folder, set()).add(path.stem)

@@ -14,6 +14,12 @@ same process-wide audit hook counts :data:`epoch`: it moves on every change of
 directory and every assignment to a function's ``__code__``, ``__defaults__`` or
 ``__kwdefaults__`` (or a class's ``__bases__``), which is what lets a hit trust the
 guards of :mod:`.guards` without re-reading those attributes.
+
+The hook is compiled (``ipycache_ext.deps._audit``) where the package was built with a C
+compiler: every audited operation in the process (each ``open()``) pays for a hook, and a
+Python one costs each about 5 %, most of it before the hook's first line runs.  The
+compiled hook calls :func:`_on_audit` only for the events it would act on.  Without it,
+:func:`_on_audit` itself is the hook, with the same decisions.
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ from typing import Any
 
 from .. import messages, notify
 from ..config import SETTINGS
+
+try:
+    from . import _audit
+except ImportError:  # built without a C compiler: the same hook in Python
+    _audit = None  # type: ignore[assignment]  # mypy types the name as the module
 
 OWN_PACKAGE = __name__.split(".")[0]
 
@@ -88,6 +99,8 @@ def route_audit(
     """Send ``events`` to ``to`` while ``active`` is not empty, from the one hook."""
     global _routed_events, _routed_while, _routed_to
     _routed_events, _routed_while, _routed_to = events, active, to
+    if _audit is not None:
+        _audit.route(events, active)
     watch()
 
 
@@ -98,8 +111,16 @@ def watch() -> None:
     if not _hooked:
         with _hook_lock:
             if not _hooked:
-                sys.addaudithook(_on_audit)
+                if _audit is not None:
+                    _audit.install(_on_audit, _MOVES)
+                else:
+                    sys.addaudithook(_on_audit)
                 _hooked = True
+
+
+def hook_kind() -> str:
+    """ "compiled" or "python": which audit hook this process has (or would install)."""
+    return "python" if _audit is None else "compiled"
 
 
 def working_directory() -> str:
