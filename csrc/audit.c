@@ -183,11 +183,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT,
-    "ipycache_ext.deps._audit",
-    "The process's one audit hook, compiled: see usercode.py beside it.",
-    -1,
-    methods,
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "ipycache_ext.deps._audit",
+    .m_doc = "The process's one audit hook, compiled: see usercode.py beside it.",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC

@@ -130,10 +130,10 @@ def main() -> int:
         problems.append("ipycache_ext was not imported from the wheel's environment")
     if "True" not in lines:
         problems.append("py.typed is missing from the wheel")
-    if not any(
-        name.startswith("ipycache_ext/deps/_audit.") for name in zipfile.ZipFile(wheel).namelist()
-    ):
-        problems.append("the compiled audit hook (csrc/audit.c) is not in the wheel")
+    names = zipfile.ZipFile(wheel).namelist()
+    for compiled in ("deps/_audit", "hashing/_numbers"):
+        if not any(name.startswith(f"ipycache_ext/{compiled}.") for name in names):
+            problems.append(f"ipycache_ext/{compiled} is not compiled in the wheel")
     if "audit hook: compiled" not in lines:
         problems.append("the kernel did not use the compiled audit hook")
     if problems:

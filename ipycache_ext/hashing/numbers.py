@@ -22,6 +22,12 @@ the type check:
   items (``sum``), a third of the pickling again.
 
 The stream begins with protocol 5's header, which no other digest input does.
+
+Where the package was built with a C compiler, ``_numbers`` (csrc/numbers.c) writes the
+same bytes with an exact type check and a few bytes per item, without the pickler's
+per-item dispatch and memo: about 2.5x faster for ints.  It declines what it does not
+write itself (an int past 64 bits, a subclass, a str), and the pickler takes over.  The
+digest is the stream either way, so machines with and without it share keys.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ from itertools import islice
 from typing import Any
 
 from .wire import xxh
+
+try:
+    from . import _numbers
+except ImportError:  # built without a C compiler: the pickler writes the stream
+    _numbers = None  # type: ignore[assignment]  # mypy types the name as the module
 
 # Shorter containers take the general fast path, whose pickler is reused between
 # hashes (making a pickler costs more than hashing a short list).
@@ -78,6 +89,10 @@ def numbers_digest(value: Any) -> bytes | None:
     pickle's memo after the pass: one wasted pass, for a rare mix."""
     if not all(type(item) in NUMBERS for item in _sampled(value)):
         return None
+    if _numbers is not None:
+        h = xxh()
+        if _numbers.stream(value, h.update):
+            return h.digest()
     h = xxh()
     pickler = _Pickler(_Sink(h.update), protocol=5)
     try:

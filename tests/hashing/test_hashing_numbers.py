@@ -1,5 +1,8 @@
 """Long lists, tuples and dicts of numbers: the one-pass protocol 5 path and the values
-next to it, which must take another path or still hash by the same rules."""
+next to it, which must take another path or still hash by the same rules.
+
+Every test runs twice: with the compiled stream writer (where built) and with the pickler
+alone, as on a machine without a C compiler."""
 
 from __future__ import annotations
 
@@ -9,10 +12,18 @@ from typing import Any
 
 import pytest
 
-from ipycache_ext.hashing import digest, hexdigest
+from ipycache_ext.hashing import digest, hexdigest, numbers
 from ipycache_ext.hashing.numbers import MIN_LEN, numbers_digest
 
 N = 5 * MIN_LEN
+
+
+@pytest.fixture(autouse=True, params=["compiled", "pickler"])
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "pickler":
+        monkeypatch.setattr(numbers, "_numbers", None)
+    elif numbers._numbers is None:
+        pytest.fail("hashing/_numbers is not built: `pip install -e .` did not compile it")
 
 
 def ints() -> list[Any]:
