@@ -177,8 +177,9 @@ write_number(Out *out, PyObject *item)
     return 1;
 }
 
-/* The items of a list or tuple (by index: a list may not change size under it, as no
-   Python code runs but update(), xxh3's own). */
+/* The items of a list or tuple, by index: update() may release the GIL, and another
+   thread change the list meanwhile (each item is held while it is saved; a list that
+   changed size is declined after its batch). */
 static int
 save_items(Out *out, PyObject *sequence, Py_ssize_t start, Py_ssize_t stop)
 {
@@ -245,6 +246,22 @@ save_tuple(Out *out, PyObject *tuple)
     return done;
 }
 
+/* A key and its value, both held first: saving the key may run update(), which may
+   release the GIL, and the dict could drop the value meanwhile. */
+static int
+save_pair(Out *out, PyObject *key, PyObject *value)
+{
+    Py_INCREF(key);
+    Py_INCREF(value);
+    int done = save_number(out, key);
+    if (done > 0) {
+        done = save_number(out, value);
+    }
+    Py_DECREF(key);
+    Py_DECREF(value);
+    return done;
+}
+
 static int
 save_dict(Out *out, PyObject *dict)
 {
@@ -259,7 +276,7 @@ save_dict(Out *out, PyObject *dict)
     }
     if (size == 1) {
         PyDict_Next(dict, &position, &key, &value);
-        if ((done = save_number(out, key)) <= 0 || (done = save_number(out, value)) <= 0) {
+        if ((done = save_pair(out, key, value)) <= 0) {
             return done;
         }
         put(out, 's');
@@ -270,7 +287,7 @@ save_dict(Out *out, PyObject *dict)
         batch = 0;
         put(out, '(');
         while (PyDict_Next(dict, &position, &key, &value)) {
-            if ((done = save_number(out, key)) <= 0 || (done = save_number(out, value)) <= 0) {
+            if ((done = save_pair(out, key, value)) <= 0) {
                 return done;
             }
             if (++batch == BATCH) {

@@ -138,3 +138,27 @@ def test_an_error_in_update_is_raised_not_swallowed() -> None:
 
     with pytest.raises(OSError, match="update failed"):
         _numbers.stream(list(range(100)), update)
+
+
+@pytest.mark.parametrize("shape", ["list", "float keys", "int keys"])
+def test_a_container_emptied_by_another_hand_midway_is_declined_and_nothing_breaks(
+    shape: str,
+) -> None:
+    """update() may release the GIL, and another thread change the container meanwhile:
+    what was saved must stay alive, and the changed container is declined.  (With int
+    keys the first frame ends between a key and its value: a value not held before the
+    key was saved was read after it was freed, which valgrind showed.)"""
+    value: Any = [float(i) for i in range(100_000)]
+    if shape == "float keys":
+        value = {float(i): float(-i) for i in range(100_000)}
+    elif shape == "int keys":
+        value = {i + 70_000: float(-i) for i in range(100_000)}
+    calls = []
+
+    def update(piece: Any) -> None:
+        calls.append(len(piece))
+        if len(calls) == 2:  # the first full frame: items and pairs are in flight
+            value.clear()
+
+    assert _numbers.stream(value, update) is False
+    assert len(calls) >= 2
