@@ -81,7 +81,7 @@ def tests(session: nox.Session) -> None:
     with_tensors = session.python == TENSORS_ON
     requirements = [r.replace("ipycache_ext[", ".[") for r in test_requirements(with_tensors)]
     session.install(".", *requirements)
-    # Again, editable: the compiled audit hook for this Python is built into the clone,
+    # Again, editable: the compiled modules for this Python are built into the clone,
     # beside the other Pythons' (each file is named for its Python), where the tests
     # import the package from.
     session.install("--no-deps", "-e", ".")

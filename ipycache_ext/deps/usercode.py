@@ -119,7 +119,7 @@ def watch() -> None:
 
 
 def hook_kind() -> str:
-    """ "compiled" or "python": which audit hook this process has (or would install)."""
+    """Which audit hook this process has (or would install): "compiled" or "python"."""
     return "python" if _audit is None else "compiled"
 
 
