@@ -41,6 +41,33 @@ def vector_handler() -> Iterator[None]:
     unregister(digest_vector)
 
 
+ATOMS = [0, -5, 2**70, "weight", "", "é" * 9000, 1.5, float("nan"), True, None, b"ab", 1j]
+
+
+@pytest.mark.parametrize("atom", ATOMS, ids=repr)
+def test_an_atom_inside_a_value_hashes_as_the_handler_table_would_hash_it(atom: Any) -> None:
+    # Atoms are looked up before the table; a Hasher with hash_funcs goes through it.
+    through_table = Hasher(hash_funcs={Vector: lambda v: v.coords})
+    assert through_table.has_hash_funcs
+    assert Hasher().digest_nested(atom) == through_table.digest_nested(atom)
+    assert hexdigest({"k": atom}) == hexdigest({"k": atom})
+
+
+def test_a_handler_for_a_subclass_of_str_still_hashes_its_values() -> None:
+    class Tag(str):
+        pass
+
+    def by_lower_case(value: Tag, hasher: Hasher) -> bytes:
+        return hasher.digest_nested(("Tag", str(value).lower()))
+
+    register(Tag, by_lower_case)
+    try:
+        assert hexdigest([Tag("A")]) == hexdigest([Tag("a")])
+        assert hexdigest([Tag("a")]) != hexdigest(["a"])
+    finally:
+        unregister(by_lower_case)
+
+
 def test_a_handler_registered_for_a_third_party_type_gives_its_digest(
     vector_handler: None,
 ) -> None:
