@@ -150,23 +150,17 @@ class Hasher:
         """The digest of a value found inside another, for handlers.
 
         Errors keep the place relative to the outer value, which :meth:`digest` adds
-        to, so a handler must let them propagate.  An atom (an exact ``str``, ``int``,
-        ...) is looked up before the handler table, which never claims one (the rules
-        would all be tried and declined: a dict key cost 2.4 µs, now 0.4 µs).
+        to, so a handler must let them propagate.  An exact ``str``, ``int``, ... is
+        looked up first: the table never claims one, but tried every rule (2.4 µs).
         """
-        if not self.has_hash_funcs:
+        found = None if self.has_hash_funcs else atom_digest(value)
+        if found is None:
+            found = self._special(value)
+        if found is None:
             found = atom_digest(value)
-            if found is not None:
-                return found
-        special = self._special(value)
-        if special is not None:
-            return special
-        found = atom_digest(value)
         if found is None:
             found = self._fast(value)
-        if found is None:
-            found = self._walk(value)
-        return found
+        return self._walk(value) if found is None else found
 
     def claims(self, value: Any) -> bool:
         """True if a ``hash_funcs`` entry hashes ``value``: it is asked before any
