@@ -156,7 +156,7 @@ class Hasher:
         found = None if self.has_hash_funcs else atom_digest(value)
         if found is None:
             found = self._special(value)
-        if found is None:
+        if found is None and self.has_hash_funcs:  # else it was looked up above
             found = atom_digest(value)
         if found is None:
             found = self._fast(value)
