@@ -230,14 +230,15 @@ class BlackHole:
 
 class DelayingProxy:
     """A TCP proxy on 127.0.0.1 in front of ``upstream`` (``host:port``) that holds each
-    of the server's answers ``delay`` seconds before passing it on (a slow server).
+    of the server's answers ``delay`` seconds before passing it on (a slow server), and
+    an answer to a listing ``listing`` seconds more (a slow listing of a big prefix).
     ``requests`` counts the chunks the client sent: zero since a moment means the
     server was not touched since."""
 
-    def __init__(self, upstream: str, delay: float) -> None:
+    def __init__(self, upstream: str, delay: float, listing: float = 0.0) -> None:
         host, port = upstream.rsplit(":", 1)
         self._upstream = (host.rsplit("/", 1)[-1], int(port))
-        self.delay = delay
+        self.delay, self.listing = delay, listing
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
@@ -255,17 +256,16 @@ class DelayingProxy:
             self.requests += 1  # a connection is a touch too
             server = socket.create_connection(self._upstream)
             self._open += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, 0.0), daemon=True).start()
-            threading.Thread(
-                target=self._pump, args=(server, client, self.delay), daemon=True
-            ).start()
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, answers: bool) -> None:
         try:
             while data := source.recv(1 << 16):
-                if not delay:
+                if not answers:
                     self.requests += 1  # the client's side
-                time.sleep(delay)
+                else:
+                    time.sleep(self.delay + self.listing * (b"<ListBucketResult" in data))
                 sink.sendall(data)
         except OSError:
             pass

@@ -419,6 +419,47 @@ def test_several_kernels_writing_keep_the_bound_within_one_entry(
     assert total <= 6_500_000 + 1_000_200
 
 
+EXIT_WRITER = """
+import numpy as np
+from ipycache_ext import memo
+from ipycache_ext.config import SETTINGS
+
+SETTINGS.max_disk_bytes = 2_500_000
+
+@memo(persist=True)
+def block(i):
+    return np.full(125_000, i, dtype=np.float64)  # 1 MB
+
+for i in range(3):
+    block(i)
+# The process ends here, while the eviction after the last write still lists the prefix.
+"""
+
+
+def test_an_eviction_under_way_as_the_kernel_exits_still_keeps_the_bound(
+    s3_store: str, server: S3Server, prefix: str, tmp_path: Path
+) -> None:
+    """At exit no thread may start and thread pools take no more work; the eviction
+    after the last write must still finish (it used to fail there, leaving 3 MB)."""
+    # The listing after the last write outlasts the process (its other requests do not).
+    proxy = DelayingProxy(server.endpoint, delay=0.0, listing=1.0)
+    env = store_env(s3_store, tmp_path / "unused.key") | server.env()
+    env["IPYCACHE_SECRET"] = SETTINGS.secret_key or ""
+    env["AWS_ENDPOINT_URL"] = proxy.endpoint
+    script = tmp_path / "writer.py"
+    script.write_text(EXIT_WRITER)
+    try:
+        done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path,
+                              timeout=120, capture_output=True, text=True)  # fmt: skip
+    finally:
+        proxy.close()
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+    store = client(server, f"{prefix}/{NAMESPACE}")
+    sizes = [m["size"] for m in obstore.list(store).collect() if m["path"].startswith("v2-")]
+    assert len(sizes) == 2 and sum(sizes) <= 2_500_000
+
+
 # ----- messages -------------------------------------------------------------------------------
 
 

@@ -12,8 +12,11 @@ used entries (and their marks) until the prefix fits.  Listing after each write,
 from a running estimate, is what keeps the bound with several kernels writing: the
 last writer's listing sees every entry written before it, so once the writers are
 done the prefix is within the bound.  The listing runs on a thread of its own, so a
-miss does not wait for it.  Only objects named as entries count, and an entry is
-deleted only if its first bytes are an entry's (other objects are not the store's).
+miss does not wait for it; once the interpreter is exiting (when no new thread may
+start, and a thread pool takes no more work) it runs where it can, one read at a time,
+since the last writes of a kernel are the ones the bound must still count.  Only
+objects named as entries count, and an entry is deleted only if its first bytes are an
+entry's (other objects are not the store's).
 Leases and the owner index are not entries: never counted, never evicted.
 """
 
@@ -55,7 +58,11 @@ def owned_entries(obs: Any, store: Any, names: list[str]) -> list[str]:
     if not names:
         return []
     with ThreadPoolExecutor(min(_CHECKERS, len(names))) as pool:
-        found = list(pool.map(is_entry, names))
+        try:
+            reads = pool.map(is_entry, names)
+        except RuntimeError:  # the interpreter is exiting: no new thread may start
+            reads = map(is_entry, names)
+        found = list(reads)
     return [name for name, ok in zip(names, found) if ok]
 
 
@@ -92,7 +99,10 @@ class LruBound:
             if self._running:
                 return
             self._running = True
-        threading.Thread(target=self._evictions, name="ipycache-s3-bound", daemon=True).start()
+        try:
+            threading.Thread(target=self._evictions, name="ipycache-s3-bound", daemon=True).start()
+        except RuntimeError:  # the interpreter is exiting: no new thread may start
+            self._evictions()
 
     def _evictions(self) -> None:
         while True:
