@@ -656,8 +656,17 @@ class InterruptsWhenPickled:
         return (InterruptsWhenPickled, ())
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a kernel, also where this run inherited
+    SIGINT ignored (a shell's background job without job control starts so)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_ctrl_c_during_the_save_keeps_the_computed_value_in_memory(
-    store: Path, tally: Tally
+    store: Path, tally: Tally, ctrl_c_raises: None
 ) -> None:
     @memo(persist=True, allow_output_mutation=True)
     def slow(x: int, _kind: type) -> Any:  # _kind: not part of the key (its flag changes)
