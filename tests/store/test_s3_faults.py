@@ -425,6 +425,7 @@ from ipycache_ext import memo
 from ipycache_ext.config import SETTINGS
 
 SETTINGS.max_disk_bytes = 2_500_000
+SETTINGS.store_timeout = 5.0  # the held listing (1 s) is slow, not failed
 
 @memo(persist=True)
 def block(i):
